@@ -1,0 +1,20 @@
+// The binary is static and self-contained: no start files beyond musl's, no dynamic loader,
+// and a build that says so loudly when someone builds it for the wrong target.
+fn main() {
+    let target = std::env::var("TARGET").unwrap_or_default();
+    let profile_test = std::env::var("CARGO_CFG_TEST").is_ok();
+    if !target.ends_with("-musl") && !profile_test {
+        println!(
+            "cargo:warning=sandbox is meant to be built for x86_64-unknown-linux-musl (static); \
+             this is {target}"
+        );
+    }
+    if target.ends_with("-musl") {
+        // Fully static, no PIE: the loader-free binary starts fastest and has no relocations to apply.
+        println!("cargo:rustc-link-arg-bins=-static");
+        println!("cargo:rustc-link-arg-bins=-no-pie");
+        // musl itself: its start files call our `main`, and it provides memcpy and friends.
+        println!("cargo:rustc-link-arg-bins=-lc");
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+}

@@ -1,0 +1,381 @@
+//! Step 1: read the command line into a `Config`. Pure: no system calls, so every rejected input
+//! is rejected before anything exists on disk.
+//!
+//! Options end at `--` or at the first argument that is not an option: the kernel hands an init
+//! what follows `--` on its command line and drops a second `--`, so `--` must be optional.
+
+use crate::error::{Error, Step};
+use crate::sys::Args;
+use core::ffi::CStr;
+
+pub const MAX_LOWERS: usize = 128;
+pub const MAX_BINDS: usize = 64;
+pub const MAX_ENVS: usize = 4096;
+pub const MAX_NAME: usize = 64;
+
+#[derive(Clone, Copy)]
+pub struct Bind {
+    /// The host side, as the user wrote it (relative to the caller's working directory).
+    pub src: &'static [u8],
+    /// The sandbox side, absolute.
+    pub dst: &'static [u8],
+    pub ro: bool,
+}
+
+pub struct Config {
+    pub lowers: [&'static CStr; MAX_LOWERS],
+    pub nlowers: usize,
+    pub name: Option<&'static CStr>,
+    pub state_dir: Option<&'static CStr>,
+    pub keep: bool,
+    pub hostname: Option<&'static CStr>,
+    pub envs: [&'static CStr; MAX_ENVS],
+    pub nenvs: usize,
+    pub cwd: Option<&'static CStr>,
+    pub binds: [Bind; MAX_BINDS],
+    pub nbinds: usize,
+    /// A network namespace of its own (--net none, the default).
+    pub netns: bool,
+    pub timings: bool,
+    /// Index in argv where the command starts.
+    pub command: usize,
+}
+
+pub enum Parsed {
+    Run(Config),
+    Help,
+    Version,
+}
+
+pub const HELP: &[u8] = b"\
+Usage: sandbox [OPTIONS] [--] COMMAND [ARG...]
+
+Run COMMAND in a sandbox whose root is an overlay of the --lower image directories, with a
+writable layer kept under --name, as the child of a small init (PID 1). Without --lower, run
+COMMAND as the child of that init only: no new root, no namespaces (a container entrypoint).
+Options end at -- or at the first argument that is not an option.
+
+Options:
+  --lower DIR         image layer, read-only; repeatable, the first is the top layer
+  --name NAME         the sandbox's name (required with --lower): [A-Za-z0-9][A-Za-z0-9_.-]*,
+                      at most 64 bytes; also its hostname unless --hostname is given
+  --state-dir DIR     where writable layers live (default /run/sandbox for root, else
+                      $XDG_RUNTIME_DIR/sandbox or /tmp/sandbox-UID; env SANDBOX_STATE_DIR)
+  --keep              keep the writable layer at exit; the next run of NAME resumes it
+  --hostname NAME     hostname inside (default: the name)
+  --env KEY=VALUE     set a variable (repeatable); the host environment is not passed on,
+                      only PATH (standard), HOME=/root and TERM
+  --cwd DIR           working directory inside (default /)
+  --bind SRC:DST      bind SRC from the host at DST inside, read-write (repeatable)
+  --ro-bind SRC:DST   the same, read-only (repeatable)
+  --net none|host     none (default): a network namespace with only lo, up; host: the host's
+  --timings           at exit, print microseconds from start to each phase on stderr
+  -h, --help          this help
+  -V, --version       the version
+
+Exit status: the command's; 128+N if it was killed by signal N; 125 if sandbox itself failed;
+126 if the command cannot be executed; 127 if it is not found.
+";
+
+/// A name is `[A-Za-z0-9][A-Za-z0-9_.-]*`, 1 to 64 bytes: a single path component that is never
+/// `.` or `..`, and a valid hostname length.
+pub fn valid_name(n: &[u8]) -> bool {
+    !n.is_empty()
+        && n.len() <= MAX_NAME
+        && n[0].is_ascii_alphanumeric()
+        && n.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-')
+}
+
+/// Split `SRC:DST` at the last `:` (host paths are the ones likely to hold odd characters);
+/// without a `:`, DST is SRC.
+pub fn split_bind(s: &'static [u8]) -> Option<(&'static [u8], &'static [u8])> {
+    let (src, dst) = match s.iter().rposition(|&c| c == b':') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, s),
+    };
+    if src.is_empty() || dst.first() != Some(&b'/') {
+        return None;
+    }
+    Some((src, dst))
+}
+
+pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
+    let mut c = Config {
+        lowers: [c""; MAX_LOWERS],
+        nlowers: 0,
+        name: None,
+        state_dir: None,
+        keep: false,
+        hostname: None,
+        envs: [c""; MAX_ENVS],
+        nenvs: 0,
+        cwd: None,
+        binds: [Bind { src: b"", dst: b"", ro: false }; MAX_BINDS],
+        nbinds: 0,
+        netns: true,
+        timings: false,
+        command: args.len(),
+    };
+    let mut sandbox_opt: Option<&'static [u8]> = None;
+    let mut i = 1;
+    while i < args.len() {
+        let arg = args.get(i).to_bytes();
+        if arg == b"--" {
+            i += 1;
+            break;
+        }
+        if arg.len() < 2 || arg[0] != b'-' {
+            break;
+        }
+        // --opt=value or --opt value.
+        let (opt, inline) = match arg.iter().position(|&b| b == b'=') {
+            Some(eq) if arg.starts_with(b"--") => (&arg[..eq], Some(&args.get(i).to_bytes_with_nul()[eq + 1..])),
+            _ => (arg, None),
+        };
+        let flag = |c: &mut Config| -> Result<bool, Error<'static>> {
+            if inline.is_some() {
+                return Err(Error::usage(Step::UnknownOption, arg));
+            }
+            match opt {
+                b"-h" | b"--help" => return Ok(true),
+                b"--keep" => c.keep = true,
+                b"--timings" => c.timings = true,
+                _ => return Err(Error::usage(Step::UnknownOption, arg)),
+            }
+            Ok(false)
+        };
+        let takes_value = matches!(
+            opt,
+            b"--lower"
+                | b"--name"
+                | b"--state-dir"
+                | b"--hostname"
+                | b"--env"
+                | b"--cwd"
+                | b"--bind"
+                | b"--ro-bind"
+                | b"--net"
+        );
+        if !takes_value {
+            if opt == b"-V" || opt == b"--version" {
+                return Ok(Parsed::Version);
+            }
+            if flag(&mut c)? {
+                return Ok(Parsed::Help);
+            }
+            if opt == b"--keep" {
+                sandbox_opt = Some(opt);
+            }
+            i += 1;
+            continue;
+        }
+        let v: &'static CStr = match inline {
+            Some(v) => CStr::from_bytes_with_nul(v).unwrap_or(c""),
+            None => {
+                i += 1;
+                if i >= args.len() {
+                    return Err(Error::usage(Step::MissingValue, opt));
+                }
+                args.get(i)
+            }
+        };
+        let vb = v.to_bytes();
+        match opt {
+            b"--lower" => {
+                if vb.is_empty() {
+                    return Err(Error::usage(Step::MissingValue, opt));
+                }
+                if c.nlowers == MAX_LOWERS {
+                    return Err(Error::usage(Step::TooMany, opt));
+                }
+                c.lowers[c.nlowers] = v;
+                c.nlowers += 1;
+            }
+            b"--name" => {
+                if !valid_name(vb) {
+                    return Err(Error::usage(Step::BadName, vb));
+                }
+                c.name = Some(v);
+            }
+            b"--state-dir" => {
+                if vb.is_empty() {
+                    return Err(Error::usage(Step::MissingValue, opt));
+                }
+                c.state_dir = Some(v);
+            }
+            b"--hostname" => {
+                if vb.is_empty() || vb.len() > 64 {
+                    return Err(Error::usage(Step::BadHostname, vb));
+                }
+                c.hostname = Some(v);
+            }
+            b"--env" => {
+                match vb.iter().position(|&b| b == b'=') {
+                    Some(eq) if eq > 0 => {}
+                    _ => return Err(Error::usage(Step::BadEnv, vb)),
+                }
+                if c.nenvs == MAX_ENVS {
+                    return Err(Error::usage(Step::TooMany, opt));
+                }
+                c.envs[c.nenvs] = v;
+                c.nenvs += 1;
+            }
+            b"--cwd" => {
+                if vb.first() != Some(&b'/') {
+                    return Err(Error::usage(Step::Cwd, vb));
+                }
+                c.cwd = Some(v);
+            }
+            b"--bind" | b"--ro-bind" => {
+                let (src, dst) = split_bind(vb).ok_or(Error::usage(Step::BadBind, vb))?;
+                if c.nbinds == MAX_BINDS {
+                    return Err(Error::usage(Step::TooMany, opt));
+                }
+                c.binds[c.nbinds] = Bind { src, dst, ro: opt == b"--ro-bind" };
+                c.nbinds += 1;
+            }
+            b"--net" => {
+                c.netns = match vb {
+                    b"none" => true,
+                    b"host" => false,
+                    _ => return Err(Error::usage(Step::BadNet, vb)),
+                };
+            }
+            _ => unreachable!(),
+        }
+        if opt != b"--lower" && opt != b"--state-dir" {
+            sandbox_opt = Some(opt);
+        }
+        i += 1;
+    }
+    c.command = i;
+    if i >= args.len() {
+        return Err(Error::usage(Step::NoCommand, b""));
+    }
+    if c.nlowers > 0 && c.name.is_none() {
+        return Err(Error::usage(Step::NoName, b""));
+    }
+    if c.nlowers == 0 {
+        if let Some(opt) = sandbox_opt.or(c.state_dir.map(|_| &b"--state-dir"[..])) {
+            return Err(Error::usage(Step::NeedsLower, opt));
+        }
+    }
+    Ok(Parsed::Run(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::boxed::Box;
+    use std::vec;
+    use std::ffi::CString;
+    use std::vec::Vec;
+
+    fn args(v: &[&str]) -> Args {
+        let mut out: Vec<*const u8> = vec![];
+        for s in std::iter::once(&"sandbox").chain(v) {
+            out.push(Box::leak(CString::new(*s).unwrap().into_boxed_c_str()).as_ptr() as *const u8);
+        }
+        out.push(std::ptr::null());
+        let n = out.len() - 1;
+        // SAFETY: a leaked, NULL-terminated array of leaked C strings.
+        unsafe { Args::new(n as i32, Box::leak(out.into_boxed_slice()).as_ptr()) }
+    }
+
+    fn run(v: &[&str]) -> Config {
+        match parse(&args(v)) {
+            Ok(Parsed::Run(c)) => c,
+            Ok(_) => panic!("not a run"),
+            Err(e) => panic!("error {:?}", e.step),
+        }
+    }
+
+    fn err(v: &[&str]) -> Step {
+        match parse(&args(v)) {
+            Err(e) => e.step,
+            Ok(_) => panic!("accepted {v:?}"),
+        }
+    }
+
+    #[test]
+    fn options_end_at_the_first_non_option_or_double_dash() {
+        let a = args(&["--lower", "img", "--name", "a1", "sh", "--name", "x"]);
+        let Ok(Parsed::Run(c)) = parse(&a) else { panic!() };
+        assert_eq!(c.command, 5);
+        assert_eq!(c.name.unwrap().to_bytes(), b"a1");
+        let c = run(&["--lower=img", "--name=b", "--", "--keep"]);
+        assert_eq!(c.command, 4);
+        assert!(!c.keep);
+        assert_eq!(c.lowers[0].to_bytes(), b"img");
+        let c = run(&["true"]);
+        assert_eq!(c.command, 1);
+        assert_eq!(c.nlowers, 0);
+    }
+
+    #[test]
+    fn every_option_is_read() {
+        let c = run(&[
+            "--lower", "a b", "--lower", "c,d:e", "--name", "n", "--state-dir", "/s", "--keep",
+            "--hostname", "h", "--env", "A=1", "--env", "B=", "--cwd", "/w", "--bind", "/x:/y",
+            "--ro-bind", "/p:q:/r", "--net", "host", "--timings", "cmd",
+        ]);
+        assert_eq!(c.nlowers, 2);
+        assert_eq!(c.lowers[1].to_bytes(), b"c,d:e");
+        assert_eq!(c.state_dir.unwrap().to_bytes(), b"/s");
+        assert!(c.keep && c.timings && !c.netns);
+        assert_eq!(c.hostname.unwrap().to_bytes(), b"h");
+        assert_eq!(c.nenvs, 2);
+        assert_eq!(c.cwd.unwrap().to_bytes(), b"/w");
+        assert_eq!(c.nbinds, 2);
+        assert_eq!((c.binds[0].src, c.binds[0].dst, c.binds[0].ro), (&b"/x"[..], &b"/y"[..], false));
+        assert_eq!((c.binds[1].src, c.binds[1].dst, c.binds[1].ro), (&b"/p:q"[..], &b"/r"[..], true));
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        assert_eq!(err(&["--frob", "x"]), Step::UnknownOption);
+        assert_eq!(err(&["-x", "x"]), Step::UnknownOption);
+        assert_eq!(err(&["--keep=1", "x"]), Step::UnknownOption);
+        assert_eq!(err(&["--lower"]), Step::MissingValue);
+        assert_eq!(err(&["--lower", "i", "--name", "n"]), Step::NoCommand);
+        assert_eq!(err(&[]), Step::NoCommand);
+        assert_eq!(err(&["--lower", "i", "sh"]), Step::NoName);
+        assert_eq!(err(&["--name", "n", "sh"]), Step::NeedsLower);
+        assert_eq!(err(&["--lower", "i", "--name", "a/b", "sh"]), Step::BadName);
+        assert_eq!(err(&["--lower", "i", "--name", "..", "sh"]), Step::BadName);
+        assert_eq!(err(&["--lower", "i", "--name", "", "sh"]), Step::BadName);
+        let long = "a".repeat(300);
+        assert_eq!(err(&["--lower", "i", "--name", &long, "sh"]), Step::BadName);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--net", "x", "sh"]), Step::BadNet);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--env", "NOEQ", "sh"]), Step::BadEnv);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--bind", "/a:rel", "sh"]), Step::BadBind);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--cwd", "rel", "sh"]), Step::Cwd);
+    }
+
+    #[test]
+    fn help_and_version_win() {
+        assert!(matches!(parse(&args(&["--help"])), Ok(Parsed::Help)));
+        assert!(matches!(parse(&args(&["-h", "--bogus"])), Ok(Parsed::Help)));
+        assert!(matches!(parse(&args(&["-V"])), Ok(Parsed::Version)));
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_name(b"hello1"));
+        assert!(valid_name(b"a.b-c_d"));
+        assert!(valid_name(&[b'x'; 64]));
+        assert!(!valid_name(&[b'x'; 65]));
+        assert!(!valid_name(b"-a"));
+        assert!(!valid_name(b".hidden"));
+        assert!(!valid_name(b"a b"));
+    }
+
+    #[test]
+    fn binds_split_at_the_last_colon() {
+        assert_eq!(split_bind(b"/a:/b"), Some((&b"/a"[..], &b"/b"[..])));
+        assert_eq!(split_bind(b"/data"), Some((&b"/data"[..], &b"/data"[..])));
+        assert_eq!(split_bind(b"rel:/b"), Some((&b"rel"[..], &b"/b"[..])));
+        assert_eq!(split_bind(b":/b"), None);
+        assert_eq!(split_bind(b"/a:b"), None);
+    }
+}

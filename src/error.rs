@@ -1,0 +1,269 @@
+//! What failed, where and why: a small `Copy` error and the one line it prints.
+//!
+//! Every error of sandbox itself is printed as
+//!     sandbox: <what failed>: <path or argument>: <OS reason> (<hint>)
+//! and ends the run with status 125; a command that cannot be executed gives 126, one that is not
+//! found 127 (the convention of shells, tini and docker).
+
+use crate::out::Buf;
+use crate::sys::{self, Errno};
+
+pub const EXIT_SANDBOX: i32 = 125;
+pub const EXIT_CANNOT_EXEC: i32 = 126;
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// The step that failed. The discriminant travels over the report socket from the child.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Step {
+    // Command line (no OS error).
+    UnknownOption = 1,
+    MissingValue,
+    NoCommand,
+    NoName,
+    NeedsLower,
+    BadName,
+    BadHostname,
+    BadNet,
+    BadEnv,
+    BadBind,
+    TooMany,
+    // Host side, before the sandbox exists.
+    Lower,
+    BindSource,
+    StateDir,
+    Layer,
+    InUse,
+    Namespaces,
+    // Inside, while building the root.
+    Propagation,
+    Overlay,
+    PivotRoot,
+    Proc,
+    Dev,
+    Sys,
+    Tmp,
+    Bind,
+    Hostname,
+    Loopback,
+    Cwd,
+    Fork,
+    // The command.
+    Exec,
+    // At exit.
+    Cleanup,
+}
+
+impl Step {
+    pub fn from_u8(v: u8) -> Step {
+        if v >= Step::UnknownOption as u8 && v <= Step::Cleanup as u8 {
+            // SAFETY-free: the enum is dense from UnknownOption to Cleanup, checked above.
+            ALL[(v - 1) as usize]
+        } else {
+            Step::Fork
+        }
+    }
+
+    fn what(self) -> &'static [u8] {
+        match self {
+            Step::UnknownOption => b"unknown option",
+            Step::MissingValue => b"option needs a value",
+            Step::NoCommand => b"no command given",
+            Step::NoName => b"--lower needs --name",
+            Step::NeedsLower => b"option needs --lower",
+            Step::BadName => b"invalid name",
+            Step::BadHostname => b"invalid hostname",
+            Step::BadNet => b"invalid --net",
+            Step::BadEnv => b"invalid --env",
+            Step::BadBind => b"invalid bind",
+            Step::TooMany => b"too many uses of option",
+            Step::Lower => b"lower directory",
+            Step::BindSource => b"bind source",
+            Step::StateDir => b"state directory",
+            Step::Layer => b"writable layer",
+            Step::InUse => b"name is in use",
+            Step::Namespaces => b"create namespaces",
+            Step::Propagation => b"make mounts private",
+            Step::Overlay => b"mount overlay",
+            Step::PivotRoot => b"pivot_root into",
+            Step::Proc => b"mount /proc",
+            Step::Dev => b"set up /dev",
+            Step::Sys => b"mount /sys",
+            Step::Tmp => b"mount /tmp",
+            Step::Bind => b"bind mount",
+            Step::Hostname => b"set hostname",
+            Step::Loopback => b"bring up lo",
+            Step::Cwd => b"working directory",
+            Step::Fork => b"start the command",
+            Step::Exec => b"cannot execute",
+            Step::Cleanup => b"remove writable layer",
+        }
+    }
+
+    /// A hint where the raw errno (or no errno) leaves the user guessing.
+    fn hint(self, errno: i32) -> &'static [u8] {
+        match (self, errno) {
+            (Step::UnknownOption | Step::MissingValue | Step::NoCommand | Step::NeedsLower, _) => {
+                b"see sandbox --help"
+            }
+            (Step::NoName, _) => b"every sandbox with its own root has a name",
+            (Step::BadName, _) => b"a name is [A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 bytes",
+            (Step::BadHostname, _) => b"a hostname is 1 to 64 bytes",
+            (Step::BadNet, _) => b"use none or host",
+            (Step::BadEnv, _) => b"use KEY=VALUE",
+            (Step::BadBind, _) => b"use SRC:DST with an absolute DST",
+            (Step::Lower, libc::ENOTDIR) | (Step::Lower, libc::ELOOP) => b"--lower takes a directory",
+            (Step::InUse, _) => b"another sandbox of this name is running",
+            (Step::StateDir | Step::Layer, libc::EROFS) | (Step::StateDir | Step::Layer, libc::ENOSPC) => {
+                b"choose another place with --state-dir"
+            }
+            (Step::StateDir, libc::EACCES) | (Step::StateDir, libc::EPERM) => {
+                b"choose one you can write with --state-dir"
+            }
+            (Step::Namespaces, libc::EPERM) => b"namespaces need root (or CAP_SYS_ADMIN)",
+            (Step::Namespaces, libc::ENOSPC) | (Step::Namespaces, libc::EUSERS) => {
+                b"a namespace limit in /proc/sys/user is reached"
+            }
+            (Step::Overlay, libc::ENODEV) => b"the kernel has no overlayfs: modprobe overlay",
+            (Step::Overlay, libc::ELOOP) => b"overlay directories may not overlap",
+            (Step::Overlay, libc::EINVAL) => {
+                b"overlayfs refused the layers: a layer on overlayfs, or a filesystem without d_type?"
+            }
+            (Step::Cwd, libc::ENOENT) => b"--cwd names a directory inside the sandbox",
+            (Step::Exec, libc::ENOENT) => b"command not found in the sandbox",
+            (Step::Exec, libc::EACCES) => b"not an executable file",
+            (Step::Exec, libc::ENOEXEC) => b"not a binary the kernel can run",
+            _ => b"",
+        }
+    }
+}
+
+const ALL: [Step; Step::Cleanup as usize] = [
+    Step::UnknownOption,
+    Step::MissingValue,
+    Step::NoCommand,
+    Step::NoName,
+    Step::NeedsLower,
+    Step::BadName,
+    Step::BadHostname,
+    Step::BadNet,
+    Step::BadEnv,
+    Step::BadBind,
+    Step::TooMany,
+    Step::Lower,
+    Step::BindSource,
+    Step::StateDir,
+    Step::Layer,
+    Step::InUse,
+    Step::Namespaces,
+    Step::Propagation,
+    Step::Overlay,
+    Step::PivotRoot,
+    Step::Proc,
+    Step::Dev,
+    Step::Sys,
+    Step::Tmp,
+    Step::Bind,
+    Step::Hostname,
+    Step::Loopback,
+    Step::Cwd,
+    Step::Fork,
+    Step::Exec,
+    Step::Cleanup,
+];
+
+/// A failure: the step, the path or argument it concerns, and the OS error (0: none).
+#[derive(Clone, Copy, Debug)]
+pub struct Error<'a> {
+    pub step: Step,
+    pub path: &'a [u8],
+    pub errno: i32,
+}
+
+impl<'a> Error<'a> {
+    pub fn new(step: Step, path: &'a [u8], errno: Errno) -> Error<'a> {
+        Error { step, path, errno: errno.into_raw() }
+    }
+    pub fn usage(step: Step, path: &'a [u8]) -> Error<'a> {
+        Error { step, path, errno: 0 }
+    }
+
+    /// The exit status this error ends the run with.
+    pub fn status(&self) -> i32 {
+        match (self.step, self.errno) {
+            (Step::Exec, libc::ENOENT) => EXIT_NOT_FOUND,
+            (Step::Exec, _) => EXIT_CANNOT_EXEC,
+            _ => EXIT_SANDBOX,
+        }
+    }
+
+    /// The whole line, written with one write(2) so that lines of concurrent runs do not mix.
+    pub fn line(&self, b: &mut Buf<1400>) {
+        b.clear();
+        b.push(b"sandbox: ").push(self.step.what());
+        if !self.path.is_empty() {
+            b.push(b": ").push(&self.path[..self.path.len().min(1024)]);
+        }
+        if self.errno != 0 {
+            b.push(b": ");
+            match Errno::new(self.errno).description() {
+                Some(d) => b.push(d.as_bytes()),
+                None => b.push(b"errno ").push_i64(self.errno as i64),
+            };
+        }
+        let hint = self.step.hint(self.errno);
+        if !hint.is_empty() {
+            b.push(b" (").push(hint).push(b")");
+        }
+        b.push(b"\n");
+    }
+
+    pub fn print(&self) {
+        let mut b = Buf::<1400>::new();
+        self.line(&mut b);
+        let _ = sys::write_all(sys::STDERR, b.bytes());
+    }
+}
+
+/// Print a line `sandbox: <msg>` on stderr.
+pub fn say(msg: &[u8]) {
+    let mut b = Buf::<512>::new();
+    b.push(b"sandbox: ").push(msg).push(b"\n");
+    let _ = sys::write_all(sys::STDERR, b.bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(e: Error) -> std::string::String {
+        let mut b = Buf::<1400>::new();
+        e.line(&mut b);
+        std::string::String::from_utf8(b.bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn lines_name_step_path_reason_and_hint() {
+        let e = Error::new(Step::Lower, b"/no/such", Errno::ENOENT);
+        assert_eq!(text(e), "sandbox: lower directory: /no/such: No such file or directory\n");
+        assert_eq!(e.status(), 125);
+        let e = Error::new(Step::Overlay, b"/x", Errno::ELOOP);
+        assert!(text(e).ends_with("(overlay directories may not overlap)\n"));
+        let e = Error::usage(Step::UnknownOption, b"--frob");
+        assert_eq!(text(e), "sandbox: unknown option: --frob (see sandbox --help)\n");
+    }
+
+    #[test]
+    fn exec_statuses_follow_the_shell_convention() {
+        assert_eq!(Error::new(Step::Exec, b"x", Errno::ENOENT).status(), 127);
+        assert_eq!(Error::new(Step::Exec, b"x", Errno::EACCES).status(), 126);
+        assert_eq!(Error::new(Step::Exec, b"x", Errno::ENOEXEC).status(), 126);
+    }
+
+    #[test]
+    fn steps_round_trip_through_their_byte() {
+        for s in ALL {
+            assert_eq!(Step::from_u8(s as u8), s);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The last step of the command's process: its environment, the PATH search, and execve.
+//! On failure the reason goes to the parent over the report channel and the process exits
+//! 127 (not found) or 126 (found but not executable).
+
+use crate::cli::{Config, MAX_ENVS};
+use crate::error::{Error, Step};
+use crate::out::Buf;
+use crate::report;
+use crate::sys::{self, Args, Env, Errno, Fd, PtrArray};
+use core::ffi::CStr;
+
+pub const DEFAULT_PATH: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub type Envp = PtrArray<{ MAX_ENVS + 4 }>;
+
+fn key(entry: &[u8]) -> &[u8] {
+    &entry[..entry.iter().position(|&b| b == b'=').unwrap_or(entry.len())]
+}
+
+/// The sandbox's environment: not the host's. A standard PATH, HOME=/root, the caller's TERM,
+/// then each --env in order (a later one replaces an earlier one of the same key).
+pub fn sandbox_env(cfg: &Config, host: &Env, out: &mut Envp) {
+    out.push(DEFAULT_PATH);
+    out.push(c"HOME=/root");
+    if let Some(term) = host.entry(b"TERM") {
+        out.push(term);
+    }
+    for e in &cfg.envs[..cfg.nenvs] {
+        let k = key(e.to_bytes());
+        match (0..out.len()).find(|&i| key(out.get(i).to_bytes()) == k) {
+            Some(i) => out.set(i, e),
+            None => {
+                out.push(e);
+            }
+        }
+    }
+}
+
+/// The PATH value in an environment array, if any.
+pub fn path_of(envp: &Envp) -> &'static [u8] {
+    (0..envp.len())
+        .map(|i| envp.get(i).to_bytes())
+        .find(|e| key(e) == b"PATH")
+        .map_or(b"", |e| &e[5..])
+}
+
+/// execve `argv[0]`, searched in `path` when it has no slash, as execvp does: a directory
+/// where it is missing is skipped, one where it is not executable is remembered.
+fn exec_search(argv: Args, first: usize, envp: *const *const u8, path: &[u8]) -> Errno {
+    let cmd = argv.get(first);
+    if cmd.to_bytes().contains(&b'/') || cmd.is_empty() {
+        return sys::execve(cmd, argv.tail(first), envp);
+    }
+    let mut denied = false;
+    let mut full = Buf::<4096>::new();
+    for dir in path.split(|&b| b == b':') {
+        full.clear();
+        full.push(if dir.is_empty() { b"." } else { dir }).push(b"/").push(cmd.to_bytes());
+        if full.overflowed() {
+            continue;
+        }
+        match sys::execve(full.c(), argv.tail(first), envp) {
+            Errno::EACCES => denied = true,
+            Errno::ENOENT | Errno::ENOTDIR | Errno::ENAMETOOLONG | Errno::ELOOP => {}
+            e => return e,
+        }
+    }
+    if denied {
+        Errno::EACCES
+    } else {
+        Errno::ENOENT
+    }
+}
+
+/// Replace this process with the command, or report why not and exit.
+pub fn exec(argv: Args, first: usize, envp: *const *const u8, path: &[u8], report_fd: Fd) -> ! {
+    let e = exec_search(argv, first, envp, path);
+    let err = Error::new(Step::Exec, argv.get(first).to_bytes(), e);
+    report::send_error(report_fd, &err);
+    sys::exit(err.status())
+}

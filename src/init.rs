@@ -1,0 +1,87 @@
+//! PID 1: start the command as a child, reap every process that ends, pass signals on, and end
+//! with the command's status. From the moment the command runs nothing here may fail the
+//! process: errors of reaping or forwarding are ignored, because a dying init takes the whole
+//! sandbox down with it.
+
+use crate::sys::{self, Errno, SigSet};
+use crate::tty::Tty;
+use libc::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH};
+
+/// Signals sent to sandbox that are passed on to the command.
+pub const FORWARD: SigSet = SigSet::of(&[SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]);
+/// What init and the outer process wait for.
+pub const WAIT: SigSet = SigSet(FORWARD.0 | SigSet::of(&[SIGCHLD]).0);
+/// Blocked from the start: the waited-for signals stay pending until read, and a process group
+/// in the background may hand the terminal over (SIGTTOU) without being stopped.
+pub const BLOCK: SigSet = SigSet(WAIT.0 | SigSet::of(&[SIGTTIN, SIGTTOU]).0);
+
+/// The exit status a shell would report for a wait status: the code, or 128+signal.
+pub fn status(w: i32) -> i32 {
+    let sig = w & 0x7f;
+    if sig == 0 {
+        (w >> 8) & 0xff
+    } else {
+        128 + sig
+    }
+}
+
+/// Fork the command's process. In it: its own process group (the terminal's foreground group
+/// when `take_tty`), the caller's signal mask and umask back, then `exec` (which does not
+/// return). Returns the child's pid.
+pub fn start(take_tty: bool, mask: SigSet, umask: Option<u32>, exec: impl FnOnce()) -> Result<i32, Errno> {
+    let pid = sys::clone(SIGCHLD as u64)?;
+    if pid == 0 {
+        Tty::give_to_self(take_tty);
+        if let Some(u) = umask {
+            sys::umask(u);
+        }
+        let _ = sys::sigprocmask(libc::SIG_SETMASK, mask);
+        exec();
+        sys::exit(crate::error::EXIT_CANNOT_EXEC);
+    }
+    Ok(pid)
+}
+
+/// Serve as init until `child` exits; returns its status. Every other process that ends is
+/// reaped on the way; signals in FORWARD are sent on to `child`.
+pub fn serve(child: i32) -> i32 {
+    loop {
+        let sig = match sys::sigwait(WAIT) {
+            Ok(s) => s,
+            Err(_) => continue,
+        };
+        if sig != SIGCHLD {
+            let _ = sys::kill(child, sig);
+            continue;
+        }
+        loop {
+            match sys::wait4(-1, libc::WNOHANG) {
+                Ok((0, _)) => break,
+                Ok((pid, w)) if pid == child => return status(w),
+                Ok(_) => {}
+                Err(Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        assert_eq!(status(0), 0);
+        assert_eq!(status(7 << 8), 7);
+        assert_eq!(status(9), 137);
+        assert_eq!(status(15 | 0x80), 143);
+    }
+
+    #[test]
+    fn sets() {
+        assert!(FORWARD.has(SIGTERM) && FORWARD.has(SIGWINCH) && !FORWARD.has(SIGCHLD));
+        assert!(WAIT.has(SIGCHLD) && !WAIT.has(SIGTTOU));
+        assert!(BLOCK.has(SIGTTOU) && BLOCK.has(SIGUSR2));
+    }
+}

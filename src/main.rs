@@ -1,0 +1,119 @@
+//! sandbox: run a command in an overlay sandbox, as the child of a small PID 1.
+//!
+//! The steps, one file each, in the order they happen:
+//!   cli      read the command line
+//!   state    open the image layers, make and lock the writable layer
+//!   launch   clone into new namespaces, watch the sandbox, clean up
+//!   root     (inside) mount the overlay, pivot_root, /proc /dev /sys /tmp, binds, hostname, lo
+//!   init     (inside) PID 1: start the command, reap, forward signals
+//!   exec     the command's environment, PATH search and execve
+//!   remove   remove a layer, however deep
+//! Around them: sys (every raw syscall), error (what failed, where, why), out (byte strings),
+//! report (the child-to-parent channel), tty (the caller's terminal), timings (--timings).
+#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(test), no_main)]
+
+mod cli;
+mod error;
+mod exec;
+mod init;
+mod launch;
+mod out;
+mod remove;
+mod report;
+mod root;
+mod state;
+mod sys;
+mod timings;
+mod tty;
+
+use cli::Parsed;
+use error::EXIT_SANDBOX;
+use sys::{Args, Env};
+use timings::Timings;
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    error::say(b"internal error");
+    sys::exit(EXIT_SANDBOX)
+}
+
+#[cfg(not(test))]
+#[no_mangle]
+pub extern "C" fn main(argc: i32, argv: *const *const u8, envp: *const *const u8) -> i32 {
+    // SAFETY: the C runtime passes the process's own argv (argc entries, NULL-terminated) and
+    // environment, which live until the process exits.
+    let (args, env) = unsafe { (Args::new(argc, argv), Env::new(envp)) };
+    sys::exit(run(args, env))
+}
+
+fn run(args: Args, env: Env) -> i32 {
+    let mut t = Timings::start();
+    let cfg = match cli::parse(&args) {
+        Ok(Parsed::Run(c)) => c,
+        Ok(Parsed::Help) => {
+            let _ = sys::write_all(sys::Fd(1), cli::HELP);
+            return 0;
+        }
+        Ok(Parsed::Version) => {
+            let _ = sys::write_all(sys::Fd(1), concat!("sandbox ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
+            return 0;
+        }
+        Err(e) => {
+            e.print();
+            return EXIT_SANDBOX;
+        }
+    };
+    t.on = cfg.timings;
+    let status = if cfg.nlowers > 0 {
+        launch::run(&cfg, args, env, &mut t)
+    } else {
+        init_only(&cfg, args, env, &mut t)
+    };
+    t.print();
+    status
+}
+
+/// Without --lower: only the init duties, in the caller's namespaces (a container's entrypoint,
+/// like tini). When not PID 1, become a child subreaper so that orphans still come here.
+fn init_only(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> i32 {
+    if sys::getpid() != 1 {
+        let _ = sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
+    }
+    let mut tty = tty::Tty::claim();
+    let mask = sys::sigprocmask(libc::SIG_BLOCK, init::BLOCK).unwrap_or(sys::SigSet(0));
+    let (ours, theirs) = match report::channel() {
+        Ok(p) => p,
+        Err(e) => {
+            error::Error::new(error::Step::Fork, b"", e).print();
+            return EXIT_SANDBOX;
+        }
+    };
+    let path = env.get(b"PATH").map_or(&b"/usr/local/bin:/usr/bin:/bin"[..], |p| p.to_bytes());
+    let started = init::start(tty.take, mask, None, || exec::exec(args, cfg.command, env.raw(), path, theirs));
+    let pid = match started {
+        Ok(pid) => pid,
+        Err(e) => {
+            error::Error::new(error::Step::Fork, b"", e).print();
+            return EXIT_SANDBOX;
+        }
+    };
+    sys::close(theirs);
+    let mut buf = [0u8; report::MAX];
+    let mut ran = true;
+    while let Some(m) = report::recv(ours, &mut buf) {
+        if let report::Msg::Failed(e) = m {
+            e.print();
+            ran = false;
+        }
+    }
+    sys::close(ours);
+    if ran {
+        t.mark(b"exec");
+    }
+    let status = init::serve(pid);
+    t.mark(b"exit");
+    tty.restore();
+    status
+}

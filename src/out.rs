@@ -1,0 +1,109 @@
+//! A fixed-size byte-string builder: paths, mount options and messages without a heap or
+//! `core::fmt`. The buffer always keeps a NUL after its contents, so it is a C string too.
+
+use core::ffi::CStr;
+
+pub struct Buf<const N: usize> {
+    b: [u8; N],
+    len: usize,
+    overflow: bool,
+}
+
+impl<const N: usize> Buf<N> {
+    pub const fn new() -> Self {
+        Buf { b: [0; N], len: 0, overflow: false }
+    }
+
+    pub fn push(&mut self, s: &[u8]) -> &mut Self {
+        let room = N - 1 - self.len;
+        let n = if s.len() > room {
+            self.overflow = true;
+            room
+        } else {
+            s.len()
+        };
+        self.b[self.len..self.len + n].copy_from_slice(&s[..n]);
+        self.len += n;
+        self.b[self.len] = 0;
+        self
+    }
+
+    pub fn push_u64(&mut self, mut v: u64) -> &mut Self {
+        let mut d = [0u8; 20];
+        let mut i = d.len();
+        loop {
+            i -= 1;
+            d[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.push(&d[i..])
+    }
+
+    pub fn push_i64(&mut self, v: i64) -> &mut Self {
+        if v < 0 {
+            self.push(b"-");
+        }
+        self.push_u64(v.unsigned_abs())
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.overflow = false;
+        self.b[0] = 0;
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len {
+            self.len = len;
+            self.b[len] = 0;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when something did not fit and was cut.
+    pub fn overflowed(&self) -> bool {
+        self.overflow
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.b[..self.len]
+    }
+
+    /// The contents as a C string. Embedded NULs cannot occur: every piece pushed comes from a
+    /// C string or from digits; if one did, the string ends there.
+    pub fn c(&self) -> &CStr {
+        CStr::from_bytes_until_nul(&self.b[..=self.len]).unwrap_or(c"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_and_terminates() {
+        let mut b = Buf::<32>::new();
+        b.push(b"lowerdir=").push_u64(0).push(b":").push_u64(18446744073709551615);
+        assert_eq!(b.bytes(), b"lowerdir=0:18446744073709551615");
+        assert_eq!(b.c().to_bytes(), b.bytes());
+        assert!(!b.overflowed());
+        b.clear();
+        b.push_i64(-42);
+        assert_eq!(b.bytes(), b"-42");
+    }
+
+    #[test]
+    fn cuts_and_says_so() {
+        let mut b = Buf::<8>::new();
+        b.push(b"0123456789");
+        assert_eq!(b.bytes(), b"0123456");
+        assert!(b.overflowed());
+        assert_eq!(b.c().to_bytes(), b"0123456");
+    }
+}

@@ -1,0 +1,227 @@
+//! Step 4, inside the new namespaces: build the root. Mount the overlay on the layer's own
+//! directory (only this mount namespace sees it), pivot_root into it and detach the old root,
+//! then /proc, /dev, /sys, /tmp, the binds, the hostname and lo.
+//!
+//! Everything after pivot_root resolves inside the new root, so a symlink in the image cannot
+//! point a mount at the host. Host paths are reached only through fds opened by the outer
+//! process (/proc/self/fd/N), and those are closed once used: PID 1 keeps no handle on the host.
+
+use crate::cli::{Config, MAX_BINDS, MAX_LOWERS};
+use crate::error::{Error, Step};
+use crate::out::Buf;
+use crate::state::{Layer, Sources, PATH_MAX};
+use crate::sys::{self, Errno, Fd, AT_FDCWD};
+use core::ffi::CStr;
+
+const NOSUID: u64 = libc::MS_NOSUID;
+const NODEV: u64 = libc::MS_NODEV;
+const NOEXEC: u64 = libc::MS_NOEXEC;
+
+fn fd_path(b: &mut Buf<PATH_MAX>, fd: Fd) {
+    b.push(b"/proc/self/fd/").push_u64(fd.0 as u64);
+}
+
+/// The overlay's options: lowers by fd (no escaping of `,` `:` or spaces needed), upper and work
+/// relative to the layer directory, which is our working directory when mounting.
+pub fn overlay_options(out: &mut Buf<PATH_MAX>, lowers: &[Fd], volatile: bool) {
+    out.push(b"lowerdir=");
+    for (i, fd) in lowers.iter().enumerate() {
+        if i > 0 {
+            out.push(b":");
+        }
+        fd_path(out, *fd);
+    }
+    out.push(b",upperdir=upper,workdir=work");
+    if volatile {
+        // A layer that is discarded at exit need not be synced to disk at unmount.
+        out.push(b",volatile");
+    }
+}
+
+/// mount, making the mount point first if the image lacks it.
+fn mount_at(src: &CStr, target: &CStr, fstype: &CStr, flags: u64, data: Option<&CStr>) -> Result<(), Errno> {
+    match sys::mount(Some(src), target, Some(fstype), flags, data) {
+        Err(Errno::ENOENT) => {
+            sys::mkdirat(AT_FDCWD, target, 0o755)?;
+            sys::mount(Some(src), target, Some(fstype), flags, data)
+        }
+        r => r,
+    }
+}
+
+/// Open the lowers and bind sources as the user named them (relative to the caller's working
+/// directory, which the new mount namespace inherits), before anything moves.
+fn open_sources<'a>(cfg: &'a Config, lowers: &mut [Fd], binds: &mut [Fd]) -> Result<(), Error<'a>> {
+    let flags = libc::O_PATH | libc::O_CLOEXEC;
+    for (i, p) in cfg.lowers[..cfg.nlowers].iter().enumerate() {
+        lowers[i] = sys::openat(AT_FDCWD, p, flags | libc::O_DIRECTORY, 0)
+            .map_err(|e| Error::new(Step::Lower, p.to_bytes(), e))?;
+    }
+    for (i, b) in cfg.binds[..cfg.nbinds].iter().enumerate() {
+        let mut p = Buf::<PATH_MAX>::new();
+        p.push(b.src);
+        binds[i] = sys::openat(AT_FDCWD, p.c(), flags, 0).map_err(|e| Error::new(Step::BindSource, b.src, e))?;
+    }
+    Ok(())
+}
+
+fn enter_overlay<'a>(cfg: &Config, layer: &Layer<'a>, lowers: &[Fd]) -> Result<(), Error<'a>> {
+    let path = layer.path;
+    let e = |step: Step| move |errno| Error::new(step, path, errno);
+    sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None).map_err(e(Step::Propagation))?;
+    let mut dir = Buf::<PATH_MAX>::new();
+    dir.push(layer.path);
+    sys::chdir(dir.c()).map_err(e(Step::Overlay))?;
+    let mut opts = Buf::<PATH_MAX>::new();
+    overlay_options(&mut opts, lowers, !cfg.keep && !layer.resumed);
+    sys::mount(Some(c"overlay"), c".", Some(c"overlay"), 0, Some(opts.c())).map_err(e(Step::Overlay))?;
+    for fd in lowers {
+        sys::close(*fd);
+    }
+    sys::close(layer.dir);
+    sys::close(layer.state);
+    // "." is still the directory under the mount; "../<name>" walks back in through the mount.
+    let mut into = Buf::<128>::new();
+    into.push(b"../").push(layer.name.to_bytes());
+    sys::chdir(into.c()).map_err(e(Step::PivotRoot))?;
+    sys::pivot_root(c".", c".").map_err(e(Step::PivotRoot))?;
+    sys::umount2(c".", libc::MNT_DETACH).map_err(e(Step::PivotRoot))?;
+    sys::chdir(c"/").map_err(e(Step::PivotRoot))
+}
+
+fn dev() -> Result<(), Errno> {
+    mount_at(c"tmpfs", c"/dev", c"tmpfs", NOSUID | NOEXEC, Some(c"mode=755,size=64k"))?;
+    const CHR: u32 = libc::S_IFCHR | 0o666;
+    let nodes: [(&CStr, u32, u64, u64); 6] = [
+        (c"/dev/null", CHR, 1, 3),
+        (c"/dev/zero", CHR, 1, 5),
+        (c"/dev/full", CHR, 1, 7),
+        (c"/dev/random", CHR, 1, 8),
+        (c"/dev/urandom", CHR, 1, 9),
+        (c"/dev/tty", CHR, 5, 0),
+    ];
+    for (path, mode, major, minor) in nodes {
+        let dev = (major << 8) | minor;
+        sys::mknodat(AT_FDCWD, path, mode, dev)?;
+    }
+    sys::mkdirat(AT_FDCWD, c"/dev/pts", 0o755)?;
+    sys::mount(
+        Some(c"devpts"),
+        c"/dev/pts",
+        Some(c"devpts"),
+        NOSUID | NOEXEC,
+        Some(c"newinstance,ptmxmode=0666,mode=620"),
+    )?;
+    sys::mkdirat(AT_FDCWD, c"/dev/shm", 0o1777)?;
+    let links: [(&CStr, &CStr); 5] = [
+        (c"pts/ptmx", c"/dev/ptmx"),
+        (c"/proc/self/fd", c"/dev/fd"),
+        (c"/proc/self/fd/0", c"/dev/stdin"),
+        (c"/proc/self/fd/1", c"/dev/stdout"),
+        (c"/proc/self/fd/2", c"/dev/stderr"),
+    ];
+    for (target, link) in links {
+        sys::symlinkat(target, AT_FDCWD, link)?;
+    }
+    Ok(())
+}
+
+/// Make `path` (absolute, inside the new root) and its parents: a directory, or an empty file.
+fn make_target(path: &[u8], dir: bool) -> Result<(), Errno> {
+    let mut b = Buf::<PATH_MAX>::new();
+    let mut i = 1;
+    while i <= path.len() {
+        if i == path.len() || path[i] == b'/' {
+            b.clear();
+            b.push(&path[..i]);
+            let last = i == path.len();
+            let r = if last && !dir {
+                sys::openat(AT_FDCWD, b.c(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644).map(sys::close)
+            } else {
+                sys::mkdirat(AT_FDCWD, b.c(), 0o755)
+            };
+            match r {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+fn bind(src: Fd, dst: &[u8], dir: bool, ro: bool) -> Result<(), Errno> {
+    let mut from = Buf::<PATH_MAX>::new();
+    fd_path(&mut from, src);
+    let mut to = Buf::<PATH_MAX>::new();
+    to.push(dst);
+    let flags = libc::MS_BIND | libc::MS_REC;
+    match sys::mount(Some(from.c()), to.c(), None, flags, None) {
+        Err(Errno::ENOENT) => {
+            make_target(dst, dir)?;
+            sys::mount(Some(from.c()), to.c(), None, flags, None)?;
+        }
+        r => r?,
+    }
+    sys::close(src);
+    if ro {
+        match sys::mount_setattr(to.c(), libc::MOUNT_ATTR_RDONLY, 0) {
+            Err(Errno::ENOSYS) => {
+                sys::mount(None, to.c(), None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY, None)?
+            }
+            r => r?,
+        }
+    }
+    Ok(())
+}
+
+fn loopback_up() -> Result<(), Errno> {
+    let s = sys::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)?;
+    // struct ifreq: the name, then ifr_flags at offset 16.
+    let mut ifr = [0u8; 40];
+    ifr[..2].copy_from_slice(b"lo");
+    ifr[16..18].copy_from_slice(&(libc::IFF_UP as i16).to_ne_bytes());
+    let r = sys::ioctl(s, libc::SIOCSIFFLAGS as u64, &mut ifr);
+    sys::close(s);
+    r
+}
+
+/// Build the whole root and enter it. The working directory is `--cwd` at the end.
+pub fn build<'a>(cfg: &'a Config, layer: &Layer<'a>, src: &Sources) -> Result<(), Error<'a>> {
+    let mut lowers = [Fd(-1); MAX_LOWERS];
+    let mut binds = [Fd(-1); MAX_BINDS];
+    open_sources(cfg, &mut lowers, &mut binds)?;
+    enter_overlay(cfg, layer, &lowers[..cfg.nlowers])?;
+    let e = |step: Step, path: &'static [u8]| move |errno| Error::new(step, path, errno);
+    mount_at(c"proc", c"/proc", c"proc", NOSUID | NODEV | NOEXEC, None).map_err(e(Step::Proc, b"/proc"))?;
+    dev().map_err(e(Step::Dev, b"/dev"))?;
+    mount_at(c"sysfs", c"/sys", c"sysfs", libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None)
+        .map_err(e(Step::Sys, b"/sys"))?;
+    mount_at(c"tmpfs", c"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
+    for i in 0..cfg.nbinds {
+        let b = cfg.binds[i];
+        bind(binds[i], b.dst, src.bind_dirs[i], b.ro).map_err(e(Step::Bind, b.dst))?;
+    }
+    let host = cfg.hostname.or(cfg.name).unwrap_or(c"sandbox");
+    sys::sethostname(host.to_bytes()).map_err(e(Step::Hostname, host.to_bytes()))?;
+    if cfg.netns {
+        loopback_up().map_err(e(Step::Loopback, b"lo"))?;
+    }
+    let cwd = cfg.cwd.unwrap_or(c"/");
+    sys::chdir(cwd).map_err(e(Step::Cwd, cwd.to_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_options_name_lowers_by_fd_in_order() {
+        let mut b = Buf::<PATH_MAX>::new();
+        overlay_options(&mut b, &[Fd(3), Fd(10)], false);
+        assert_eq!(b.bytes(), b"lowerdir=/proc/self/fd/3:/proc/self/fd/10,upperdir=upper,workdir=work");
+        b.clear();
+        overlay_options(&mut b, &[Fd(4)], true);
+        assert_eq!(b.bytes(), b"lowerdir=/proc/self/fd/4,upperdir=upper,workdir=work,volatile");
+    }
+}

@@ -1,0 +1,188 @@
+//! Step 2: prepare the layers on the host: the read-only image layers, the bind sources, and the
+//! writable layer `<state-dir>/<name>/{upper,work}` with its lock and its keep marker.
+//!
+//! The name is locked with flock(2) on the `<state-dir>/<name>` directory itself, held by the
+//! outer process only: it is free again the moment that process is gone, even after `kill -9`.
+//! A lock won on a directory that a finishing run just removed (st_nlink 0) is retried.
+//!
+//! `keep` marks a layer that must outlive its run. It is written before the command runs (so a
+//! crash cannot lose a kept layer) and removed first when a run discards the layer (so a crash in
+//! the middle of the removal leaves a layer that the next start discards, never half a kept one).
+//! A layer without the marker found at start is what a killed run left: it is discarded.
+
+use crate::cli::{Config, MAX_BINDS};
+use crate::error::{Error, Step};
+use crate::out::Buf;
+use crate::remove::remove_tree;
+use crate::sys::{self, Env, Errno, Fd, AT_FDCWD};
+use core::ffi::CStr;
+
+pub const PATH_MAX: usize = 4096;
+
+/// What the sandbox's root is made of, besides the writable layer.
+pub struct Sources {
+    /// Whether each bind source is a directory (its target is made a directory, else a file).
+    pub bind_dirs: [bool; MAX_BINDS],
+}
+
+/// Check every --lower and bind source before anything is created: it exists, and a lower is
+/// a directory. The sandbox opens them again from its own mount namespace (overlayfs and bind
+/// mounts take only mounts of the caller's namespace).
+pub fn check_sources(cfg: &Config) -> Result<Sources, Error<'static>> {
+    let mut s = Sources { bind_dirs: [false; MAX_BINDS] };
+    for p in &cfg.lowers[..cfg.nlowers] {
+        let st = sys::stat_at(AT_FDCWD, p, 0).map_err(|e| Error::new(Step::Lower, p.to_bytes(), e))?;
+        if st.mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(Error::new(Step::Lower, p.to_bytes(), Errno::ENOTDIR));
+        }
+    }
+    for i in 0..cfg.nbinds {
+        let src = cfg.binds[i].src;
+        let mut p = Buf::<PATH_MAX>::new();
+        p.push(src);
+        let st = sys::stat_at(AT_FDCWD, p.c(), 0).map_err(|e| Error::new(Step::BindSource, src, e))?;
+        s.bind_dirs[i] = st.mode & libc::S_IFMT == libc::S_IFDIR;
+    }
+    Ok(s)
+}
+
+/// The locked writable layer of one name.
+pub struct Layer<'a> {
+    /// `<state-dir>/<name>`, for messages.
+    pub path: &'a [u8],
+    pub name: &'static CStr,
+    /// The state directory, and `<state-dir>/<name>` (locked).
+    pub state: Fd,
+    pub dir: Fd,
+    /// Made by this run: nothing of it existed before.
+    pub fresh: bool,
+    /// Resumed from a run with --keep.
+    pub resumed: bool,
+}
+
+/// The state directory: --state-dir, else $SANDBOX_STATE_DIR, else /run/sandbox for root, else
+/// $XDG_RUNTIME_DIR/sandbox, else /tmp/sandbox-UID. True for the last, which is in a shared place.
+fn state_dir(cfg: &Config, env: &Env, out: &mut Buf<PATH_MAX>) -> bool {
+    if let Some(d) = cfg.state_dir.or_else(|| env.get(b"SANDBOX_STATE_DIR").filter(|d| !d.is_empty())) {
+        out.push(d.to_bytes());
+        return false;
+    }
+    let uid = sys::geteuid();
+    if uid == 0 {
+        out.push(b"/run/sandbox");
+        return false;
+    }
+    match env.get(b"XDG_RUNTIME_DIR").filter(|d| d.to_bytes().first() == Some(&b'/')) {
+        Some(x) => {
+            out.push(x.to_bytes()).push(b"/sandbox");
+            false
+        }
+        None => {
+            out.push(b"/tmp/sandbox-").push_u64(uid as u64);
+            true
+        }
+    }
+}
+
+/// Find or make the state directory and the layer of `cfg.name` in it, and lock it. `buf`
+/// receives `<state-dir>/<name>`, which errors and the layer refer to.
+pub fn prepare<'a>(cfg: &Config, env: &Env, buf: &'a mut Buf<PATH_MAX>) -> Result<Layer<'a>, Error<'a>> {
+    let shared_tmp = state_dir(cfg, env, buf);
+    let base = buf.len();
+    let name = cfg.name.unwrap_or(c"");
+    buf.push(b"/").push(name.to_bytes());
+    let overflow = buf.overflowed();
+    let path: &'a Buf<PATH_MAX> = buf;
+    let full = path.bytes();
+    let sd = &full[..base];
+    if overflow {
+        return Err(Error::new(Step::StateDir, sd, Errno::ENAMETOOLONG));
+    }
+    let mut dirbuf = Buf::<PATH_MAX>::new();
+    dirbuf.push(sd);
+    let dir_flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW;
+    match sys::mkdirat(AT_FDCWD, dirbuf.c(), 0o700) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(Error::new(Step::StateDir, sd, e)),
+    }
+    let state = sys::openat(AT_FDCWD, dirbuf.c(), dir_flags, 0).map_err(|e| Error::new(Step::StateDir, sd, e))?;
+    if shared_tmp {
+        // /tmp is shared: a directory someone else made there must not hold our layers.
+        let st = sys::fstat(state).map_err(|e| Error::new(Step::StateDir, sd, e))?;
+        if st.uid != sys::geteuid() || st.mode & 0o077 != 0 {
+            return Err(Error::new(Step::StateDir, sd, Errno::EPERM));
+        }
+    }
+    let layer_err = |e| Error::new(Step::Layer, full, e);
+    let (dir, fresh) = loop {
+        let fresh = match sys::mkdirat(state, name, 0o700) {
+            Ok(()) => true,
+            Err(Errno::EEXIST) => false,
+            Err(e) => return Err(layer_err(e)),
+        };
+        let dir = match sys::openat(state, name, dir_flags, 0) {
+            Ok(d) => d,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(layer_err(e)),
+        };
+        match sys::flock(dir, libc::LOCK_EX | libc::LOCK_NB) {
+            Ok(()) => {}
+            Err(Errno::EWOULDBLOCK) => return Err(Error::usage(Step::InUse, name.to_bytes())),
+            Err(e) => return Err(layer_err(e)),
+        }
+        match sys::fstat(dir) {
+            Ok(st) if st.nlink > 0 => break (dir, fresh),
+            Ok(_) => sys::close(dir),
+            Err(e) => return Err(layer_err(e)),
+        }
+    };
+    let mut layer = Layer { path: full, name, state, dir, fresh, resumed: false };
+    if !fresh {
+        layer.resumed = sys::openat(dir, c"keep", libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0)
+            .map(sys::close)
+            .is_ok();
+        if !layer.resumed {
+            // Left by a run that was killed: discard it.
+            discard_contents(dir).map_err(layer_err)?;
+        }
+    }
+    if let Err(e) = make_dirs(dir, cfg.keep) {
+        if layer.fresh {
+            let _ = layer.discard();
+        }
+        return Err(layer_err(e));
+    }
+    Ok(layer)
+}
+
+fn make_dirs(dir: Fd, keep: bool) -> Result<(), Errno> {
+    for sub in [c"upper", c"work"] {
+        match sys::mkdirat(dir, sub, 0o755) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if keep {
+        let m = sys::openat(dir, c"keep", libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o600)?;
+        sys::close(m);
+    }
+    Ok(())
+}
+
+fn discard_contents(dir: Fd) -> Result<(), Errno> {
+    match sys::unlinkat(dir, c"keep", 0) {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    remove_tree(dir, c"upper")?;
+    remove_tree(dir, c"work")
+}
+
+impl Layer<'_> {
+    /// Remove the layer and its directory: the keep marker first, then the rest.
+    pub fn discard(&self) -> Result<(), Errno> {
+        discard_contents(self.dir)?;
+        // Removed while we still hold its lock: a run waiting on it sees st_nlink 0 and starts over.
+        sys::unlinkat(self.state, self.name, libc::AT_REMOVEDIR)
+    }
+}

@@ -1,0 +1,428 @@
+//! The one room for `unsafe`: every raw system call sandbox makes, with typed arguments in and
+//! `Result<_, Errno>` out. Nothing else in the crate touches raw pointers or `syscall!`.
+//!
+//! Each wrapper is one `unsafe` line. The common SAFETY argument: every pointer handed to the
+//! kernel comes from a live Rust reference (`&CStr`, `&[u8]`, `&mut T`) that outlives the call, and
+//! lengths come from the same slice, so the kernel reads and writes only memory we own.
+
+use core::ffi::CStr;
+use core::ptr::null;
+use syscalls::{syscall, Sysno};
+
+pub use syscalls::Errno;
+pub type Result<T> = core::result::Result<T, Errno>;
+
+pub const AT_FDCWD: Fd = Fd(libc::AT_FDCWD);
+
+/// A file descriptor. Plain `Copy`: ownership is simple in a process that exits soon, and the
+/// fds that must not reach the command are opened with `O_CLOEXEC`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Fd(pub i32);
+
+pub const STDIN: Fd = Fd(0);
+pub const STDERR: Fd = Fd(2);
+
+fn ptr(s: Option<&CStr>) -> usize {
+    s.map_or(0, |s| s.as_ptr() as usize)
+}
+
+// ---- processes -------------------------------------------------------------------------------
+
+pub fn exit(code: i32) -> ! {
+    // SAFETY: exit_group takes no pointers and does not return.
+    unsafe {
+        let _ = syscall!(Sysno::exit_group, code);
+    }
+    loop {}
+}
+
+pub fn getpid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { syscall!(Sysno::getpid) }.unwrap_or(0) as i32
+}
+
+pub fn geteuid() -> u32 {
+    // SAFETY: no arguments.
+    unsafe { syscall!(Sysno::geteuid) }.unwrap_or(0) as u32
+}
+
+pub fn getegid() -> u32 {
+    // SAFETY: no arguments.
+    unsafe { syscall!(Sysno::getegid) }.unwrap_or(0) as u32
+}
+
+pub fn getpgrp() -> i32 {
+    // SAFETY: getpgid(0) takes no pointers.
+    unsafe { syscall!(Sysno::getpgid, 0) }.unwrap_or(0) as i32
+}
+
+pub fn setpgid(pid: i32, pgid: i32) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::setpgid, pid, pgid) }.map(drop)
+}
+
+/// fork-like clone: no new stack, so the child continues on a private copy of ours. Returns the
+/// child's pid in the parent and 0 in the child.
+pub fn clone(flags: u64) -> Result<i32> {
+    // SAFETY: without CLONE_VM the child gets a copy of the address space, so sharing the stack
+    // pointer is what fork does; no pointer arguments are passed.
+    unsafe { syscall!(Sysno::clone, flags, 0, 0, 0, 0) }.map(|p| p as i32)
+}
+
+/// wait4 with a status word; returns (pid, status). pid 0 with WNOHANG: nothing ready.
+pub fn wait4(pid: i32, options: i32) -> Result<(i32, i32)> {
+    let mut status: i32 = 0;
+    // SAFETY: status is a live i32; rusage is NULL.
+    let r = unsafe { syscall!(Sysno::wait4, pid, &mut status as *mut i32, options, 0) }?;
+    Ok((r as i32, status))
+}
+
+pub fn kill(pid: i32, sig: i32) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::kill, pid, sig) }.map(drop)
+}
+
+pub fn prctl(option: i32, arg: u64) -> Result<()> {
+    // SAFETY: the options used here take integers only.
+    unsafe { syscall!(Sysno::prctl, option, arg, 0, 0, 0) }.map(drop)
+}
+
+pub fn umask(mask: u32) -> u32 {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::umask, mask) }.unwrap_or(0o022) as u32
+}
+
+/// execve with NULL-terminated argument and environment vectors (see `Args`, `Env`).
+pub fn execve(path: &CStr, argv: *const *const u8, envp: *const *const u8) -> Errno {
+    // SAFETY: path is a live C string; argv and envp are NULL-terminated arrays of C strings that
+    // the callers build from the process's own argv/envp or from arrays that outlive the call.
+    match unsafe { syscall!(Sysno::execve, path.as_ptr(), argv, envp) } {
+        Ok(_) => Errno::new(0),
+        Err(e) => e,
+    }
+}
+
+// ---- signals ---------------------------------------------------------------------------------
+
+/// The kernel's 64-bit signal set.
+#[derive(Clone, Copy)]
+pub struct SigSet(pub u64);
+
+impl SigSet {
+    pub const fn of(sigs: &[i32]) -> SigSet {
+        let mut m = 0u64;
+        let mut i = 0;
+        while i < sigs.len() {
+            m |= 1 << (sigs[i] - 1);
+            i += 1;
+        }
+        SigSet(m)
+    }
+    pub fn has(self, sig: i32) -> bool {
+        sig > 0 && sig <= 64 && self.0 & (1 << (sig - 1)) != 0
+    }
+}
+
+pub fn sigprocmask(how: i32, set: SigSet) -> Result<SigSet> {
+    let mut old = SigSet(0);
+    // SAFETY: both sets are live u64s of the size passed.
+    unsafe { syscall!(Sysno::rt_sigprocmask, how, &set.0 as *const u64, &mut old.0 as *mut u64, 8) }?;
+    Ok(old)
+}
+
+/// Wait for one of the (blocked) signals in `set`; returns its number.
+pub fn sigwait(set: SigSet) -> Result<i32> {
+    // SAFETY: set is a live u64; info and timeout are NULL.
+    unsafe { syscall!(Sysno::rt_sigtimedwait, &set.0 as *const u64, 0, 0, 8) }.map(|s| s as i32)
+}
+
+// ---- files -----------------------------------------------------------------------------------
+
+pub fn openat(dir: Fd, path: &CStr, flags: i32, mode: u32) -> Result<Fd> {
+    // SAFETY: path is a live C string.
+    unsafe { syscall!(Sysno::openat, dir.0, path.as_ptr(), flags, mode) }.map(|f| Fd(f as i32))
+}
+
+pub fn close(fd: Fd) {
+    // SAFETY: no pointers.
+    let _ = unsafe { syscall!(Sysno::close, fd.0) };
+}
+
+pub fn read(fd: Fd, buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: buf is live and writable for its length.
+    unsafe { syscall!(Sysno::read, fd.0, buf.as_mut_ptr(), buf.len()) }
+}
+
+pub fn write(fd: Fd, buf: &[u8]) -> Result<usize> {
+    // SAFETY: buf is live for its length.
+    unsafe { syscall!(Sysno::write, fd.0, buf.as_ptr(), buf.len()) }
+}
+
+/// Write all of `buf`, retrying short writes and EINTR.
+pub fn write_all(fd: Fd, mut buf: &[u8]) -> Result<()> {
+    while !buf.is_empty() {
+        match write(fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+pub fn mkdirat(dir: Fd, path: &CStr, mode: u32) -> Result<()> {
+    // SAFETY: path is a live C string.
+    unsafe { syscall!(Sysno::mkdirat, dir.0, path.as_ptr(), mode) }.map(drop)
+}
+
+pub fn unlinkat(dir: Fd, path: &CStr, flags: i32) -> Result<()> {
+    // SAFETY: path is a live C string.
+    unsafe { syscall!(Sysno::unlinkat, dir.0, path.as_ptr(), flags) }.map(drop)
+}
+
+pub fn fchmodat(dir: Fd, path: &CStr, mode: u32) -> Result<()> {
+    // SAFETY: path is a live C string.
+    unsafe { syscall!(Sysno::fchmodat, dir.0, path.as_ptr(), mode) }.map(drop)
+}
+
+pub fn mknodat(dir: Fd, path: &CStr, mode: u32, dev: u64) -> Result<()> {
+    // SAFETY: path is a live C string.
+    unsafe { syscall!(Sysno::mknodat, dir.0, path.as_ptr(), mode, dev) }.map(drop)
+}
+
+pub fn symlinkat(target: &CStr, dir: Fd, path: &CStr) -> Result<()> {
+    // SAFETY: both are live C strings.
+    unsafe { syscall!(Sysno::symlinkat, target.as_ptr(), dir.0, path.as_ptr()) }.map(drop)
+}
+
+/// getdents64 into `buf`; returns the number of bytes filled (0 at the end).
+pub fn getdents(fd: Fd, buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: buf is live and writable for its length.
+    unsafe { syscall!(Sysno::getdents64, fd.0, buf.as_mut_ptr(), buf.len()) }
+}
+
+pub fn rewind(fd: Fd) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::lseek, fd.0, 0, libc::SEEK_SET) }.map(drop)
+}
+
+pub fn flock(fd: Fd, op: i32) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::flock, fd.0, op) }.map(drop)
+}
+
+/// The few fields of fstat that sandbox reads.
+pub struct Stat {
+    pub mode: u32,
+    pub nlink: u64,
+    pub uid: u32,
+}
+
+pub fn fstat(fd: Fd) -> Result<Stat> {
+    stat_at(fd, c"", libc::AT_EMPTY_PATH)
+}
+
+/// newfstatat: `path` in `dir` (with AT_EMPTY_PATH and "", `dir` itself).
+pub fn stat_at(dir: Fd, path: &CStr, flags: i32) -> Result<Stat> {
+    // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: path is a live C string and st a live, writable `struct stat`.
+    unsafe { syscall!(Sysno::newfstatat, dir.0, path.as_ptr(), &mut st as *mut libc::stat, flags) }?;
+    Ok(Stat { mode: st.st_mode, nlink: st.st_nlink, uid: st.st_uid })
+}
+
+pub fn chdir(path: &CStr) -> Result<()> {
+    // SAFETY: path is a live C string.
+    unsafe { syscall!(Sysno::chdir, path.as_ptr()) }.map(drop)
+}
+
+pub fn fchdir(fd: Fd) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::fchdir, fd.0) }.map(drop)
+}
+
+pub fn pipe(flags: i32) -> Result<(Fd, Fd)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a live array of two ints.
+    unsafe { syscall!(Sysno::pipe2, fds.as_mut_ptr(), flags) }?;
+    Ok((Fd(fds[0]), Fd(fds[1])))
+}
+
+pub fn socketpair(domain: i32, ty: i32) -> Result<(Fd, Fd)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a live array of two ints.
+    unsafe { syscall!(Sysno::socketpair, domain, ty, 0, fds.as_mut_ptr()) }?;
+    Ok((Fd(fds[0]), Fd(fds[1])))
+}
+
+pub fn socket(domain: i32, ty: i32, proto: i32) -> Result<Fd> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::socket, domain, ty, proto) }.map(|f| Fd(f as i32))
+}
+
+/// Poll one fd without waiting; returns its revents.
+pub fn poll_now(fd: Fd, events: i16) -> Result<i16> {
+    let mut p = libc::pollfd { fd: fd.0, events, revents: 0 };
+    // SAFETY: p is one live pollfd.
+    unsafe { syscall!(Sysno::poll, &mut p as *mut libc::pollfd, 1, 0) }?;
+    Ok(p.revents)
+}
+
+/// ioctl whose third argument is a pointer to `T` (read or written by the kernel).
+pub fn ioctl<T>(fd: Fd, req: u64, arg: &mut T) -> Result<()> {
+    // SAFETY: arg is a live, writable T of the type the request expects (callers pair them).
+    unsafe { syscall!(Sysno::ioctl, fd.0, req, arg as *mut T) }.map(drop)
+}
+
+// ---- mounts and namespaces -------------------------------------------------------------------
+
+pub fn mount(
+    src: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: u64,
+    data: Option<&CStr>,
+) -> Result<()> {
+    // SAFETY: every pointer is a live C string or NULL.
+    unsafe { syscall!(Sysno::mount, ptr(src), target.as_ptr(), ptr(fstype), flags, ptr(data)) }
+        .map(drop)
+}
+
+pub fn umount2(target: &CStr, flags: i32) -> Result<()> {
+    // SAFETY: target is a live C string.
+    unsafe { syscall!(Sysno::umount2, target.as_ptr(), flags) }.map(drop)
+}
+
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<()> {
+    // SAFETY: both are live C strings.
+    unsafe { syscall!(Sysno::pivot_root, new_root.as_ptr(), put_old.as_ptr()) }.map(drop)
+}
+
+/// mount_setattr on one path, recursively: set and clear MOUNT_ATTR_* bits.
+pub fn mount_setattr(path: &CStr, set: u64, clear: u64) -> Result<()> {
+    let attr: [u64; 4] = [set, clear, 0, 0];
+    // SAFETY: attr is a live `struct mount_attr` (four u64s) of the size passed.
+    unsafe {
+        syscall!(Sysno::mount_setattr, libc::AT_FDCWD, path.as_ptr(), libc::AT_RECURSIVE, attr.as_ptr(), 32)
+    }
+    .map(drop)
+}
+
+pub fn sethostname(name: &[u8]) -> Result<()> {
+    // SAFETY: name is live for its length.
+    unsafe { syscall!(Sysno::sethostname, name.as_ptr(), name.len()) }.map(drop)
+}
+
+pub fn now_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a live timespec.
+    let _ = unsafe { syscall!(Sysno::clock_gettime, libc::CLOCK_MONOTONIC, &mut ts as *mut libc::timespec) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+// ---- the process's own argv and environment --------------------------------------------------
+
+/// The NULL-terminated argv the process was started with. It lives as long as the process.
+#[derive(Clone, Copy)]
+pub struct Args {
+    argc: usize,
+    argv: *const *const u8,
+}
+
+impl Args {
+    /// # Safety
+    /// `argv` must be the process's argv with `argc` valid entries and a NULL after them.
+    pub unsafe fn new(argc: i32, argv: *const *const u8) -> Args {
+        Args { argc: argc.max(0) as usize, argv }
+    }
+    pub fn len(&self) -> usize {
+        self.argc
+    }
+    pub fn get(&self, i: usize) -> &'static CStr {
+        assert!(i < self.argc);
+        // SAFETY: i < argc, and argv entries are C strings that live as long as the process.
+        unsafe { CStr::from_ptr(*self.argv.add(i) as *const core::ffi::c_char) }
+    }
+    /// The NULL-terminated tail of argv from entry `i` on, as execve wants it.
+    pub fn tail(&self, i: usize) -> *const *const u8 {
+        assert!(i <= self.argc);
+        // SAFETY: i <= argc stays within the argv array (the NULL is at argc).
+        unsafe { self.argv.add(i) }
+    }
+}
+
+/// The process's NULL-terminated environment.
+#[derive(Clone, Copy)]
+pub struct Env(*const *const u8);
+
+impl Env {
+    /// # Safety
+    /// `envp` must be the process's environment array, NULL-terminated, or NULL.
+    pub unsafe fn new(envp: *const *const u8) -> Env {
+        Env(envp)
+    }
+    pub fn raw(&self) -> *const *const u8 {
+        self.0
+    }
+    /// The value of `key` (without `=`), if set.
+    pub fn get(&self, key: &[u8]) -> Option<&'static CStr> {
+        let e = self.entry(key)?.to_bytes_with_nul();
+        CStr::from_bytes_with_nul(&e[key.len() + 1..]).ok()
+    }
+
+    /// The whole `KEY=value` entry of `key`, if set.
+    pub fn entry(&self, key: &[u8]) -> Option<&'static CStr> {
+        let mut i = 0;
+        loop {
+            if self.0.is_null() {
+                return None;
+            }
+            // SAFETY: the array is NULL-terminated; we stop at the NULL.
+            let p = unsafe { *self.0.add(i) };
+            if p.is_null() {
+                return None;
+            }
+            // SAFETY: every non-NULL entry is a C string living as long as the process.
+            let s = unsafe { CStr::from_ptr(p as *const core::ffi::c_char) }.to_bytes_with_nul();
+            if s.len() > key.len() && s.starts_with(key) && s[key.len()] == b'=' {
+                return CStr::from_bytes_with_nul(s).ok();
+            }
+            i += 1;
+        }
+    }
+}
+
+/// A NULL-terminated array of C-string pointers built in a fixed buffer, for execve.
+pub struct PtrArray<const N: usize> {
+    p: [*const u8; N],
+    n: usize,
+}
+
+impl<const N: usize> PtrArray<N> {
+    pub fn new() -> Self {
+        PtrArray { p: [null(); N], n: 0 }
+    }
+    pub fn len(&self) -> usize {
+        self.n
+    }
+    /// Append; false when full (one slot stays for the NULL).
+    pub fn push(&mut self, s: &'static CStr) -> bool {
+        if self.n + 1 >= N {
+            return false;
+        }
+        self.p[self.n] = s.as_ptr() as *const u8;
+        self.n += 1;
+        true
+    }
+    pub fn set(&mut self, i: usize, s: &'static CStr) {
+        self.p[i] = s.as_ptr() as *const u8;
+    }
+    pub fn get(&self, i: usize) -> &'static CStr {
+        assert!(i < self.n);
+        // SAFETY: only `&'static CStr` pointers are stored.
+        unsafe { CStr::from_ptr(self.p[i] as *const core::ffi::c_char) }
+    }
+    pub fn as_ptr(&self) -> *const *const u8 {
+        self.p.as_ptr()
+    }
+}

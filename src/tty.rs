@@ -1,0 +1,47 @@
+//! The caller's terminal. The command shares it, as it would run from the caller's shell: it is
+//! made the terminal's foreground process group (what tini and catatonit do), so job control,
+//! Ctrl-C, Ctrl-Z and window-size changes reach it straight from the kernel, with no relay and
+//! no pseudo-terminal of our own. At exit the caller's modes and foreground group come back.
+
+use crate::sys::{self, STDIN};
+
+pub struct Tty {
+    /// The caller's process group was the terminal's foreground group: hand the terminal on.
+    pub take: bool,
+    pgrp: i32,
+    /// The kernel's struct termios (36 bytes), as TCGETS fills it.
+    modes: [u8; 64],
+}
+
+impl Tty {
+    /// Look at stdin: a terminal whose foreground group is ours is handed to the command.
+    /// A background job (`sandbox ... &`) or a pipe leaves the terminal alone.
+    pub fn claim() -> Tty {
+        let mut t = Tty { take: false, pgrp: 0, modes: [0; 64] };
+        let mut fg: i32 = 0;
+        if sys::ioctl(STDIN, libc::TIOCGPGRP as u64, &mut fg).is_ok() {
+            t.pgrp = sys::getpgrp();
+            t.take = fg == t.pgrp && sys::ioctl(STDIN, libc::TCGETS as u64, &mut t.modes).is_ok();
+        }
+        t
+    }
+
+    /// In the command's process: become the terminal's foreground group. The caller blocks
+    /// SIGTTOU around this, as a background group must to call tcsetpgrp.
+    pub fn give_to_self(take: bool) {
+        let _ = sys::setpgid(0, 0);
+        if take {
+            let mut me = sys::getpid();
+            let _ = sys::ioctl(STDIN, libc::TIOCSPGRP as u64, &mut me);
+        }
+    }
+
+    /// Give the caller back its terminal modes and foreground group.
+    pub fn restore(&mut self) {
+        if self.take {
+            let _ = sys::ioctl(STDIN, libc::TCSETSW as u64, &mut self.modes);
+            let _ = sys::ioctl(STDIN, libc::TIOCSPGRP as u64, &mut self.pgrp);
+        }
+    }
+}
+
