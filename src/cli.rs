@@ -4,6 +4,7 @@
 //! Options end at `--` or at the first argument that is not an option: the kernel hands an init
 //! what follows `--` on its command line and drops a second `--`, so `--` must be optional.
 
+use crate::caps;
 use crate::error::{Error, Step};
 use crate::sys::Args;
 use core::ffi::CStr;
@@ -37,6 +38,8 @@ pub struct Config {
     /// A network namespace of its own (--net none, the default).
     pub netns: bool,
     pub timings: bool,
+    /// Capabilities of the command (bounding, permitted, effective, inheritable).
+    pub caps: u64,
     /// Index in argv where the command starts.
     pub command: usize,
 }
@@ -69,6 +72,8 @@ Options:
   --bind SRC:DST      bind SRC from the host at DST inside, read-write (repeatable)
   --ro-bind SRC:DST   the same, read-only (repeatable)
   --net none|host     none (default): a network namespace with only lo, up; host: the host's
+  --cap-add CAP       give the command a capability beyond the default set (repeatable)
+  --cap-drop CAP|all  take one from it (repeatable); names as in capabilities(7), CAP_ optional
   --timings           at exit, print microseconds from start to each phase on stderr
   -h, --help          this help
   -V, --version       the version
@@ -114,6 +119,7 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         nbinds: 0,
         netns: true,
         timings: false,
+        caps: caps::DEFAULT,
         command: args.len(),
     };
     let mut sandbox_opt: Option<&'static [u8]> = None;
@@ -155,6 +161,8 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                 | b"--bind"
                 | b"--ro-bind"
                 | b"--net"
+                | b"--cap-add"
+                | b"--cap-drop"
         );
         if !takes_value {
             if opt == b"-V" || opt == b"--version" {
@@ -233,6 +241,14 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                 }
                 c.binds[c.nbinds] = Bind { src, dst, ro: opt == b"--ro-bind" };
                 c.nbinds += 1;
+            }
+            b"--cap-add" | b"--cap-drop" => {
+                let bits = caps::parse(vb).ok_or(Error::usage(Step::BadCap, vb))?;
+                if opt == b"--cap-add" {
+                    c.caps |= bits;
+                } else {
+                    c.caps &= !bits;
+                }
             }
             b"--net" => {
                 c.netns = match vb {
@@ -317,8 +333,10 @@ mod tests {
         let c = run(&[
             "--lower", "a b", "--lower", "c,d:e", "--name", "n", "--state-dir", "/s", "--keep",
             "--hostname", "h", "--env", "A=1", "--env", "B=", "--cwd", "/w", "--bind", "/x:/y",
-            "--ro-bind", "/p:q:/r", "--net", "host", "--timings", "cmd",
+            "--ro-bind", "/p:q:/r", "--net", "host", "--timings", "--cap-drop", "all", "--cap-add",
+            "net_admin", "cmd",
         ]);
+        assert_eq!(c.caps, 1 << 12);
         assert_eq!(c.nlowers, 2);
         assert_eq!(c.lowers[1].to_bytes(), b"c,d:e");
         assert_eq!(c.state_dir.unwrap().to_bytes(), b"/s");
@@ -350,6 +368,7 @@ mod tests {
         assert_eq!(err(&["--lower", "i", "--name", "n", "--env", "NOEQ", "sh"]), Step::BadEnv);
         assert_eq!(err(&["--lower", "i", "--name", "n", "--bind", "/a:rel", "sh"]), Step::BadBind);
         assert_eq!(err(&["--lower", "i", "--name", "n", "--cwd", "rel", "sh"]), Step::Cwd);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--cap-add", "FLY", "sh"]), Step::BadCap);
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub enum Step {
     BadNet,
     BadEnv,
     BadBind,
+    BadCap,
     TooMany,
     // Host side, before the sandbox exists.
     Lower,
@@ -48,6 +49,7 @@ pub enum Step {
     Loopback,
     Cwd,
     Fork,
+    Privileges,
     // The command.
     Exec,
     // At exit.
@@ -76,6 +78,7 @@ impl Step {
             Step::BadNet => b"invalid --net",
             Step::BadEnv => b"invalid --env",
             Step::BadBind => b"invalid bind",
+            Step::BadCap => b"unknown capability",
             Step::TooMany => b"too many uses of option",
             Step::Lower => b"lower directory",
             Step::BindSource => b"bind source",
@@ -95,6 +98,7 @@ impl Step {
             Step::Loopback => b"bring up lo",
             Step::Cwd => b"working directory",
             Step::Fork => b"start the command",
+            Step::Privileges => b"drop privileges",
             Step::Exec => b"cannot execute",
             Step::Cleanup => b"remove writable layer",
         }
@@ -112,6 +116,7 @@ impl Step {
             (Step::BadNet, _) => b"use none or host",
             (Step::BadEnv, _) => b"use KEY=VALUE",
             (Step::BadBind, _) => b"use SRC:DST with an absolute DST",
+            (Step::BadCap, _) => b"names as in capabilities(7), or all",
             (Step::Lower, libc::ENOTDIR) | (Step::Lower, libc::ELOOP) => b"--lower takes a directory",
             (Step::InUse, _) => b"another sandbox of this name is running",
             (Step::StateDir | Step::Layer, libc::EROFS) | (Step::StateDir | Step::Layer, libc::ENOSPC) => {
@@ -149,6 +154,7 @@ const ALL: [Step; Step::Cleanup as usize] = [
     Step::BadNet,
     Step::BadEnv,
     Step::BadBind,
+    Step::BadCap,
     Step::TooMany,
     Step::Lower,
     Step::BindSource,
@@ -168,6 +174,7 @@ const ALL: [Step; Step::Cleanup as usize] = [
     Step::Loopback,
     Step::Cwd,
     Step::Fork,
+    Step::Privileges,
     Step::Exec,
     Step::Cleanup,
 ];

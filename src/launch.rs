@@ -1,8 +1,10 @@
 //! Step 3, on the host: start the sandbox and watch it. clone(2) into new mount, PID, UTS, IPC,
-//! cgroup and network namespaces; the child builds the root and becomes PID 1 (`inner`). The
-//! outer process reads the child's report until end-of-file (a failure, or the command running),
-//! passes signals on to PID 1, waits for it, gives the terminal back, and removes the layer.
+//! cgroup and network namespaces (and a user namespace when not root); the child builds the root
+//! and becomes PID 1 (`inner`). The outer process reads the child's report until end-of-file (a
+//! failure, or the command running), passes signals on to PID 1, waits for it, gives the
+//! terminal back, and removes the layer.
 
+use crate::caps;
 use crate::cli::Config;
 use crate::error::{Error, Step, EXIT_SANDBOX};
 use crate::exec::{self, Envp};
@@ -11,7 +13,7 @@ use crate::out::Buf;
 use crate::report::{self, Msg};
 use crate::root;
 use crate::state::{self, Layer, Sources, PATH_MAX};
-use crate::sys::{self, Args, Env, Fd, SigSet};
+use crate::sys::{self, Args, Env, Errno, Fd, SigSet, AT_FDCWD};
 use crate::timings::Timings;
 use crate::tty::Tty;
 
@@ -20,6 +22,20 @@ const NAMESPACES: u64 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWUTS
     | libc::CLONE_NEWIPC
     | libc::CLONE_NEWCGROUP) as u64;
+
+/// Everything the child needs, fixed before clone.
+pub struct Sandbox<'a> {
+    pub cfg: &'a Config,
+    pub args: Args,
+    pub env: Env,
+    pub layer: Layer<'a>,
+    pub src: Sources,
+    /// Not root: a user namespace mapping (uid, gid) to root inside.
+    pub userns: Option<(u32, u32)>,
+    pub take_tty: bool,
+    pub mask: SigSet,
+    pub timings: bool,
+}
 
 pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     let src = match state::check_sources(cfg) {
@@ -37,11 +53,14 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
             return EXIT_SANDBOX;
         }
     };
-    let (status, setup_failed) = supervise(cfg, args, env, &layer, &src, t);
+    let uid = sys::geteuid();
+    let userns = if uid == 0 { None } else { Some((uid, sys::getegid())) };
+    let mut sb = Sandbox { cfg, args, env, layer, src, userns, take_tty: false, mask: SigSet(0), timings: t.on };
+    let (status, setup_failed) = supervise(&mut sb, t);
     // A rejected run leaves nothing behind; a layer that existed before is never lost to one.
-    if !cfg.keep || (setup_failed && layer.fresh) {
-        if let Err(e) = layer.discard() {
-            Error::new(Step::Cleanup, layer.path, e).print();
+    if !cfg.keep || (setup_failed && sb.layer.fresh) {
+        if let Err(e) = sb.layer.discard() {
+            Error::new(Step::Cleanup, sb.layer.path, e).print();
         }
     }
     t.mark(b"cleanup");
@@ -49,7 +68,7 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
 }
 
 /// Returns the exit status, and whether the sandbox failed before its command ran.
-fn supervise(cfg: &Config, args: Args, env: Env, layer: &Layer, src: &Sources, t: &mut Timings) -> (i32, bool) {
+fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     let (theirs, ours) = match report::channel() {
         Ok(p) => p,
         Err(e) => {
@@ -58,14 +77,21 @@ fn supervise(cfg: &Config, args: Args, env: Env, layer: &Layer, src: &Sources, t
         }
     };
     let mut tty = Tty::claim();
-    let mask = sys::sigprocmask(libc::SIG_BLOCK, init::BLOCK).unwrap_or(SigSet(0));
-    let net = if cfg.netns { libc::CLONE_NEWNET as u64 } else { 0 };
-    let pid = match sys::clone(NAMESPACES | net | libc::SIGCHLD as u64) {
-        Ok(0) => inner(cfg, args, env, layer, src, (theirs, ours), tty.take, mask, t.on),
+    sb.take_tty = tty.take;
+    sb.mask = sys::sigprocmask(libc::SIG_BLOCK, init::BLOCK).unwrap_or(SigSet(0));
+    let mut flags = NAMESPACES | libc::SIGCHLD as u64;
+    if sb.cfg.netns {
+        flags |= libc::CLONE_NEWNET as u64;
+    }
+    if sb.userns.is_some() {
+        flags |= libc::CLONE_NEWUSER as u64;
+    }
+    let pid = match sys::clone(flags) {
+        Ok(0) => inner(sb, theirs, ours),
         Ok(pid) => pid,
         Err(e) => {
             Error::new(Step::Namespaces, b"", e).print();
-            let _ = sys::sigprocmask(libc::SIG_SETMASK, mask);
+            let _ = sys::sigprocmask(libc::SIG_SETMASK, sb.mask);
             return (EXIT_SANDBOX, true);
         }
     };
@@ -92,7 +118,7 @@ fn supervise(cfg: &Config, args: Args, env: Env, layer: &Layer, src: &Sources, t
         match sys::sigwait(init::WAIT) {
             Ok(libc::SIGCHLD) => match sys::wait4(pid, libc::WNOHANG) {
                 Ok((p, w)) if p == pid => break w,
-                Err(e) if e != sys::Errno::EINTR => break 0x7f00,
+                Err(e) if e != Errno::EINTR => break EXIT_SANDBOX << 8,
                 _ => {}
             },
             Ok(sig) => {
@@ -106,19 +132,26 @@ fn supervise(cfg: &Config, args: Args, env: Env, layer: &Layer, src: &Sources, t
     (init::status(w), setup_failed)
 }
 
+/// Map the caller's uid and gid to root in the new user namespace. The child writes its own maps,
+/// which an unprivileged process may do for exactly its own ids (after denying setgroups).
+fn map_ids(uid: u32, gid: u32) -> Result<(), Errno> {
+    let write = |path: &core::ffi::CStr, data: &[u8]| -> Result<(), Errno> {
+        let fd = sys::openat(AT_FDCWD, path, libc::O_WRONLY | libc::O_CLOEXEC, 0)?;
+        let r = sys::write(fd, data).map(drop);
+        sys::close(fd);
+        r
+    };
+    write(c"/proc/self/setgroups", b"deny")?;
+    let mut m = Buf::<32>::new();
+    m.push(b"0 ").push_u64(uid as u64).push(b" 1");
+    write(c"/proc/self/uid_map", m.bytes())?;
+    m.clear();
+    m.push(b"0 ").push_u64(gid as u64).push(b" 1");
+    write(c"/proc/self/gid_map", m.bytes())
+}
+
 /// The child: PID 1 of the new namespaces. Never returns.
-#[allow(clippy::too_many_arguments)]
-fn inner(
-    cfg: &Config,
-    args: Args,
-    env: Env,
-    layer: &Layer,
-    src: &Sources,
-    (sock, parents): (Fd, Fd),
-    take_tty: bool,
-    mask: SigSet,
-    timings: bool,
-) -> ! {
+fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
     // Die with the outer process, even by SIGKILL. If it died before this line, the socket's
     // other end is already closed: stop here.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
@@ -126,26 +159,38 @@ fn inner(
     if sys::poll_now(sock, libc::POLLRDHUP).map_or(true, |r| r & (libc::POLLHUP | libc::POLLRDHUP) != 0) {
         sys::exit(EXIT_SANDBOX);
     }
-    let umask = sys::umask(0);
-    if let Err(e) = root::build(cfg, layer, src) {
+    let fail = |e: Error| -> ! {
         report::send_error(sock, &e);
-        sys::exit(EXIT_SANDBOX);
+        sys::exit(EXIT_SANDBOX)
+    };
+    if let Some((uid, gid)) = sb.userns {
+        if let Err(e) = map_ids(uid, gid) {
+            fail(Error::new(Step::Namespaces, b"/proc/self/uid_map", e));
+        }
     }
-    if timings {
+    let umask = sys::umask(0);
+    if let Err(e) = root::build(sb) {
+        fail(e);
+    }
+    if sb.timings {
         report::send_root_ready(sock, sys::now_ns());
     }
-    let started = init::start(take_tty, mask, Some(umask), || {
-        let mut envp = Envp::new();
-        exec::sandbox_env(cfg, &env, &mut envp);
-        exec::exec(args, cfg.command, envp.as_ptr(), exec::path_of(&envp), sock)
-    });
-    let pid = match started {
-        Ok(pid) => pid,
-        Err(e) => {
-            report::send_error(sock, &Error::new(Step::Fork, b"", e));
-            sys::exit(EXIT_SANDBOX);
+    // PID 1 is not dumpable: the command, root or not, cannot trace it or read its memory.
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
+    let cfg = sb.cfg;
+    let started = init::start(sb.take_tty, sb.mask, Some(umask), || {
+        if let Err(e) = caps::limit(cfg.caps).and_then(|()| caps::confine()) {
+            fail(Error::new(Step::Privileges, b"", e));
         }
-    };
-    sys::close(sock);
-    sys::exit(init::serve(pid))
+        let mut envp = Envp::new();
+        exec::sandbox_env(cfg, &sb.env, &mut envp);
+        exec::exec(sb.args, cfg.command, envp.as_ptr(), exec::path_of(&envp), sock)
+    });
+    match started {
+        Ok(pid) => {
+            sys::close(sock);
+            sys::exit(init::serve(pid))
+        }
+        Err(e) => fail(Error::new(Step::Fork, b"", e)),
+    }
 }

@@ -6,6 +6,7 @@
 //!   launch   clone into new namespaces, watch the sandbox, clean up
 //!   root     (inside) mount the overlay, pivot_root, /proc /dev /sys /tmp, binds, hostname, lo
 //!   init     (inside) PID 1: start the command, reap, forward signals
+//!   caps     (inside) the command's capabilities, no_new_privs and seccomp filter (seccomp)
 //!   exec     the command's environment, PATH search and execve
 //!   remove   remove a layer, however deep
 //! Around them: sys (every raw syscall), error (what failed, where, why), out (byte strings),
@@ -13,6 +14,7 @@
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 
+mod caps;
 mod cli;
 mod error;
 mod exec;
@@ -22,6 +24,7 @@ mod out;
 mod remove;
 mod report;
 mod root;
+mod seccomp;
 mod state;
 mod sys;
 mod timings;

@@ -9,7 +9,8 @@
 use crate::cli::{Config, MAX_BINDS, MAX_LOWERS};
 use crate::error::{Error, Step};
 use crate::out::Buf;
-use crate::state::{Layer, Sources, PATH_MAX};
+use crate::launch::Sandbox;
+use crate::state::PATH_MAX;
 use crate::sys::{self, Errno, Fd, AT_FDCWD};
 use core::ffi::CStr;
 
@@ -23,7 +24,7 @@ fn fd_path(b: &mut Buf<PATH_MAX>, fd: Fd) {
 
 /// The overlay's options: lowers by fd (no escaping of `,` `:` or spaces needed), upper and work
 /// relative to the layer directory, which is our working directory when mounting.
-pub fn overlay_options(out: &mut Buf<PATH_MAX>, lowers: &[Fd], volatile: bool) {
+pub fn overlay_options(out: &mut Buf<PATH_MAX>, lowers: &[Fd], volatile: bool, userxattr: bool) {
     out.push(b"lowerdir=");
     for (i, fd) in lowers.iter().enumerate() {
         if i > 0 {
@@ -35,6 +36,10 @@ pub fn overlay_options(out: &mut Buf<PATH_MAX>, lowers: &[Fd], volatile: bool) {
     if volatile {
         // A layer that is discarded at exit need not be synced to disk at unmount.
         out.push(b",volatile");
+    }
+    if userxattr {
+        // Not root: overlayfs keeps its whiteouts and opaque marks in user.* xattrs.
+        out.push(b",userxattr");
     }
 }
 
@@ -49,23 +54,52 @@ fn mount_at(src: &CStr, target: &CStr, fstype: &CStr, flags: u64, data: Option<&
     }
 }
 
-/// Open the lowers and bind sources as the user named them (relative to the caller's working
-/// directory, which the new mount namespace inherits), before anything moves.
-fn open_sources<'a>(cfg: &'a Config, lowers: &mut [Fd], binds: &mut [Fd]) -> Result<(), Error<'a>> {
+/// Host files the root needs, opened before pivot_root from the new mount namespace (overlayfs
+/// and bind mounts take only mounts of the caller's namespace). The sandbox reaches them as
+/// /proc/self/fd/N, and each is closed once used: PID 1 keeps no handle on the host.
+struct Host {
+    lowers: [Fd; MAX_LOWERS],
+    binds: [Fd; MAX_BINDS],
+    /// Rootless: the host's device nodes, bound into /dev (mknod needs the real root), and /sys
+    /// when it cannot be mounted (sysfs needs a network namespace of our own).
+    devs: [Fd; 6],
+    sys: Fd,
+}
+
+const DEVS: [&CStr; 6] = [c"null", c"zero", c"full", c"random", c"urandom", c"tty"];
+
+/// Open the lowers and bind sources as the user named them: relative to the caller's working
+/// directory, which the new mount namespace inherits.
+fn open_host<'a>(sb: &Sandbox<'a>, h: &mut Host) -> Result<(), Error<'a>> {
+    let cfg = sb.cfg;
     let flags = libc::O_PATH | libc::O_CLOEXEC;
     for (i, p) in cfg.lowers[..cfg.nlowers].iter().enumerate() {
-        lowers[i] = sys::openat(AT_FDCWD, p, flags | libc::O_DIRECTORY, 0)
+        h.lowers[i] = sys::openat(AT_FDCWD, p, flags | libc::O_DIRECTORY, 0)
             .map_err(|e| Error::new(Step::Lower, p.to_bytes(), e))?;
     }
     for (i, b) in cfg.binds[..cfg.nbinds].iter().enumerate() {
         let mut p = Buf::<PATH_MAX>::new();
         p.push(b.src);
-        binds[i] = sys::openat(AT_FDCWD, p.c(), flags, 0).map_err(|e| Error::new(Step::BindSource, b.src, e))?;
+        h.binds[i] = sys::openat(AT_FDCWD, p.c(), flags, 0).map_err(|e| Error::new(Step::BindSource, b.src, e))?;
+    }
+    if sb.userns.is_some() {
+        let dev = sys::openat(AT_FDCWD, c"/dev", flags | libc::O_DIRECTORY, 0).map_err(|e| Error::new(Step::Dev, b"/dev", e))?;
+        for (i, d) in DEVS.iter().enumerate() {
+            h.devs[i] = sys::openat(dev, d, flags, 0).map_err(|e| Error::new(Step::Dev, d.to_bytes(), e))?;
+        }
+        sys::close(dev);
+        if !cfg.netns {
+            h.sys = sys::openat(AT_FDCWD, c"/sys", flags | libc::O_DIRECTORY, 0).map_err(|e| Error::new(Step::Sys, b"/sys", e))?;
+        }
     }
     Ok(())
 }
 
-fn enter_overlay<'a>(cfg: &Config, layer: &Layer<'a>, lowers: &[Fd]) -> Result<(), Error<'a>> {
+/// Mount the overlay on the layer's directory (seen by this mount namespace only), go in, and
+/// pivot_root. The old root stays stacked on "/" until `detach_old_root`: the kernel lets a
+/// user namespace mount /proc only while a full /proc is visible in the mount namespace.
+fn pivot_into_overlay<'a>(sb: &Sandbox<'a>, lowers: &[Fd]) -> Result<(), Error<'a>> {
+    let layer = &sb.layer;
     let path = layer.path;
     let e = |step: Step| move |errno| Error::new(step, path, errno);
     sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None).map_err(e(Step::Propagation))?;
@@ -73,7 +107,7 @@ fn enter_overlay<'a>(cfg: &Config, layer: &Layer<'a>, lowers: &[Fd]) -> Result<(
     dir.push(layer.path);
     sys::chdir(dir.c()).map_err(e(Step::Overlay))?;
     let mut opts = Buf::<PATH_MAX>::new();
-    overlay_options(&mut opts, lowers, !cfg.keep && !layer.resumed);
+    overlay_options(&mut opts, lowers, !sb.cfg.keep && !layer.resumed, sb.userns.is_some());
     sys::mount(Some(c"overlay"), c".", Some(c"overlay"), 0, Some(opts.c())).map_err(e(Step::Overlay))?;
     for fd in lowers {
         sys::close(*fd);
@@ -84,26 +118,37 @@ fn enter_overlay<'a>(cfg: &Config, layer: &Layer<'a>, lowers: &[Fd]) -> Result<(
     let mut into = Buf::<128>::new();
     into.push(b"../").push(layer.name.to_bytes());
     sys::chdir(into.c()).map_err(e(Step::PivotRoot))?;
-    sys::pivot_root(c".", c".").map_err(e(Step::PivotRoot))?;
-    sys::umount2(c".", libc::MNT_DETACH).map_err(e(Step::PivotRoot))?;
-    sys::chdir(c"/").map_err(e(Step::PivotRoot))
+    sys::pivot_root(c".", c".").map_err(e(Step::PivotRoot))
 }
 
-fn dev() -> Result<(), Errno> {
+/// The old root is stacked on the new one at "."; detach it and all the host's mounts with it.
+fn detach_old_root<'a>() -> Result<(), Error<'a>> {
+    sys::umount2(c".", libc::MNT_DETACH).map_err(|e| Error::new(Step::PivotRoot, b"/", e))
+}
+
+/// A tmpfs /dev with the usual nodes: made with mknod as root, bound from the host's /dev when
+/// not (`host` holds them then).
+fn dev(host: &[Fd; 6], rootless: bool) -> Result<(), Errno> {
     mount_at(c"tmpfs", c"/dev", c"tmpfs", NOSUID | NOEXEC, Some(c"mode=755,size=64k"))?;
-    const CHR: u32 = libc::S_IFCHR | 0o666;
-    let nodes: [(&CStr, u32, u64, u64); 6] = [
-        (c"/dev/null", CHR, 1, 3),
-        (c"/dev/zero", CHR, 1, 5),
-        (c"/dev/full", CHR, 1, 7),
-        (c"/dev/random", CHR, 1, 8),
-        (c"/dev/urandom", CHR, 1, 9),
-        (c"/dev/tty", CHR, 5, 0),
-    ];
-    for (path, mode, major, minor) in nodes {
-        let dev = (major << 8) | minor;
-        sys::mknodat(AT_FDCWD, path, mode, dev)?;
+    let dir = sys::openat(AT_FDCWD, c"/dev", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
+    // major, minor of null, zero, full, random, urandom, tty (the order of DEVS).
+    const NUMBERS: [(u64, u64); 6] = [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0)];
+    for (i, name) in DEVS.iter().enumerate() {
+        if rootless {
+            let f = sys::openat(dir, name, libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o666)?;
+            sys::close(f);
+            let mut from = Buf::<32>::new();
+            from.push(b"/proc/self/fd/").push_u64(host[i].0 as u64);
+            let mut to = Buf::<32>::new();
+            to.push(b"/dev/").push(name.to_bytes());
+            sys::mount(Some(from.c()), to.c(), None, libc::MS_BIND, None)?;
+            sys::close(host[i]);
+        } else {
+            let (major, minor) = NUMBERS[i];
+            sys::mknodat(dir, name, libc::S_IFCHR | 0o666, (major << 8) | minor)?;
+        }
     }
+    sys::close(dir);
     sys::mkdirat(AT_FDCWD, c"/dev/pts", 0o755)?;
     sys::mount(
         Some(c"devpts"),
@@ -165,14 +210,37 @@ fn bind(src: Fd, dst: &[u8], dir: bool, ro: bool) -> Result<(), Errno> {
     }
     sys::close(src);
     if ro {
-        match sys::mount_setattr(to.c(), libc::MOUNT_ATTR_RDONLY, 0) {
-            Err(Errno::ENOSYS) => {
-                sys::mount(None, to.c(), None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY, None)?
-            }
-            r => r?,
+        read_only(to.c())?;
+    }
+    Ok(())
+}
+
+/// What Docker hides of /proc: files that read or poke the kernel as a whole are covered with
+/// /dev/null, and the kernel's tunables are read-only. Missing ones (a kernel without
+/// CONFIG_SCHED_DEBUG has no sched_debug) are skipped.
+fn mask_proc() -> Result<(), Errno> {
+    for f in [c"/proc/kcore", c"/proc/keys", c"/proc/timer_list", c"/proc/sched_debug", c"/proc/sysrq-trigger"] {
+        match sys::mount(Some(c"/dev/null"), f, None, libc::MS_BIND, None) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for d in [c"/proc/sys", c"/proc/bus", c"/proc/irq", c"/proc/fs"] {
+        match sys::mount(Some(d), d, None, libc::MS_BIND | libc::MS_REC, None) {
+            Ok(()) => read_only(d)?,
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// Make a mount (and those below it) read-only, keeping its other flags.
+fn read_only(path: &CStr) -> Result<(), Errno> {
+    match sys::mount_setattr(path, libc::MOUNT_ATTR_RDONLY, 0) {
+        Err(Errno::ENOSYS) => sys::mount(None, path, None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY, None),
+        r => r,
+    }
 }
 
 fn loopback_up() -> Result<(), Errno> {
@@ -186,21 +254,36 @@ fn loopback_up() -> Result<(), Errno> {
     r
 }
 
+/// sysfs, read-only. Without a network namespace of its own a user namespace may not mount
+/// sysfs: bind the host's then, also read-only.
+fn sysfs(host: Fd) -> Result<(), Errno> {
+    let flags = libc::MS_RDONLY | NOSUID | NODEV | NOEXEC;
+    if host.0 < 0 {
+        return mount_at(c"sysfs", c"/sys", c"sysfs", flags, None);
+    }
+    let mut from = Buf::<32>::new();
+    from.push(b"/proc/self/fd/").push_u64(host.0 as u64);
+    sys::mount(Some(from.c()), c"/sys", None, libc::MS_BIND | libc::MS_REC, None)?;
+    sys::close(host);
+    read_only(c"/sys")
+}
+
 /// Build the whole root and enter it. The working directory is `--cwd` at the end.
-pub fn build<'a>(cfg: &'a Config, layer: &Layer<'a>, src: &Sources) -> Result<(), Error<'a>> {
-    let mut lowers = [Fd(-1); MAX_LOWERS];
-    let mut binds = [Fd(-1); MAX_BINDS];
-    open_sources(cfg, &mut lowers, &mut binds)?;
-    enter_overlay(cfg, layer, &lowers[..cfg.nlowers])?;
-    let e = |step: Step, path: &'static [u8]| move |errno| Error::new(step, path, errno);
+pub fn build<'a>(sb: &Sandbox<'a>) -> Result<(), Error<'a>> {
+    let cfg = sb.cfg;
+    let mut h = Host { lowers: [Fd(-1); MAX_LOWERS], binds: [Fd(-1); MAX_BINDS], devs: [Fd(-1); 6], sys: Fd(-1) };
+    open_host(sb, &mut h)?;
+    pivot_into_overlay(sb, &h.lowers[..cfg.nlowers])?;
+    let e = |step: Step, path: &'a [u8]| move |errno| Error::new(step, path, errno);
     mount_at(c"proc", c"/proc", c"proc", NOSUID | NODEV | NOEXEC, None).map_err(e(Step::Proc, b"/proc"))?;
-    dev().map_err(e(Step::Dev, b"/dev"))?;
-    mount_at(c"sysfs", c"/sys", c"sysfs", libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None)
-        .map_err(e(Step::Sys, b"/sys"))?;
+    dev(&h.devs, sb.userns.is_some()).map_err(e(Step::Dev, b"/dev"))?;
+    mask_proc().map_err(e(Step::Proc, b"/proc"))?;
+    sysfs(h.sys).map_err(e(Step::Sys, b"/sys"))?;
+    detach_old_root()?;
     mount_at(c"tmpfs", c"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
     for i in 0..cfg.nbinds {
         let b = cfg.binds[i];
-        bind(binds[i], b.dst, src.bind_dirs[i], b.ro).map_err(e(Step::Bind, b.dst))?;
+        bind(h.binds[i], b.dst, sb.src.bind_dirs[i], b.ro).map_err(e(Step::Bind, b.dst))?;
     }
     let host = cfg.hostname.or(cfg.name).unwrap_or(c"sandbox");
     sys::sethostname(host.to_bytes()).map_err(e(Step::Hostname, host.to_bytes()))?;
@@ -218,10 +301,10 @@ mod tests {
     #[test]
     fn overlay_options_name_lowers_by_fd_in_order() {
         let mut b = Buf::<PATH_MAX>::new();
-        overlay_options(&mut b, &[Fd(3), Fd(10)], false);
+        overlay_options(&mut b, &[Fd(3), Fd(10)], false, false);
         assert_eq!(b.bytes(), b"lowerdir=/proc/self/fd/3:/proc/self/fd/10,upperdir=upper,workdir=work");
         b.clear();
-        overlay_options(&mut b, &[Fd(4)], true);
-        assert_eq!(b.bytes(), b"lowerdir=/proc/self/fd/4,upperdir=upper,workdir=work,volatile");
+        overlay_options(&mut b, &[Fd(4)], true, true);
+        assert_eq!(b.bytes(), b"lowerdir=/proc/self/fd/4,upperdir=upper,workdir=work,volatile,userxattr");
     }
 }

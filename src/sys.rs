@@ -426,3 +426,33 @@ impl<const N: usize> PtrArray<N> {
         self.p.as_ptr()
     }
 }
+
+// ---- privileges ------------------------------------------------------------------------------
+
+/// prctl with two integer arguments after the option.
+pub fn prctl4(option: i32, arg2: u64, arg3: u64) -> Result<()> {
+    // SAFETY: the options used here take integers only.
+    unsafe { syscall!(Sysno::prctl, option, arg2, arg3, 0, 0) }.map(drop)
+}
+
+/// capset, version 3 (64-bit sets), for this thread.
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<()> {
+    let header: [u32; 2] = [0x2008_0522, 0];
+    let lo = |v: u64| v as u32;
+    let hi = |v: u64| (v >> 32) as u32;
+    let data: [u32; 6] = [lo(effective), lo(permitted), lo(inheritable), hi(effective), hi(permitted), hi(inheritable)];
+    // SAFETY: header and data are live arrays laid out as cap_user_header and two cap_user_data.
+    unsafe { syscall!(Sysno::capset, header.as_ptr(), data.as_ptr()) }.map(drop)
+}
+
+/// Install a classic BPF seccomp filter on this thread.
+pub fn seccomp_filter<T>(prog: &[T]) -> Result<()> {
+    #[repr(C)]
+    struct Fprog {
+        len: u16,
+        filter: usize,
+    }
+    let p = Fprog { len: prog.len() as u16, filter: prog.as_ptr() as usize };
+    // SAFETY: p is a live sock_fprog pointing at `prog`, whose elements are 8-byte sock_filter.
+    unsafe { syscall!(Sysno::seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &p as *const Fprog) }.map(drop)
+}

@@ -1,0 +1,137 @@
+//! Privileges of the command: the capability sets, no_new_privs, and the seccomp filter,
+//! applied in the command's process just before execve (PID 1 keeps its own, so that the
+//! command cannot trace or signal its way into it).
+//!
+//! The default capability set is Docker's: enough for a root that installs packages, changes
+//! owners and binds low ports, and nothing that reaches past the sandbox (no SYS_ADMIN,
+//! SYS_PTRACE, SYS_MODULE, NET_ADMIN, ...). --cap-add and --cap-drop adjust it.
+
+use crate::seccomp;
+use crate::sys::{self, Errno};
+
+pub const NAMES: [&[u8]; 41] = [
+    b"CHOWN",
+    b"DAC_OVERRIDE",
+    b"DAC_READ_SEARCH",
+    b"FOWNER",
+    b"FSETID",
+    b"KILL",
+    b"SETGID",
+    b"SETUID",
+    b"SETPCAP",
+    b"LINUX_IMMUTABLE",
+    b"NET_BIND_SERVICE",
+    b"NET_BROADCAST",
+    b"NET_ADMIN",
+    b"NET_RAW",
+    b"IPC_LOCK",
+    b"IPC_OWNER",
+    b"SYS_MODULE",
+    b"SYS_RAWIO",
+    b"SYS_CHROOT",
+    b"SYS_PTRACE",
+    b"SYS_PACCT",
+    b"SYS_ADMIN",
+    b"SYS_BOOT",
+    b"SYS_NICE",
+    b"SYS_RESOURCE",
+    b"SYS_TIME",
+    b"SYS_TTY_CONFIG",
+    b"MKNOD",
+    b"LEASE",
+    b"AUDIT_WRITE",
+    b"AUDIT_CONTROL",
+    b"SETFCAP",
+    b"MAC_OVERRIDE",
+    b"MAC_ADMIN",
+    b"SYSLOG",
+    b"WAKE_ALARM",
+    b"BLOCK_SUSPEND",
+    b"AUDIT_READ",
+    b"PERFMON",
+    b"BPF",
+    b"CHECKPOINT_RESTORE",
+];
+
+const fn bit(name: &[u8]) -> u64 {
+    let mut i = 0;
+    while i < NAMES.len() {
+        let n = NAMES[i];
+        if n.len() == name.len() {
+            let mut j = 0;
+            while j < n.len() && n[j] == name[j] {
+                j += 1;
+            }
+            if j == n.len() {
+                return 1 << i;
+            }
+        }
+        i += 1;
+    }
+    panic!("no such capability")
+}
+
+/// Docker's default set.
+pub const DEFAULT: u64 = bit(b"CHOWN")
+    | bit(b"DAC_OVERRIDE")
+    | bit(b"FSETID")
+    | bit(b"FOWNER")
+    | bit(b"MKNOD")
+    | bit(b"NET_RAW")
+    | bit(b"SETGID")
+    | bit(b"SETUID")
+    | bit(b"SETFCAP")
+    | bit(b"SETPCAP")
+    | bit(b"NET_BIND_SERVICE")
+    | bit(b"SYS_CHROOT")
+    | bit(b"KILL")
+    | bit(b"AUDIT_WRITE");
+
+pub const ALL: u64 = (1 << NAMES.len()) - 1;
+
+/// The bits a --cap-add/--cap-drop value names: `all`, or one name with or without `CAP_`, in
+/// any case.
+pub fn parse(v: &[u8]) -> Option<u64> {
+    if v.eq_ignore_ascii_case(b"all") {
+        return Some(ALL);
+    }
+    let v = if v.len() > 4 && v[..4].eq_ignore_ascii_case(b"CAP_") { &v[4..] } else { v };
+    NAMES.iter().position(|n| n.eq_ignore_ascii_case(v)).map(|i| 1u64 << i)
+}
+
+/// Bounding set to `set`, ambient cleared, then permitted, effective and inheritable to `set`.
+pub fn limit(set: u64) -> Result<(), Errno> {
+    for cap in 0..64u64 {
+        if set & (1 << cap) == 0 {
+            match sys::prctl(libc::PR_CAPBSET_DROP, cap) {
+                Ok(()) => {}
+                Err(Errno::EINVAL) => break, // past the kernel's last capability
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    sys::prctl4(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0)?;
+    sys::capset(set, set, set)
+}
+
+/// no_new_privs, then the filter (which no_new_privs allows without CAP_SYS_ADMIN).
+pub fn confine() -> Result<(), Errno> {
+    sys::prctl4(libc::PR_SET_NO_NEW_PRIVS, 1, 0)?;
+    sys::seccomp_filter(&seccomp::FILTER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(parse(b"NET_ADMIN"), Some(1 << 12));
+        assert_eq!(parse(b"cap_sys_admin"), Some(1 << 21));
+        assert_eq!(parse(b"CAP_CHECKPOINT_RESTORE"), Some(1 << 40));
+        assert_eq!(parse(b"all"), Some(ALL));
+        assert_eq!(parse(b"NOPE"), None);
+        assert_eq!(DEFAULT.count_ones(), 14);
+        assert_eq!(DEFAULT & (1 << 21), 0);
+    }
+}
