@@ -31,3 +31,8 @@ size: build
     cargo build --release --target {{target}} --config 'profile.release.strip=false'
     nm --size-sort -S {{bin}} | tail -n 25
     cargo build --release --target {{target}}
+
+# Start-up latency against bubblewrap, unshare+chroot, crun, runc and the reference floor
+# (hyperfine; writes target/bench/results.md).
+bench: build rootfs
+    bash tests/bench.sh

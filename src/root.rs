@@ -216,11 +216,17 @@ fn bind(src: Fd, dst: &[u8], dir: bool, ro: bool) -> Result<(), Errno> {
 }
 
 /// What Docker hides of /proc: files that read or poke the kernel as a whole are covered with
-/// /dev/null, and the kernel's tunables are read-only. Missing ones (a kernel without
-/// CONFIG_SCHED_DEBUG has no sched_debug) are skipped.
+/// an empty, read-only /dev/null (reads see nothing, writes fail), and the kernel's tunables are
+/// read-only. Missing ones (a kernel without CONFIG_SCHED_DEBUG has no sched_debug) are skipped.
 fn mask_proc() -> Result<(), Errno> {
+    let mut cover: Option<&CStr> = None;
     for f in [c"/proc/kcore", c"/proc/keys", c"/proc/timer_list", c"/proc/sched_debug", c"/proc/sysrq-trigger"] {
-        match sys::mount(Some(c"/dev/null"), f, None, libc::MS_BIND, None) {
+        // The first cover is made read-only; binds of it are born read-only.
+        match sys::mount(Some(cover.unwrap_or(c"/dev/null")), f, None, libc::MS_BIND, None) {
+            Ok(()) if cover.is_none() => {
+                read_only(f)?;
+                cover = Some(f);
+            }
             Ok(()) | Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
         }
@@ -279,12 +285,13 @@ pub fn build<'a>(sb: &Sandbox<'a>) -> Result<(), Error<'a>> {
     dev(&h.devs, sb.userns.is_some()).map_err(e(Step::Dev, b"/dev"))?;
     mask_proc().map_err(e(Step::Proc, b"/proc"))?;
     sysfs(h.sys).map_err(e(Step::Sys, b"/sys"))?;
-    detach_old_root()?;
     mount_at(c"tmpfs", c"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
+    // Bind sources are mounts of the old root: bound while it is still attached.
     for i in 0..cfg.nbinds {
         let b = cfg.binds[i];
         bind(h.binds[i], b.dst, sb.src.bind_dirs[i], b.ro).map_err(e(Step::Bind, b.dst))?;
     }
+    detach_old_root()?;
     let host = cfg.hostname.or(cfg.name).unwrap_or(c"sandbox");
     sys::sethostname(host.to_bytes()).map_err(e(Step::Hostname, host.to_bytes()))?;
     if cfg.netns {

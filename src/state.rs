@@ -72,7 +72,11 @@ fn state_dir(cfg: &Config, env: &Env, out: &mut Buf<PATH_MAX>) -> bool {
         out.push(b"/run/sandbox");
         return false;
     }
-    match env.get(b"XDG_RUNTIME_DIR").filter(|d| d.to_bytes().first() == Some(&b'/')) {
+    // $XDG_RUNTIME_DIR only if it is ours: `su` and `setpriv` keep the previous user's.
+    let xdg = env.get(b"XDG_RUNTIME_DIR").filter(|d| {
+        d.to_bytes().first() == Some(&b'/') && sys::stat_at(AT_FDCWD, d, 0).is_ok_and(|st| st.uid == uid)
+    });
+    match xdg {
         Some(x) => {
             out.push(x.to_bytes()).push(b"/sandbox");
             false

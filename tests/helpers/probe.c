@@ -1,0 +1,155 @@
+/* A static probe run inside the sandbox by the security tests: it tries what the sandbox must
+ * refuse and prints one line per attempt, "name errno-name", so the test can assert on each. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/sched.h>
+
+static const char *ename(int e) {
+  switch (e) {
+  case 0: return "OK";
+  case EPERM: return "EPERM";
+  case ENOSYS: return "ENOSYS";
+  case EACCES: return "EACCES";
+  case EINVAL: return "EINVAL";
+  case EFAULT: return "EFAULT";
+  case EBADF: return "EBADF";
+  case ENOENT: return "ENOENT";
+  case ENOTTY: return "ENOTTY";
+  case EROFS: return "EROFS";
+  default: return "OTHER";
+  }
+}
+
+static void report(const char *name, long r) {
+  printf("%s %s\n", name, r < 0 ? ename(errno) : "OK");
+  fflush(stdout);
+}
+
+#define TRY(name, ...) do { errno = 0; long r_ = syscall(__VA_ARGS__); report(name, r_); } while (0)
+
+static void syscalls(void) {
+  TRY("kexec_load", SYS_kexec_load, 0, 0, NULL, 0);
+  TRY("kexec_file_load", SYS_kexec_file_load, -1, -1, 0, "", 0);
+  TRY("init_module", SYS_init_module, NULL, 0, "");
+  TRY("finit_module", SYS_finit_module, -1, "", 0);
+  TRY("delete_module", SYS_delete_module, "nosuchmodule", 0);
+  TRY("open_by_handle_at", SYS_open_by_handle_at, AT_FDCWD, NULL, 0);
+  TRY("name_to_handle_at", SYS_name_to_handle_at, AT_FDCWD, "/", NULL, NULL, 0);
+  TRY("keyctl", SYS_keyctl, 0, 0, 0, 0, 0);
+  TRY("add_key", SYS_add_key, "user", "k", "v", 1, 0);
+  TRY("request_key", SYS_request_key, "user", "k", NULL, 0);
+  TRY("bpf", SYS_bpf, 0, NULL, 0);
+  TRY("perf_event_open", SYS_perf_event_open, NULL, 0, -1, -1, 0);
+  TRY("userfaultfd", SYS_userfaultfd, 0);
+  TRY("swapon", SYS_swapon, "/nonexistent", 0);
+  TRY("swapoff", SYS_swapoff, "/nonexistent");
+  TRY("acct", SYS_acct, NULL);
+  TRY("mount", SYS_mount, "none", "/tmp", "tmpfs", 0, NULL);
+  TRY("umount2", SYS_umount2, "/proc", 0);
+  TRY("pivot_root", SYS_pivot_root, "/tmp", "/tmp");
+  TRY("unshare", SYS_unshare, CLONE_NEWNS);
+  TRY("setns", SYS_setns, 0, 0);
+  TRY("fsopen", SYS_fsopen, "tmpfs", 0);
+  TRY("open_tree", SYS_open_tree, AT_FDCWD, "/", 0);
+  TRY("move_mount", SYS_move_mount, -1, "", -1, "", 0);
+  /* clone with namespace flags: refused. A plain fork-like clone: allowed. */
+  {
+    errno = 0;
+    long r = syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0);
+    if (r == 0) _exit(0);
+    if (r > 0) waitpid(r, NULL, 0);
+    report("clone_newns", r);
+    errno = 0;
+    r = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+    if (r == 0) _exit(0);
+    if (r > 0) waitpid(r, NULL, 0);
+    report("clone_newuser", r);
+    errno = 0;
+    r = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (r == 0) _exit(0);
+    if (r > 0) waitpid(r, NULL, 0);
+    report("clone_plain", r);
+  }
+  {
+    struct clone_args a;
+    memset(&a, 0, sizeof a);
+    a.flags = CLONE_NEWNS;
+    a.exit_signal = SIGCHLD;
+    errno = 0;
+    long r = syscall(SYS_clone3, &a, sizeof a);
+    if (r == 0) _exit(0);
+    if (r > 0) waitpid(r, NULL, 0);
+    report("clone3_newns", r);
+  }
+  /* Another ABI: the x32 number of getpid, and i386's int 0x80. */
+  TRY("x32_getpid", 0x40000000 | SYS_getpid);
+  {
+    long r;
+    __asm__ volatile("int $0x80" : "=a"(r) : "a"(20) : "memory");
+    errno = r < 0 ? -r : 0;
+    report("i386_getpid", r < 0 ? -1 : r);
+  }
+}
+
+static void tiocsti(void) {
+  char c = 'x';
+  errno = 0;
+  report("tiocsti", ioctl(0, TIOCSTI, &c));
+  int sub = 6; /* TIOCL_GETSHIFTSTATE */
+  errno = 0;
+  report("tioclinux", ioctl(0, TIOCLINUX, &sub));
+}
+
+static void ptrace_probe(void) {
+  errno = 0;
+  report("ptrace_pid1", ptrace(PTRACE_ATTACH, 1, 0, 0));
+  /* Tracing one's own child stays possible (strace inside). */
+  pid_t p = fork();
+  if (p == 0) {
+    ptrace(PTRACE_TRACEME, 0, 0, 0);
+    raise(SIGSTOP);
+    _exit(7);
+  }
+  int st;
+  waitpid(p, &st, 0);
+  long r = WIFSTOPPED(st) ? ptrace(PTRACE_CONT, p, 0, 0) : -1;
+  waitpid(p, &st, 0);
+  errno = 0;
+  report("ptrace_child", (r == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 7) ? 0 : -1);
+}
+
+static void writes(void) {
+  const char *paths[] = {"/proc/sysrq-trigger", "/proc/sys/kernel/hostname", "/sys/kernel/uevent_helper", "/proc/kcore", NULL};
+  for (int i = 0; paths[i]; i++) {
+    errno = 0;
+    int fd = open(paths[i], O_WRONLY);
+    long r = fd;
+    if (fd >= 0) {
+      r = write(fd, "x", 1);
+      close(fd);
+    }
+    char name[80];
+    snprintf(name, sizeof name, "write:%s", paths[i]);
+    report(name, r);
+  }
+}
+
+int main(int argc, char **argv) {
+  const char *what = argc > 1 ? argv[1] : "all";
+  if (!strcmp(what, "syscalls") || !strcmp(what, "all")) syscalls();
+  if (!strcmp(what, "tiocsti") || !strcmp(what, "all")) tiocsti();
+  if (!strcmp(what, "ptrace") || !strcmp(what, "all")) ptrace_probe();
+  if (!strcmp(what, "writes") || !strcmp(what, "all")) writes();
+  return 0;
+}

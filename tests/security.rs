@@ -1,0 +1,343 @@
+//! Security: what a root inside the sandbox is refused, and rootless sandboxes run by an
+//! unprivileged user (uid 65534 through setpriv). Each refused call is tried for real by a static
+//! probe (tests/helpers/probe.c) bound into the sandbox.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The probe, built once with the C compiler, static (the image has no C library).
+fn probe() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let dir = PathBuf::from(format!("/tmp/sandbox-test-probe-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("probe");
+        let st = Command::new("cc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&out)
+            .arg(format!("{MANIFEST_DIR}/tests/helpers/probe.c"))
+            .status()
+            .expect("cc (gcc) is needed to build the probe");
+        assert!(st.success(), "building the probe failed");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        out
+    })
+}
+
+/// Lines `name RESULT` of the probe, as a map.
+fn results(stdout: &str) -> std::collections::BTreeMap<String, String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())))
+        .collect()
+}
+
+fn status_field(stdout: &str, key: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
+        .unwrap_or_else(|| panic!("no {key} in {stdout}"))
+}
+
+#[test]
+fn refused_calls_fail_with_eperm_inside() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("sec-calls");
+    let bind = format!("{}:/probe", probe().display());
+    let out = f.run(&f.name("a"), &["--ro-bind", &bind], &["/probe", "syscalls"]);
+    out.expect(0);
+    let r = results(&out.stdout);
+    for call in [
+        "kexec_load",
+        "kexec_file_load",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "open_by_handle_at",
+        "name_to_handle_at",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "bpf",
+        "perf_event_open",
+        "userfaultfd",
+        "swapon",
+        "swapoff",
+        "acct",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "unshare",
+        "setns",
+        "fsopen",
+        "open_tree",
+        "move_mount",
+        "clone_newns",
+        "clone_newuser",
+        "x32_getpid",
+        "i386_getpid",
+    ] {
+        assert_eq!(r.get(call).map(String::as_str), Some("EPERM"), "{call}: {}", out.stdout);
+    }
+    // clone3's flags are out of BPF's reach: ENOSYS sends C libraries back to clone.
+    assert_eq!(r["clone3_newns"], "ENOSYS");
+    assert_eq!(r["clone_plain"], "OK", "an ordinary fork must work");
+    f.finish();
+}
+
+#[test]
+fn capabilities_no_new_privs_and_seccomp_by_default() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("sec-caps");
+    let out = f.run(&f.name("a"), &[], &["cat", "/proc/self/status"]);
+    out.expect(0);
+    // Docker's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
+    // NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP.
+    for key in ["CapInh:", "CapPrm:", "CapEff:", "CapBnd:"] {
+        assert_eq!(status_field(&out.stdout, key), "00000000a80425fb", "{key}");
+    }
+    assert_eq!(status_field(&out.stdout, "CapAmb:"), "0000000000000000");
+    assert_eq!(status_field(&out.stdout, "NoNewPrivs:"), "1");
+    assert_eq!(status_field(&out.stdout, "Seccomp:"), "2");
+
+    let out = f.run(&f.name("b"), &["--cap-drop", "all", "--cap-add", "NET_ADMIN"], &["cat", "/proc/self/status"]);
+    out.expect(0);
+    assert_eq!(status_field(&out.stdout, "CapEff:"), format!("{:016x}", 1u64 << 12));
+    assert_eq!(status_field(&out.stdout, "CapBnd:"), format!("{:016x}", 1u64 << 12));
+
+    let out = f.run(&f.name("c"), &["--cap-drop", "CAP_CHOWN"], &["sh", "-c", "touch /f; chown 1 /f"]);
+    assert_ne!(out.code, 0, "chown without CAP_CHOWN must fail: {out:?}");
+
+    let out = f.run(&f.name("d"), &["--cap-add", "frobnicate"], &["true"]);
+    out.expect(125);
+    assert!(out.stderr.starts_with("sandbox: ") && out.stderr.contains("frobnicate"), "{}", out.stderr);
+    f.finish();
+}
+
+#[test]
+fn proc_and_sys_cannot_be_written_and_kernel_files_are_masked() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("sec-proc");
+    let bind = format!("{}:/probe", probe().display());
+    let out = f.run(&f.name("a"), &["--ro-bind", &bind], &["/probe", "writes"]);
+    out.expect(0);
+    let r = results(&out.stdout);
+    for (k, v) in &r {
+        assert!(k.starts_with("write:"), "{k}");
+        assert_ne!(v, "OK", "{k} was writable");
+    }
+    assert_eq!(r.len(), 4, "{}", out.stdout);
+    let script = "for f in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug /proc/sysrq-trigger; do \
+                  [ -e $f ] && echo \"$f $(wc -c < $f)\"; done; \
+                  grep -E ' /proc/(sys|bus|irq|fs) ' /proc/self/mountinfo | cut -d' ' -f5,6; \
+                  touch /sys/x 2>/dev/null && echo sys-writable; true";
+    let out = f.run(&f.name("b"), &[], &["sh", "-c", script]);
+    out.expect(0);
+    assert!(!out.stdout.contains("sys-writable"));
+    for line in out.stdout.lines().filter(|l| l.starts_with("/proc/") && !l.contains(" ro")) {
+        let (path, size) = line.split_once(' ').unwrap();
+        assert_eq!(size.trim(), "0", "{path} is not masked");
+    }
+    for dir in ["/proc/sys", "/proc/irq", "/proc/fs", "/proc/bus"] {
+        if Path::new(dir).exists() {
+            let line = out.stdout.lines().find(|l| l.starts_with(&format!("{dir} "))).unwrap_or_else(|| panic!("{dir} not mounted: {}", out.stdout));
+            assert!(line.split(' ').nth(1).unwrap().starts_with("ro"), "{line}");
+        }
+    }
+    f.finish();
+}
+
+#[test]
+fn pid1_cannot_be_traced_but_own_children_can() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("sec-ptrace");
+    let bind = format!("{}:/probe", probe().display());
+    let out = f.run(&f.name("a"), &["--ro-bind", &bind], &["/probe", "ptrace"]);
+    out.expect(0);
+    let r = results(&out.stdout);
+    assert_eq!(r["ptrace_pid1"], "EPERM");
+    assert_eq!(r["ptrace_child"], "OK");
+    let out = f.run(&f.name("b"), &[], &["sh", "-c", "cat /proc/1/environ; ls /proc/1/root/"]);
+    assert_ne!(out.code, 0, "PID 1's environment and root must not be readable: {out:?}");
+    f.finish();
+}
+
+#[test]
+fn terminal_injection_is_refused_on_a_real_terminal() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("sec-tty");
+    let bind = format!("{}:/probe", probe().display());
+    let out_file = f.path("tty.out");
+    let session = format!("sbx-sec-{}", std::process::id());
+    let mut args = f.args(&f.name("a"), &["--ro-bind", &bind], &["/probe", "tiocsti"]);
+    args.insert(0, BIN.to_string());
+    let line = format!("{} > {} 2>&1", args.join(" "), out_file.display());
+    let st = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &session, "-x", "80", "-y", "24", "sh", "-c", &line])
+        .status()
+        .expect("tmux is needed");
+    assert!(st.success());
+    assert!(wait_until(Duration::from_secs(10), || fs::read_to_string(&out_file).map_or(false, |s| s.contains("tioclinux"))));
+    let _ = Command::new("tmux").args(["kill-session", "-t", &session]).status();
+    let text = fs::read_to_string(&out_file).unwrap();
+    let r = results(&text);
+    assert_eq!(r["tiocsti"], "EPERM", "{text}");
+    assert_eq!(r["tioclinux"], "EPERM", "{text}");
+    f.finish();
+}
+
+// ---- rootless ------------------------------------------------------------------------------
+
+const NOBODY: u32 = 65534;
+
+/// A copy of the binary and the image where uid 65534 can reach them, and a state dir it owns.
+struct Rootless {
+    f: Fixture,
+    bin: PathBuf,
+    image: PathBuf,
+}
+
+impl Rootless {
+    fn new(tag: &str) -> Rootless {
+        let f = Fixture::new(tag);
+        fs::set_permissions(&f.dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = f.path("sandbox");
+        fs::copy(BIN, &bin).unwrap();
+        let image = f.path("image");
+        let st = Command::new("cp").arg("-a").arg(IMAGE).arg(&image).status().unwrap();
+        assert!(st.success());
+        // The user's own image, as a rootless user has it: its owner is root inside.
+        let st = Command::new("chown").args(["-hR", "65534:65534"]).arg(&image).status().unwrap();
+        assert!(st.success());
+        chown(&f.state, NOBODY);
+        Rootless { f, bin, image }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]);
+        c.arg(&self.bin);
+        c.args(args);
+        c.env_remove("XDG_RUNTIME_DIR");
+        c.current_dir("/");
+        c
+    }
+
+    fn run(&self, name: &str, opts: &[&str], command: &[&str]) -> Out {
+        let image = self.image.to_string_lossy().into_owned();
+        let state = self.f.state.to_string_lossy().into_owned();
+        let mut a = vec!["--lower", &image, "--name", name, "--state-dir", &state];
+        a.extend_from_slice(opts);
+        a.push("--");
+        a.extend_from_slice(command);
+        run_cmd(self.cmd(&a), b"")
+    }
+}
+
+fn chown(p: &Path, uid: u32) {
+    let st = Command::new("chown").arg(format!("{uid}:{uid}")).arg(p).status().unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn rootless_sandbox_is_isolated_and_owned_by_the_caller() {
+    if !require_root() {
+        return;
+    }
+    let r = Rootless::new("rl-iso");
+    let a = r.f.name("a");
+    // While it runs: the write is in the upper layer on the host, owned by the caller.
+    let image = r.image.to_string_lossy().into_owned();
+    let state = r.f.state.to_string_lossy().into_owned();
+    let mut running = spawn(
+        r.cmd(&["--lower", &image, "--name", &a, "--state-dir", &state, "--", "sh", "-c", "id -u > /x; mkdir -p /d/e; echo y > /d/e/f; sleep 3"]),
+        b"",
+    );
+    let x = r.f.upper(&a).join("x");
+    assert!(wait_until(Duration::from_secs(5), || fs::read_to_string(&x).map_or(false, |s| !s.is_empty())));
+    assert_eq!(fs::read_to_string(&x).unwrap().trim(), "0", "root inside");
+    assert_eq!(fs::metadata(&x).unwrap().uid(), NOBODY, "the layer belongs to the caller");
+    assert_eq!(fs::metadata(r.f.upper(&a)).unwrap().uid(), NOBODY);
+    // Another sandbox on the same image does not see it; the image is unchanged.
+    let out = r.run(&r.f.name("b"), &[], &["sh", "-c", "test -e /x && echo seen || echo unseen"]);
+    out.expect(0);
+    assert_eq!(out.stdout.trim(), "unseen");
+    assert!(!r.image.join("x").exists());
+    let out = running.wait();
+    out.expect(0);
+    // Complete cleanup, overlayfs's work directory included.
+    assert_dir_empty(&r.f.state);
+    r.f.finish();
+}
+
+#[test]
+fn rootless_keep_binds_and_confinement() {
+    if !require_root() {
+        return;
+    }
+    let r = Rootless::new("rl-keep");
+    let a = r.f.name("k");
+    r.run(&a, &["--keep"], &["sh", "-c", "echo kept > /k; rm /bin/ls"]).expect(0);
+    assert_eq!(fs::read_to_string(r.f.upper(&a).join("k")).unwrap(), "kept\n");
+    let out = r.run(&a, &[], &["sh", "-c", "cat /k; test -e /bin/ls && echo has-ls || echo no-ls"]);
+    out.expect(0);
+    assert_eq!(out.stdout, "kept\nno-ls\n");
+    assert!(!r.f.layer(&a).exists(), "discarded at the end of a run without --keep");
+
+    let data = r.f.path("data");
+    fs::create_dir(&data).unwrap();
+    chown(&data, NOBODY);
+    fs::write(data.join("in"), "host\n").unwrap();
+    let bind = format!("{}:/data", data.display());
+    let robind = format!("{}:/ro", data.display());
+    let out = r.run(
+        &r.f.name("b"),
+        &["--bind", &bind, "--ro-bind", &robind],
+        &["sh", "-c", "cat /data/in; echo out > /data/out; echo no > /ro/x 2>/dev/null || echo ro-refused; grep -E 'NoNewPrivs|Seccomp:|CapEff' /proc/self/status"],
+    );
+    out.expect(0);
+    assert!(out.stdout.starts_with("host\nro-refused\n"), "{}", out.stdout);
+    assert_eq!(fs::read_to_string(data.join("out")).unwrap(), "out\n");
+    assert_eq!(status_field(&out.stdout, "NoNewPrivs:"), "1");
+    assert_eq!(status_field(&out.stdout, "Seccomp:"), "2");
+    assert_eq!(status_field(&out.stdout, "CapEff:"), "00000000a80425fb");
+    fs::remove_dir_all(&data).unwrap();
+    r.f.finish();
+}
+
+#[test]
+fn rootless_default_state_dir_works_without_options() {
+    if !require_root() {
+        return;
+    }
+    let r = Rootless::new("rl-default");
+    let default = PathBuf::from(format!("/tmp/sandbox-{NOBODY}"));
+    let name = r.f.name("d");
+    let image = r.image.to_string_lossy().into_owned();
+    let mut running = spawn(r.cmd(&["--lower", &image, "--name", &name, "--", "sh", "-c", "echo hi > /hello; sleep 2"]), b"");
+    let hello = default.join(&name).join("upper/hello");
+    assert!(wait_until(Duration::from_secs(5), || hello.exists()), "the layer lives in {}", default.display());
+    let meta = fs::metadata(&default).unwrap();
+    assert_eq!(meta.uid(), NOBODY);
+    assert_eq!(meta.mode() & 0o777, 0o700);
+    running.wait().expect(0);
+    assert!(!default.join(&name).exists());
+    r.f.finish();
+}
