@@ -1,0 +1,215 @@
+//! Interactive use in a real terminal (tmux): job control, Ctrl-C, Ctrl-Z, window size, exit
+//! status, and the caller's terminal left as it was. Pipes pass data through untouched.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::Duration;
+
+/// A tmux session running bash, driven by keys and read from the screen.
+struct Term {
+    session: String,
+}
+
+impl Term {
+    fn new(tag: &str) -> Term {
+        let session = format!("sbx-{tag}-{}", std::process::id());
+        let st = Command::new("tmux")
+            .args(["-f", "/dev/null", "new-session", "-d", "-s", &session, "-x", "100", "-y", "30"])
+            .args(["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", "PS1=caller$ ", "bash", "--norc", "--noprofile"])
+            .status()
+            .expect("tmux is needed for the terminal tests");
+        assert!(st.success(), "tmux new-session failed");
+        let t = Term { session };
+        t.tmux(&["set-option", "-t", &t.session, "remain-on-exit", "on"]);
+        t.wait_for("caller$");
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").args(args).output().expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut a = vec!["send-keys", "-t", &self.session];
+        a.extend_from_slice(keys);
+        self.tmux(&a);
+    }
+
+    /// Type a line and press Enter.
+    fn line(&self, text: &str) {
+        self.keys(&["-l", text]);
+        self.keys(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", &self.session, "-S", "-200"])
+    }
+
+    /// Wait until the screen shows `text` `n` times or more.
+    fn wait_count(&self, text: &str, n: usize) {
+        let ok = wait_until(Duration::from_secs(10), || self.screen().matches(text).count() >= n);
+        assert!(ok, "the screen never showed {text:?} {n} time(s):\n{}", self.screen());
+    }
+
+    fn wait_for(&self, text: &str) {
+        self.wait_count(text, 1)
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).status();
+    }
+}
+
+/// Drive a busybox sh started by `launch` (a command line typed at the caller's bash prompt)
+/// through every interactive point, end it with `exit 5`, and check the caller's terminal after.
+fn interactive(t: &Term, launch: &str, prompt: &str) {
+    t.line("stty -g > /tmp/sbx-tty-before-$$; echo ready");
+    t.wait_for("ready");
+    t.line(launch);
+    t.wait_for(prompt);
+    let s = t.screen();
+    assert!(!s.contains("job control turned off") && !s.contains("can't access tty"), "{s}");
+
+    // Background jobs.
+    t.line("sleep 30 &");
+    t.line("jobs");
+    t.wait_for("Running");
+    t.line("kill %1");
+    t.line("jobs; echo jobs-done");
+    t.wait_count("jobs-done", 2);
+    assert!(t.screen().contains("Terminated"), "{}", t.screen());
+
+    // Ctrl-C ends the foreground job, not the sandbox.
+    t.line("sleep 20");
+    std::thread::sleep(Duration::from_millis(300));
+    t.keys(&["C-c"]);
+    t.line("echo status=$?");
+    t.wait_for("status=130");
+
+    // Ctrl-Z stops it, fg resumes it, Ctrl-C ends it.
+    t.line("sleep 20");
+    std::thread::sleep(Duration::from_millis(300));
+    t.keys(&["C-z"]);
+    t.wait_for("Stopped");
+    t.line("fg");
+    std::thread::sleep(Duration::from_millis(300));
+    t.keys(&["C-c"]);
+    t.line("echo again=$?");
+    t.wait_for("again=130");
+
+    // The window size, and its changes.
+    t.line("stty size");
+    t.wait_for("30 100");
+    t.tmux(&["resize-window", "-t", &t.session, "-x", "120", "-y", "40"]);
+    std::thread::sleep(Duration::from_millis(200));
+    t.line("stty size");
+    t.wait_for("40 120");
+
+    // exit 5 ends the sandbox with 5; the caller's shell gets its terminal back as it was.
+    t.line("exit 5");
+    t.wait_for("caller$");
+    t.line("echo rc=$?");
+    t.wait_for("rc=5");
+    t.line("stty -g | cmp -s - /tmp/sbx-tty-before-$$ && echo modes-same; rm -f /tmp/sbx-tty-before-$$");
+    t.wait_for("modes-same");
+    t.line("test \"$(ps -o tpgid= -p $$)\" -eq \"$(ps -o pgid= -p $$)\" && echo caller-foreground");
+    t.wait_for("caller-foreground");
+    // The caller's shell still reads its terminal normally.
+    t.line("read x; echo got-$x");
+    t.line("abc");
+    t.wait_for("got-abc");
+}
+
+#[test]
+fn a_shell_in_a_sandbox_behaves_like_a_local_shell() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("tty");
+    let t = Term::new("tty");
+    let launch = format!(
+        "{BIN} --lower {IMAGE} --name {} --state-dir {} -- sh",
+        f.name("a"),
+        f.state.display()
+    );
+    interactive(&t, &launch, "/ #");
+    f.finish();
+}
+
+#[test]
+fn a_shell_in_init_only_mode_behaves_like_a_local_shell() {
+    let t = Term::new("tty-init");
+    // The image's busybox run on the host, as the child of sandbox's init.
+    let launch = format!("PS1='inner# ' {BIN} -- {IMAGE}/bin/busybox sh");
+    interactive(&t, &launch, "inner#");
+}
+
+#[test]
+fn the_exit_status_reaches_a_terminal_that_runs_sandbox_directly() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("tty-dead");
+    let session = format!("sbx-dead-{}", std::process::id());
+    let cmd = format!(
+        "{BIN} --lower {IMAGE} --name {} --state-dir {} -- sh -c 'sleep 0.5; exit 7'",
+        f.name("a"),
+        f.state.display()
+    );
+    let st = Command::new("tmux")
+        .args(["-f", "/dev/null", "new-session", "-d", "-s", &session, "-x", "80", "-y", "24", "sh", "-c", &cmd])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    Command::new("tmux").args(["set-option", "-t", &session, "remain-on-exit", "on"]).status().unwrap();
+    let status = || {
+        let o = Command::new("tmux").args(["display-message", "-p", "-t", &session, "#{pane_dead} #{pane_dead_status}"]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    assert!(wait_until(Duration::from_secs(10), || status().starts_with("1 ")), "{}", status());
+    assert_eq!(status(), "1 7");
+    let _ = Command::new("tmux").args(["kill-session", "-t", &session]).status();
+    f.finish();
+}
+
+fn lines(n: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    for i in 0..n {
+        v.extend_from_slice(format!("line {i} of the input, with some text to make it longer\n").as_bytes());
+    }
+    v
+}
+
+#[test]
+fn pipes_pass_data_through_unchanged() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("pipes");
+    let input = lines(200_000);
+    let mut c = f.cmd(&f.name("a"), &[], &["sh", "-c", "cat; echo to-stderr >&2"]);
+    c.env("TERM", "dumb");
+    let out = run_cmd(c, &input);
+    out.expect(0);
+    assert_eq!(out.stdout.len(), input.len());
+    assert!(out.stdout.as_bytes() == &input[..], "stdout differs from the input");
+    assert_eq!(out.stdout.lines().count(), 200_000);
+    assert_eq!(out.stderr, "to-stderr\n");
+    f.finish();
+}
+
+#[test]
+fn pipes_pass_data_through_unchanged_in_init_only_mode() {
+    let input = lines(200_000);
+    let mut c = sandbox_cmd();
+    c.args(["--", "sh", "-c", "cat; echo to-stderr >&2"]);
+    let out = run_cmd(c, &input);
+    out.expect(0);
+    assert!(out.stdout.as_bytes() == &input[..], "stdout differs from the input");
+    assert_eq!(out.stderr, "to-stderr\n");
+}
