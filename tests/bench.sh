@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# Start-up latency benchmark (`just bench`): one hyperfine run, side by side, of every way to start
+# /bin/true from the busybox image with the same isolation (new mount, PID, UTS, IPC and network
+# namespaces): sandbox (and sandbox --net host), bubblewrap, unshare + chroot, crun and runc on an OCI
+# bundle of the same image, and the reference floor (../shared/bench/floor.c, the bare syscall
+# sequence). Writes target/bench/results.md (medians, mean ± σ, ratio of each median to sandbox's,
+# the machine, peak RSS and binary sizes) and prints it.
+#
+# Needs root. Installs hyperfine, bubblewrap, crun, runc, util-linux and time with apt-get if they
+# are missing. Environment: SANDBOX (the binary; default the musl release build), SHARED_DIR (where
+# bench/floor.c is; default ../shared), RUNS (default 300), WARMUP (default 20).
+#
+# crun 1.8 refuses hybrid cgroups (v1 + /sys/fs/cgroup/unified, as on this host), even with
+# --cgroup-manager=disabled. So the script makes ONE persistent mount namespace (bound on
+# /run/bench-ns/mnt) in which /sys/fs/cgroup is a cgroup2-only mount, and each crun run enters it
+# through `inns`, a tiny static helper built here (open + setns + execv; cheaper than nsenter).
+# The helper's own cost is measured in the same run ("inns + true" against "true"), so it can be
+# subtracted. runc 1.1 runs on the hybrid host as it is (it uses the v1 cgroups).
+#
+# Leaves nothing behind: the namespace file is unmounted and removed, crun/runc state dirs removed,
+# /run/sandbox/bench and the floor's /tmp/floorstate.* are checked.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+out=target/bench
+mkdir -p "$out"
+
+runs=${RUNS:-300}
+warmup=${WARMUP:-20}
+sandbox=${SANDBOX:-target/x86_64-unknown-linux-musl/release/sandbox}
+shared=${SHARED_DIR:-../shared}
+image=rootfs/busybox
+image_abs="$repo/$image"
+nsdir=/run/bench-ns
+nsfile=$nsdir/mnt
+crun_root=/run/bench-crun
+runc_root=/run/bench-runc
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "needs root (namespaces, mounts, crun, runc)"
+[ -x "$sandbox" ] || die "no binary at $sandbox: run 'just build' (or set SANDBOX)"
+[ -x "$image/bin/busybox" ] || die "no image at $image: run 'just rootfs'"
+[ -f "$shared/bench/floor.c" ] || die "no floor at $shared/bench/floor.c (set SHARED_DIR)"
+sandbox=$(cd "$(dirname "$sandbox")" && pwd)/$(basename "$sandbox")
+
+# --- tools: install only what is missing, quietly ---------------------------------------------
+missing=()
+need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
+need hyperfine hyperfine
+need bwrap bubblewrap
+need crun crun
+need runc runc
+need unshare util-linux
+need nsenter util-linux
+need gcc gcc
+need python3 python3
+need strip binutils
+[ -x /usr/bin/time ] || missing+=(time)
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  say "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null 2>&1 || true
+    apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 || say "apt-get install failed: ${missing[*]}"
+  fi
+fi
+for t in hyperfine gcc python3; do command -v $t >/dev/null || die "$t is required"; done
+
+# --- state and cleanup -------------------------------------------------------------------------
+cleanup() {
+  set +e
+  if mountpoint -q "$nsfile" 2>/dev/null || grep -q " $nsfile " /proc/self/mountinfo; then
+    umount "$nsfile"
+  fi
+  if mountpoint -q "$nsdir" 2>/dev/null; then umount "$nsdir"; fi
+  rm -f "$nsfile"; rmdir "$nsdir" 2>/dev/null
+  [ -d "$crun_root" ] && { crun --root "$crun_root" delete -f bench-crun >/dev/null 2>&1; rm -rf "$crun_root"; }
+  [ -d "$runc_root" ] && { runc --root "$runc_root" delete -f bench-runc >/dev/null 2>&1; rm -rf "$runc_root"; }
+  if [ -e /run/sandbox/bench ]; then
+    say "warning: /run/sandbox/bench was left behind; removing it"
+    umount -R /run/sandbox/bench 2>/dev/null; rm -rf /run/sandbox/bench
+  fi
+  rm -f "$out/verify.err"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+cleanup 2>/dev/null   # a previous, interrupted run
+
+# --- the floor and the namespace helper --------------------------------------------------------
+gcc -O2 -static -o "$out/floor" "$shared/bench/floor.c"
+cat >"$out/inns.c" <<'EOF'
+/* inns NSFILE PROG ARGS...: enter the mount namespace bound at NSFILE, exec PROG (absolute). */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  if (argc < 3) { fputs("usage: inns NSFILE PROG [ARG...]\n", stderr); return 2; }
+  int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || setns(fd, CLONE_NEWNS)) { perror("inns: setns"); return 125; }
+  execv(argv[2], argv + 2);
+  perror("inns: execv");
+  return 127;
+}
+EOF
+gcc -O2 -static -o "$out/inns" "$out/inns.c"
+
+# The persistent mount namespace for crun: private, with cgroup2 alone on /sys/fs/cgroup.
+crun_ns_err=""
+if command -v crun >/dev/null; then
+  if mkdir -p "$nsdir" && mount --bind "$nsdir" "$nsdir" && mount --make-private "$nsdir" \
+     && touch "$nsfile" \
+     && unshare --mount="$nsfile" --propagation private \
+          sh -c 'umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup' 2>"$out/verify.err"
+  then :; else crun_ns_err="cannot make a cgroup2 mount namespace: $(head -n1 "$out/verify.err" 2>/dev/null || true)"; fi
+fi
+
+# --- the OCI bundle (crun spec, or runc spec, edited with sed) ---------------------------------
+bundle="$repo/$out/bundle"
+spec=$(command -v crun || command -v runc || true)
+if [ -n "$spec" ]; then
+  rm -rf "$bundle"; mkdir -p "$bundle"
+  (cd "$bundle" && "$spec" spec)
+  # terminal false, args ["/bin/true"], root = the image (absolute), writable root, no cgroup ns.
+  sed -i -e 's/"terminal": true/"terminal": false/' \
+         -e 's|^\(\s*\)"sh"$|\1"/bin/true"|' \
+         -e "s|\"path\": \"rootfs\"|\"path\": \"$image_abs\"|" \
+         -e 's/"readonly": true/"readonly": false/' "$bundle/config.json"
+  grep -q '"/bin/true"' "$bundle/config.json" && grep -q '"terminal": false' "$bundle/config.json" \
+    || die "could not edit $bundle/config.json"
+  for ns in pid network ipc uts mount; do
+    grep -q "\"type\": \"$ns\"" "$bundle/config.json" || die "bundle lacks the $ns namespace"
+  done
+fi
+
+# --- the commands ------------------------------------------------------------------------------
+true_bin="$image_abs/bin/true"    # static busybox: the exec baseline for the helper's overhead
+names=() cmds=() notes=()
+add() { names+=("$1"); cmds+=("$2"); notes+=("${3:-}"); }
+add "sandbox"                "$sandbox --lower $image --name bench -- /bin/true"
+add "sandbox --net host"     "$sandbox --lower $image --name bench --net host -- /bin/true" "no network namespace"
+add "bubblewrap"             "$(command -v bwrap || echo bwrap) --ro-bind $image / --proc /proc --dev /dev --tmpfs /tmp --unshare-pid --unshare-ipc --unshare-uts --unshare-net /bin/true"
+add "unshare + chroot"       "$(command -v unshare || echo unshare) --mount --pid --fork --uts --ipc --net $(command -v chroot) $image /bin/true"
+add "crun"                   "$repo/$out/inns $nsfile $(command -v crun || echo /usr/bin/crun) --root $crun_root --cgroup-manager=disabled run --bundle $bundle bench-crun" "via inns (see its row)"
+add "runc"                   "$(command -v runc || echo runc) --root $runc_root run --bundle $bundle bench-runc" "v1 cgroups (runc cannot disable them)"
+add "floor (net ns)"         "$repo/$out/floor $image_abs net"
+add "floor (no net ns)"      "$repo/$out/floor $image_abs" "no network namespace"
+add "inns + true"            "$repo/$out/inns $nsfile $true_bin" "crun's wrapper: enter ns + exec"
+add "true"                   "$true_bin" "exec baseline, no isolation"
+
+# Verify each once; drop those that fail, saying why.
+hf_args=() skipped=() ok=" "
+for i in "${!names[@]}"; do
+  n=${names[$i]} c=${cmds[$i]} why=""
+  case "$n" in
+    crun) command -v crun >/dev/null || why="not installed (crun)" ;;
+    runc) command -v runc >/dev/null || why="not installed (runc)" ;;
+    bubblewrap) command -v bwrap >/dev/null || why="not installed (bwrap)" ;;
+  esac
+  case "$n" in crun|"inns + true") [ -z "$why" ] && [ -n "$crun_ns_err" ] && why=$crun_ns_err ;; esac
+  prog=${c%% *}
+  if [ -z "$why" ] && ! command -v "$prog" >/dev/null 2>&1; then why="not installed ($prog)"; fi
+  if [ -z "$why" ]; then
+    set +e; timeout 30 $c >/dev/null 2>"$out/verify.err" </dev/null; rc=$?; set -e
+    if [ $rc -ne 0 ]; then
+      msg=$(grep -v '^\s*$' "$out/verify.err" | head -n1 | cut -c1-160 || true)
+      why="exit $rc${msg:+: $msg}"
+    fi
+  fi
+  if [ -n "$why" ]; then
+    say "dropping '$n': $why"
+    skipped+=("$n"$'\t'"$why")
+  else
+    hf_args+=(-n "$n" "$c"); ok+="$n "
+  fi
+done
+[ ${#hf_args[@]} -gt 0 ] || die "no command works"
+
+# --- one hyperfine run, all side by side -------------------------------------------------------
+say "hyperfine: $((${#hf_args[@]} / 3)) commands, $warmup warm-up + $runs runs each"
+hyperfine -N --warmup "$warmup" --runs "$runs" --time-unit millisecond --style basic \
+  --export-json "$out/bench.json" --export-markdown "$out/hyperfine.md" "${hf_args[@]}" >&2
+
+# --- peak RSS (outer process; /usr/bin/time -v) ------------------------------------------------
+rss() {  # median over 5 runs of "Maximum resident set size" in kB
+  local i v=()
+  for i in 1 2 3 4 5; do
+    v+=("$(/usr/bin/time -v "$@" 2>&1 >/dev/null </dev/null | awk -F': ' '/Maximum resident set size/ {print $2}')")
+  done
+  printf '%s\n' "${v[@]}" | sort -n | sed -n 3p
+}
+rss_sandbox="" rss_bwrap=""
+if [ -x /usr/bin/time ]; then
+  [[ $ok == *" sandbox "* ]] && rss_sandbox=$(rss $sandbox --lower $image --name bench -- /bin/true)
+  [[ $ok == *" bubblewrap "* ]] && rss_bwrap=$(rss bwrap --ro-bind $image / --proc /proc --dev /dev --tmpfs /tmp \
+    --unshare-pid --unshare-ipc --unshare-uts --unshare-net /bin/true)
+fi
+
+# --- stripped binary sizes ---------------------------------------------------------------------
+sizes=""
+for b in "sandbox:$sandbox" "bwrap:$(command -v bwrap || true)" "crun:$(command -v crun || true)" "runc:$(command -v runc || true)"; do
+  n=${b%%:*} p=${b#*:}
+  [ -n "$p" ] && [ -x "$p" ] || continue
+  strip -o "$out/$n.stripped" "$p" 2>/dev/null || cp "$p" "$out/$n.stripped"
+  link=$(file -L "$p" | grep -Eq 'statically linked|static-pie' && echo static || echo dynamic)
+  sizes+="$n"$'\t'"$(stat -c %s "$out/$n.stripped")"$'\t'"$link"$'\n'
+  rm -f "$out/$n.stripped"
+done
+
+# --- results.md --------------------------------------------------------------------------------
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+machine="Linux $(uname -r), $(nproc) CPUs ($cpu), $(date -u '+%Y-%m-%d %H:%M UTC')"
+versions="hyperfine $(hyperfine --version | awk '{print $2}')"
+command -v bwrap >/dev/null && versions+=", bubblewrap $(bwrap --version | awk '{print $2}')"
+command -v crun >/dev/null && versions+=", crun $(crun --root "$crun_root" --version | awk 'NR==1 {print $3}')"
+command -v runc >/dev/null && versions+=", runc $(runc --version | awk 'NR==1 {print $3}')"
+versions+=", $(unshare --version | sed 's/^unshare from //')"
+
+fstype() { local d=$1; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; findmnt -n -o FSTYPE -T "$d" 2>/dev/null || stat -f -c %T "$d"; }
+layers="writable layers: sandbox's under /run/sandbox ($(fstype /run/sandbox)), the floor's under /tmp ($(fstype /tmp))"
+
+notes_tsv=""
+for i in "${!names[@]}"; do notes_tsv+="${names[$i]}"$'\t'"${notes[$i]}"$'\n'; done
+skipped_tsv=$(printf '%s\n' "${skipped[@]+"${skipped[@]}"}")
+
+LAYERS="$layers" NOTES="$notes_tsv" SKIPPED="$skipped_tsv" MACHINE="$machine" VERSIONS="$versions" RUNS="$runs" \
+RSS_SANDBOX="$rss_sandbox" RSS_BWRAP="$rss_bwrap" SIZES="$sizes" \
+python3 - "$out/bench.json" >"$out/results.md" <<'EOF'
+import json, os, sys
+res = json.load(open(sys.argv[1]))["results"]
+notes = dict(l.split("\t", 1) for l in os.environ["NOTES"].splitlines() if "\t" in l)
+skipped = [l.split("\t", 1) for l in os.environ["SKIPPED"].splitlines() if "\t" in l]
+def g(x):  # 3 significant digits, plain notation, trailing zeros kept (12.0, 5.40, 0.0698, 123)
+    x = float(f"{x:.3g}")
+    return f"{x:.0f}" if x >= 100 else f"{x:#.3g}"
+ms = lambda s: s * 1000
+base = next((r["median"] for r in res if r["command"] == "sandbox"), None)
+print("## Start-up latency: `/bin/true` from the busybox image\n")
+print(f"Machine: {os.environ['MACHINE']}.  ")
+print(f"{os.environ['VERSIONS']}. One hyperfine run (`-N`), {os.environ['RUNS']} runs each, all with new mount, PID, UTS, IPC")
+print(f"and network namespaces unless noted; {os.environ['LAYERS']}.\n")
+print("| Command | Median (ms) | Mean ± σ (ms) | Median / sandbox's | Note |")
+print("|:--|--:|--:|--:|:--|")
+for r in res:
+    n = r["command"]
+    ratio = f"{r['median'] / base:.2f}" if base else "–"
+    print(f"| {n} | {g(ms(r['median']))} | {g(ms(r['mean']))} ± {g(ms(r['stddev']))} | {ratio} | {notes.get(n, '')} |")
+for n, why in skipped:
+    print(f"| {n} | did not run: {why} | | | |")
+by = {r["command"]: r["median"] for r in res}
+if "crun" in by and "inns + true" in by and "true" in by:
+    w = by["inns + true"] - by["true"]
+    print(f"\ncrun runs inside a prepared mount namespace with a cgroup2-only /sys/fs/cgroup (crun 1.8 refuses hybrid")
+    print(f"cgroups), entered by `inns` (open + setns + execv, static). Its overhead, median(inns + true) −")
+    print(f"median(true), is {ms(w) * 1000:.0f} µs: crun without it ≈ {g(ms(by['crun'] - w))} ms"
+          + (f", {(by['crun'] - w) / base:.2f}× sandbox." if base else "."))
+if "floor (net ns)" in by and base:
+    print(f"\nsandbox / floor (both with a network namespace): {base / by['floor (net ns)']:.2f}×.", end="")
+    if "sandbox --net host" in by and "floor (no net ns)" in by:
+        print(f" sandbox --net host / floor without one: {by['sandbox --net host'] / by['floor (no net ns)']:.2f}×.", end="")
+    if "sandbox --net host" in by:
+        print(f" A network namespace costs sandbox {ms(base - by['sandbox --net host']):.2f} ms.", end="")
+    print()
+rs, rb = os.environ["RSS_SANDBOX"], os.environ["RSS_BWRAP"]
+if rs or rb:
+    print("\nPeak RSS (`/usr/bin/time -v`, \"Maximum resident set size\", median of 5; the largest process of the tree"
+          " it waits for, including the inner `/bin/true`): "
+          + ", ".join(x for x in [f"sandbox {rs} kB" if rs else "", f"bubblewrap {rb} kB" if rb else ""] if x) + ".")
+sz = [l.split("\t") for l in os.environ["SIZES"].splitlines() if l]
+if sz:
+    print("\nStripped binary size: " + ", ".join(f"{n} {int(b):,} bytes ({int(b) / 1024:.1f} KiB, {k})" for n, b, k in sz) + ".")
+EOF
+
+# --- leftovers check ---------------------------------------------------------------------------
+[ -e /run/sandbox/bench ] && say "warning: sandbox left /run/sandbox/bench"
+ls -d /tmp/floorstate.* >/dev/null 2>&1 && say "warning: the floor left /tmp/floorstate.*"
+echo
+cat "$out/results.md"

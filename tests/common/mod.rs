@@ -1,0 +1,399 @@
+//! Shared helpers of the integration tests: run the real binary with a timeout, a unique
+//! temporary state directory per test, and the checks made after every test (the host's mount
+//! table is as before, the state directory is empty).
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sandbox");
+pub const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+pub const IMAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rootfs/busybox");
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+pub const SIGKILL: i32 = 9;
+pub const SIGUSR1: i32 = 10;
+pub const SIGTERM: i32 = 15;
+
+extern "C" {
+    fn geteuid() -> u32;
+    fn kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Whether the tests that need namespaces can run. Not root: say why and return false (the test
+/// returns early). Under CI=true a skip is a failure: panic instead.
+pub fn require_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var("CI").map_or(false, |v| v == "true") {
+        panic!("this test needs root (namespaces, mounts) and CI=true does not allow a skip");
+    }
+    eprintln!("skipped: this test needs root (namespaces, mounts)");
+    false
+}
+
+/// Send `sig` to `pid`.
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill has no memory preconditions.
+    let r = unsafe { kill(pid as i32, sig) };
+    assert_eq!(r, 0, "kill({pid}, {sig}) failed: {}", std::io::Error::last_os_error());
+}
+
+/// What a run of the binary gave: its exit status (128+N if killed by signal N) and output.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// The tuple form: (status code, stdout, stderr).
+    pub fn tuple(&self) -> (i32, &str, &str) {
+        (self.code, &self.stdout, &self.stderr)
+    }
+    /// Assert a status, showing the whole output when it differs.
+    pub fn expect(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit status; output: {self:#?}");
+        self
+    }
+}
+
+fn code_of(s: ExitStatus) -> i32 {
+    s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+}
+
+fn drain<R: Read + Send + 'static>(r: Option<R>) -> Option<JoinHandle<String>> {
+    r.map(|mut r| {
+        thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            String::from_utf8_lossy(&v).into_owned()
+        })
+    })
+}
+
+/// A running sandbox: its output is read on threads, so it never blocks on a full pipe. Killed
+/// (SIGKILL) and reaped if dropped while still running, e.g. when a test fails half way.
+pub struct Running {
+    child: Child,
+    out: Option<JoinHandle<String>>,
+    err: Option<JoinHandle<String>>,
+    done: bool,
+    what: String,
+}
+
+/// Start `cmd` with `stdin` as its input, stdout and stderr captured.
+pub fn spawn(mut cmd: Command, stdin: &[u8]) -> Running {
+    let what = format!("{cmd:?}");
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    // A writer thread: the command may not read its input at all.
+    thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    Running { child, out, err, done: false, what }
+}
+
+impl Running {
+    /// The outer sandbox process's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        !self.done && self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    pub fn signal(&self, sig: i32) {
+        signal(self.pid(), sig);
+    }
+
+    /// Wait for the end within `timeout`; on timeout kill it and fail the test.
+    pub fn wait_for(mut self, timeout: Duration) -> Out {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                self.done = true;
+                let so = self.out.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+                let se = self.err.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+                panic!("timed out after {timeout:?}, killed: {}\nstdout: {so}\nstderr: {se}", self.what);
+            }
+            thread::sleep(Duration::from_millis(5));
+        };
+        self.done = true;
+        let stdout = self.out.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        let stderr = self.err.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        Out { code: code_of(status), stdout, stderr }
+    }
+
+    pub fn wait(self) -> Out {
+        self.wait_for(TIMEOUT)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Run `cmd` with `stdin` and the default timeout: (status, stdout, stderr) in an `Out`.
+pub fn run_cmd(cmd: Command, stdin: &[u8]) -> Out {
+    spawn(cmd, stdin).wait()
+}
+
+/// A command for the binary, with an environment free of what would change its behaviour here.
+pub fn sandbox_cmd() -> Command {
+    let mut c = Command::new(BIN);
+    c.env_remove("SANDBOX_STATE_DIR");
+    c
+}
+
+/// Run the binary with `args` and `stdin`, with the default timeout.
+pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: &[u8]) -> Out {
+    let mut c = sandbox_cmd();
+    c.args(args);
+    run_cmd(c, stdin)
+}
+
+/// The host's mount table: /proc/self/mountinfo without the mount and parent ids (which say
+/// nothing about what is mounted), sorted.
+pub fn mount_snapshot() -> Vec<String> {
+    let s = fs::read_to_string("/proc/self/mountinfo").expect("read /proc/self/mountinfo");
+    let mut v: Vec<String> = s
+        .lines()
+        .map(|l| l.split(' ').skip(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Whether a change of the host's mount table can be sandbox's doing: a mount of a file system
+/// type sandbox mounts, a mount at or under a place it mounts on (/, /proc, /dev, /sys, /tmp, a
+/// test's directory, the image), or a bind of a test's directory. Other changes are made by other
+/// programs on a shared machine (a benchmark pinning a namespace at /run/...): reported, ignored.
+fn could_be_ours(entry: &str) -> bool {
+    let w: Vec<&str> = entry.split(' ').collect();
+    let (root, mp) = (w.get(1).copied().unwrap_or(""), w.get(2).copied().unwrap_or(""));
+    let fstype = w.iter().position(|&x| x == "-").and_then(|i| w.get(i + 1)).copied().unwrap_or("");
+    let ours = |p: &str| {
+        p.starts_with("/tmp/sandbox-test-") || p.starts_with(MANIFEST_DIR) || p.starts_with("/run/sandbox")
+    };
+    matches!(fstype, "overlay" | "proc" | "sysfs" | "devpts" | "tmpfs" | "mqueue" | "cgroup" | "cgroup2")
+        || ["/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/sys", "/tmp"].contains(&mp)
+        || ours(mp)
+        || ours(root)
+}
+
+/// The host's mount table is as in `before`: nothing sandbox could have mounted was added or
+/// removed.
+pub fn assert_mounts_unchanged(before: &[String]) {
+    let after = mount_snapshot();
+    if after == before {
+        return;
+    }
+    let b: BTreeSet<&String> = before.iter().collect();
+    let a: BTreeSet<&String> = after.iter().collect();
+    let added: Vec<&String> = a.difference(&b).copied().collect();
+    let removed: Vec<&String> = b.difference(&a).copied().collect();
+    let (added_ours, added_other): (Vec<&String>, Vec<&String>) = added.into_iter().partition(|e| could_be_ours(e));
+    let (removed_ours, removed_other): (Vec<&String>, Vec<&String>) =
+        removed.into_iter().partition(|e| could_be_ours(e));
+    if !added_other.is_empty() || !removed_other.is_empty() {
+        eprintln!(
+            "note: the host's mount table changed by another program (ignored): added {added_other:?}, removed {removed_other:?}"
+        );
+    }
+    assert!(
+        added_ours.is_empty() && removed_ours.is_empty(),
+        "the host's mount table changed\nadded: {added_ours:#?}\nremoved: {removed_ours:#?}"
+    );
+}
+
+/// Every path under `dir` (relative, sorted), with a `/` after directories; symlinks not followed.
+pub fn listing(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            let is_dir = e.file_type().map_or(false, |t| t.is_dir());
+            if is_dir {
+                out.push(rel + "/");
+                walk(base, &p, out);
+            } else {
+                out.push(rel);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(dir, dir, &mut v);
+    v.sort();
+    v
+}
+
+pub fn assert_dir_empty(dir: &Path) {
+    let l = listing(dir);
+    assert!(dir.is_dir(), "{} is not a directory", dir.display());
+    assert!(l.is_empty(), "{} is not empty: {l:#?}", dir.display());
+}
+
+/// Poll `pred` every 10 ms until it holds or `timeout` passes; whether it held.
+pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if pred() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Pids of the host's processes with an argument exactly equal to `arg`.
+pub fn procs_with_arg(arg: &str) -> Vec<u32> {
+    let mut v = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmdline) = fs::read(e.path().join("cmdline")) else { continue };
+        if cmdline.split(|&b| b == 0).any(|a| a == arg.as_bytes()) {
+            v.push(pid);
+        }
+    }
+    v
+}
+
+/// One line of /proc/PID/stat: (pid, comm, state, ppid).
+pub fn parse_stat(line: &str) -> Option<(u32, String, char, u32)> {
+    let open = line.find('(')?;
+    let close = line.rfind(')')?;
+    let pid = line[..open].trim().parse().ok()?;
+    let comm = line[open + 1..close].to_string();
+    let mut rest = line[close + 1..].split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    Some((pid, comm, state, ppid))
+}
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// A test's own temporary directory with its own state directory, and the host's mount table
+/// when it started. `finish` checks what must hold after every test and removes the directory;
+/// dropping it without `finish` (a failed test) only removes the directory.
+pub struct Fixture {
+    pub dir: PathBuf,
+    pub state: PathBuf,
+    pub tag: String,
+    mounts: Vec<String>,
+}
+
+impl Fixture {
+    pub fn new(tag: &str) -> Fixture {
+        Fixture::with_state(tag, "state")
+    }
+
+    /// The state directory is `<dir>/<state_name>` (created, empty).
+    pub fn with_state(tag: &str, state_name: &str) -> Fixture {
+        let mounts = mount_snapshot();
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let dir = PathBuf::from(format!("/tmp/sandbox-test-{}-{n}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let state = dir.join(state_name);
+        fs::create_dir(&state).unwrap();
+        Fixture { dir, state, tag: tag.to_string(), mounts }
+    }
+
+    /// A sandbox name unique to this test.
+    pub fn name(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.tag)
+    }
+
+    /// `<state>/<name>`.
+    pub fn layer(&self, name: &str) -> PathBuf {
+        self.state.join(name)
+    }
+
+    /// `<state>/<name>/upper`.
+    pub fn upper(&self, name: &str) -> PathBuf {
+        self.layer(name).join("upper")
+    }
+
+    /// Arguments for a sandbox on the busybox image: lower, name, state dir, then `opts`, `--`
+    /// and the command.
+    pub fn args(&self, name: &str, opts: &[&str], command: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            "--lower".into(),
+            IMAGE.into(),
+            "--name".into(),
+            name.into(),
+            "--state-dir".into(),
+            self.state.to_string_lossy().into_owned(),
+        ];
+        v.extend(opts.iter().map(|s| s.to_string()));
+        v.push("--".into());
+        v.extend(command.iter().map(|s| s.to_string()));
+        v
+    }
+
+    /// The command of `args`, not started.
+    pub fn cmd(&self, name: &str, opts: &[&str], command: &[&str]) -> Command {
+        let mut c = sandbox_cmd();
+        c.args(self.args(name, opts, command));
+        c
+    }
+
+    /// Run a sandbox on the busybox image to its end.
+    pub fn run(&self, name: &str, opts: &[&str], command: &[&str]) -> Out {
+        run_cmd(self.cmd(name, opts, command), b"")
+    }
+
+    /// Start a sandbox on the busybox image in the background.
+    pub fn start(&self, name: &str, opts: &[&str], command: &[&str]) -> Running {
+        spawn(self.cmd(name, opts, command), b"")
+    }
+
+    /// A file or directory under the test's directory.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// What must hold after every test: the host's mount table is as it was, and the state
+    /// directory is empty. Then remove the test's directory.
+    pub fn finish(self) {
+        assert_mounts_unchanged(&self.mounts);
+        assert_dir_empty(&self.state);
+        // Drop removes the directory.
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
