@@ -54,11 +54,13 @@ pub enum Step {
     Exec,
     // At exit.
     Cleanup,
+    // The machine's init.
+    Machine,
 }
 
 impl Step {
     pub fn from_u8(v: u8) -> Step {
-        if v >= Step::UnknownOption as u8 && v <= Step::Cleanup as u8 {
+        if v >= Step::UnknownOption as u8 && v <= Step::Machine as u8 {
             // SAFETY-free: the enum is dense from UnknownOption to Cleanup, checked above.
             ALL[(v - 1) as usize]
         } else {
@@ -101,6 +103,7 @@ impl Step {
             Step::Privileges => b"drop privileges",
             Step::Exec => b"cannot execute",
             Step::Cleanup => b"remove writable layer",
+            Step::Machine => b"machine set-up",
         }
     }
 
@@ -143,7 +146,7 @@ impl Step {
     }
 }
 
-const ALL: [Step; Step::Cleanup as usize] = [
+const ALL: [Step; Step::Machine as usize] = [
     Step::UnknownOption,
     Step::MissingValue,
     Step::NoCommand,
@@ -177,6 +180,7 @@ const ALL: [Step; Step::Cleanup as usize] = [
     Step::Privileges,
     Step::Exec,
     Step::Cleanup,
+    Step::Machine,
 ];
 
 /// A failure: the step, the path or argument it concerns, and the OS error (0: none).

@@ -9,6 +9,7 @@
 //!   caps     (inside) the command's capabilities, no_new_privs and seccomp filter (seccomp)
 //!   exec     the command's environment, PATH search and execve
 //!   remove   remove a layer, however deep
+//!   machine  as the machine's init: set it up first, power it off at the end
 //! Around them: sys (every raw syscall), error (what failed, where, why), out (byte strings),
 //! report (the child-to-parent channel), tty (the caller's terminal), timings (--timings).
 #![cfg_attr(not(test), no_std)]
@@ -20,6 +21,7 @@ mod error;
 mod exec;
 mod init;
 mod launch;
+mod machine;
 mod out;
 mod remove;
 mod report;
@@ -53,6 +55,19 @@ pub extern "C" fn main(argc: i32, argv: *const *const u8, envp: *const *const u8
 
 fn run(args: Args, env: Env) -> i32 {
     let mut t = Timings::start();
+    // PID 1 of a machine sets it up first and, whatever happens, powers it off at the end.
+    let machine = machine::is_machine_init();
+    if machine {
+        machine::prepare();
+    }
+    let status = main_job(args, env, &mut t);
+    if machine {
+        machine::power_off(status);
+    }
+    status
+}
+
+fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
     let cfg = match cli::parse(&args) {
         Ok(Parsed::Run(c)) => c,
         Ok(Parsed::Help) => {
@@ -70,9 +85,9 @@ fn run(args: Args, env: Env) -> i32 {
     };
     t.on = cfg.timings;
     let status = if cfg.nlowers > 0 {
-        launch::run(&cfg, args, env, &mut t)
+        launch::run(&cfg, args, env, t)
     } else {
-        init_only(&cfg, args, env, &mut t)
+        init_only(&cfg, args, env, t)
     };
     t.print();
     status

@@ -249,7 +249,7 @@ fn read_only(path: &CStr) -> Result<(), Errno> {
     }
 }
 
-fn loopback_up() -> Result<(), Errno> {
+pub fn loopback_up() -> Result<(), Errno> {
     let s = sys::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)?;
     // struct ifreq: the name, then ifr_flags at offset 16.
     let mut ifr = [0u8; 40];

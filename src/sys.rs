@@ -213,6 +213,7 @@ pub fn flock(fd: Fd, op: i32) -> Result<()> {
 
 /// The few fields of fstat that sandbox reads.
 pub struct Stat {
+    pub ino: u64,
     pub mode: u32,
     pub nlink: u64,
     pub uid: u32,
@@ -228,7 +229,7 @@ pub fn stat_at(dir: Fd, path: &CStr, flags: i32) -> Result<Stat> {
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: path is a live C string and st a live, writable `struct stat`.
     unsafe { syscall!(Sysno::newfstatat, dir.0, path.as_ptr(), &mut st as *mut libc::stat, flags) }?;
-    Ok(Stat { mode: st.st_mode, nlink: st.st_nlink, uid: st.st_uid })
+    Ok(Stat { ino: st.st_ino, mode: st.st_mode, nlink: st.st_nlink, uid: st.st_uid })
 }
 
 pub fn chdir(path: &CStr) -> Result<()> {
@@ -455,4 +456,94 @@ pub fn seccomp_filter<T>(prog: &[T]) -> Result<()> {
     let p = Fprog { len: prog.len() as u16, filter: prog.as_ptr() as usize };
     // SAFETY: p is a live sock_fprog pointing at `prog`, whose elements are 8-byte sock_filter.
     unsafe { syscall!(Sysno::seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &p as *const Fprog) }.map(drop)
+}
+
+// ---- the machine (sandbox as the kernel's init) ----------------------------------------------
+
+/// Whether `fd` is open.
+pub fn fd_open(fd: Fd) -> bool {
+    // SAFETY: F_GETFD takes no pointer.
+    unsafe { syscall!(Sysno::fcntl, fd.0, libc::F_GETFD) }.is_ok()
+}
+
+pub fn dup3(old: Fd, new: Fd) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::dup3, old.0, new.0, 0) }.map(drop)
+}
+
+pub fn setsid() -> Result<()> {
+    // SAFETY: no arguments.
+    unsafe { syscall!(Sysno::setsid) }.map(drop)
+}
+
+pub fn chroot(path: &CStr) -> Result<()> {
+    // SAFETY: path is a live C string.
+    unsafe { syscall!(Sysno::chroot, path.as_ptr()) }.map(drop)
+}
+
+pub fn finit_module(fd: Fd, flags: i32) -> Result<()> {
+    // SAFETY: the parameter string is a live, empty C string.
+    unsafe { syscall!(Sysno::finit_module, fd.0, c"".as_ptr(), flags) }.map(drop)
+}
+
+pub fn sync() {
+    // SAFETY: no arguments.
+    let _ = unsafe { syscall!(Sysno::sync) };
+}
+
+pub fn power_off() -> Errno {
+    // SAFETY: reboot with the documented magic numbers and no argument pointer.
+    match unsafe {
+        syscall!(Sysno::reboot, libc::LINUX_REBOOT_MAGIC1, libc::LINUX_REBOOT_MAGIC2, libc::LINUX_REBOOT_CMD_POWER_OFF, 0)
+    } {
+        Ok(_) => Errno::new(0),
+        Err(e) => e,
+    }
+}
+
+pub fn pause() {
+    // SAFETY: no arguments.
+    let _ = unsafe { syscall!(Sysno::pause) };
+}
+
+/// Read a small file whole into `buf`; returns the bytes read.
+pub fn read_file(path: &CStr, buf: &mut [u8]) -> Result<usize> {
+    let fd = openat(AT_FDCWD, path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
+    let mut n = 0;
+    while n < buf.len() {
+        match read(fd, &mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(Errno::EINTR) => {}
+            Err(e) => {
+                close(fd);
+                return Err(e);
+            }
+        }
+    }
+    close(fd);
+    Ok(n)
+}
+
+/// Write `data` to an existing file (cgroup and proc control files).
+pub fn write_file(dir: Fd, path: &CStr, data: &[u8]) -> Result<()> {
+    let fd = openat(dir, path, libc::O_WRONLY | libc::O_CLOEXEC, 0)?;
+    let r = write(fd, data).map(drop);
+    close(fd);
+    r
+}
+
+/// clone3 with CLONE_INTO_CGROUP: fork-like (no new stack), born in the cgroup `cgroup`.
+pub fn clone3_into(flags: u64, exit_signal: u64, cgroup: Fd) -> Result<i32> {
+    // struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2): flags, pidfd, child_tid,
+    // parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup.
+    let args: [u64; 11] = [flags | 0x2_0000_0000, 0, 0, 0, exit_signal, 0, 0, 0, 0, 0, cgroup.0 as u64];
+    // SAFETY: args is a live clone_args of the size passed; without CLONE_VM the child gets a
+    // copy of the address space, as with fork.
+    unsafe { syscall!(Sysno::clone3, args.as_ptr(), core::mem::size_of_val(&args)) }.map(|p| p as i32)
+}
+
+pub fn unshare(flags: i32) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::unshare, flags) }.map(drop)
 }
