@@ -5,6 +5,7 @@
 //! what follows `--` on its command line and drops a second `--`, so `--` must be optional.
 
 use crate::caps;
+use crate::cgroup::{self, Limits};
 use crate::error::{Error, Step};
 use crate::sys::Args;
 use core::ffi::CStr;
@@ -38,6 +39,8 @@ pub struct Config {
     /// A network namespace of its own (--net none, the default).
     pub netns: bool,
     pub timings: bool,
+    /// cgroup v2 limits.
+    pub limits: Limits,
     /// Capabilities of the command (bounding, permitted, effective, inheritable).
     pub caps: u64,
     /// Index in argv where the command starts.
@@ -72,6 +75,9 @@ Options:
   --bind SRC:DST      bind SRC from the host at DST inside, read-write (repeatable)
   --ro-bind SRC:DST   the same, read-only (repeatable)
   --net none|host     none (default): a network namespace with only lo, up; host: the host's
+  --memory SIZE       memory limit (cgroup v2 memory.max): bytes, or with K, M, G
+  --pids N            limit on the number of processes (pids.max)
+  --cpus X            CPU limit, X CPUs' worth of time (cpu.max: X*100000 per 100000 us)
   --cap-add CAP       give the command a capability beyond the default set (repeatable)
   --cap-drop CAP|all  take one from it (repeatable); names as in capabilities(7), CAP_ optional
   --timings           at exit, print microseconds from start to each phase on stderr
@@ -120,6 +126,7 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         netns: true,
         timings: false,
         caps: caps::DEFAULT,
+        limits: Limits::default(),
         command: args.len(),
     };
     let mut sandbox_opt: Option<&'static [u8]> = None;
@@ -163,6 +170,9 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                 | b"--net"
                 | b"--cap-add"
                 | b"--cap-drop"
+                | b"--memory"
+                | b"--pids"
+                | b"--cpus"
         );
         if !takes_value {
             if opt == b"-V" || opt == b"--version" {
@@ -250,6 +260,11 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                     c.caps &= !bits;
                 }
             }
+            b"--memory" => c.limits.memory = Some(cgroup::parse_size(vb).ok_or(Error::usage(Step::BadLimit, vb))?),
+            b"--pids" => {
+                c.limits.pids = Some(cgroup::parse_u64(vb).filter(|&n| n > 0).ok_or(Error::usage(Step::BadLimit, vb))?)
+            }
+            b"--cpus" => c.limits.cpu_quota = Some(cgroup::parse_cpus(vb).ok_or(Error::usage(Step::BadLimit, vb))?),
             b"--net" => {
                 c.netns = match vb {
                     b"none" => true,
@@ -334,8 +349,11 @@ mod tests {
             "--lower", "a b", "--lower", "c,d:e", "--name", "n", "--state-dir", "/s", "--keep",
             "--hostname", "h", "--env", "A=1", "--env", "B=", "--cwd", "/w", "--bind", "/x:/y",
             "--ro-bind", "/p:q:/r", "--net", "host", "--timings", "--cap-drop", "all", "--cap-add",
-            "net_admin", "cmd",
+            "net_admin", "--memory", "64M", "--pids", "20", "--cpus", "0.5", "cmd",
         ]);
+        assert_eq!(c.limits.memory, Some(64 << 20));
+        assert_eq!(c.limits.pids, Some(20));
+        assert_eq!(c.limits.cpu_quota, Some(50_000));
         assert_eq!(c.caps, 1 << 12);
         assert_eq!(c.nlowers, 2);
         assert_eq!(c.lowers[1].to_bytes(), b"c,d:e");
@@ -369,6 +387,9 @@ mod tests {
         assert_eq!(err(&["--lower", "i", "--name", "n", "--bind", "/a:rel", "sh"]), Step::BadBind);
         assert_eq!(err(&["--lower", "i", "--name", "n", "--cwd", "rel", "sh"]), Step::Cwd);
         assert_eq!(err(&["--lower", "i", "--name", "n", "--cap-add", "FLY", "sh"]), Step::BadCap);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--memory", "lots", "sh"]), Step::BadLimit);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--pids", "0", "sh"]), Step::BadLimit);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--cpus", "-1", "sh"]), Step::BadLimit);
     }
 
     #[test]

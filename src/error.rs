@@ -28,6 +28,7 @@ pub enum Step {
     BadEnv,
     BadBind,
     BadCap,
+    BadLimit,
     TooMany,
     // Host side, before the sandbox exists.
     Lower,
@@ -35,6 +36,8 @@ pub enum Step {
     StateDir,
     Layer,
     InUse,
+    NoController,
+    Cgroup,
     Namespaces,
     // Inside, while building the root.
     Propagation,
@@ -81,12 +84,15 @@ impl Step {
             Step::BadEnv => b"invalid --env",
             Step::BadBind => b"invalid bind",
             Step::BadCap => b"unknown capability",
+            Step::BadLimit => b"invalid limit",
             Step::TooMany => b"too many uses of option",
             Step::Lower => b"lower directory",
             Step::BindSource => b"bind source",
             Step::StateDir => b"state directory",
             Step::Layer => b"writable layer",
             Step::InUse => b"name is in use",
+            Step::NoController => b"cgroup v2 controller not available",
+            Step::Cgroup => b"cgroup",
             Step::Namespaces => b"create namespaces",
             Step::Propagation => b"make mounts private",
             Step::Overlay => b"mount overlay",
@@ -120,6 +126,13 @@ impl Step {
             (Step::BadEnv, _) => b"use KEY=VALUE",
             (Step::BadBind, _) => b"use SRC:DST with an absolute DST",
             (Step::BadCap, _) => b"names as in capabilities(7), or all",
+            (Step::BadLimit, _) => b"--memory 512M, --pids 100, --cpus 1.5",
+            (Step::NoController, _) => {
+                b"limits need cgroup v2 at /sys/fs/cgroup with this controller enabled; this host has none"
+            }
+            (Step::Cgroup, libc::EACCES) | (Step::Cgroup, libc::EPERM) | (Step::Cgroup, libc::EROFS) => {
+                b"not root: set SANDBOX_CGROUP to a cgroup delegated to you"
+            }
             (Step::Lower, libc::ENOTDIR) | (Step::Lower, libc::ELOOP) => b"--lower takes a directory",
             (Step::InUse, _) => b"another sandbox of this name is running",
             (Step::StateDir | Step::Layer, libc::EROFS) | (Step::StateDir | Step::Layer, libc::ENOSPC) => {
@@ -158,12 +171,15 @@ const ALL: [Step; Step::Machine as usize] = [
     Step::BadEnv,
     Step::BadBind,
     Step::BadCap,
+    Step::BadLimit,
     Step::TooMany,
     Step::Lower,
     Step::BindSource,
     Step::StateDir,
     Step::Layer,
     Step::InUse,
+    Step::NoController,
+    Step::Cgroup,
     Step::Namespaces,
     Step::Propagation,
     Step::Overlay,

@@ -5,6 +5,7 @@
 //! terminal back, and removes the layer.
 
 use crate::caps;
+use crate::cgroup;
 use crate::cli::Config;
 use crate::error::{Error, Step, EXIT_SANDBOX};
 use crate::exec::{self, Envp};
@@ -32,6 +33,8 @@ pub struct Sandbox<'a> {
     pub src: Sources,
     /// Not root: a user namespace mapping (uid, gid) to root inside.
     pub userns: Option<(u32, u32)>,
+    /// With limits: the sandbox's cgroup, where PID 1 is born.
+    pub cgroup: Option<Fd>,
     pub take_tty: bool,
     pub mask: SigSet,
     pub timings: bool,
@@ -53,10 +56,29 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
             return EXIT_SANDBOX;
         }
     };
+    let mut cgpath = Buf::<PATH_MAX>::new();
+    let cgroup = if cfg.limits.any() {
+        match cgroup::create(cfg, &env, &mut cgpath) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                e.print();
+                if layer.fresh {
+                    let _ = layer.discard();
+                }
+                return EXIT_SANDBOX;
+            }
+        }
+    } else {
+        None
+    };
     let uid = sys::geteuid();
     let userns = if uid == 0 { None } else { Some((uid, sys::getegid())) };
-    let mut sb = Sandbox { cfg, args, env, layer, src, userns, take_tty: false, mask: SigSet(0), timings: t.on };
+    let cgroup_fd = cgroup.as_ref().map(|c| c.fd);
+    let mut sb = Sandbox { cfg, args, env, layer, src, userns, cgroup: cgroup_fd, take_tty: false, mask: SigSet(0), timings: t.on };
     let (status, setup_failed) = supervise(&mut sb, t);
+    if let Some(c) = cgroup {
+        c.remove();
+    }
     // A rejected run leaves nothing behind; a layer that existed before is never lost to one.
     if !cfg.keep || (setup_failed && sb.layer.fresh) {
         if let Err(e) = sb.layer.discard() {
@@ -86,7 +108,11 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     if sb.userns.is_some() {
         flags |= libc::CLONE_NEWUSER as u64;
     }
-    let pid = match sys::clone(flags) {
+    let cloned = match sb.cgroup {
+        Some(cg) => sys::clone3_into(flags & !0xff, libc::SIGCHLD as u64, cg),
+        None => sys::clone(flags),
+    };
+    let pid = match cloned {
         Ok(0) => inner(sb, theirs, ours),
         Ok(pid) => pid,
         Err(e) => {
@@ -166,6 +192,12 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
     if let Some((uid, gid)) = sb.userns {
         if let Err(e) = map_ids(uid, gid) {
             fail(Error::new(Step::Namespaces, b"/proc/self/uid_map", e));
+        }
+    }
+    // Born in its cgroup but in the caller's cgroup namespace: one of its own, rooted here.
+    if sb.cgroup.is_some() {
+        if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
+            fail(Error::new(Step::Cgroup, b"namespace", e));
         }
     }
     let umask = sys::umask(0);

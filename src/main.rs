@@ -3,6 +3,7 @@
 //! The steps, one file each, in the order they happen:
 //!   cli      read the command line
 //!   state    open the image layers, make and lock the writable layer
+//!   cgroup   (with limits) the sandbox's cgroup v2
 //!   launch   clone into new namespaces, watch the sandbox, clean up
 //!   root     (inside) mount the overlay, pivot_root, /proc /dev /sys /tmp, binds, hostname, lo
 //!   init     (inside) PID 1: start the command, reap, forward signals
@@ -14,8 +15,10 @@
 //! report (the child-to-parent channel), tty (the caller's terminal), timings (--timings).
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(dead_code))]
 
 mod caps;
+mod cgroup;
 mod cli;
 mod error;
 mod exec;

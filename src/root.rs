@@ -285,6 +285,11 @@ pub fn build<'a>(sb: &Sandbox<'a>) -> Result<(), Error<'a>> {
     dev(&h.devs, sb.userns.is_some()).map_err(e(Step::Dev, b"/dev"))?;
     mask_proc().map_err(e(Step::Proc, b"/proc"))?;
     sysfs(h.sys).map_err(e(Step::Sys, b"/sys"))?;
+    if sb.cgroup.is_some() {
+        // The sandbox's own cgroup (the root of its cgroup namespace), read-only.
+        sys::mount(Some(c"cgroup2"), c"/sys/fs/cgroup", Some(c"cgroup2"), libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None)
+            .map_err(e(Step::Cgroup, b"/sys/fs/cgroup"))?;
+    }
     mount_at(c"tmpfs", c"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
     // Bind sources are mounts of the old root: bound while it is still attached.
     for i in 0..cfg.nbinds {

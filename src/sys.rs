@@ -547,3 +547,9 @@ pub fn unshare(flags: i32) -> Result<()> {
     // SAFETY: no pointers.
     unsafe { syscall!(Sysno::unshare, flags) }.map(drop)
 }
+
+pub fn sleep_ms(ms: u64) {
+    let ts = libc::timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 };
+    // SAFETY: ts is a live timespec; the remainder pointer is NULL.
+    let _ = unsafe { syscall!(Sysno::nanosleep, &ts as *const libc::timespec, 0) };
+}
