@@ -31,7 +31,7 @@ pub struct Config {
     pub state_dir: Option<&'static CStr>,
     pub keep: bool,
     pub hostname: Option<&'static CStr>,
-    pub envs: [&'static CStr; MAX_ENVS],
+    /// How many --env (their values are read from argv again at exec, see `envs`).
     pub nenvs: usize,
     pub cwd: Option<&'static CStr>,
     pub binds: [Bind; MAX_BINDS],
@@ -110,6 +110,95 @@ pub fn split_bind(s: &'static [u8]) -> Option<(&'static [u8], &'static [u8])> {
     Some((src, dst))
 }
 
+const TAKES_VALUE: [&[u8]; 14] = [
+    b"--lower",
+    b"--name",
+    b"--state-dir",
+    b"--hostname",
+    b"--env",
+    b"--cwd",
+    b"--bind",
+    b"--ro-bind",
+    b"--net",
+    b"--cap-add",
+    b"--cap-drop",
+    b"--memory",
+    b"--pids",
+    b"--cpus",
+];
+
+/// One option of the command line: its name, and its value if it takes one.
+pub struct Opt {
+    pub name: &'static [u8],
+    pub value: Option<&'static CStr>,
+}
+
+/// The options of argv, in order, each with its value (`--opt value` or `--opt=value`). Stops at
+/// `--` or at the first argument that is not an option; `next_arg` is then where the command is.
+pub struct Opts<'a> {
+    args: &'a Args,
+    pub next_arg: usize,
+    done: bool,
+}
+
+impl<'a> Opts<'a> {
+    pub fn new(args: &'a Args) -> Opts<'a> {
+        Opts { args, next_arg: 1, done: false }
+    }
+}
+
+impl Iterator for Opts<'_> {
+    type Item = Result<Opt, Error<'static>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.next_arg >= self.args.len() {
+            return None;
+        }
+        let whole = self.args.get(self.next_arg);
+        let arg = whole.to_bytes();
+        if arg == b"--" {
+            self.next_arg += 1;
+            self.done = true;
+            return None;
+        }
+        if arg.len() < 2 || arg[0] != b'-' {
+            self.done = true;
+            return None;
+        }
+        self.next_arg += 1;
+        let (name, inline) = match arg.iter().position(|&b| b == b'=') {
+            Some(eq) if arg.starts_with(b"--") => {
+                (&arg[..eq], CStr::from_bytes_with_nul(&whole.to_bytes_with_nul()[eq + 1..]).ok())
+            }
+            _ => (arg, None),
+        };
+        if !TAKES_VALUE.contains(&name) {
+            if inline.is_some() {
+                self.done = true;
+                return Some(Err(Error::usage(Step::UnknownOption, arg)));
+            }
+            return Some(Ok(Opt { name, value: None }));
+        }
+        let value = match inline {
+            Some(v) => v,
+            None if self.next_arg < self.args.len() => {
+                self.next_arg += 1;
+                self.args.get(self.next_arg - 1)
+            }
+            None => {
+                self.done = true;
+                return Some(Err(Error::usage(Step::MissingValue, name)));
+            }
+        };
+        Some(Ok(Opt { name, value: Some(value) }))
+    }
+}
+
+/// The --env values, in order (the parser has checked them).
+pub fn envs(args: &Args) -> impl Iterator<Item = &'static CStr> + '_ {
+    Opts::new(args).filter_map(|o| o.ok().filter(|o| o.name == b"--env").and_then(|o| o.value))
+}
+
 pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
     let mut c = Config {
         lowers: [c""; MAX_LOWERS],
@@ -118,7 +207,6 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         state_dir: None,
         keep: false,
         hostname: None,
-        envs: [c""; MAX_ENVS],
         nenvs: 0,
         cwd: None,
         binds: [Bind { src: b"", dst: b"", ro: false }; MAX_BINDS],
@@ -130,72 +218,22 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         command: args.len(),
     };
     let mut sandbox_opt: Option<&'static [u8]> = None;
-    let mut i = 1;
-    while i < args.len() {
-        let arg = args.get(i).to_bytes();
-        if arg == b"--" {
-            i += 1;
-            break;
-        }
-        if arg.len() < 2 || arg[0] != b'-' {
-            break;
-        }
-        // --opt=value or --opt value.
-        let (opt, inline) = match arg.iter().position(|&b| b == b'=') {
-            Some(eq) if arg.starts_with(b"--") => (&arg[..eq], Some(&args.get(i).to_bytes_with_nul()[eq + 1..])),
-            _ => (arg, None),
-        };
-        let flag = |c: &mut Config| -> Result<bool, Error<'static>> {
-            if inline.is_some() {
-                return Err(Error::usage(Step::UnknownOption, arg));
-            }
+    let mut opts = Opts::new(args);
+    for o in &mut opts {
+        let o = o?;
+        let opt = o.name;
+        let Some(v) = o.value else {
             match opt {
-                b"-h" | b"--help" => return Ok(true),
-                b"--keep" => c.keep = true,
-                b"--timings" => c.timings = true,
-                _ => return Err(Error::usage(Step::UnknownOption, arg)),
-            }
-            Ok(false)
-        };
-        let takes_value = matches!(
-            opt,
-            b"--lower"
-                | b"--name"
-                | b"--state-dir"
-                | b"--hostname"
-                | b"--env"
-                | b"--cwd"
-                | b"--bind"
-                | b"--ro-bind"
-                | b"--net"
-                | b"--cap-add"
-                | b"--cap-drop"
-                | b"--memory"
-                | b"--pids"
-                | b"--cpus"
-        );
-        if !takes_value {
-            if opt == b"-V" || opt == b"--version" {
-                return Ok(Parsed::Version);
-            }
-            if flag(&mut c)? {
-                return Ok(Parsed::Help);
-            }
-            if opt == b"--keep" {
-                sandbox_opt = Some(opt);
-            }
-            i += 1;
-            continue;
-        }
-        let v: &'static CStr = match inline {
-            Some(v) => CStr::from_bytes_with_nul(v).unwrap_or(c""),
-            None => {
-                i += 1;
-                if i >= args.len() {
-                    return Err(Error::usage(Step::MissingValue, opt));
+                b"-h" | b"--help" => return Ok(Parsed::Help),
+                b"-V" | b"--version" => return Ok(Parsed::Version),
+                b"--keep" => {
+                    c.keep = true;
+                    sandbox_opt = Some(opt);
                 }
-                args.get(i)
+                b"--timings" => c.timings = true,
+                _ => return Err(Error::usage(Step::UnknownOption, opt)),
             }
+            continue;
         };
         let vb = v.to_bytes();
         match opt {
@@ -235,7 +273,6 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                 if c.nenvs == MAX_ENVS {
                     return Err(Error::usage(Step::TooMany, opt));
                 }
-                c.envs[c.nenvs] = v;
                 c.nenvs += 1;
             }
             b"--cwd" => {
@@ -277,10 +314,9 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         if opt != b"--lower" && opt != b"--state-dir" {
             sandbox_opt = Some(opt);
         }
-        i += 1;
     }
-    c.command = i;
-    if i >= args.len() {
+    c.command = opts.next_arg;
+    if c.command >= args.len() {
         return Err(Error::usage(Step::NoCommand, b""));
     }
     if c.nlowers > 0 && c.name.is_none() {
@@ -361,6 +397,9 @@ mod tests {
         assert!(c.keep && c.timings && !c.netns);
         assert_eq!(c.hostname.unwrap().to_bytes(), b"h");
         assert_eq!(c.nenvs, 2);
+        let a = args(&["--hostname", "--env", "--env", "A=1", "--env=B=2", "x", "--env", "C=3"]);
+        let v: Vec<&[u8]> = envs(&a).map(|e| e.to_bytes()).collect();
+        assert_eq!(v, [&b"A=1"[..], b"B=2"]);
         assert_eq!(c.cwd.unwrap().to_bytes(), b"/w");
         assert_eq!(c.nbinds, 2);
         assert_eq!((c.binds[0].src, c.binds[0].dst, c.binds[0].ro), (&b"/x"[..], &b"/y"[..], false));

@@ -2,7 +2,7 @@
 //! On failure the reason goes to the parent over the report channel and the process exits
 //! 127 (not found) or 126 (found but not executable).
 
-use crate::cli::{Config, MAX_ENVS};
+use crate::cli::{self, MAX_ENVS};
 use crate::error::{Error, Step};
 use crate::out::Buf;
 use crate::report;
@@ -19,13 +19,13 @@ fn key(entry: &[u8]) -> &[u8] {
 
 /// The sandbox's environment: not the host's. A standard PATH, HOME=/root, the caller's TERM,
 /// then each --env in order (a later one replaces an earlier one of the same key).
-pub fn sandbox_env(cfg: &Config, host: &Env, out: &mut Envp) {
+pub fn sandbox_env(args: &Args, host: &Env, out: &mut Envp) {
     out.push(DEFAULT_PATH);
     out.push(c"HOME=/root");
     if let Some(term) = host.entry(b"TERM") {
         out.push(term);
     }
-    for e in &cfg.envs[..cfg.nenvs] {
+    for e in cli::envs(args) {
         let k = key(e.to_bytes());
         match (0..out.len()).find(|&i| key(out.get(i).to_bytes()) == k) {
             Some(i) => out.set(i, e),

@@ -215,7 +215,7 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
             fail(Error::new(Step::Privileges, b"", e));
         }
         let mut envp = Envp::new();
-        exec::sandbox_env(cfg, &sb.env, &mut envp);
+        exec::sandbox_env(&sb.args, &sb.env, &mut envp);
         exec::exec(sb.args, cfg.command, envp.as_ptr(), exec::path_of(&envp), sock)
     });
     match started {

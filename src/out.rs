@@ -55,13 +55,6 @@ impl<const N: usize> Buf<N> {
         self.b[0] = 0;
     }
 
-    pub fn truncate(&mut self, len: usize) {
-        if len < self.len {
-            self.len = len;
-            self.b[len] = 0;
-        }
-    }
-
     pub fn len(&self) -> usize {
         self.len
     }

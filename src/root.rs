@@ -6,7 +6,7 @@
 //! point a mount at the host. Host paths are reached only through fds opened by the outer
 //! process (/proc/self/fd/N), and those are closed once used: PID 1 keeps no handle on the host.
 
-use crate::cli::{Config, MAX_BINDS, MAX_LOWERS};
+use crate::cli::{MAX_BINDS, MAX_LOWERS};
 use crate::error::{Error, Step};
 use crate::out::Buf;
 use crate::launch::Sandbox;

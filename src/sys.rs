@@ -118,6 +118,7 @@ impl SigSet {
         }
         SigSet(m)
     }
+    #[cfg(test)]
     pub fn has(self, sig: i32) -> bool {
         sig > 0 && sig <= 64 && self.0 & (1 << (sig - 1)) != 0
     }
@@ -235,18 +236,6 @@ pub fn stat_at(dir: Fd, path: &CStr, flags: i32) -> Result<Stat> {
 pub fn chdir(path: &CStr) -> Result<()> {
     // SAFETY: path is a live C string.
     unsafe { syscall!(Sysno::chdir, path.as_ptr()) }.map(drop)
-}
-
-pub fn fchdir(fd: Fd) -> Result<()> {
-    // SAFETY: no pointers.
-    unsafe { syscall!(Sysno::fchdir, fd.0) }.map(drop)
-}
-
-pub fn pipe(flags: i32) -> Result<(Fd, Fd)> {
-    let mut fds = [0i32; 2];
-    // SAFETY: fds is a live array of two ints.
-    unsafe { syscall!(Sysno::pipe2, fds.as_mut_ptr(), flags) }?;
-    Ok((Fd(fds[0]), Fd(fds[1])))
 }
 
 pub fn socketpair(domain: i32, ty: i32) -> Result<(Fd, Fd)> {
@@ -393,15 +382,22 @@ impl Env {
     }
 }
 
-/// A NULL-terminated array of C-string pointers built in a fixed buffer, for execve.
+/// A NULL-terminated array of C-string pointers built in a fixed buffer, for execve. The
+/// storage is left uninitialized: only the slots used are written, so a large capacity costs
+/// no page faults.
 pub struct PtrArray<const N: usize> {
-    p: [*const u8; N],
+    p: core::mem::MaybeUninit<[*const u8; N]>,
     n: usize,
 }
 
 impl<const N: usize> PtrArray<N> {
     pub fn new() -> Self {
-        PtrArray { p: [null(); N], n: 0 }
+        PtrArray { p: core::mem::MaybeUninit::uninit(), n: 0 }
+    }
+    fn slot(&mut self, i: usize) -> *mut *const u8 {
+        assert!(i < N);
+        // SAFETY: i < N keeps the pointer inside the array.
+        unsafe { (self.p.as_mut_ptr() as *mut *const u8).add(i) }
     }
     pub fn len(&self) -> usize {
         self.n
@@ -411,20 +407,29 @@ impl<const N: usize> PtrArray<N> {
         if self.n + 1 >= N {
             return false;
         }
-        self.p[self.n] = s.as_ptr() as *const u8;
+        let at = self.slot(self.n);
+        // SAFETY: `at` is a valid slot of the array.
+        unsafe { at.write(s.as_ptr() as *const u8) };
         self.n += 1;
         true
     }
     pub fn set(&mut self, i: usize, s: &'static CStr) {
-        self.p[i] = s.as_ptr() as *const u8;
+        assert!(i < self.n);
+        let at = self.slot(i);
+        // SAFETY: `at` is a valid slot of the array.
+        unsafe { at.write(s.as_ptr() as *const u8) };
     }
     pub fn get(&self, i: usize) -> &'static CStr {
         assert!(i < self.n);
-        // SAFETY: only `&'static CStr` pointers are stored.
-        unsafe { CStr::from_ptr(self.p[i] as *const core::ffi::c_char) }
+        // SAFETY: slots below n were written with `&'static CStr` pointers.
+        unsafe { CStr::from_ptr(*(self.p.as_ptr() as *const *const core::ffi::c_char).add(i)) }
     }
-    pub fn as_ptr(&self) -> *const *const u8 {
-        self.p.as_ptr()
+    /// The array, NULL-terminated.
+    pub fn as_ptr(&mut self) -> *const *const u8 {
+        let end = self.slot(self.n);
+        // SAFETY: n < N always (push keeps a slot free), so `end` is a valid slot.
+        unsafe { end.write(null()) };
+        self.p.as_ptr() as *const *const u8
     }
 }
 
