@@ -79,8 +79,10 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     if let Some(c) = cgroup {
         c.remove();
     }
-    // A rejected run leaves nothing behind; a layer that existed before is never lost to one.
-    if !cfg.keep || (setup_failed && sb.layer.fresh) {
+    // A rejected run leaves nothing behind, and a layer that existed before is never lost to
+    // one; a run that ran keeps its layer only with --keep.
+    let discard = if setup_failed { sb.layer.fresh } else { !cfg.keep };
+    if discard {
         if let Err(e) = sb.layer.discard() {
             Error::new(Step::Cleanup, sb.layer.path, e).print();
         }

@@ -146,8 +146,9 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, buf: &'a mut Buf<PATH_MAX>) -> Resul
             .map(sys::close)
             .is_ok();
         if !layer.resumed {
-            // Left by a run that was killed: discard it.
+            // Left by a run that was killed: discard it. What is made next is this run's own.
             discard_contents(dir).map_err(layer_err)?;
+            layer.fresh = true;
         }
     }
     if let Err(e) = make_dirs(dir, cfg.keep) {
