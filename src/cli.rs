@@ -457,4 +457,45 @@ mod tests {
         assert_eq!(split_bind(b":/b"), None);
         assert_eq!(split_bind(b"/a:b"), None);
     }
+
+    /// Seeded random command lines: the parser never panics, and every rejection renders as one
+    /// `sandbox: ` line with exit status 125.
+    #[test]
+    fn random_command_lines_never_crash_the_parser() {
+        let words = [
+            "--lower", "--name", "--state-dir", "--keep", "--hostname", "--env", "--cwd", "--bind", "--ro-bind",
+            "--net", "--cap-add", "--cap-drop", "--memory", "--pids", "--cpus", "--timings", "-h", "-V", "--",
+            "-", "--x", "-x", "=", "--env=", "--lower=", "none", "host", "all", "a", "/", ":", "a:b", "/a:/b",
+            "K=V", "=V", "1", "0", "0.5", "64M", "..", "a/b", "", "sh",
+        ];
+        let mut seed: u64 = 0x5eed_1234_abcd_0001;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        let mut rejected = 0;
+        for _ in 0..100_000 {
+            let n = next() % 8;
+            let mut v: Vec<String> = Vec::new();
+            for _ in 0..n {
+                let w = match next() % 5 {
+                    0 => (0..next() % 12).map(|_| char::from(1 + (next() % 126) as u8)).collect(),
+                    1 => "x".repeat(next() % 300),
+                    _ => words[next() % words.len()].to_string(),
+                };
+                v.push(w);
+            }
+            let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+            if let Err(e) = parse(&args(&refs)) {
+                rejected += 1;
+                assert_eq!(e.status(), 125);
+                let mut b = crate::out::Buf::<1400>::new();
+                e.line(&mut b);
+                let line = b.bytes();
+                assert!(line.starts_with(b"sandbox: ") && line.ends_with(b"\n"));
+                assert_eq!(line.iter().filter(|&&c| c == b'\n').count(), 1, "one line");
+            }
+        }
+        assert!(rejected > 10_000, "the generator should mostly make bad input: {rejected}");
+    }
 }

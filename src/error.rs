@@ -229,7 +229,7 @@ impl<'a> Error<'a> {
         b.clear();
         b.push(b"sandbox: ").push(self.step.what());
         if !self.path.is_empty() {
-            b.push(b": ").push(&self.path[..self.path.len().min(1024)]);
+            b.push(b": ").push_printable(&self.path[..self.path.len().min(1024)]);
         }
         if self.errno != 0 {
             b.push(b": ");

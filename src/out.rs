@@ -28,6 +28,15 @@ impl<const N: usize> Buf<N> {
         self
     }
 
+    /// Push, with control characters shown as `?`: a message stays one line whatever a user
+    /// passed in a path or name.
+    pub fn push_printable(&mut self, s: &[u8]) -> &mut Self {
+        for &c in s {
+            self.push(if c < 0x20 || c == 0x7f { b"?" } else { core::slice::from_ref(&c) });
+        }
+        self
+    }
+
     pub fn push_u64(&mut self, mut v: u64) -> &mut Self {
         let mut d = [0u8; 20];
         let mut i = d.len();
