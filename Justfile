@@ -32,7 +32,10 @@ size: build
     nm --size-sort -S {{bin}} | tail -n 25
     cargo build --release --target {{target}}
 
-# Start-up latency against bubblewrap, unshare+chroot, crun, runc and the reference floor
-# (hyperfine; writes target/bench/results.md).
+# Start-up latency against bubblewrap, unshare+chroot, crun, runc and the floor (target/bench/results.md).
 bench: build rootfs
     bash tests/bench.sh
+
+# Boot the busybox image in qemu (TCG) with sandbox as /init; ARGS: init's arguments (default: a sandboxed command).
+vm *ARGS: build rootfs
+    bash rootfs/vm.sh boot {{ARGS}}
