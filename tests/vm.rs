@@ -1,0 +1,361 @@
+//! Boot tests: sandbox as the /init of a bare VM. `bash rootfs/vm.sh` builds an initramfs with the
+//! binary under test as /init, the busybox image (at /images/busybox and at the root), overlay.ko
+//! and no /dev/console node, and boots it in `qemu-system-x86_64 -accel tcg` (never KVM) with the
+//! init's arguments after `--` on the kernel command line. qemu must exit by itself (the init
+//! powers the machine off) within BOOT_TIMEOUT; the serial console is the test's output, written
+//! to target/vm-logs/<test>.log with the wall-clock time of each line.
+//!
+//! The boots run one at a time (each keeps both cores busy under TCG). A test skips, saying why,
+//! only when qemu or the kernel cannot be had (vm.sh exits 77); under CI=true that is a failure.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const VM_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rootfs/vm.sh");
+/// A boot takes about 5 s under TCG here; killed (and failed) past this.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+
+enum Ready {
+    Yes,
+    Unavailable(String),
+    Failed(String),
+}
+
+static READY: OnceLock<Ready> = OnceLock::new();
+static BOOTS: Mutex<()> = Mutex::new(());
+
+/// Fetch the kernel (cached), install qemu and cpio if missing, build the initramfs with the
+/// binary under test; check the initramfs has /init and no /dev/console.
+fn prepare() -> Ready {
+    let mut c = Command::new("bash");
+    c.arg(VM_SH).arg("build").env("SANDBOX_BIN", BIN);
+    let out = spawn(c, b"").wait_for(Duration::from_secs(900));
+    match out.code {
+        0 => {}
+        77 => return Ready::Unavailable(out.stderr.trim().to_string()),
+        _ => return Ready::Failed(format!("bash rootfs/vm.sh build failed: {out:#?}")),
+    }
+    let Some(initrd) = out.stdout.lines().find_map(|l| l.strip_prefix("initramfs: ")) else {
+        return Ready::Failed(format!("vm.sh build did not name the initramfs: {out:#?}"));
+    };
+    let list = Command::new("sh")
+        .arg("-c")
+        .arg(format!("gzip -dc '{initrd}' | cpio -it --quiet"))
+        .output()
+        .expect("list the initramfs");
+    let names = String::from_utf8_lossy(&list.stdout);
+    let names: Vec<&str> = names.lines().collect();
+    if !list.status.success() || !names.contains(&"init") {
+        return Ready::Failed(format!("the initramfs {initrd} has no /init: {names:?}"));
+    }
+    for must in ["images/busybox/bin/busybox", "bin/sh", "proc", "sys", "dev", "run", "tmp"] {
+        if !names.contains(&must) {
+            return Ready::Failed(format!("the initramfs {initrd} has no /{must}"));
+        }
+    }
+    if !names.iter().any(|n| n.starts_with("lib/modules/") && n.contains("/kernel/fs/overlayfs/overlay.ko")) {
+        return Ready::Failed(format!("the initramfs {initrd} has no overlay module"));
+    }
+    if names.iter().any(|n| n.starts_with("dev/")) {
+        return Ready::Failed(format!("the initramfs {initrd} has something in /dev (it must have no console node)"));
+    }
+    Ready::Yes
+}
+
+/// Whether the boot tests can run (see the module doc for when they skip).
+fn vm_ready() -> bool {
+    match READY.get_or_init(prepare) {
+        Ready::Yes => true,
+        Ready::Unavailable(why) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("the VM cannot be booted here and CI=true does not allow a skip: {why}");
+            }
+            eprintln!("skipped: the VM cannot be booted here: {why}");
+            false
+        }
+        Ready::Failed(why) => panic!("{why}"),
+    }
+}
+
+/// One boot: the console's lines with the time since vm.sh started, how qemu ended.
+struct Boot {
+    name: String,
+    lines: Vec<(Duration, String)>,
+    /// qemu's exit code if it exited by itself; None if it had to be killed.
+    status: Option<i32>,
+    elapsed: Duration,
+    stderr: String,
+    log: PathBuf,
+}
+
+/// Terminal control sequences (SeaBIOS clears the screen) and carriage returns out of a line.
+fn clean(line: &str) -> String {
+    let mut out = String::new();
+    let mut it = line.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '\x1b' => {
+                if it.next() == Some('[') {
+                    for d in it.by_ref() {
+                        if d.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Boot the VM with `args` as init's arguments, to its end or BOOT_TIMEOUT (then qemu is killed).
+fn boot(name: &str, args: &[&str]) -> Boot {
+    let _one_at_a_time = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cmd = Command::new("bash");
+    cmd.arg(VM_SH).arg("boot").args(args).env("SANDBOX_BIN", BIN);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let what = format!("{cmd:?}");
+    let start = Instant::now();
+    // vm.sh execs qemu: the child is qemu once the initramfs is built.
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = thread::spawn(move || {
+        let mut lines = Vec::new();
+        let mut cur: Vec<u8> = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    for &b in &buf[..n] {
+                        if b == b'\n' {
+                            lines.push((start.elapsed(), clean(&String::from_utf8_lossy(&cur))));
+                            cur.clear();
+                        } else {
+                            cur.push(b);
+                        }
+                    }
+                }
+            }
+        }
+        if !cur.is_empty() {
+            lines.push((start.elapsed(), clean(&String::from_utf8_lossy(&cur))));
+        }
+        lines
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let err_reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = start + BOOT_TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s.code();
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = start.elapsed();
+    let lines = reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+
+    let dir = PathBuf::from(MANIFEST_DIR).join("target/vm-logs");
+    let _ = fs::create_dir_all(&dir);
+    let log = dir.join(format!("{name}.log"));
+    let mut text = format!("# {what}\n");
+    for (t, l) in &lines {
+        text.push_str(&format!("[+{:7.3}s] {l}\n", t.as_secs_f64()));
+    }
+    match status {
+        Some(c) => text.push_str(&format!("# qemu exited by itself with status {c} after {:.3}s\n", elapsed.as_secs_f64())),
+        None => text.push_str(&format!("# qemu killed after {:.3}s (timeout {BOOT_TIMEOUT:?})\n", elapsed.as_secs_f64())),
+    }
+    if !stderr.is_empty() {
+        text.push_str(&format!("# stderr:\n{stderr}"));
+    }
+    let _ = fs::write(&log, &text);
+    Boot { name: name.to_string(), lines, status, elapsed, stderr, log }
+}
+
+impl Boot {
+    fn text(&self) -> String {
+        self.lines.iter().map(|(_, l)| format!("{l}\n")).collect()
+    }
+
+    /// Everything about the boot, for an assertion's message.
+    fn show(&self) -> String {
+        format!(
+            "{} (log {}):\n{}qemu: {}\nstderr: {}",
+            self.name,
+            self.log.display(),
+            self.text(),
+            match self.status {
+                Some(c) => format!("exited with {c} after {:.1}s", self.elapsed.as_secs_f64()),
+                None => format!("killed after {:.1}s", self.elapsed.as_secs_f64()),
+            },
+            self.stderr
+        )
+    }
+
+    /// The time and index of the first line ending with `marker` (a guest's output line; the
+    /// kernel's echo of its command line, if shown, has more after it).
+    fn line_ending(&self, marker: &str) -> Option<(usize, Duration)> {
+        self.lines.iter().position(|(_, l)| l.trim_end().ends_with(marker)).map(|i| (i, self.lines[i].0))
+    }
+
+    /// The rest of the last line after `key=`, trimmed (the guest prints `key=value` lines).
+    fn value(&self, key: &str) -> Option<String> {
+        let pat = format!("{key}=");
+        self.lines.iter().rev().find_map(|(_, l)| l.find(&pat).map(|i| l[i + pat.len()..].trim().to_string()))
+    }
+
+    fn number(&self, key: &str) -> i64 {
+        let v = self.value(key).unwrap_or_else(|| panic!("no {key}= in the output: {}", self.show()));
+        v.parse().unwrap_or_else(|_| panic!("{key}={v:?} is not a number: {}", self.show()))
+    }
+
+    /// The status N of the last line containing `exit status N`, and that line's index.
+    fn exit_status(&self) -> Option<(usize, i32)> {
+        self.lines.iter().enumerate().rev().find_map(|(i, (_, l))| {
+            let rest = &l[l.find("exit status ")? + "exit status ".len()..];
+            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            digits.parse().ok().map(|n| (i, n))
+        })
+    }
+
+    /// qemu exited by itself (the machine powered off, no panic) and the last line the init
+    /// printed says `exit status <code>`.
+    fn assert_clean_exit(&self, code: i32) {
+        assert!(self.status.is_some(), "qemu did not exit by itself within {BOOT_TIMEOUT:?} and was killed: {}", self.show());
+        let text = self.text();
+        for bad in ["Kernel panic", "Attempted to kill init", "BUG:", "Oops", "kernel BUG"] {
+            assert!(!text.contains(bad), "{bad:?} on the console: {}", self.show());
+        }
+        assert_eq!(self.status, Some(0), "qemu's status: {}", self.show());
+        assert!(text.contains("reboot: Power down"), "the machine was not powered off: {}", self.show());
+        let (i, n) = self.exit_status().unwrap_or_else(|| panic!("no `exit status N` line: {}", self.show()));
+        assert_eq!(n, code, "wrong exit status: {}", self.show());
+        // The status line is the init's last word: only the kernel speaks after it.
+        for (_, l) in &self.lines[i + 1..] {
+            let l = l.trim();
+            assert!(l.is_empty() || l.starts_with('['), "output after the exit status line: {l:?}: {}", self.show());
+        }
+    }
+}
+
+#[test]
+fn vm_sandboxed_command() {
+    if !vm_ready() {
+        return;
+    }
+    let b = boot(
+        "vm_sandboxed_command",
+        &[
+            "--lower",
+            "/images/busybox",
+            "--name",
+            "vm1",
+            "/bin/sh",
+            "-c",
+            "echo hi-from-vm; hostname; echo cmdline1=$(cat /proc/1/cmdline | tr '\\0' ' '); \
+             echo uptime=$(cut -d' ' -f1 /proc/uptime); echo root=$(grep -c ' / / ' /proc/self/mountinfo) \
+             $(grep ' / / ' /proc/self/mountinfo | sed 's/.* - //' | cut -d' ' -f1); \
+             echo initramfs-visible=$(ls /init /images 2>/dev/null | wc -l)",
+        ],
+    );
+    b.assert_clean_exit(0);
+    let (i, t) = b.line_ending("hi-from-vm").unwrap_or_else(|| panic!("no hi-from-vm: {}", b.show()));
+    assert_eq!(b.lines.get(i + 1).map(|(_, l)| l.trim()), Some("vm1"), "hostname: {}", b.show());
+    assert!(b.value("cmdline1").is_some_and(|c| !c.is_empty()), "/proc/1/cmdline: {}", b.show());
+    // The sandbox's root is its overlay, and nothing of the initramfs shows inside.
+    assert_eq!(b.value("root").as_deref(), Some("1 overlay"), "root mount: {}", b.show());
+    assert_eq!(b.number("initramfs-visible"), 0, "{}", b.show());
+    eprintln!(
+        "vm_sandboxed_command: first output {:.2}s after vm.sh started, kernel uptime at the command {}s, \
+         qemu exited after {:.2}s",
+        t.as_secs_f64(),
+        b.value("uptime").unwrap_or_default(),
+        b.elapsed.as_secs_f64()
+    );
+
+    let b = boot("vm_sandboxed_exit_status", &["--lower", "/images/busybox", "--name", "vm3", "/bin/sh", "-c", "exit 3"]);
+    b.assert_clean_exit(3);
+}
+
+#[test]
+fn vm_init_only_reaps_orphans() {
+    if !vm_ready() {
+        return;
+    }
+    // 20 subshells that exit at once leave their `sleep 0.1` to PID 1, the machine's init.
+    let b = boot(
+        "vm_init_only_reaps_orphans",
+        &[
+            "/bin/sh",
+            "-c",
+            "for i in $(seq 20); do (sleep 0.1 &); done; sleep 2; \
+             echo zombies=$(ps -o stat | grep -c Z); echo sleeping=$(ps -o comm | grep -cx sleep); \
+             echo pid1=$(cat /proc/1/comm); echo cgroup2=$(grep -c ' /sys/fs/cgroup cgroup2 ' /proc/mounts); \
+             echo init-only-done; exit 5",
+        ],
+    );
+    b.assert_clean_exit(5);
+    assert!(b.line_ending("init-only-done").is_some(), "{}", b.show());
+    assert_eq!(b.number("zombies"), 0, "orphans not reaped: {}", b.show());
+    assert_eq!(b.number("sleeping"), 0, "{}", b.show());
+    assert_eq!(b.number("cgroup2"), 1, "cgroup2 not at /sys/fs/cgroup: {}", b.show());
+}
+
+#[test]
+fn vm_limits() {
+    if !vm_ready() {
+        return;
+    }
+    // Builtins only while the pids are at the limit: a shell that cannot fork gives up.
+    let script = "echo pids_max=$(cat /sys/fs/cgroup/pids.max); echo memory_max=$(cat /sys/fs/cgroup/memory.max); \
+        echo cpu_max=$(cat /sys/fs/cgroup/cpu.max); \
+        sh -c 'for i in $(seq 50); do sleep 5 & done; wait'; echo bomb=$?; \
+        set -- /proc/[0-9]*; echo procs=$#; \
+        for p in /proc/[0-9]*; do read -r c < $p/comm && [ $c = sleep ] && kill ${p#/proc/}; done 2>/dev/null; \
+        n=0; while set -- /proc/[0-9]*; [ $# -gt 3 ] && [ $n -lt 200000 ]; do n=$((n+1)); done; \
+        while read -r k v; do echo pids_events_$k=$v; done < /sys/fs/cgroup/pids.events; \
+        dd if=/dev/zero of=/dev/null bs=100M count=1; echo hog=$?; echo after-oom; \
+        read -r u _ < /proc/uptime; e=$((${u%.*}+2)); while [ ${u%.*} -lt $e ]; do read -r u _ < /proc/uptime; done; \
+        while read -r k v; do echo cpu_stat_$k=$v; done < /sys/fs/cgroup/cpu.stat";
+    let b = boot(
+        "vm_limits",
+        &["--lower", "/images/busybox", "--name", "vm2", "--pids", "20", "--memory", "64M", "--cpus", "0.5", "/bin/sh", "-c", script],
+    );
+    b.assert_clean_exit(0);
+    assert_eq!(b.value("pids_max").as_deref(), Some("20"), "{}", b.show());
+    assert_eq!(b.value("memory_max").as_deref(), Some("67108864"), "{}", b.show());
+    assert_eq!(b.value("cpu_max").as_deref(), Some("50000 100000"), "{}", b.show());
+    // The fork bomb stopped at the limit.
+    let text = b.text();
+    assert!(text.contains("can't fork"), "no fork failed: {}", b.show());
+    let procs = b.number("procs");
+    assert!((10..=22).contains(&procs), "{procs} processes with pids.max 20: {}", b.show());
+    assert!(b.number("pids_events_max") >= 1, "{}", b.show());
+    // The memory hog was OOM-killed, the shell went on.
+    assert_eq!(b.number("hog"), 137, "{}", b.show());
+    let (hog, _) = b.line_ending("after-oom").unwrap_or_else(|| panic!("no after-oom: {}", b.show()));
+    assert!(b.lines[..hog].iter().any(|(_, l)| l.contains("out of memory")), "no OOM kill: {}", b.show());
+    // 2 s of busy loop at half a CPU was throttled.
+    assert!(b.number("cpu_stat_nr_throttled") >= 1, "not throttled: {}", b.show());
+}
