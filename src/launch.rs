@@ -75,13 +75,13 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     let userns = if uid == 0 { None } else { Some((uid, sys::getegid())) };
     let cgroup_fd = cgroup.as_ref().map(|c| c.fd);
     let mut sb = Sandbox { cfg, args, env, layer, src, userns, cgroup: cgroup_fd, take_tty: false, mask: SigSet(0), timings: t.on };
-    let (status, setup_failed) = supervise(&mut sb, t);
+    let (status, ran) = supervise(&mut sb, t);
     if let Some(c) = cgroup {
         c.remove();
     }
-    // A rejected run leaves nothing behind, and a layer that existed before is never lost to
-    // one; a run that ran keeps its layer only with --keep.
-    let discard = if setup_failed { sb.layer.fresh } else { !cfg.keep };
+    // A run whose command never started (rejected, or not executable) leaves nothing behind and
+    // loses no layer that existed before it; a run that ran keeps its layer only with --keep.
+    let discard = if ran { !cfg.keep } else { sb.layer.fresh };
     if discard {
         if let Err(e) = sb.layer.discard() {
             Error::new(Step::Cleanup, sb.layer.path, e).print();
@@ -91,13 +91,13 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     status
 }
 
-/// Returns the exit status, and whether the sandbox failed before its command ran.
+/// Returns the exit status, and whether the command started (its execve succeeded).
 fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     let (theirs, ours) = match report::channel() {
         Ok(p) => p,
         Err(e) => {
             Error::new(Step::Namespaces, b"", e).print();
-            return (EXIT_SANDBOX, true);
+            return (EXIT_SANDBOX, false);
         }
     };
     let mut tty = Tty::claim();
@@ -120,25 +120,23 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
         Err(e) => {
             Error::new(Step::Namespaces, b"", e).print();
             let _ = sys::sigprocmask(libc::SIG_SETMASK, sb.mask);
-            return (EXIT_SANDBOX, true);
+            return (EXIT_SANDBOX, false);
         }
     };
     t.mark(b"clone");
     sys::close(theirs);
-    let mut setup_failed = false;
-    let mut exec_failed = false;
+    let mut ran = true;
     let mut buf = [0u8; report::MAX];
     while let Some(m) = report::recv(ours, &mut buf) {
         match m {
             Msg::RootReady(ns) => t.mark_at(b"root", ns),
             Msg::Failed(e) => {
                 e.print();
-                exec_failed = e.step == Step::Exec;
-                setup_failed = !exec_failed;
+                ran = false;
             }
         }
     }
-    if !setup_failed && !exec_failed {
+    if ran {
         t.mark(b"exec");
     }
     sys::close(ours);
@@ -157,7 +155,7 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     };
     t.mark(b"exit");
     tty.restore();
-    (init::status(w), setup_failed)
+    (init::status(w), ran)
 }
 
 /// Map the caller's uid and gid to root in the new user namespace. The child writes its own maps,
