@@ -451,8 +451,8 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<()> {
     unsafe { syscall!(Sysno::capset, header.as_ptr(), data.as_ptr()) }.map(drop)
 }
 
-/// Install a classic BPF seccomp filter on this thread.
-pub fn seccomp_filter<T>(prog: &[T]) -> Result<()> {
+/// Install a classic BPF seccomp filter on this thread, with `flags` (SECCOMP_FILTER_FLAG_*).
+pub fn seccomp_filter<T>(prog: &[T], flags: u32) -> Result<()> {
     #[repr(C)]
     struct Fprog {
         len: u16,
@@ -460,7 +460,7 @@ pub fn seccomp_filter<T>(prog: &[T]) -> Result<()> {
     }
     let p = Fprog { len: prog.len() as u16, filter: prog.as_ptr() as usize };
     // SAFETY: p is a live sock_fprog pointing at `prog`, whose elements are 8-byte sock_filter.
-    unsafe { syscall!(Sysno::seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &p as *const Fprog) }.map(drop)
+    unsafe { syscall!(Sysno::seccomp, libc::SECCOMP_SET_MODE_FILTER, flags, &p as *const Fprog) }.map(drop)
 }
 
 // ---- the machine (sandbox as the kernel's init) ----------------------------------------------
