@@ -201,28 +201,41 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
         }
     }
     let umask = sys::umask(0);
-    if let Err(e) = root::build(sb) {
-        fail(e);
-    }
-    if sb.timings {
-        report::send_root_ready(sock, sys::now_ns());
-    }
-    // PID 1 is not dumpable: the command, root or not, cannot trace it or read its memory.
-    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
+    let host = root::enter(sb).unwrap_or_else(|e| fail(e));
+    // The command's process is forked now and drops its privileges while PID 1 finishes the
+    // root; it waits on `go` before it goes in. Two CPUs do the two halves at once.
+    let (go, ready) = sys::pipe(libc::O_CLOEXEC).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
     let cfg = sb.cfg;
     let started = init::start(sb.take_tty, sb.mask, Some(umask), || {
+        sys::close(ready);
         if let Err(e) = caps::limit(cfg.caps).and_then(|()| caps::confine()) {
             fail(Error::new(Step::Privileges, b"", e));
         }
         let mut envp = Envp::new();
         exec::sandbox_env(&sb.args, &sb.env, &mut envp);
+        // One byte: the root is ready. End-of-file: PID 1 failed and is reporting it.
+        if sys::read(go, &mut [0u8]) != Ok(1) {
+            sys::exit(EXIT_SANDBOX);
+        }
+        let cwd = cfg.cwd.unwrap_or(c"/");
+        if let Err(e) = sys::chdir(cwd) {
+            fail(Error::new(Step::Cwd, cwd.to_bytes(), e));
+        }
         exec::exec(sb.args, cfg.command, envp.as_ptr(), exec::path_of(&envp), sock)
     });
-    match started {
-        Ok(pid) => {
-            sys::close(sock);
-            sys::exit(init::serve(pid))
-        }
-        Err(e) => fail(Error::new(Step::Fork, b"", e)),
+    let pid = started.unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
+    sys::close(go);
+    // PID 1 is not dumpable: the command, root or not, cannot trace it or read its memory.
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
+    // On failure PID 1 exits, which kills the waiting command's process with the namespace.
+    if let Err(e) = root::finish(sb, &host) {
+        fail(e);
     }
+    if sb.timings {
+        report::send_root_ready(sock, sys::now_ns());
+    }
+    let _ = sys::write(ready, b"g");
+    sys::close(ready);
+    sys::close(sock);
+    sys::exit(init::serve(pid))
 }

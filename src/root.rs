@@ -1,6 +1,6 @@
 //! Step 4, inside the new namespaces: build the root. Mount the overlay on the layer's own
-//! directory (only this mount namespace sees it), pivot_root into it and detach the old root,
-//! then /proc, /dev, /sys, /tmp, the binds, the hostname and lo.
+//! directory (only this mount namespace sees it) and pivot_root into it (`enter`); then /proc,
+//! /dev, /sys, /tmp, the binds, the old root detached, the hostname and lo (`finish`).
 //!
 //! Everything after pivot_root resolves inside the new root, so a symlink in the image cannot
 //! point a mount at the host. Host paths are reached only through fds opened by the outer
@@ -57,7 +57,7 @@ fn mount_at(src: &CStr, target: &CStr, fstype: &CStr, flags: u64, data: Option<&
 /// Host files the root needs, opened before pivot_root from the new mount namespace (overlayfs
 /// and bind mounts take only mounts of the caller's namespace). The sandbox reaches them as
 /// /proc/self/fd/N, and each is closed once used: PID 1 keeps no handle on the host.
-struct Host {
+pub struct Host {
     lowers: [Fd; MAX_LOWERS],
     binds: [Fd; MAX_BINDS],
     /// Rootless: the host's device nodes, bound into /dev (mknod needs the real root), and /sys
@@ -274,12 +274,20 @@ fn sysfs(host: Fd) -> Result<(), Errno> {
     read_only(c"/sys")
 }
 
-/// Build the whole root and enter it. The working directory is `--cwd` at the end.
-pub fn build<'a>(sb: &Sandbox<'a>) -> Result<(), Error<'a>> {
-    let cfg = sb.cfg;
+/// The first half of the root, which the command's process is forked after: open the host's
+/// files, mount the overlay and pivot_root into it.
+pub fn enter<'a>(sb: &Sandbox<'a>) -> Result<Host, Error<'a>> {
     let mut h = Host { lowers: [Fd(-1); MAX_LOWERS], binds: [Fd(-1); MAX_BINDS], devs: [Fd(-1); 6], sys: Fd(-1) };
     open_host(sb, &mut h)?;
-    pivot_into_overlay(sb, &h.lowers[..cfg.nlowers])?;
+    pivot_into_overlay(sb, &h.lowers[..sb.cfg.nlowers])?;
+    Ok(h)
+}
+
+/// The second half, done by PID 1 while the command's process drops its privileges (it shares
+/// the mount namespace, so it sees all of this): /proc, /dev, /sys, /tmp, the binds, the old
+/// root detached, the hostname and lo.
+pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host) -> Result<(), Error<'a>> {
+    let cfg = sb.cfg;
     let e = |step: Step, path: &'a [u8]| move |errno| Error::new(step, path, errno);
     mount_at(c"proc", c"/proc", c"proc", NOSUID | NODEV | NOEXEC, None).map_err(e(Step::Proc, b"/proc"))?;
     dev(&h.devs, sb.userns.is_some()).map_err(e(Step::Dev, b"/dev"))?;
@@ -302,8 +310,7 @@ pub fn build<'a>(sb: &Sandbox<'a>) -> Result<(), Error<'a>> {
     if cfg.netns {
         loopback_up().map_err(e(Step::Loopback, b"lo"))?;
     }
-    let cwd = cfg.cwd.unwrap_or(c"/");
-    sys::chdir(cwd).map_err(e(Step::Cwd, cwd.to_bytes()))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -558,3 +558,10 @@ pub fn sleep_ms(ms: u64) {
     // SAFETY: ts is a live timespec; the remainder pointer is NULL.
     let _ = unsafe { syscall!(Sysno::nanosleep, &ts as *const libc::timespec, 0) };
 }
+
+pub fn pipe(flags: i32) -> Result<(Fd, Fd)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a live array of two ints.
+    unsafe { syscall!(Sysno::pipe2, fds.as_mut_ptr(), flags) }?;
+    Ok((Fd(fds[0]), Fd(fds[1])))
+}
