@@ -208,6 +208,9 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
     let cfg = sb.cfg;
     let started = init::start(sb.take_tty, sb.mask, Some(umask), || {
         sys::close(ready);
+        if let Err(e) = root::name_and_network(sb) {
+            fail(e);
+        }
         if let Err(e) = caps::limit(cfg.caps).and_then(|()| caps::confine()) {
             fail(Error::new(Step::Privileges, b"", e));
         }

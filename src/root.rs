@@ -1,6 +1,7 @@
 //! Step 4, inside the new namespaces: build the root. Mount the overlay on the layer's own
 //! directory (only this mount namespace sees it) and pivot_root into it (`enter`); then /proc,
-//! /dev, /sys, /tmp, the binds, the old root detached, the hostname and lo (`finish`).
+//! /dev, /sys, /tmp, the binds, the old root detached (`finish`), and the hostname and lo
+//! (`name_and_network`, in the command's process at the same time).
 //!
 //! Everything after pivot_root resolves inside the new root, so a symlink in the image cannot
 //! point a mount at the host. Host paths are reached only through fds opened by the outer
@@ -284,8 +285,8 @@ pub fn enter<'a>(sb: &Sandbox<'a>) -> Result<Host, Error<'a>> {
 }
 
 /// The second half, done by PID 1 while the command's process drops its privileges (it shares
-/// the mount namespace, so it sees all of this): /proc, /dev, /sys, /tmp, the binds, the old
-/// root detached, the hostname and lo.
+/// the mount namespace, so it sees all of this): /proc, /dev, /sys, /tmp, the binds, and the
+/// old root detached.
 pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host) -> Result<(), Error<'a>> {
     let cfg = sb.cfg;
     let e = |step: Step, path: &'a [u8]| move |errno| Error::new(step, path, errno);
@@ -304,11 +305,17 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host) -> Result<(), Error<'a>> {
         let b = cfg.binds[i];
         bind(h.binds[i], b.dst, sb.src.bind_dirs[i], b.ro).map_err(e(Step::Bind, b.dst))?;
     }
-    detach_old_root()?;
+    detach_old_root()
+}
+
+/// The hostname and lo, done by the command's process before it drops its privileges (it
+/// shares the UTS and network namespaces), while PID 1 mounts.
+pub fn name_and_network<'a>(sb: &Sandbox<'a>) -> Result<(), Error<'a>> {
+    let cfg = sb.cfg;
     let host = cfg.hostname.or(cfg.name).unwrap_or(c"sandbox");
-    sys::sethostname(host.to_bytes()).map_err(e(Step::Hostname, host.to_bytes()))?;
+    sys::sethostname(host.to_bytes()).map_err(|e| Error::new(Step::Hostname, host.to_bytes(), e))?;
     if cfg.netns {
-        loopback_up().map_err(e(Step::Loopback, b"lo"))?;
+        loopback_up().map_err(|e| Error::new(Step::Loopback, b"lo", e))?;
     }
     Ok(())
 }
