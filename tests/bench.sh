@@ -149,15 +149,17 @@ fi
 # --- the commands ------------------------------------------------------------------------------
 true_bin="$image_abs/bin/true"    # static busybox: the exec baseline for the helper's overhead
 names=() cmds=() notes=()
+# sandbox runs right after the floor, and each after its floor: the kernel tears network
+# namespaces down in the background, so neighbours in time share the same conditions.
 add() { names+=("$1"); cmds+=("$2"); notes+=("${3:-}"); }
+add "floor (net ns)"         "$repo/$out/floor $image_abs net"
 add "sandbox"                "$sandbox --lower $image --name bench -- /bin/true"
+add "floor (no net ns)"      "$repo/$out/floor $image_abs" "no network namespace"
 add "sandbox --net host"     "$sandbox --lower $image --name bench --net host -- /bin/true" "no network namespace"
 add "bubblewrap"             "$(command -v bwrap || echo bwrap) --ro-bind $image / --proc /proc --dev /dev --tmpfs /tmp --unshare-pid --unshare-ipc --unshare-uts --unshare-net /bin/true"
 add "unshare + chroot"       "$(command -v unshare || echo unshare) --mount --pid --fork --uts --ipc --net $(command -v chroot) $image /bin/true"
 add "crun"                   "$repo/$out/inns $nsfile $(command -v crun || echo /usr/bin/crun) --root $crun_root --cgroup-manager=disabled run --bundle $bundle bench-crun" "via inns (see its row)"
 add "runc"                   "$(command -v runc || echo runc) --root $runc_root run --bundle $bundle bench-runc" "v1 cgroups (runc cannot disable them)"
-add "floor (net ns)"         "$repo/$out/floor $image_abs net"
-add "floor (no net ns)"      "$repo/$out/floor $image_abs" "no network namespace"
 add "inns + true"            "$repo/$out/inns $nsfile $true_bin" "crun's wrapper: enter ns + exec"
 add "true"                   "$true_bin" "exec baseline, no isolation"
 
