@@ -19,6 +19,12 @@ if [ -z "$bb" ]; then
     if [ -z "$deb" ] && command -v apt-get >/dev/null; then
       (cd "$cache" && apt-get download busybox-static >/dev/null 2>&1) || true
       deb=$(ls "$cache"/busybox-static_*.deb 2>/dev/null | head -n1 || true)
+      # A fresh machine may have no package lists yet.
+      if [ -z "$deb" ] && [ "$(id -u)" = 0 ]; then
+        apt-get update -q >/dev/null 2>&1 || true
+        (cd "$cache" && apt-get download busybox-static >/dev/null 2>&1) || true
+        deb=$(ls "$cache"/busybox-static_*.deb 2>/dev/null | head -n1 || true)
+      fi
     fi
     if [ -n "$deb" ]; then
       rm -rf "$cache/x" && dpkg -x "$deb" "$cache/x"
