@@ -174,19 +174,13 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
 /// Map the caller's uid and gid to root in the new user namespace. The child writes its own maps,
 /// which an unprivileged process may do for exactly its own ids (after denying setgroups).
 fn map_ids(uid: u32, gid: u32) -> Result<(), Errno> {
-    let write = |path: &core::ffi::CStr, data: &[u8]| -> Result<(), Errno> {
-        let fd = sys::openat(AT_FDCWD, path, libc::O_WRONLY | libc::O_CLOEXEC, 0)?;
-        let r = sys::write(fd, data).map(drop);
-        sys::close(fd);
-        r
-    };
-    write(c"/proc/self/setgroups", b"deny")?;
+    sys::write_file(AT_FDCWD, c"/proc/self/setgroups", b"deny")?;
     let mut m = Buf::<32>::new();
     m.push(b"0 ").push_u64(uid as u64).push(b" 1");
-    write(c"/proc/self/uid_map", m.bytes())?;
+    sys::write_file(AT_FDCWD, c"/proc/self/uid_map", m.bytes())?;
     m.clear();
     m.push(b"0 ").push_u64(gid as u64).push(b" 1");
-    write(c"/proc/self/gid_map", m.bytes())
+    sys::write_file(AT_FDCWD, c"/proc/self/gid_map", m.bytes())
 }
 
 /// The child: PID 1 of the new namespaces. Never returns.
