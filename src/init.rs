@@ -5,15 +5,16 @@
 
 use crate::sys::{self, Errno, SigSet};
 use crate::tty::Tty;
-use libc::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH};
+use libc::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH};
 
 /// Signals sent to sandbox that are passed on to the command.
 pub const FORWARD: SigSet = SigSet::of(&[SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]);
 /// What init and the outer process wait for.
 pub const WAIT: SigSet = SigSet(FORWARD.0 | SigSet::of(&[SIGCHLD]).0);
-/// Blocked from the start: the waited-for signals stay pending until read, and a process group
-/// in the background may hand the terminal over (SIGTTOU) without being stopped.
-pub const BLOCK: SigSet = SigSet(WAIT.0 | SigSet::of(&[SIGTTIN, SIGTTOU]).0);
+/// Blocked from the start: the waited-for signals stay pending until read, a process group in
+/// the background may hand the terminal over (SIGTTOU) without being stopped, and SIGCONT (whose
+/// continuing happens anyway) can be read by PID 1 when a stopped job is resumed.
+pub const BLOCK: SigSet = SigSet(WAIT.0 | SigSet::of(&[SIGTTIN, SIGTTOU, SIGCONT]).0);
 
 /// The exit status a shell would report for a wait status: the code, or 128+signal.
 pub fn status(w: i32) -> i32 {
@@ -44,19 +45,41 @@ pub fn start(take_tty: bool, mask: SigSet, umask: Option<u32>, exec: impl FnOnce
 
 /// Serve as init until `child` exits; returns its status. Every other process that ends is
 /// reaped on the way; signals in FORWARD are sent on to `child`.
-pub fn serve(child: i32) -> i32 {
+///
+/// With `job_control` (the command has the caller's terminal), a stop of the command is a stop
+/// of the whole job: the command stopped by Ctrl-Z makes PID 1 stop its own process group, which
+/// is the caller's job (the outer process, or this one without --lower), so the caller's shell
+/// says "Stopped" and takes its terminal back. `fg` continues that group; PID 1 then hands the
+/// terminal to the command again and continues it.
+pub fn serve(child: i32, job_control: bool) -> i32 {
+    let set = if job_control { SigSet(WAIT.0 | SigSet::of(&[SIGCONT]).0) } else { WAIT };
+    let flags = libc::WNOHANG | if job_control { libc::WUNTRACED } else { 0 };
+    let mut stopped = false;
     loop {
-        let sig = match sys::sigwait(WAIT) {
+        let sig = match sys::sigwait(set) {
             Ok(s) => s,
             Err(_) => continue,
         };
+        if sig == SIGCONT {
+            if stopped {
+                let mut pgrp = child;
+                let _ = sys::ioctl(sys::STDIN, libc::TIOCSPGRP as u64, &mut pgrp);
+                let _ = sys::kill(-child, SIGCONT);
+                stopped = false;
+            }
+            continue;
+        }
         if sig != SIGCHLD {
             let _ = sys::kill(child, sig);
             continue;
         }
         loop {
-            match sys::wait4(-1, libc::WNOHANG) {
+            match sys::wait4(-1, flags) {
                 Ok((0, _)) => break,
+                Ok((pid, w)) if pid == child && w & 0xff == 0x7f => {
+                    stopped = true;
+                    let _ = sys::kill(0, libc::SIGTSTP);
+                }
                 Ok((pid, w)) if pid == child => return status(w),
                 Ok(_) => {}
                 Err(Errno::EINTR) => {}

@@ -247,5 +247,5 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
     let _ = sys::write(ready, b"g");
     sys::close(ready);
     sys::close(sock);
-    sys::exit(init::serve(pid))
+    sys::exit(init::serve(pid, sb.take_tty))
 }

@@ -133,7 +133,7 @@ fn init_only(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     if ran {
         t.mark(b"exec");
     }
-    let status = init::serve(pid);
+    let status = init::serve(pid, tty.take);
     t.mark(b"exit");
     tty.restore();
     status

@@ -149,6 +149,36 @@ fn a_shell_in_init_only_mode_behaves_like_a_local_shell() {
     interactive(&t, &launch, "inner#");
 }
 
+/// Ctrl-Z on a command that is not a shell stops the whole job: the caller's shell says
+/// "Stopped" and gets its terminal back; `fg` resumes the command with the terminal.
+fn stop_and_resume(t: &Term, launch: &str, tag: &str) {
+    t.line(launch);
+    std::thread::sleep(Duration::from_millis(700));
+    t.keys(&["C-z"]);
+    t.line(&format!("jobs; echo {tag}-stopped"));
+    t.wait_count(&format!("{tag}-stopped"), 2);
+    let s = t.screen();
+    assert!(s.contains("Stopped"), "{s}");
+    t.line("fg");
+    std::thread::sleep(Duration::from_millis(500));
+    t.keys(&["C-c"]);
+    t.line(&format!("echo {tag}-rc=$?"));
+    t.wait_for(&format!("{tag}-rc=130"));
+}
+
+#[test]
+fn ctrl_z_on_a_command_stops_the_job_and_fg_resumes_it() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("tty-stop");
+    let t = Term::new("tty-stop");
+    let launch = format!("{BIN} --lower {IMAGE} --name {} --state-dir {} -- sleep 30", f.name("a"), f.state.display());
+    stop_and_resume(&t, &launch, "sandboxed");
+    stop_and_resume(&t, &format!("{BIN} -- {IMAGE}/bin/busybox sleep 30"), "init-only");
+    f.finish();
+}
+
 #[test]
 fn the_exit_status_reaches_a_terminal_that_runs_sandbox_directly() {
     if !require_root() {
