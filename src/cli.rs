@@ -104,7 +104,13 @@ pub fn split_bind(s: &'static [u8]) -> Option<(&'static [u8], &'static [u8])> {
         Some(i) => (&s[..i], &s[i + 1..]),
         None => (s, s),
     };
-    if src.is_empty() || dst.first() != Some(&b'/') {
+    // DST is absolute, is not the root itself, has no `..`, and fits a path.
+    let mut parts = dst.split(|&c| c == b'/').filter(|p| !p.is_empty() && *p != b".");
+    let named = parts.clone().next().is_some();
+    if src.is_empty() || src.len() >= 4096 || dst.len() >= 4096 || dst.first() != Some(&b'/') || !named {
+        return None;
+    }
+    if parts.any(|p| p == b"..") {
         return None;
     }
     Some((src, dst))
@@ -456,6 +462,10 @@ mod tests {
         assert_eq!(split_bind(b"rel:/b"), Some((&b"rel"[..], &b"/b"[..])));
         assert_eq!(split_bind(b":/b"), None);
         assert_eq!(split_bind(b"/a:b"), None);
+        assert_eq!(split_bind(b"/a:/"), None);
+        assert_eq!(split_bind(b"/a://./"), None);
+        assert_eq!(split_bind(b"/a:/x/../y"), None);
+        assert_eq!(split_bind(b"/a:/x/..y"), Some((&b"/a"[..], &b"/x/..y"[..])));
     }
 
     /// Seeded random command lines: the parser never panics, and every rejection renders as one

@@ -124,7 +124,7 @@ impl Step {
             (Step::BadHostname, _) => b"a hostname is 1 to 64 bytes",
             (Step::BadNet, _) => b"use none or host",
             (Step::BadEnv, _) => b"use KEY=VALUE",
-            (Step::BadBind, _) => b"use SRC:DST with an absolute DST",
+            (Step::BadBind, _) => b"use SRC:DST with an absolute DST other than /, without ..",
             (Step::BadCap, _) => b"names as in capabilities(7), or all",
             (Step::BadLimit, _) => b"--memory 512M, --pids 100, --cpus 1.5",
             (Step::NoController, _) => {
@@ -147,6 +147,10 @@ impl Step {
             }
             (Step::Overlay, libc::ENODEV) => b"the kernel has no overlayfs: modprobe overlay",
             (Step::Overlay, libc::ELOOP) => b"overlay directories may not overlap",
+            (Step::Proc | Step::Dev | Step::Sys | Step::Tmp | Step::Bind, libc::ELOOP) => {
+                b"a mount point in the sandbox may not be a symlink"
+            }
+            (Step::PivotRoot, libc::EXDEV) => b"the old root is still reachable; refusing to run",
             (Step::Overlay, libc::EINVAL) => {
                 b"overlayfs refused the layers: a layer on overlayfs, or a filesystem without d_type?"
             }

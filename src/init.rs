@@ -14,7 +14,8 @@ pub const WAIT: SigSet = SigSet(FORWARD.0 | SigSet::of(&[SIGCHLD]).0);
 /// Blocked from the start: the waited-for signals stay pending until read, a process group in
 /// the background may hand the terminal over (SIGTTOU) without being stopped, and SIGCONT (whose
 /// continuing happens anyway) can be read by PID 1 when a stopped job is resumed.
-pub const BLOCK: SigSet = SigSet(WAIT.0 | SigSet::of(&[SIGTTIN, SIGTTOU, SIGCONT]).0);
+/// SIGPIPE too: a closed stderr must not kill sandbox before it has cleaned up.
+pub const BLOCK: SigSet = SigSet(WAIT.0 | SigSet::of(&[SIGTTIN, SIGTTOU, SIGCONT, libc::SIGPIPE]).0);
 
 /// The exit status a shell would report for a wait status: the code, or 128+signal.
 pub fn status(w: i32) -> i32 {
@@ -43,34 +44,49 @@ pub fn start(take_tty: bool, mask: SigSet, umask: Option<u32>, exec: impl FnOnce
     Ok(pid)
 }
 
+/// What PID 1 knows of the terminal.
+#[derive(Clone, Copy)]
+pub struct Job {
+    /// The command was given the caller's terminal (a process group of its own).
+    pub tty: bool,
+    /// A stop of the command stops the caller's job: there is a process in PID 1's group that
+    /// can stop (the outer process; nobody when sandbox is the PID 1 of a machine or container).
+    pub stops: bool,
+}
+
 /// Serve as init until `child` exits; returns its status. Every other process that ends is
-/// reaped on the way; signals in FORWARD are sent on to `child`.
+/// reaped on the way; signals in FORWARD are sent on to `child`, except those the terminal sent
+/// to the whole group when the command is in it (it has them already).
 ///
-/// With `job_control` (the command has the caller's terminal), a stop of the command is a stop
-/// of the whole job: the command stopped by Ctrl-Z makes PID 1 stop its own process group, which
-/// is the caller's job (the outer process, or this one without --lower), so the caller's shell
-/// says "Stopped" and takes its terminal back. `fg` continues that group; PID 1 then hands the
-/// terminal to the command again and continues it.
-pub fn serve(child: i32, job_control: bool) -> i32 {
-    let set = if job_control { SigSet(WAIT.0 | SigSet::of(&[SIGCONT]).0) } else { WAIT };
-    let flags = libc::WNOHANG | if job_control { libc::WUNTRACED } else { 0 };
+/// With `job.stops`, a stop of the command is a stop of the whole job: the command stopped by
+/// Ctrl-Z makes PID 1 stop its own process group, which is the caller's job (the outer process,
+/// or this one without --lower), so the caller's shell says "Stopped" and takes its terminal
+/// back. `fg` continues that group with the terminal: PID 1 hands it to the command again and
+/// continues it; `bg` continues it without: the command runs on in the background.
+pub fn serve(child: i32, job: Job) -> i32 {
+    let set = if job.stops { SigSet(WAIT.0 | SigSet::of(&[SIGCONT]).0) } else { WAIT };
+    let flags = libc::WNOHANG | if job.stops { libc::WUNTRACED } else { 0 };
     let mut stopped = false;
     loop {
-        let sig = match sys::sigwait(set) {
+        let (sig, code) = match sys::sigwait_info(set) {
             Ok(s) => s,
             Err(_) => continue,
         };
         if sig == SIGCONT {
             if stopped {
-                let mut pgrp = child;
-                let _ = sys::ioctl(sys::STDIN, libc::TIOCSPGRP as u64, &mut pgrp);
+                if Tty::foreground_is(sys::getpgrp()) {
+                    let mut pgrp = child;
+                    let _ = sys::ioctl(sys::STDIN, libc::TIOCSPGRP as u64, &mut pgrp);
+                }
                 let _ = sys::kill(-child, SIGCONT);
                 stopped = false;
             }
             continue;
         }
         if sig != SIGCHLD {
-            let _ = sys::kill(child, sig);
+            if job.tty || code != SI_KERNEL {
+                let _ = sys::kill(child, sig);
+            }
             continue;
         }
         loop {
@@ -88,6 +104,9 @@ pub fn serve(child: i32, job_control: bool) -> i32 {
         }
     }
 }
+
+/// si_code of a signal the kernel sent (a terminal's Ctrl-C, SIGWINCH, hang-up).
+pub const SI_KERNEL: i32 = 0x80;
 
 #[cfg(test)]
 mod tests {

@@ -36,6 +36,8 @@ pub struct Sandbox<'a> {
     /// With limits: the sandbox's cgroup, where PID 1 is born.
     pub cgroup: Option<Fd>,
     pub take_tty: bool,
+    /// The outer process can stop with the job (it is not the PID 1 of a machine).
+    pub outer_stops: bool,
     pub mask: SigSet,
     pub timings: bool,
 }
@@ -74,7 +76,7 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     let uid = sys::geteuid();
     let userns = if uid == 0 { None } else { Some((uid, sys::getegid())) };
     let cgroup_fd = cgroup.as_ref().map(|c| c.fd);
-    let mut sb = Sandbox { cfg, args, env, layer, src, userns, cgroup: cgroup_fd, take_tty: false, mask: SigSet(0), timings: t.on };
+    let mut sb = Sandbox { cfg, args, env, layer, src, userns, cgroup: cgroup_fd, take_tty: false, outer_stops: sys::getpid() != 1, mask: SigSet(0), timings: t.on };
     let (status, ran) = supervise(&mut sb, t);
     if let Some(c) = cgroup {
         c.remove();
@@ -150,16 +152,18 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
         }
     }
     let w = loop {
-        match sys::sigwait(init::WAIT) {
-            Ok(libc::SIGCHLD) => match sys::wait4(pid, libc::WNOHANG) {
+        match sys::sigwait_info(init::WAIT) {
+            Ok((libc::SIGCHLD, _)) => match sys::wait4(pid, libc::WNOHANG) {
                 Ok((p, w)) if p == pid => break w,
                 Err(e) if e != Errno::EINTR => break EXIT_SANDBOX << 8,
                 _ => {}
             },
-            Ok(sig) => {
+            // Without the terminal, the command is in our process group: what the terminal sent
+            // (Ctrl-C) it has received already.
+            Ok((sig, code)) if sb.take_tty || code != init::SI_KERNEL => {
                 let _ = sys::kill(pid, sig);
             }
-            Err(_) => {}
+            _ => {}
         }
     };
     if !t.on {
@@ -189,6 +193,13 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
     // other end is already closed: stop here.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
     sys::close(parents);
+    // Nothing of the caller's but stdio goes in: an fd of a host directory handed to the
+    // sandbox (`7</`) would be a way out. Every other inherited fd is closed here, in PID 1.
+    let keep = sock.0 as u32;
+    if keep > 3 {
+        let _ = sys::close_range(3, keep - 1, 0);
+    }
+    let _ = sys::close_range(keep + 1, u32::MAX, 0);
     if sys::poll_now(sock, libc::POLLRDHUP).map_or(true, |r| r & (libc::POLLHUP | libc::POLLRDHUP) != 0) {
         sys::exit(EXIT_SANDBOX);
     }
@@ -247,5 +258,5 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
     let _ = sys::write(ready, b"g");
     sys::close(ready);
     sys::close(sock);
-    sys::exit(init::serve(pid, sb.take_tty))
+    sys::exit(init::serve(pid, init::Job { tty: sb.take_tty, stops: sb.take_tty && sb.outer_stops }))
 }

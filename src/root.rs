@@ -3,9 +3,13 @@
 //! /dev, /sys, /tmp, the binds, the old root detached (`finish`), and the hostname and lo
 //! (`name_and_network`, in the command's process at the same time).
 //!
-//! Everything after pivot_root resolves inside the new root, so a symlink in the image cannot
-//! point a mount at the host. Host paths are reached only through fds opened by the outer
-//! process (/proc/self/fd/N), and those are closed once used: PID 1 keeps no handle on the host.
+//! Until the old root is detached it is stacked on the new one, reachable through `/..`. So every
+//! mount point in the image or the writable layer (/proc, /dev, /sys, /tmp, bind targets) is
+//! resolved with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) from the new root and mounted on
+//! through its fd: a symlink in an image cannot aim a mount at `/`, the old root, or the host.
+//! After the detach, `/..` must be `/` again, or the run stops. Host paths are reached only
+//! through fds opened before pivot_root (/proc/self/fd/N), closed once used: PID 1 keeps no
+//! handle on the host.
 
 use crate::cli::{MAX_BINDS, MAX_LOWERS};
 use crate::error::{Error, Step};
@@ -44,15 +48,63 @@ pub fn overlay_options(out: &mut Buf<PATH_MAX>, lowers: &[Fd], volatile: bool, u
     }
 }
 
-/// mount, making the mount point first if the image lacks it.
-fn mount_at(src: &CStr, target: &CStr, fstype: &CStr, flags: u64, data: Option<&CStr>) -> Result<(), Errno> {
-    match sys::mount(Some(src), target, Some(fstype), flags, data) {
-        Err(Errno::ENOENT) => {
-            sys::mkdirat(AT_FDCWD, target, 0o755)?;
-            sys::mount(Some(src), target, Some(fstype), flags, data)
-        }
-        r => r,
+const BENEATH: u64 = 0x08 | 0x04 | 0x02; // RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+
+/// An O_PATH fd for `path` (absolute, inside the new root), resolved from `root` without
+/// symlinks and without leaving it; missing components are made (directories, and the last one
+/// an empty file unless `dir`).
+fn beneath(root: Fd, path: &[u8], dir: bool) -> Result<Fd, Errno> {
+    let flags = libc::O_PATH | libc::O_CLOEXEC;
+    let mut at = root;
+    let mut comps = path.split(|&c| c == b'/').filter(|c| !c.is_empty() && *c != b".").peekable();
+    if comps.peek().is_none() {
+        return Err(Errno::EINVAL); // the root itself is never a mount point
     }
+    let mut name = Buf::<256>::new();
+    while let Some(c) = comps.next() {
+        let last = comps.peek().is_none();
+        name.clear();
+        name.push(c);
+        if c == b".." || name.overflowed() {
+            return Err(Errno::EINVAL);
+        }
+        let next = match sys::openat2(at, name.c(), flags, BENEATH) {
+            Err(Errno::ENOENT) => {
+                let made = if last && !dir {
+                    sys::openat(at, name.c(), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644)
+                        .map(sys::close)
+                } else {
+                    sys::mkdirat(at, name.c(), 0o755)
+                };
+                match made {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(e),
+                }
+                sys::openat2(at, name.c(), flags, BENEATH)
+            }
+            r => r,
+        };
+        if at != root {
+            sys::close(at);
+        }
+        at = next?;
+    }
+    Ok(at)
+}
+
+/// `/proc/self/fd/N`: a mount point opened by `beneath`, for mount(2) (needs /proc mounted).
+fn via(fd: Fd) -> Buf<32> {
+    let mut b = Buf::<32>::new();
+    b.push(b"/proc/self/fd/").push_u64(fd.0 as u64);
+    b
+}
+
+/// Mount a new filesystem on the directory `path` of the image (made if missing).
+fn mount_in(root: Fd, path: &[u8], fstype: &CStr, flags: u64, data: Option<&CStr>) -> Result<(), Errno> {
+    let t = beneath(root, path, true)?;
+    let r = sys::mount(Some(fstype), via(t).c(), Some(fstype), flags, data);
+    sys::close(t);
+    r
 }
 
 /// Host files the root needs, opened before pivot_root from the new mount namespace (overlayfs
@@ -109,12 +161,11 @@ fn pivot_into_overlay<'a>(sb: &Sandbox<'a>, lowers: &[Fd]) -> Result<(), Error<'
     sys::chdir(dir.c()).map_err(e(Step::Overlay))?;
     let mut opts = Buf::<PATH_MAX>::new();
     overlay_options(&mut opts, lowers, !sb.cfg.keep && !layer.resumed, sb.userns.is_some());
-    sys::mount(Some(c"overlay"), c".", Some(c"overlay"), 0, Some(opts.c())).map_err(e(Step::Overlay))?;
+    // nodev: CAP_MKNOD is in the default set, but a device node made in the root opens nothing.
+    sys::mount(Some(c"overlay"), c".", Some(c"overlay"), NODEV, Some(opts.c())).map_err(e(Step::Overlay))?;
     for fd in lowers {
         sys::close(*fd);
     }
-    sys::close(layer.dir);
-    sys::close(layer.state);
     // "." is still the directory under the mount; "../<name>" walks back in through the mount.
     let mut into = Buf::<128>::new();
     into.push(b"../").push(layer.name.to_bytes());
@@ -122,15 +173,25 @@ fn pivot_into_overlay<'a>(sb: &Sandbox<'a>, lowers: &[Fd]) -> Result<(), Error<'
     sys::pivot_root(c".", c".").map_err(e(Step::PivotRoot))
 }
 
-/// The old root is stacked on the new one at "."; detach it and all the host's mounts with it.
-fn detach_old_root<'a>() -> Result<(), Error<'a>> {
-    sys::umount2(c".", libc::MNT_DETACH).map_err(|e| Error::new(Step::PivotRoot, b"/", e))
+/// The old root is stacked on the new one at "/"; detach it and all the host's mounts with it,
+/// then make sure it is gone: `/..` is `/` again.
+fn detach_old_root<'a>(root: Fd) -> Result<(), Error<'a>> {
+    let e = |errno| Error::new(Step::PivotRoot, b"/", errno);
+    sys::fchdir(root).map_err(e)?;
+    sys::umount2(c".", libc::MNT_DETACH).map_err(e)?;
+    sys::chdir(c"/").map_err(e)?;
+    let top = sys::stat_at(AT_FDCWD, c"/", 0).map_err(e)?;
+    let up = sys::stat_at(AT_FDCWD, c"/..", 0).map_err(e)?;
+    if (top.dev, top.ino) != (up.dev, up.ino) {
+        return Err(Error::new(Step::PivotRoot, b"/..", Errno::EXDEV));
+    }
+    Ok(())
 }
 
 /// A tmpfs /dev with the usual nodes: made with mknod as root, bound from the host's /dev when
 /// not (`host` holds them then).
-fn dev(host: &[Fd; 6], rootless: bool) -> Result<(), Errno> {
-    mount_at(c"tmpfs", c"/dev", c"tmpfs", NOSUID | NOEXEC, Some(c"mode=755,size=64k"))?;
+fn dev(root: Fd, host: &[Fd; 6], rootless: bool) -> Result<(), Errno> {
+    mount_in(root, b"/dev", c"tmpfs", NOSUID | NOEXEC, Some(c"mode=755,size=64k"))?;
     let dir = sys::openat(AT_FDCWD, c"/dev", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
     // major, minor of null, zero, full, random, urandom, tty (the order of DEVS).
     const NUMBERS: [(u64, u64); 6] = [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0)];
@@ -159,6 +220,7 @@ fn dev(host: &[Fd; 6], rootless: bool) -> Result<(), Errno> {
         Some(c"newinstance,ptmxmode=0666,mode=620"),
     )?;
     sys::mkdirat(AT_FDCWD, c"/dev/shm", 0o1777)?;
+    sys::mount(Some(c"tmpfs"), c"/dev/shm", Some(c"tmpfs"), NOSUID | NODEV | NOEXEC, Some(c"mode=1777,size=65536k"))?;
     let links: [(&CStr, &CStr); 5] = [
         (c"pts/ptmx", c"/dev/ptmx"),
         (c"/proc/self/fd", c"/dev/fd"),
@@ -169,51 +231,29 @@ fn dev(host: &[Fd; 6], rootless: bool) -> Result<(), Errno> {
     for (target, link) in links {
         sys::symlinkat(target, AT_FDCWD, link)?;
     }
-    Ok(())
+    // Read-only once made: with CAP_MKNOD no new device node can appear in a /dev without nodev.
+    sys::mount_setattr(AT_FDCWD, c"/dev", 0, libc::MOUNT_ATTR_RDONLY, 0)
 }
 
-/// Make `path` (absolute, inside the new root) and its parents: a directory, or an empty file.
-fn make_target(path: &[u8], dir: bool) -> Result<(), Errno> {
-    let mut b = Buf::<PATH_MAX>::new();
-    let mut i = 1;
-    while i <= path.len() {
-        if i == path.len() || path[i] == b'/' {
-            b.clear();
-            b.push(&path[..i]);
-            let last = i == path.len();
-            let r = if last && !dir {
-                sys::openat(AT_FDCWD, b.c(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644).map(sys::close)
-            } else {
-                sys::mkdirat(AT_FDCWD, b.c(), 0o755)
-            };
-            match r {
-                Ok(()) | Err(Errno::EEXIST) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        i += 1;
-    }
-    Ok(())
-}
-
-fn bind(src: Fd, dst: &[u8], dir: bool, ro: bool) -> Result<(), Errno> {
+/// Bind `src` (a host fd) at `dst` inside, made if missing; nodev and nosuid always (a bind of a
+/// host directory must not become a way to make devices or setuid files), read-only if asked.
+fn bind(root: Fd, src: Fd, dst: &[u8], dir: bool, ro: bool) -> Result<(), Errno> {
     let mut from = Buf::<PATH_MAX>::new();
     fd_path(&mut from, src);
-    let mut to = Buf::<PATH_MAX>::new();
-    to.push(dst);
-    let flags = libc::MS_BIND | libc::MS_REC;
-    match sys::mount(Some(from.c()), to.c(), None, flags, None) {
-        Err(Errno::ENOENT) => {
-            make_target(dst, dir)?;
-            sys::mount(Some(from.c()), to.c(), None, flags, None)?;
-        }
-        r => r?,
-    }
+    let t = beneath(root, dst, dir)?;
+    let r = sys::mount(Some(from.c()), via(t).c(), None, libc::MS_BIND | libc::MS_REC, None);
+    sys::close(t);
     sys::close(src);
+    r?;
+    // Opened again, the path now ends in the new mount.
+    let m = beneath(root, dst, dir)?;
+    let mut set = libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOSUID;
     if ro {
-        read_only(to.c())?;
+        set |= libc::MOUNT_ATTR_RDONLY;
     }
-    Ok(())
+    let r = sys::mount_setattr(m, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, set, 0);
+    sys::close(m);
+    r
 }
 
 /// What Docker hides of /proc: files that read or poke the kernel as a whole are covered with
@@ -244,10 +284,7 @@ fn mask_proc() -> Result<(), Errno> {
 
 /// Make a mount (and those below it) read-only, keeping its other flags.
 fn read_only(path: &CStr) -> Result<(), Errno> {
-    match sys::mount_setattr(path, libc::MOUNT_ATTR_RDONLY, 0) {
-        Err(Errno::ENOSYS) => sys::mount(None, path, None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY, None),
-        r => r,
-    }
+    sys::mount_setattr(AT_FDCWD, path, libc::AT_RECURSIVE, libc::MOUNT_ATTR_RDONLY, 0)
 }
 
 pub fn loopback_up() -> Result<(), Errno> {
@@ -263,15 +300,16 @@ pub fn loopback_up() -> Result<(), Errno> {
 
 /// sysfs, read-only. Without a network namespace of its own a user namespace may not mount
 /// sysfs: bind the host's then, also read-only.
-fn sysfs(host: Fd) -> Result<(), Errno> {
+fn sysfs(root: Fd, host: Fd) -> Result<(), Errno> {
     let flags = libc::MS_RDONLY | NOSUID | NODEV | NOEXEC;
     if host.0 < 0 {
-        return mount_at(c"sysfs", c"/sys", c"sysfs", flags, None);
+        return mount_in(root, b"/sys", c"sysfs", flags, None);
     }
-    let mut from = Buf::<32>::new();
-    from.push(b"/proc/self/fd/").push_u64(host.0 as u64);
-    sys::mount(Some(from.c()), c"/sys", None, libc::MS_BIND | libc::MS_REC, None)?;
+    let t = beneath(root, b"/sys", true)?;
+    let r = sys::mount(Some(via(host).c()), via(t).c(), None, libc::MS_BIND | libc::MS_REC, None);
+    sys::close(t);
     sys::close(host);
+    r?;
     read_only(c"/sys")
 }
 
@@ -290,22 +328,32 @@ pub fn enter<'a>(sb: &Sandbox<'a>) -> Result<Host, Error<'a>> {
 pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host) -> Result<(), Error<'a>> {
     let cfg = sb.cfg;
     let e = |step: Step, path: &'a [u8]| move |errno| Error::new(step, path, errno);
-    mount_at(c"proc", c"/proc", c"proc", NOSUID | NODEV | NOEXEC, None).map_err(e(Step::Proc, b"/proc"))?;
-    dev(&h.devs, sb.userns.is_some()).map_err(e(Step::Dev, b"/dev"))?;
+    let root = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
+        .map_err(e(Step::PivotRoot, b"/"))?;
+    // /proc first, on its directory's fd (no /proc/self/fd yet), then every other mount point.
+    let proc_dir = beneath(root, b"/proc", true).map_err(e(Step::Proc, b"/proc"))?;
+    sys::fchdir(proc_dir)
+        .and_then(|()| sys::mount(Some(c"proc"), c".", Some(c"proc"), NOSUID | NODEV | NOEXEC, None))
+        .map_err(e(Step::Proc, b"/proc"))?;
+    sys::close(proc_dir);
+    sys::fchdir(root).map_err(e(Step::Proc, b"/proc"))?;
+    dev(root, &h.devs, sb.userns.is_some()).map_err(e(Step::Dev, b"/dev"))?;
     mask_proc().map_err(e(Step::Proc, b"/proc"))?;
-    sysfs(h.sys).map_err(e(Step::Sys, b"/sys"))?;
+    sysfs(root, h.sys).map_err(e(Step::Sys, b"/sys"))?;
     if sb.cgroup.is_some() {
         // The sandbox's own cgroup (the root of its cgroup namespace), read-only.
         sys::mount(Some(c"cgroup2"), c"/sys/fs/cgroup", Some(c"cgroup2"), libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None)
             .map_err(e(Step::Cgroup, b"/sys/fs/cgroup"))?;
     }
-    mount_at(c"tmpfs", c"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
+    mount_in(root, b"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
     // Bind sources are mounts of the old root: bound while it is still attached.
     for i in 0..cfg.nbinds {
         let b = cfg.binds[i];
-        bind(h.binds[i], b.dst, sb.src.bind_dirs[i], b.ro).map_err(e(Step::Bind, b.dst))?;
+        bind(root, h.binds[i], b.dst, sb.src.bind_dirs[i], b.ro).map_err(e(Step::Bind, b.dst))?;
     }
-    detach_old_root()
+    detach_old_root(root)?;
+    sys::close(root);
+    Ok(())
 }
 
 /// The hostname and lo, done by the command's process before it drops its privileges (it

@@ -56,6 +56,16 @@ pub fn getpgrp() -> i32 {
     unsafe { syscall!(Sysno::getpgid, 0) }.unwrap_or(0) as i32
 }
 
+pub fn getppid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { syscall!(Sysno::getppid) }.unwrap_or(0) as i32
+}
+
+pub fn getpgid(pid: i32) -> i32 {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::getpgid, pid) }.map_or(-1, |g| g as i32)
+}
+
 pub fn setpgid(pid: i32, pgid: i32) -> Result<()> {
     // SAFETY: no pointers.
     unsafe { syscall!(Sysno::setpgid, pid, pgid) }.map(drop)
@@ -132,9 +142,13 @@ pub fn sigprocmask(how: i32, set: SigSet) -> Result<SigSet> {
 }
 
 /// Wait for one of the (blocked) signals in `set`; returns its number.
-pub fn sigwait(set: SigSet) -> Result<i32> {
-    // SAFETY: set is a live u64; info and timeout are NULL.
-    unsafe { syscall!(Sysno::rt_sigtimedwait, &set.0 as *const u64, 0, 0, 8) }.map(|s| s as i32)
+/// Wait for one of the (blocked) signals in `set`; returns its number and si_code (SI_KERNEL
+/// for one the kernel sent, as a terminal's Ctrl-C; SI_USER for kill(2)).
+pub fn sigwait_info(set: SigSet) -> Result<(i32, i32)> {
+    let mut info = [0i32; 32];
+    // SAFETY: set is a live u64 and info a live 128-byte siginfo_t; the timeout is NULL.
+    let sig = unsafe { syscall!(Sysno::rt_sigtimedwait, &set.0 as *const u64, info.as_mut_ptr(), 0, 8) }?;
+    Ok((sig as i32, info[2]))
 }
 
 // ---- files -----------------------------------------------------------------------------------
@@ -214,6 +228,7 @@ pub fn flock(fd: Fd, op: i32) -> Result<()> {
 
 /// The few fields of fstat that sandbox reads.
 pub struct Stat {
+    pub dev: u64,
     pub ino: u64,
     pub mode: u32,
     pub nlink: u64,
@@ -230,7 +245,7 @@ pub fn stat_at(dir: Fd, path: &CStr, flags: i32) -> Result<Stat> {
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: path is a live C string and st a live, writable `struct stat`.
     unsafe { syscall!(Sysno::newfstatat, dir.0, path.as_ptr(), &mut st as *mut libc::stat, flags) }?;
-    Ok(Stat { ino: st.st_ino, mode: st.st_mode, nlink: st.st_nlink, uid: st.st_uid })
+    Ok(Stat { dev: st.st_dev, ino: st.st_ino, mode: st.st_mode, nlink: st.st_nlink, uid: st.st_uid })
 }
 
 pub fn chdir(path: &CStr) -> Result<()> {
@@ -289,13 +304,25 @@ pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<()> {
 }
 
 /// mount_setattr on one path, recursively: set and clear MOUNT_ATTR_* bits.
-pub fn mount_setattr(path: &CStr, set: u64, clear: u64) -> Result<()> {
+/// mount_setattr: set and clear MOUNT_ATTR_* bits on the mount at `path` in `dir` (flags:
+/// AT_RECURSIVE for the mounts below it too, AT_EMPTY_PATH for `dir` itself).
+pub fn mount_setattr(dir: Fd, path: &CStr, flags: i32, set: u64, clear: u64) -> Result<()> {
     let attr: [u64; 4] = [set, clear, 0, 0];
-    // SAFETY: attr is a live `struct mount_attr` (four u64s) of the size passed.
-    unsafe {
-        syscall!(Sysno::mount_setattr, libc::AT_FDCWD, path.as_ptr(), libc::AT_RECURSIVE, attr.as_ptr(), 32)
-    }
-    .map(drop)
+    // SAFETY: path is a live C string and attr a live `struct mount_attr` of the size passed.
+    unsafe { syscall!(Sysno::mount_setattr, dir.0, path.as_ptr(), flags, attr.as_ptr(), 32) }.map(drop)
+}
+
+/// openat2 with RESOLVE_* flags.
+pub fn openat2(dir: Fd, path: &CStr, flags: i32, resolve: u64) -> Result<Fd> {
+    let how: [u64; 3] = [flags as u64, 0, resolve];
+    // SAFETY: path is a live C string and how a live `struct open_how` of the size passed.
+    unsafe { syscall!(Sysno::openat2, dir.0, path.as_ptr(), how.as_ptr(), 24) }.map(|f| Fd(f as i32))
+}
+
+/// Close (or, with CLOSE_RANGE_CLOEXEC, mark close-on-exec) every fd from `first` to `last`.
+pub fn close_range(first: u32, last: u32, flags: u32) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::close_range, first, last, flags) }.map(drop)
 }
 
 pub fn sethostname(name: &[u8]) -> Result<()> {
@@ -564,4 +591,9 @@ pub fn pipe(flags: i32) -> Result<(Fd, Fd)> {
     // SAFETY: fds is a live array of two ints.
     unsafe { syscall!(Sysno::pipe2, fds.as_mut_ptr(), flags) }?;
     Ok((Fd(fds[0]), Fd(fds[1])))
+}
+
+pub fn fchdir(fd: Fd) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::fchdir, fd.0) }.map(drop)
 }

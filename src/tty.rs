@@ -26,19 +26,29 @@ impl Tty {
         t
     }
 
-    /// In the command's process: become the terminal's foreground group. The caller blocks
-    /// SIGTTOU around this, as a background group must to call tcsetpgrp.
+    /// In the command's process: a process group of its own, made the terminal's foreground
+    /// group. The caller blocks SIGTTOU around this, as a background group must to call
+    /// tcsetpgrp. Without the terminal the command stays in the caller's group, so that a
+    /// terminal it opens (/dev/tty) treats it as the caller (a background group would be stopped).
     pub fn give_to_self(take: bool) {
-        let _ = sys::setpgid(0, 0);
         if take {
+            let _ = sys::setpgid(0, 0);
             let mut me = sys::getpid();
             let _ = sys::ioctl(STDIN, libc::TIOCSPGRP as u64, &mut me);
         }
     }
 
-    /// Give the caller back its terminal modes and foreground group.
+    /// Whether the terminal's foreground group is `pgrp`.
+    pub fn foreground_is(pgrp: i32) -> bool {
+        let mut fg: i32 = 0;
+        sys::ioctl(STDIN, libc::TIOCGPGRP as u64, &mut fg).is_ok() && fg == pgrp
+    }
+
+    /// Give the caller back its terminal modes and foreground group, unless the caller's shell
+    /// has taken the terminal already (the job was put in the background with `bg`).
     pub fn restore(&mut self) {
-        if self.take {
+        let shell = sys::getpgid(sys::getppid());
+        if self.take && !(shell != self.pgrp && Tty::foreground_is(shell)) {
             let _ = sys::ioctl(STDIN, libc::TCSETSW as u64, &mut self.modes);
             let _ = sys::ioctl(STDIN, libc::TIOCSPGRP as u64, &mut self.pgrp);
         }
