@@ -52,6 +52,9 @@ pub struct Job {
     /// A stop of the command stops the caller's job: there is a process in PID 1's group that
     /// can stop (the outer process; nobody when sandbox is the PID 1 of a machine or container).
     pub stops: bool,
+    /// PID 1 sees the caller's process groups (no PID namespace of its own) and hands the
+    /// terminal back to the command on `fg`; in a sandbox the outer process does.
+    pub hand_back: bool,
 }
 
 /// Serve as init until `child` exits; returns its status. Every other process that ends is
@@ -73,11 +76,12 @@ pub fn serve(child: i32, job: Job) -> i32 {
             Err(_) => continue,
         };
         if sig == SIGCONT {
+            // `fg` gave the job the terminal: it is the command's. After `bg` the shell keeps it.
+            if job.hand_back && Tty::foreground_is(sys::getpgrp()) {
+                let mut pgrp = child;
+                let _ = sys::ioctl(sys::STDIN, libc::TIOCSPGRP as u64, &mut pgrp);
+            }
             if stopped {
-                if Tty::foreground_is(sys::getpgrp()) {
-                    let mut pgrp = child;
-                    let _ = sys::ioctl(sys::STDIN, libc::TIOCSPGRP as u64, &mut pgrp);
-                }
                 let _ = sys::kill(-child, SIGCONT);
                 stopped = false;
             }

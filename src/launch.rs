@@ -104,7 +104,12 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     };
     let mut tty = Tty::claim();
     sb.take_tty = tty.take;
-    sb.mask = sys::sigprocmask(libc::SIG_BLOCK, init::BLOCK).unwrap_or(SigSet(0));
+    // With the terminal, a stop of the job (Ctrl-Z) comes here as SIGTSTP, to be taken in hand.
+    let job_stops = tty.take && sb.outer_stops;
+    let tstp = SigSet::of(&[libc::SIGTSTP]);
+    let block = if job_stops { SigSet(init::BLOCK.0 | tstp.0) } else { init::BLOCK };
+    let wait = if job_stops { SigSet(init::WAIT.0 | tstp.0) } else { init::WAIT };
+    sb.mask = sys::sigprocmask(libc::SIG_BLOCK, block).unwrap_or(SigSet(0));
     let mut flags = NAMESPACES | libc::SIGCHLD as u64;
     if sb.cfg.netns {
         flags |= libc::CLONE_NEWNET as u64;
@@ -152,7 +157,8 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
         }
     }
     let w = loop {
-        match sys::sigwait_info(init::WAIT) {
+        match sys::sigwait_info(wait) {
+            Ok((libc::SIGTSTP, _)) => tty.stop_job(tstp),
             Ok((libc::SIGCHLD, _)) => match sys::wait4(pid, libc::WNOHANG) {
                 Ok((p, w)) if p == pid => break w,
                 Err(e) if e != Errno::EINTR => break EXIT_SANDBOX << 8,
@@ -258,5 +264,5 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
     let _ = sys::write(ready, b"g");
     sys::close(ready);
     sys::close(sock);
-    sys::exit(init::serve(pid, init::Job { tty: sb.take_tty, stops: sb.take_tty && sb.outer_stops }))
+    sys::exit(init::serve(pid, init::Job { tty: sb.take_tty, stops: sb.take_tty && sb.outer_stops, hand_back: false }))
 }

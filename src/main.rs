@@ -133,7 +133,7 @@ fn init_only(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     if ran {
         t.mark(b"exec");
     }
-    let status = init::serve(pid, init::Job { tty: tty.take, stops: tty.take && sys::getpid() != 1 });
+    let status = init::serve(pid, init::Job { tty: tty.take, stops: tty.take && sys::getpid() != 1, hand_back: true });
     t.mark(b"exit");
     tty.restore();
     status

@@ -3,7 +3,7 @@
 //! Ctrl-C, Ctrl-Z and window-size changes reach it straight from the kernel, with no relay and
 //! no pseudo-terminal of our own. At exit the caller's modes and foreground group come back.
 
-use crate::sys::{self, STDIN};
+use crate::sys::{self, SigSet, STDIN};
 
 pub struct Tty {
     /// The caller's process group was the terminal's foreground group: hand the terminal on.
@@ -30,11 +30,18 @@ impl Tty {
     /// group. The caller blocks SIGTTOU around this, as a background group must to call
     /// tcsetpgrp. Without the terminal the command stays in the caller's group, so that a
     /// terminal it opens (/dev/tty) treats it as the caller (a background group would be stopped).
+    ///
+    /// The terminal is taken only while the job still has it: a Ctrl-Z that came before this
+    /// moment has stopped the job and given the terminal back to the caller's shell, which must
+    /// keep it (PID 1 hands it over when the job is brought back with `fg`).
     pub fn give_to_self(take: bool) {
         if take {
+            let job = sys::getpgrp();
             let _ = sys::setpgid(0, 0);
-            let mut me = sys::getpid();
-            let _ = sys::ioctl(STDIN, libc::TIOCSPGRP as u64, &mut me);
+            if Tty::foreground_is(job) {
+                let mut me = sys::getpid();
+                let _ = sys::ioctl(STDIN, libc::TIOCSPGRP as u64, &mut me);
+            }
         }
     }
 
@@ -42,6 +49,20 @@ impl Tty {
     pub fn foreground_is(pgrp: i32) -> bool {
         let mut fg: i32 = 0;
         sys::ioctl(STDIN, libc::TIOCGPGRP as u64, &mut fg).is_ok() && fg == pgrp
+    }
+
+    /// The job is stopped (Ctrl-Z, or PID 1 saw the command stop): stop this process, which the
+    /// caller's shell waits for, and when it is continued in the foreground (`fg`) give the
+    /// terminal back to the group that had it, the command's. PID 1 continues the command.
+    pub fn stop_job(&mut self, tstp: SigSet) {
+        let mut had: i32 = 0;
+        let _ = sys::ioctl(STDIN, libc::TIOCGPGRP as u64, &mut had);
+        let _ = sys::sigprocmask(libc::SIG_UNBLOCK, tstp);
+        let _ = sys::kill(sys::getpid(), libc::SIGTSTP);
+        let _ = sys::sigprocmask(libc::SIG_BLOCK, tstp);
+        if had > 0 && had != self.pgrp && Tty::foreground_is(self.pgrp) {
+            let _ = sys::ioctl(STDIN, libc::TIOCSPGRP as u64, &mut had);
+        }
     }
 
     /// Give the caller back its terminal modes and foreground group, unless the caller's shell

@@ -190,12 +190,12 @@ fn terminal_injection_is_refused_on_a_real_terminal() {
     args.insert(0, BIN.to_string());
     let line = format!("{} > {} 2>&1", args.join(" "), out_file.display());
     let st = Command::new("tmux")
-        .args(["new-session", "-d", "-s", &session, "-x", "80", "-y", "24", "sh", "-c", &line])
+        .args(["-L", &session, "new-session", "-d", "-s", &session, "-x", "80", "-y", "24", "sh", "-c", &line])
         .status()
         .expect("tmux is needed");
     assert!(st.success());
     assert!(wait_until(Duration::from_secs(10), || fs::read_to_string(&out_file).map_or(false, |s| s.contains("tioclinux"))));
-    let _ = Command::new("tmux").args(["kill-session", "-t", &session]).status();
+    let _ = Command::new("tmux").args(["-L", &session, "kill-server"]).status();
     let text = fs::read_to_string(&out_file).unwrap();
     let r = results(&text);
     assert_eq!(r["tiocsti"], "EPERM", "{text}");
@@ -340,4 +340,131 @@ fn rootless_default_state_dir_works_without_options() {
     running.wait().expect(0);
     assert!(!default.join(&name).exists());
     r.f.finish();
+}
+
+// ---- ways out that the root's construction must close -------------------------------------
+
+/// A copy of the busybox image in the fixture, to plant hostile symlinks in.
+fn image_copy(f: &Fixture, name: &str) -> PathBuf {
+    let img = f.path(name);
+    let st = Command::new("cp").arg("-a").arg(IMAGE).arg(&img).status().unwrap();
+    assert!(st.success());
+    img
+}
+
+fn run_on(f: &Fixture, img: &Path, name: &str, opts: &[&str], command: &[&str]) -> Out {
+    let mut c = sandbox_cmd();
+    c.arg("--lower").arg(img).args(["--name", name, "--state-dir"]).arg(&f.state).args(opts).arg("--").args(command);
+    run_cmd(c, b"")
+}
+
+#[test]
+fn symlinked_mount_points_and_root_binds_cannot_reach_the_host() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("sec-escape");
+    let marker = f.path("host-marker");
+    fs::write(&marker, "host\n").unwrap();
+    let probe_cmd = format!("ls /..{} 2>/dev/null && echo ESCAPED", marker.display());
+    // An image whose /tmp (a mount point) is a symlink to "/".
+    let img = image_copy(&f, "img-tmp");
+    fs::remove_dir_all(img.join("tmp")).unwrap();
+    std::os::unix::fs::symlink("/", img.join("tmp")).unwrap();
+    let out = run_on(&f, &img, &f.name("a"), &[], &["sh", "-c", &probe_cmd]);
+    assert!(!out.stdout.contains("ESCAPED"), "{out:?}");
+    out.expect(125);
+    assert!(out.stderr.contains("/tmp") && out.stderr.contains("symlink"), "{}", out.stderr);
+    // A bind whose target is the root itself.
+    let d = f.path("d");
+    fs::create_dir(&d).unwrap();
+    let out = f.run(&f.name("b"), &["--bind", &format!("{}:/", d.display())], &["sh", "-c", &probe_cmd]);
+    out.expect(125);
+    assert!(!out.stdout.contains("ESCAPED"));
+    // A kept layer that plants a symlink where a later run binds.
+    let c = f.name("c");
+    f.run(&c, &["--keep"], &["ln", "-s", "/", "/data"]).expect(0);
+    let out = f.run(&c, &["--bind", &format!("{}:/data", d.display())], &["sh", "-c", &probe_cmd]);
+    assert!(!out.stdout.contains("ESCAPED"), "{out:?}");
+    out.expect(125);
+    f.run(&c, &[], &["true"]).expect(0);
+    // Whatever happens, /.. is / inside.
+    let out = f.run(&f.name("e"), &[], &["sh", "-c", "[ \"$(stat -c %d:%i /)\" = \"$(stat -c %d:%i /..)\" ] && echo same"]);
+    out.expect(0);
+    assert_eq!(out.stdout.trim(), "same");
+    f.finish();
+}
+
+#[test]
+fn no_fd_of_the_caller_but_stdio_goes_in() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("sec-fds");
+    // The test process opens / on fd 7 for the sandbox to inherit.
+    let script = format!(
+        "exec 7</ 9<{}; exec {} --lower {} --name {} --state-dir {} -- sh -c 'ls /proc/self/fd; ls /proc/self/fd/7/ 2>/dev/null && echo LEAKED; true'",
+        MANIFEST_DIR,
+        BIN,
+        IMAGE,
+        f.name("a"),
+        f.state.display()
+    );
+    let out = run_cmd({
+        let mut c = Command::new("bash");
+        c.args(["-c", &script]);
+        c
+    }, b"");
+    out.expect(0);
+    assert!(!out.stdout.contains("LEAKED"), "{}", out.stdout);
+    let fds: Vec<&str> = out.stdout.lines().collect();
+    assert!(!fds.contains(&"7") && !fds.contains(&"9"), "{fds:?}");
+    f.finish();
+}
+
+#[test]
+fn device_nodes_made_inside_open_nothing() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("sec-mknod");
+    let d = f.path("d");
+    fs::create_dir(&d).unwrap();
+    let bind = format!("{}:/data", d.display());
+    // /dev/null's numbers (1,3) as a block and a char device in every writable place.
+    let script = "for p in /n /tmp/n /dev/shm/n /data/n; do \
+                    mknod $p c 1 3 && (echo x > $p) 2>/dev/null && echo OPENED-$p; \
+                  done; touch /dev/x 2>/dev/null && echo DEV-WRITABLE; true";
+    let out = f.run(&f.name("a"), &["--bind", &bind], &["sh", "-c", script]);
+    out.expect(0);
+    assert!(!out.stdout.contains("OPENED") && !out.stdout.contains("DEV-WRITABLE"), "{}", out.stdout);
+    let _ = fs::remove_file(d.join("n"));
+    // /dev/shm is a tmpfs of its own, big enough for shared memory.
+    let out = f.run(&f.name("b"), &[], &["sh", "-c", "dd if=/dev/zero of=/dev/shm/x bs=1M count=8 2>&1 && grep ' /dev/shm ' /proc/mounts"]);
+    out.expect(0);
+    assert!(out.stdout.contains("tmpfs /dev/shm tmpfs") && out.stdout.contains("nodev"), "{}", out.stdout);
+    f.finish();
+}
+
+#[test]
+fn a_closed_stderr_does_not_stop_the_cleanup() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("sec-pipe");
+    let script = format!(
+        "{} --lower {} --name {} --state-dir {} -- no-such-command 2>&-; echo status=$?",
+        BIN,
+        IMAGE,
+        f.name("a"),
+        f.state.display()
+    );
+    // stderr a pipe whose reader is gone: writing the message raises SIGPIPE.
+    let out = run_cmd({
+        let mut c = Command::new("bash");
+        c.args(["-c", &format!("( {script} ) 2> >(exit 0)")]);
+        c
+    }, b"");
+    assert!(out.stdout.contains("status=127"), "{out:?}");
+    f.finish();
 }
