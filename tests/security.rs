@@ -395,26 +395,26 @@ fn symlinked_mount_points_and_root_binds_cannot_reach_the_host() {
     f.finish();
 }
 
+/// A shell command line that runs a sandbox of `f` on the busybox image.
+fn shell_line(f: &Fixture, name: &str, command: &str) -> String {
+    format!("{BIN} --lower {IMAGE} --name {} --state-dir {} -- {command}", f.name(name), f.state.display())
+}
+
+fn bash(script: &str) -> Out {
+    let mut c = Command::new("bash");
+    c.args(["-c", script]);
+    run_cmd(c, b"")
+}
+
 #[test]
 fn no_fd_of_the_caller_but_stdio_goes_in() {
     if !require_root() {
         return;
     }
     let f = Fixture::new("sec-fds");
-    // The test process opens / on fd 7 for the sandbox to inherit.
-    let script = format!(
-        "exec 7</ 9<{}; exec {} --lower {} --name {} --state-dir {} -- sh -c 'ls /proc/self/fd; ls /proc/self/fd/7/ 2>/dev/null && echo LEAKED; true'",
-        MANIFEST_DIR,
-        BIN,
-        IMAGE,
-        f.name("a"),
-        f.state.display()
-    );
-    let out = run_cmd({
-        let mut c = Command::new("bash");
-        c.args(["-c", &script]);
-        c
-    }, b"");
+    // The shell opens / on fd 7 and the repository on fd 9 for the sandbox to inherit.
+    let sb = shell_line(&f, "a", "sh -c 'ls /proc/self/fd; ls /proc/self/fd/7/ 2>/dev/null && echo LEAKED; true'");
+    let out = bash(&format!("exec 7</ 9<{MANIFEST_DIR}; exec {sb}"));
     out.expect(0);
     assert!(!out.stdout.contains("LEAKED"), "{}", out.stdout);
     let fds: Vec<&str> = out.stdout.lines().collect();
@@ -452,19 +452,9 @@ fn a_closed_stderr_does_not_stop_the_cleanup() {
         return;
     }
     let f = Fixture::new("sec-pipe");
-    let script = format!(
-        "{} --lower {} --name {} --state-dir {} -- no-such-command 2>&-; echo status=$?",
-        BIN,
-        IMAGE,
-        f.name("a"),
-        f.state.display()
-    );
+    let sb = shell_line(&f, "a", "no-such-command");
     // stderr a pipe whose reader is gone: writing the message raises SIGPIPE.
-    let out = run_cmd({
-        let mut c = Command::new("bash");
-        c.args(["-c", &format!("( {script} ) 2> >(exit 0)")]);
-        c
-    }, b"");
+    let out = bash(&format!("( {sb}; echo status=$? ) 2> >(exit 0)"));
     assert!(out.stdout.contains("status=127"), "{out:?}");
     f.finish();
 }
