@@ -62,13 +62,9 @@ pub enum Step {
 }
 
 impl Step {
+    /// The step a report byte names (the discriminants are 1, 2, ... in the order of ALL).
     pub fn from_u8(v: u8) -> Step {
-        if v >= Step::UnknownOption as u8 && v <= Step::Machine as u8 {
-            // SAFETY-free: the enum is dense from UnknownOption to Cleanup, checked above.
-            ALL[(v - 1) as usize]
-        } else {
-            Step::Fork
-        }
+        ALL.get((v as usize).wrapping_sub(1)).copied().unwrap_or(Step::Fork)
     }
 
     fn what(self) -> &'static [u8] {
