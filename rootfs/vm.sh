@@ -19,7 +19,7 @@
 # some 8 s under TCG), or the bzImage if that cannot be done.
 #
 # Environment: SANDBOX_BIN (the /init), VM_MEMORY (MiB, 512), VM_CPUS (2), VM_KERNEL_ARGS (more
-# kernel parameters, before `--`).
+# kernel parameters, before `--`), VM_EXTRA ("SRC:DST ..." files added to the initramfs).
 #
 # Init's arguments go on the kernel command line after `--`. The kernel groups words in double
 # quotes and has no escapes, so an argument can hold spaces but not a double quote, and it drops
@@ -191,6 +191,12 @@ build_initramfs() {
   rm -rf "${st:?}/dev/"*
   cp "$bin" "$st/init"
   chmod 0755 "$st/init"
+  # VM_EXTRA="SRC:DST ...": more files for the initramfs (the tests add a probe).
+  local x
+  for x in ${VM_EXTRA:-}; do
+    mkdir -p "$st$(dirname "${x#*:}")"
+    cp "${x%%:*}" "$st${x#*:}"
+  done
   local f
   for f in $(overlay_closure "$mods"); do
     mkdir -p "$st/lib/modules/$v/$(dirname "$f")"

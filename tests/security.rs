@@ -9,27 +9,7 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
-
-/// The probe, built once with the C compiler, static (the image has no C library).
-fn probe() -> &'static Path {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let dir = PathBuf::from(format!("/tmp/sandbox-test-probe-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let out = dir.join("probe");
-        let st = Command::new("cc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&out)
-            .arg(format!("{MANIFEST_DIR}/tests/helpers/probe.c"))
-            .status()
-            .expect("cc (gcc) is needed to build the probe");
-        assert!(st.success(), "building the probe failed");
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        out
-    })
-}
 
 /// Lines `name RESULT` of the probe, as a map.
 fn results(stdout: &str) -> std::collections::BTreeMap<String, String> {
@@ -404,6 +384,22 @@ fn bash(script: &str) -> Out {
     let mut c = Command::new("bash");
     c.args(["-c", script]);
     run_cmd(c, b"")
+}
+
+#[test]
+fn a_chroot_inside_cannot_climb_out_of_the_root() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("sec-chroot");
+    let marker = f.path("only-on-the-host");
+    fs::write(&marker, "x").unwrap();
+    let bind = format!("{}:/probe", probe().display());
+    let m = marker.to_string_lossy().into_owned();
+    let out = f.run(&f.name("a"), &["--ro-bind", &bind], &["/probe", "escape", &m]);
+    out.expect(0);
+    assert_eq!(out.stdout.trim(), "escape contained", "{out:?}");
+    f.finish();
 }
 
 #[test]

@@ -120,9 +120,14 @@ fn clean(line: &str) -> String {
 
 /// Boot the VM with `args` as init's arguments, to its end or BOOT_TIMEOUT (then qemu is killed).
 fn boot(name: &str, args: &[&str]) -> Boot {
+    boot_with(name, args, "")
+}
+
+/// `boot`, with more files in the initramfs (VM_EXTRA of vm.sh: "SRC:DST ...").
+fn boot_with(name: &str, args: &[&str], extra: &str) -> Boot {
     let _one_at_a_time = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
     let mut cmd = Command::new("bash");
-    cmd.arg(VM_SH).arg("boot").args(args).env("SANDBOX_BIN", BIN);
+    cmd.arg(VM_SH).arg("boot").args(args).env("SANDBOX_BIN", BIN).env("VM_EXTRA", extra);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let what = format!("{cmd:?}");
     let start = Instant::now();
@@ -358,4 +363,22 @@ fn vm_limits() {
     assert!(b.lines[..hog].iter().any(|(_, l)| l.contains("out of memory")), "no OOM kill: {}", b.show());
     // 2 s of busy loop at half a CPU was throttled.
     assert!(b.number("cpu_stat_nr_throttled") >= 1, "not throttled: {}", b.show());
+}
+
+#[test]
+fn vm_sandbox_is_pivoted_not_chrooted() {
+    if !vm_ready() {
+        return;
+    }
+    // The initramfs root cannot be pivot_root'ed away from; the sandbox must still be, and a
+    // chroot escape from inside (chroot, climb "..", chroot) must not reach /images of the VM.
+    let extra = format!("{}:/probe", probe().display());
+    let b = boot_with(
+        "vm_sandbox_is_pivoted_not_chrooted",
+        &["--lower", "/images/busybox", "--name", "vm3", "--ro-bind", "/probe:/probe", "/probe", "escape", "/images"],
+        &extra,
+    );
+    b.assert_clean_exit(0);
+    assert!(b.line_ending("escape contained").is_some(), "{}", b.show());
+    assert!(b.line_ending("escape ESCAPED").is_none(), "{}", b.show());
 }

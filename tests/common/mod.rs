@@ -10,6 +10,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -396,4 +397,22 @@ impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The probe, built once with the C compiler, static (the image has no C library).
+pub fn probe() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        fs::create_dir_all(&dir).unwrap();
+        let out = dir.join(format!("probe-{}", std::process::id()));
+        let st = Command::new("cc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&out)
+            .arg(format!("{MANIFEST_DIR}/tests/helpers/probe.c"))
+            .status()
+            .expect("cc (gcc) is needed to build the probe");
+        assert!(st.success(), "building the probe failed");
+        out
+    })
 }

@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/sched.h>
@@ -145,7 +146,20 @@ static void writes(void) {
   }
 }
 
+/* The classic way out of a chroot: chroot into a subdirectory, climb "..", chroot there. Inside a
+ * pivot_root'ed sandbox it only reaches the sandbox's own root; MARKER is a path that exists
+ * only outside it. */
+static void escape(const char *marker) {
+  mkdir("/tmp/esc", 0755);
+  if (chroot("/tmp/esc") != 0) { report("escape_chroot", -1); return; }
+  for (int i = 0; i < 64; i++) chdir("..");
+  chroot(".");
+  printf("escape %s\n", access(marker, F_OK) == 0 ? "ESCAPED" : "contained");
+  fflush(stdout);
+}
+
 int main(int argc, char **argv) {
+  if (argc > 2 && !strcmp(argv[1], "escape")) { escape(argv[2]); return 0; }
   const char *what = argc > 1 ? argv[1] : "all";
   if (!strcmp(what, "syscalls") || !strcmp(what, "all")) syscalls();
   if (!strcmp(what, "tiocsti") || !strcmp(what, "all")) tiocsti();
