@@ -50,8 +50,9 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
             return EXIT_SANDBOX;
         }
     };
+    let uid = sys::geteuid();
     let mut path = Buf::<PATH_MAX>::new();
-    let layer = match state::prepare(cfg, &env, &mut path) {
+    let layer = match state::prepare(cfg, &env, uid, &mut path) {
         Ok(l) => l,
         Err(e) => {
             e.print();
@@ -73,7 +74,6 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     } else {
         None
     };
-    let uid = sys::geteuid();
     let userns = if uid == 0 { None } else { Some((uid, sys::getegid())) };
     let cgroup_fd = cgroup.as_ref().map(|c| c.fd);
     let mut sb = Sandbox { cfg, args, env, layer, src, userns, cgroup: cgroup_fd, take_tty: false, outer_stops: sys::getpid() != 1, mask: SigSet(0), timings: t.on };

@@ -23,10 +23,6 @@ const NOSUID: u64 = libc::MS_NOSUID;
 const NODEV: u64 = libc::MS_NODEV;
 const NOEXEC: u64 = libc::MS_NOEXEC;
 
-fn fd_path(b: &mut Buf<PATH_MAX>, fd: Fd) {
-    b.push(b"/proc/self/fd/").push_u64(fd.0 as u64);
-}
-
 /// The overlay's options: lowers by fd (no escaping of `,` `:` or spaces needed), upper and work
 /// relative to the layer directory, which is our working directory when mounting.
 pub fn overlay_options(out: &mut Buf<PATH_MAX>, lowers: &[Fd], volatile: bool, userxattr: bool) {
@@ -35,7 +31,7 @@ pub fn overlay_options(out: &mut Buf<PATH_MAX>, lowers: &[Fd], volatile: bool, u
         if i > 0 {
             out.push(b":");
         }
-        fd_path(out, *fd);
+        out.push(via(*fd).bytes());
     }
     out.push(b",upperdir=upper,workdir=work");
     if volatile {
@@ -92,7 +88,8 @@ fn beneath(root: Fd, path: &[u8], dir: bool) -> Result<Fd, Errno> {
     Ok(at)
 }
 
-/// `/proc/self/fd/N`: a mount point opened by `beneath`, for mount(2) (needs /proc mounted).
+/// `/proc/self/fd/N`: how mount(2) and overlayfs are handed a file we hold open (a host source,
+/// or a mount point opened by `beneath`).
 fn via(fd: Fd) -> Buf<32> {
     let mut b = Buf::<32>::new();
     b.push(b"/proc/self/fd/").push_u64(fd.0 as u64);
@@ -199,11 +196,9 @@ fn dev(root: Fd, host: &[Fd; 6], rootless: bool) -> Result<(), Errno> {
         if rootless {
             let f = sys::openat(dir, name, libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o666)?;
             sys::close(f);
-            let mut from = Buf::<32>::new();
-            from.push(b"/proc/self/fd/").push_u64(host[i].0 as u64);
             let mut to = Buf::<32>::new();
             to.push(b"/dev/").push(name.to_bytes());
-            sys::mount(Some(from.c()), to.c(), None, libc::MS_BIND, None)?;
+            sys::mount(Some(via(host[i]).c()), to.c(), None, libc::MS_BIND, None)?;
             sys::close(host[i]);
         } else {
             let (major, minor) = NUMBERS[i];
@@ -238,10 +233,8 @@ fn dev(root: Fd, host: &[Fd; 6], rootless: bool) -> Result<(), Errno> {
 /// Bind `src` (a host fd) at `dst` inside, made if missing; nodev and nosuid always (a bind of a
 /// host directory must not become a way to make devices or setuid files), read-only if asked.
 fn bind(root: Fd, src: Fd, dst: &[u8], dir: bool, ro: bool) -> Result<(), Errno> {
-    let mut from = Buf::<PATH_MAX>::new();
-    fd_path(&mut from, src);
     let t = beneath(root, dst, dir)?;
-    let r = sys::mount(Some(from.c()), via(t).c(), None, libc::MS_BIND | libc::MS_REC, None);
+    let r = sys::mount(Some(via(src).c()), via(t).c(), None, libc::MS_BIND | libc::MS_REC, None);
     sys::close(t);
     sys::close(src);
     r?;

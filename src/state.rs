@@ -62,12 +62,11 @@ pub struct Layer<'a> {
 
 /// The state directory: --state-dir, else $SANDBOX_STATE_DIR, else /run/sandbox for root, else
 /// $XDG_RUNTIME_DIR/sandbox, else /tmp/sandbox-UID. True for the last, which is in a shared place.
-fn state_dir(cfg: &Config, env: &Env, out: &mut Buf<PATH_MAX>) -> bool {
+fn state_dir(cfg: &Config, env: &Env, uid: u32, out: &mut Buf<PATH_MAX>) -> bool {
     if let Some(d) = cfg.state_dir.or_else(|| env.get(b"SANDBOX_STATE_DIR").filter(|d| !d.is_empty())) {
         out.push(d.to_bytes());
         return false;
     }
-    let uid = sys::geteuid();
     if uid == 0 {
         out.push(b"/run/sandbox");
         return false;
@@ -88,10 +87,10 @@ fn state_dir(cfg: &Config, env: &Env, out: &mut Buf<PATH_MAX>) -> bool {
     }
 }
 
-/// Find or make the state directory and the layer of `cfg.name` in it, and lock it. `buf`
-/// receives `<state-dir>/<name>`, which errors and the layer refer to.
-pub fn prepare<'a>(cfg: &Config, env: &Env, buf: &'a mut Buf<PATH_MAX>) -> Result<Layer<'a>, Error<'a>> {
-    let shared_tmp = state_dir(cfg, env, buf);
+/// Find or make the state directory and the layer of `cfg.name` in it, and lock it, for the
+/// caller `uid`. `buf` receives `<state-dir>/<name>`, which errors and the layer refer to.
+pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>) -> Result<Layer<'a>, Error<'a>> {
+    let shared_tmp = state_dir(cfg, env, uid, buf);
     let base = buf.len();
     let name = cfg.name.unwrap_or(c"");
     buf.push(b"/").push(name.to_bytes());
@@ -113,7 +112,7 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, buf: &'a mut Buf<PATH_MAX>) -> Resul
     if shared_tmp {
         // /tmp is shared: a directory someone else made there must not hold our layers.
         let st = sys::fstat(state).map_err(|e| Error::new(Step::StateDir, sd, e))?;
-        if st.uid != sys::geteuid() || st.mode & 0o077 != 0 {
+        if st.uid != uid || st.mode & 0o077 != 0 {
             return Err(Error::new(Step::StateDir, sd, Errno::EPERM));
         }
     }
