@@ -95,12 +95,62 @@ pub const REFUSED: [Sysno; 35] = [
     Sysno::io_uring_register,
 ];
 
-const N: usize = REFUSED.len();
+/// What the filter does with a call it names.
+#[derive(Clone, Copy, PartialEq)]
+enum Act {
+    Refuse,
+    NoSys,
+    CheckClone,
+    CheckIoctl,
+}
+
+/// Every call the filter names, in ascending order of number: the refused ones, and the three
+/// it looks closer at.
+const N: usize = REFUSED.len() + 3;
+const NAMED: [(u32, Act); N] = sorted();
+
+const fn sorted() -> [(u32, Act); N] {
+    let mut t = [(Sysno::clone as u32, Act::CheckClone); N];
+    t[1] = (Sysno::clone3 as u32, Act::NoSys);
+    t[2] = (Sysno::ioctl as u32, Act::CheckIoctl);
+    let mut i = 0;
+    while i < REFUSED.len() {
+        t[3 + i] = (REFUSED[i] as u32, Act::Refuse);
+        i += 1;
+    }
+    // Insertion sort: const fns have no sort.
+    let mut i = 1;
+    while i < N {
+        let mut j = i;
+        while j > 0 && t[j - 1].0 > t[j].0 {
+            let x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+            j -= 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// The calls are found by a binary search of JGE tests down to leaves of at most LEAF JEQ
+/// tests. The kernel runs the filter once per system call number when it installs it, to find
+/// the calls it can allow without running it again; a linear list of 38 tests made that cost
+/// 0.3 ms of every start, the tree a fifth of it.
+const LEAF: usize = 3;
+
+/// Instructions of the search over `n` calls.
+const fn tree_len(n: usize) -> usize {
+    if n <= LEAF {
+        n + 1
+    } else {
+        1 + tree_len(n / 2) + tree_len(n - n / 2)
+    }
+}
+
 /// Instruction indices of the program's parts.
-const LIST: usize = 5;
-const DISPATCH: usize = LIST + N;
-const ALLOW: usize = DISPATCH + 3;
-const CLONE: usize = ALLOW + 1;
+const TREE: usize = 5;
+const CLONE: usize = TREE + tree_len(N);
 const IOCTL: usize = CLONE + 3;
 const EPERM: usize = IOCTL + 4;
 const ENOSYS: usize = EPERM + 1;
@@ -115,6 +165,32 @@ const fn jump_to(code: u16, k: u32, at: usize, to: usize) -> Insn {
     Insn { code, jt: (to - at - 1) as u8, jf: 0, k }
 }
 
+/// Emit the search over NAMED[lo..hi] at `at`, with the number in the accumulator.
+const fn tree(p: &mut [Insn; LEN], at: usize, lo: usize, hi: usize) {
+    let n = hi - lo;
+    if n <= LEAF {
+        let mut i = 0;
+        while i < n {
+            let (nr, act) = NAMED[lo + i];
+            let to = match act {
+                Act::Refuse => EPERM,
+                Act::NoSys => ENOSYS,
+                Act::CheckClone => CLONE,
+                Act::CheckIoctl => IOCTL,
+            };
+            p[at + i] = jump_to(JEQ, nr, at + i, to);
+            i += 1;
+        }
+        p[at + n] = stmt(RET, RET_ALLOW);
+        return;
+    }
+    let mid = lo + n / 2;
+    // Numbers from NAMED[mid] up are searched on the right, after the left's instructions.
+    p[at] = jump_to(JGE, NAMED[mid].0, at, at + 1 + tree_len(n / 2));
+    tree(p, at + 1, lo, mid);
+    tree(p, at + 1 + tree_len(n / 2), mid, hi);
+}
+
 const fn build() -> [Insn; LEN] {
     let mut p = [stmt(RET, RET_ALLOW); LEN];
     p[0] = stmt(LD_W_ABS, ARCH);
@@ -122,15 +198,7 @@ const fn build() -> [Insn; LEN] {
     p[2] = stmt(RET, RET_ERRNO | libc::EPERM as u32);
     p[3] = stmt(LD_W_ABS, NR);
     p[4] = jump_to(JGE, X32_SYSCALL_BIT, 4, EPERM);
-    let mut i = 0;
-    while i < N {
-        p[LIST + i] = jump_to(JEQ, REFUSED[i] as u32, LIST + i, EPERM);
-        i += 1;
-    }
-    p[DISPATCH] = jump_to(JEQ, Sysno::clone as u32, DISPATCH, CLONE);
-    p[DISPATCH + 1] = jump_to(JEQ, Sysno::clone3 as u32, DISPATCH + 1, ENOSYS);
-    p[DISPATCH + 2] = jump_to(JEQ, Sysno::ioctl as u32, DISPATCH + 2, IOCTL);
-    p[ALLOW] = stmt(RET, RET_ALLOW);
+    tree(&mut p, TREE, 0, N);
     p[CLONE] = stmt(LD_W_ABS, ARG0);
     p[CLONE + 1] = jump_to(JSET, NS_FLAGS, CLONE + 1, EPERM);
     p[CLONE + 2] = stmt(RET, RET_ALLOW);
@@ -191,6 +259,45 @@ mod tests {
         for s in [Sysno::read, Sysno::write, Sysno::execve, Sysno::ptrace, Sysno::openat, Sysno::wait4] {
             assert_eq!(run(s as u32, X, 0, 0), RET_ALLOW, "{s:?}");
         }
+    }
+
+    #[test]
+    fn every_number_gets_what_the_list_says() {
+        for nr in 0..1024u32 {
+            let want = if REFUSED.iter().any(|&s| s as u32 == nr) {
+                EPERM_RET
+            } else if nr == Sysno::clone3 as u32 {
+                RET_ERRNO | libc::ENOSYS as u32
+            } else {
+                RET_ALLOW
+            };
+            assert_eq!(run(nr, X, 0, 0), want, "{nr}");
+        }
+    }
+
+    #[test]
+    fn the_search_is_short() {
+        // Steps of the longest path through the program, for any number.
+        let mut longest = 0;
+        for nr in 0..1024u32 {
+            let (mut pc, mut steps) = (3, 0);
+            loop {
+                let i = FILTER[pc];
+                steps += 1;
+                if i.code == RET {
+                    break;
+                }
+                let t = match i.code {
+                    c if c == JEQ => nr == i.k,
+                    c if c == JGE => nr >= i.k,
+                    _ => break, // the argument checks: a few steps more
+                };
+                pc += 1 + if t { i.jt } else { i.jf } as usize;
+            }
+            longest = longest.max(steps);
+        }
+        assert!(longest <= 12, "{longest} steps");
+        assert!(LEN < 100, "{LEN} instructions");
     }
 
     #[test]
