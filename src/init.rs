@@ -27,21 +27,30 @@ pub fn status(w: i32) -> i32 {
     }
 }
 
-/// Fork the command's process. In it: its own process group (the terminal's foreground group
-/// when `take_tty`), the caller's signal mask and umask back, then `exec` (which does not
-/// return). Returns the child's pid.
-pub fn start(take_tty: bool, mask: SigSet, umask: Option<u32>, exec: impl FnOnce()) -> Result<i32, Errno> {
-    let pid = sys::clone(SIGCHLD as u64)?;
-    if pid == 0 {
-        Tty::give_to_self(take_tty);
-        if let Some(u) = umask {
-            sys::umask(u);
-        }
-        let _ = sys::sigprocmask(libc::SIG_SETMASK, mask);
-        exec();
-        sys::exit(crate::error::EXIT_CANNOT_EXEC);
+/// The command's process: its own process group (the terminal's foreground group when
+/// `take_tty`), the caller's signal mask and umask back, then `exec` (which does not return).
+pub struct Command<F: Fn()> {
+    pub take_tty: bool,
+    pub mask: SigSet,
+    pub umask: Option<u32>,
+    pub exec: F,
+}
+
+extern "C" fn command_main<F: Fn()>(c: &Command<F>) -> ! {
+    Tty::give_to_self(c.take_tty);
+    if let Some(u) = c.umask {
+        sys::umask(u);
     }
-    Ok(pid)
+    let _ = sys::sigprocmask(libc::SIG_SETMASK, c.mask);
+    (c.exec)();
+    sys::exit(crate::error::EXIT_CANNOT_EXEC)
+}
+
+/// Start the command's process; returns its pid. It shares our memory until it execs
+/// (`sys::spawn`): `c` and whatever `exec` reads must live on, unchanged, until then; the
+/// callers keep them in a frame that outlives the command.
+pub fn start<F: Fn()>(c: &Command<F>) -> Result<i32, Errno> {
+    sys::spawn(SIGCHLD as u64, command_main::<F>, c)
 }
 
 /// What PID 1 knows of the terminal.

@@ -226,11 +226,12 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
     }
     let umask = sys::umask(0);
     let host = root::enter(sb).unwrap_or_else(|e| fail(e));
-    // The command's process is forked now and drops its privileges while PID 1 finishes the
-    // root; it waits on `go` before it goes in. Two CPUs do the two halves at once.
+    // The command's process is started now and drops its privileges while PID 1 finishes the
+    // root; it waits on `go` before it goes in. Two CPUs do the two halves at once. It shares
+    // PID 1's memory until it execs; what it reads lives in this frame, which never returns.
     let (go, ready) = sys::pipe(libc::O_CLOEXEC).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
     let cfg = sb.cfg;
-    let started = init::start(sb.take_tty, sb.mask, Some(umask), || {
+    let command = init::Command { take_tty: sb.take_tty, mask: sb.mask, umask: Some(umask), exec: || {
         sys::close(ready);
         if let Err(e) = root::name_and_network(sb) {
             fail(e);
@@ -249,8 +250,8 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
             fail(Error::new(Step::Cwd, cwd.to_bytes(), e));
         }
         exec::exec(sb.args, cfg.command, envp.as_ptr(), exec::path_of(&envp), sock)
-    });
-    let pid = started.unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
+    } };
+    let pid = init::start(&command).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
     sys::close(go);
     // PID 1 is not dumpable: the command, root or not, cannot trace it or read its memory.
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);

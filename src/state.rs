@@ -179,6 +179,12 @@ fn discard_contents(dir: Fd) -> Result<(), Errno> {
         Err(e) => return Err(e),
     }
     remove_tree(dir, c"upper")?;
+    // What overlayfs leaves in its work directory, removed by name: a walk of the tree (open,
+    // read, rewind, climb) costs several times more, and is left for whatever else is there.
+    let _ = sys::unlinkat(dir, c"work/work/incompat/volatile/dirty", 0);
+    for d in [c"work/work/incompat/volatile", c"work/work/incompat", c"work/work", c"work/index"] {
+        let _ = sys::unlinkat(dir, d, libc::AT_REMOVEDIR);
+    }
     remove_tree(dir, c"work")
 }
 

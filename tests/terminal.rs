@@ -228,7 +228,7 @@ fn the_exit_status_reaches_a_terminal_that_runs_sandbox_directly() {
         let st = Command::new("tmux").args(["-L", &session, "-f", "/dev/null"]).args(args).status().unwrap();
         assert!(st.success(), "tmux {args:?}");
     };
-    let pane = format!("(sleep 4 &); sleep 1; {cmd}");
+    let pane = format!("(sleep 8 &); sleep 1; {cmd}");
     tmux(&["new-session", "-d", "-s", &session, "-x", "80", "-y", "24", "sh", "-c", &pane]);
     tmux(&["set-option", "-g", "remain-on-exit", "on"]);
     let status = || {
