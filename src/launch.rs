@@ -110,10 +110,9 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     let block = if job_stops { SigSet(init::BLOCK.0 | tstp.0) } else { init::BLOCK };
     let wait = if job_stops { SigSet(init::WAIT.0 | tstp.0) } else { init::WAIT };
     sb.mask = sys::sigprocmask(libc::SIG_BLOCK, block).unwrap_or(SigSet(0));
+    // The network namespace is not made here but by the command's process, while PID 1 mounts:
+    // making one is the dearest step of all (see `inner`).
     let mut flags = NAMESPACES | libc::SIGCHLD as u64;
-    if sb.cfg.netns {
-        flags |= libc::CLONE_NEWNET as u64;
-    }
     if sb.userns.is_some() {
         flags |= libc::CLONE_NEWUSER as u64;
     }
@@ -136,13 +135,17 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     // the command's execve succeeded. Read at once only to time that moment: otherwise after the
     // end (the messages wait in the socket), so that no wake-up competes with the command's start.
     let mut buf = [0u8; report::MAX];
+    // Only the first failure is told: PID 1 and the command's process work at once, and the
+    // second may be a consequence of the first.
     let mut read_report = |t: &mut Timings| -> bool {
         let mut ran = true;
         while let Some(m) = report::recv(ours, &mut buf) {
             match m {
                 Msg::RootReady(ns) => t.mark_at(b"root", ns),
                 Msg::Failed(e) => {
-                    e.print();
+                    if ran {
+                        e.print();
+                    }
                     ran = false;
                 }
             }
@@ -193,6 +196,22 @@ fn map_ids(uid: u32, gid: u32) -> Result<(), Errno> {
     sys::write_file(AT_FDCWD, c"/proc/self/gid_map", m.bytes())
 }
 
+/// PID 1 joins the network namespace the command's process made, when it says it has: one byte
+/// on `made`. End-of-file: it failed and has reported why; PID 1 ends without a word.
+fn join_network(command: i32, made: Fd) -> Result<(), Errno> {
+    if made.0 < 0 {
+        return Ok(());
+    }
+    if sys::read(made, &mut [0u8]) != Ok(1) {
+        sys::exit(EXIT_SANDBOX);
+    }
+    sys::close(made);
+    let pidfd = sys::pidfd_open(command)?;
+    let r = sys::setns(pidfd, libc::CLONE_NEWNET);
+    sys::close(pidfd);
+    r
+}
+
 /// The child: PID 1 of the new namespaces. Never returns.
 fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
     // Die with the outer process, even by SIGKILL. If it died before this line, the socket's
@@ -225,15 +244,31 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
         }
     }
     let umask = sys::umask(0);
-    let host = root::enter(sb).unwrap_or_else(|e| fail(e));
-    // The command's process is started now and drops its privileges while PID 1 finishes the
-    // root; it waits on `go` before it goes in. Two CPUs do the two halves at once. It shares
-    // PID 1's memory until it execs; what it reads lives in this frame, which never returns.
-    let (go, ready) = sys::pipe(libc::O_CLOEXEC).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
+    // The command's process is started first. While PID 1 builds the root, it makes the network
+    // namespace (unshare(CLONE_NEWNET) is the dearest step of a start, half a millisecond here)
+    // and drops its privileges; then it waits on `go`. Two CPUs do the two halves at once.
+    // It shares PID 1's memory until it execs; what it reads lives in this frame, which never
+    // returns. Its root follows PID 1's pivot_root; it goes to the sandbox's working directory
+    // after `go`, and has no fd of the host.
+    //
+    // It says on `net` that the network namespace is made; PID 1 then joins it (no process of
+    // the sandbox stays in the host's), brings lo up and mounts /sys, which shows the network
+    // namespace of whoever mounts it.
+    let pipe = || sys::pipe(libc::O_CLOEXEC).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
+    let (go, ready) = pipe();
+    let (net_made, net) = if sb.cfg.netns { pipe() } else { (Fd(-1), Fd(-1)) };
     let cfg = sb.cfg;
     let command = init::Command { take_tty: sb.take_tty, mask: sb.mask, umask: Some(umask), exec: || {
         sys::close(ready);
-        if let Err(e) = root::name_and_network(sb) {
+        if cfg.netns {
+            sys::close(net_made);
+            if let Err(e) = sys::unshare(libc::CLONE_NEWNET) {
+                fail(Error::new(Step::Namespaces, b"", e));
+            }
+            let _ = sys::write(net, b"n");
+            sys::close(net);
+        }
+        if let Err(e) = root::hostname(sb) {
             fail(e);
         }
         if let Err(e) = caps::limit(cfg.caps).and_then(|()| caps::confine()) {
@@ -253,15 +288,22 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
     } };
     let pid = init::start(&command).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
     sys::close(go);
-    // PID 1 is not dumpable: the command, root or not, cannot trace it or read its memory.
-    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
+    if cfg.netns {
+        sys::close(net);
+    }
+    let host = root::enter(sb).unwrap_or_else(|e| fail(e));
     // On failure PID 1 exits, which kills the waiting command's process with the namespace.
-    if let Err(e) = root::finish(sb, &host) {
+    if let Err(e) = root::finish(sb, &host, || join_network(pid, net_made)) {
         fail(e);
     }
     if sb.timings {
         report::send_root_ready(sock, sys::now_ns());
     }
+    // PID 1 is not dumpable: the command, root or not, cannot trace it or read its memory. Set
+    // only now: joining the command's network namespace by pidfd needs to be allowed to trace it,
+    // which a process that shares a non-dumpable memory cannot be (the command's process shares
+    // ours until it execs, and runs nothing of the user's before `go`).
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
     let _ = sys::write(ready, b"g");
     sys::close(ready);
     sys::close(sock);

@@ -1,7 +1,7 @@
 //! Step 4, inside the new namespaces: build the root. Mount the overlay on the layer's own
 //! directory (only this mount namespace sees it) and pivot_root into it (`enter`); then /proc,
-//! /dev, /sys, /tmp, the binds, the old root detached (`finish`), and the hostname and lo
-//! (`name_and_network`, in the command's process at the same time).
+//! /dev, /tmp, lo up in the network namespace the command's process made, /sys, the binds, the
+//! old root detached (`finish`); the hostname is set by the command's process meanwhile.
 //!
 //! Until the old root is detached it is stacked on the new one, reachable through `/..`. So every
 //! mount point in the image or the writable layer (/proc, /dev, /sys, /tmp, bind targets) is
@@ -318,7 +318,7 @@ pub fn enter<'a>(sb: &Sandbox<'a>) -> Result<Host, Error<'a>> {
 /// The second half, done by PID 1 while the command's process drops its privileges (it shares
 /// the mount namespace, so it sees all of this): /proc, /dev, /sys, /tmp, the binds, and the
 /// old root detached.
-pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host) -> Result<(), Error<'a>> {
+pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, join_network: impl FnOnce() -> Result<(), Errno>) -> Result<(), Error<'a>> {
     let cfg = sb.cfg;
     let e = |step: Step, path: &'a [u8]| move |errno| Error::new(step, path, errno);
     let root = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
@@ -332,13 +332,17 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host) -> Result<(), Error<'a>> {
     sys::fchdir(root).map_err(e(Step::Proc, b"/proc"))?;
     dev(root, &h.devs, sb.userns.is_some()).map_err(e(Step::Dev, b"/dev"))?;
     mask_proc().map_err(e(Step::Proc, b"/proc"))?;
+    mount_in(root, b"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
+    if cfg.netns {
+        join_network().map_err(e(Step::Namespaces, b""))?;
+        loopback_up().map_err(e(Step::Loopback, b"lo"))?;
+    }
     sysfs(root, h.sys).map_err(e(Step::Sys, b"/sys"))?;
     if sb.cgroup.is_some() {
         // The sandbox's own cgroup (the root of its cgroup namespace), read-only.
         sys::mount(Some(c"cgroup2"), c"/sys/fs/cgroup", Some(c"cgroup2"), libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None)
             .map_err(e(Step::Cgroup, b"/sys/fs/cgroup"))?;
     }
-    mount_in(root, b"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
     // Bind sources are mounts of the old root: bound while it is still attached.
     for i in 0..cfg.nbinds {
         let b = cfg.binds[i];
@@ -349,16 +353,12 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host) -> Result<(), Error<'a>> {
     Ok(())
 }
 
-/// The hostname and lo, done by the command's process before it drops its privileges (it
-/// shares the UTS and network namespaces), while PID 1 mounts.
-pub fn name_and_network<'a>(sb: &Sandbox<'a>) -> Result<(), Error<'a>> {
+/// The hostname, set by the command's process before it drops its privileges (it shares the
+/// UTS namespace), while PID 1 mounts.
+pub fn hostname<'a>(sb: &Sandbox<'a>) -> Result<(), Error<'a>> {
     let cfg = sb.cfg;
     let host = cfg.hostname.or(cfg.name).unwrap_or(c"sandbox");
-    sys::sethostname(host.to_bytes()).map_err(|e| Error::new(Step::Hostname, host.to_bytes(), e))?;
-    if cfg.netns {
-        loopback_up().map_err(|e| Error::new(Step::Loopback, b"lo", e))?;
-    }
-    Ok(())
+    sys::sethostname(host.to_bytes()).map_err(|e| Error::new(Step::Hostname, host.to_bytes(), e))
 }
 
 #[cfg(test)]

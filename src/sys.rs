@@ -630,6 +630,18 @@ pub fn clone3_into(flags: u64, exit_signal: u64, cgroup: Fd) -> Result<i32> {
     unsafe { syscall!(Sysno::clone3, args.as_ptr(), core::mem::size_of_val(&args)) }.map(|p| p as i32)
 }
 
+/// A pidfd for `pid`, a child of ours.
+pub fn pidfd_open(pid: i32) -> Result<Fd> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::pidfd_open, pid, 0) }.map(|fd| Fd(fd as i32))
+}
+
+/// Join the namespaces of kind `nstype` that `fd` (a namespace file or a pidfd) names.
+pub fn setns(fd: Fd, nstype: i32) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::setns, fd.0, nstype) }.map(drop)
+}
+
 pub fn unshare(flags: i32) -> Result<()> {
     // SAFETY: no pointers.
     unsafe { syscall!(Sysno::unshare, flags) }.map(drop)

@@ -454,3 +454,64 @@ fn a_closed_stderr_does_not_stop_the_cleanup() {
     assert!(out.stdout.contains("status=127"), "{out:?}");
     f.finish();
 }
+
+/// The host pids of a running sandbox's outer process, PID 1 and command, found by a marker
+/// argument that only this sandbox has.
+fn sandbox_tree(marker: &str) -> Option<(u32, u32, u32)> {
+    let pids = procs_with_arg(marker);
+    let ppid = |p: u32| fs::read_to_string(format!("/proc/{p}/stat")).ok().and_then(|s| parse_stat(&s)).map(|t| t.3);
+    let outer = *pids.iter().find(|&&p| ppid(p).map_or(false, |pp| !pids.contains(&pp)))?;
+    let pid1 = *pids.iter().find(|&&p| ppid(p) == Some(outer))?;
+    let command = *pids.iter().find(|&&p| ppid(p) == Some(pid1))?;
+    // Until it execs, the command's process runs sandbox's code.
+    let comm = fs::read_to_string(format!("/proc/{command}/comm")).ok()?;
+    (comm.trim() == "sleep").then_some((outer, pid1, command))
+}
+
+fn netns(pid: u32) -> String {
+    fs::read_link(format!("/proc/{pid}/ns/net")).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// The command's process makes the network namespace while PID 1 mounts, and PID 1 joins it:
+/// no process of the sandbox is left in the host's (where /proc/1/net would show the host's
+/// sockets). Checked from the host, as root and rootless; --net host stays in the host's.
+#[test]
+fn every_process_of_the_sandbox_is_in_its_network_namespace() {
+    if !require_root() {
+        return;
+    }
+    let host = netns(std::process::id());
+    let r = Rootless::new("netns");
+    let image = r.image.to_string_lossy().into_owned();
+    let state = r.f.state.to_string_lossy().into_owned();
+    for (i, (rootless, net)) in [(false, "none"), (true, "none"), (false, "host"), (true, "host")].into_iter().enumerate() {
+        let marker = format!("3.{}{i}", std::process::id());
+        let name = r.f.name(&format!("n{i}"));
+        let args = ["--lower", &image, "--name", &name, "--state-dir", &state, "--net", net, "--", "sleep", &marker];
+        let cmd = if rootless {
+            r.cmd(&args)
+        } else {
+            let mut c = Command::new(&r.bin);
+            c.args(args);
+            c
+        };
+        let running = spawn(cmd, b"");
+        let mut tree = None;
+        assert!(wait_until(Duration::from_secs(5), || {
+            tree = sandbox_tree(&marker);
+            tree.is_some()
+        }));
+        let (outer, pid1, command) = tree.unwrap();
+        assert_eq!(netns(outer), host, "the outer process stays in the host's");
+        if net == "none" {
+            assert_ne!(netns(pid1), host, "PID 1 (rootless: {rootless})");
+            assert_eq!(netns(command), netns(pid1), "the command with PID 1 (rootless: {rootless})");
+        } else {
+            assert_eq!(netns(pid1), host);
+            assert_eq!(netns(command), host);
+        }
+        running.signal(libc::SIGTERM);
+        running.wait_for(Duration::from_secs(5)).expect(143);
+    }
+    r.f.finish();
+}
