@@ -50,7 +50,9 @@ extern "C" fn command_main<F: Fn()>(c: &Command<F>) -> ! {
 /// (`sys::spawn`): `c` and whatever `exec` reads must live on, unchanged, until then; the
 /// callers keep them in a frame that outlives the command.
 pub fn start<F: Fn()>(c: &Command<F>) -> Result<i32, Errno> {
-    sys::spawn(SIGCHLD as u64, command_main::<F>, c)
+    // About 40 KiB is used: the environment array is 33.
+    static STACK: sys::Stack<{ 256 * 1024 }> = sys::Stack::new();
+    sys::spawn(SIGCHLD as u64, &STACK, command_main::<F>, c)
 }
 
 /// What PID 1 knows of the terminal.

@@ -10,6 +10,7 @@ use crate::cli::Config;
 use crate::error::{Error, Step, EXIT_SANDBOX};
 use crate::exec::{self, Envp};
 use crate::init;
+use crate::network::{self, Network};
 use crate::out::Buf;
 use crate::report::{self, Msg};
 use crate::root;
@@ -110,8 +111,32 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     let block = if job_stops { SigSet(init::BLOCK.0 | tstp.0) } else { init::BLOCK };
     let wait = if job_stops { SigSet(init::WAIT.0 | tstp.0) } else { init::WAIT };
     sb.mask = sys::sigprocmask(libc::SIG_BLOCK, block).unwrap_or(SigSet(0));
-    // The network namespace is not made here but by the command's process, while PID 1 mounts:
-    // making one is the dearest step of all (see `inner`).
+    // The network namespace is not made by clone: making one is the dearest step of all, so it
+    // is made at the same time as the root (see network.rs).
+    let net = if sb.cfg.netns {
+        match Network::new() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                Error::new(Step::Namespaces, b"", e).print();
+                let _ = sys::sigprocmask(libc::SIG_SETMASK, sb.mask);
+                return (EXIT_SANDBOX, false);
+            }
+        }
+    } else {
+        None
+    };
+    let mut helper = None;
+    if let (Some(n), None) = (&net, sb.userns) {
+        match network::start_helper(n) {
+            Ok(h) => helper = Some(h),
+            Err(e) => {
+                Error::new(Step::Namespaces, b"", e).print();
+                let _ = sys::sigprocmask(libc::SIG_SETMASK, sb.mask);
+                return (EXIT_SANDBOX, false);
+            }
+        }
+    }
+    let maker = helper.map_or(Fd(-1), |h| h.1);
     let mut flags = NAMESPACES | libc::SIGCHLD as u64;
     if sb.userns.is_some() {
         flags |= libc::CLONE_NEWUSER as u64;
@@ -121,14 +146,29 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
         None => sys::clone(flags),
     };
     let pid = match cloned {
-        Ok(0) => inner(sb, theirs, ours),
+        Ok(0) => inner(sb, theirs, ours, net.as_ref(), maker),
         Ok(pid) => pid,
         Err(e) => {
             Error::new(Step::Namespaces, b"", e).print();
             let _ = sys::sigprocmask(libc::SIG_SETMASK, sb.mask);
+            if let Some(n) = &net {
+                n.close();
+            }
+            if let Some((h, fd)) = helper {
+                let _ = sys::wait4(h, 0);
+                sys::close(fd);
+            }
             return (EXIT_SANDBOX, false);
         }
     };
+    // PID 1 has them now.
+    if let Some(n) = &net {
+        n.close();
+        if helper.is_none() {
+            n.close_maker_ends();
+        }
+    }
+    sys::close(maker);
     t.mark(b"clone");
     sys::close(theirs);
     // The report: failures, and with --timings the moment the root was ready; end-of-file when
@@ -162,11 +202,18 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     let w = loop {
         match sys::sigwait_info(wait) {
             Ok((libc::SIGTSTP, _)) => tty.stop_job(tstp),
-            Ok((libc::SIGCHLD, _)) => match sys::wait4(pid, libc::WNOHANG) {
-                Ok((p, w)) if p == pid => break w,
-                Err(e) if e != Errno::EINTR => break EXIT_SANDBOX << 8,
-                _ => {}
-            },
+            Ok((libc::SIGCHLD, _)) => {
+                if let Some((h, _)) = helper {
+                    if sys::wait4(h, libc::WNOHANG).map_or(false, |(p, _)| p == h) {
+                        helper = None;
+                    }
+                }
+                match sys::wait4(pid, libc::WNOHANG) {
+                    Ok((p, w)) if p == pid => break w,
+                    Err(e) if e != Errno::EINTR => break EXIT_SANDBOX << 8,
+                    _ => {}
+                }
+            }
             // Without the terminal, the command is in our process group: what the terminal sent
             // (Ctrl-C) it has received already.
             Ok((sig, code)) if sb.take_tty || code != init::SI_KERNEL => {
@@ -175,6 +222,10 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
             _ => {}
         }
     };
+    // The helper ends once PID 1 and the command's process have joined its namespace, or died.
+    if let Some((h, _)) = helper {
+        let _ = sys::wait4(h, 0);
+    }
     if !t.on {
         ran = read_report(t);
     }
@@ -196,35 +247,17 @@ fn map_ids(uid: u32, gid: u32) -> Result<(), Errno> {
     sys::write_file(AT_FDCWD, c"/proc/self/gid_map", m.bytes())
 }
 
-/// PID 1 joins the network namespace the command's process made, when it says it has: one byte
-/// on `made`. End-of-file: it failed and has reported why; PID 1 ends without a word.
-fn join_network(command: i32, made: Fd) -> Result<(), Errno> {
-    if made.0 < 0 {
-        return Ok(());
-    }
-    if sys::read(made, &mut [0u8]) != Ok(1) {
-        sys::exit(EXIT_SANDBOX);
-    }
-    sys::close(made);
-    let pidfd = sys::pidfd_open(command)?;
-    let r = sys::setns(pidfd, libc::CLONE_NEWNET);
-    sys::close(pidfd);
-    r
-}
-
 /// The child: PID 1 of the new namespaces. Never returns.
-fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
+fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) -> ! {
     // Die with the outer process, even by SIGKILL. If it died before this line, the socket's
     // other end is already closed: stop here.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
     sys::close(parents);
     // Nothing of the caller's but stdio goes in: an fd of a host directory handed to the
     // sandbox (`7</`) would be a way out. Every other inherited fd is closed here, in PID 1.
-    let keep = sock.0 as u32;
-    if keep > 3 {
-        let _ = sys::close_range(3, keep - 1, 0);
-    }
-    let _ = sys::close_range(keep + 1, u32::MAX, 0);
+    let rootless = sb.userns.is_some();
+    let [a, b, c, d] = net.map_or([Fd(-1); 4], |n| n.fds(rootless));
+    sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock, maker, a, b, c, d]);
     if sys::poll_now(sock, libc::POLLRDHUP).map_or(true, |r| r & (libc::POLLHUP | libc::POLLRDHUP) != 0) {
         sys::exit(EXIT_SANDBOX);
     }
@@ -244,29 +277,21 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
         }
     }
     let umask = sys::umask(0);
-    // The command's process is started first. While PID 1 builds the root, it makes the network
-    // namespace (unshare(CLONE_NEWNET) is the dearest step of a start, half a millisecond here)
-    // and drops its privileges; then it waits on `go`. Two CPUs do the two halves at once.
-    // It shares PID 1's memory until it execs; what it reads lives in this frame, which never
-    // returns. Its root follows PID 1's pivot_root; it goes to the sandbox's working directory
-    // after `go`, and has no fd of the host.
-    //
-    // It says on `net` that the network namespace is made; PID 1 then joins it (no process of
-    // the sandbox stays in the host's), brings lo up and mounts /sys, which shows the network
-    // namespace of whoever mounts it.
-    let pipe = || sys::pipe(libc::O_CLOEXEC).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
-    let (go, ready) = pipe();
-    let (net_made, net) = if sb.cfg.netns { pipe() } else { (Fd(-1), Fd(-1)) };
+    // The command's process is started first. While PID 1 builds the root, it joins the
+    // network namespace (or, not root, makes it: network.rs) and drops its privileges; then it
+    // waits on `go`. Two CPUs do the two halves at once. It shares PID 1's memory until it
+    // execs; what it reads lives in this frame, which never returns. Its root follows PID 1's
+    // pivot_root; it goes to the sandbox's working directory after `go`, and has no fd of the
+    // host. A failure of the network namespace is told by PID 1, which learns of it too.
+    let (go, ready) = sys::pipe(libc::O_CLOEXEC).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
     let cfg = sb.cfg;
     let command = init::Command { take_tty: sb.take_tty, mask: sb.mask, umask: Some(umask), exec: || {
         sys::close(ready);
-        if cfg.netns {
-            sys::close(net_made);
-            if let Err(e) = sys::unshare(libc::CLONE_NEWNET) {
-                fail(Error::new(Step::Namespaces, b"", e));
+        if let Some(n) = net {
+            let made = if rootless { n.make(1).is_ok() } else { n.join(maker).is_ok() };
+            if !made {
+                sys::exit(EXIT_SANDBOX);
             }
-            let _ = sys::write(net, b"n");
-            sys::close(net);
         }
         if let Err(e) = root::hostname(sb) {
             fail(e);
@@ -288,14 +313,21 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd) -> ! {
     } };
     let pid = init::start(&command).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
     sys::close(go);
-    if cfg.netns {
-        sys::close(net);
-    }
+    // Not root: the command's process is the maker of the network namespace.
+    let maker = match net {
+        Some(n) if rootless => {
+            n.close_maker_ends();
+            sys::pidfd_open(pid).unwrap_or_else(|e| fail(Error::new(Step::Namespaces, b"", e)))
+        }
+        _ => maker,
+    };
     let host = root::enter(sb).unwrap_or_else(|e| fail(e));
     // On failure PID 1 exits, which kills the waiting command's process with the namespace.
-    if let Err(e) = root::finish(sb, &host, || join_network(pid, net_made)) {
+    let join = || net.map_or(Ok(()), |n| n.join(maker));
+    if let Err(e) = root::finish(sb, &host, join) {
         fail(e);
     }
+    sys::close(maker);
     if sb.timings {
         report::send_root_ready(sock, sys::now_ns());
     }

@@ -25,6 +25,7 @@ mod exec;
 mod init;
 mod launch;
 mod machine;
+mod network;
 mod out;
 mod remove;
 mod report;

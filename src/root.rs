@@ -1,6 +1,6 @@
 //! Step 4, inside the new namespaces: build the root. Mount the overlay on the layer's own
 //! directory (only this mount namespace sees it) and pivot_root into it (`enter`); then /proc,
-//! /dev, /tmp, lo up in the network namespace the command's process made, /sys, the binds, the
+//! /dev, /tmp, the network namespace joined (network.rs), /sys, the binds, the
 //! old root detached (`finish`); the hostname is set by the command's process meanwhile.
 //!
 //! Until the old root is detached it is stacked on the new one, reachable through `/..`. So every
@@ -318,7 +318,7 @@ pub fn enter<'a>(sb: &Sandbox<'a>) -> Result<Host, Error<'a>> {
 /// The second half, done by PID 1 while the command's process drops its privileges (it shares
 /// the mount namespace, so it sees all of this): /proc, /dev, /sys, /tmp, the binds, and the
 /// old root detached.
-pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, join_network: impl FnOnce() -> Result<(), Errno>) -> Result<(), Error<'a>> {
+pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, join_network: impl FnOnce() -> Result<(), Error<'a>>) -> Result<(), Error<'a>> {
     let cfg = sb.cfg;
     let e = |step: Step, path: &'a [u8]| move |errno| Error::new(step, path, errno);
     let root = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
@@ -333,10 +333,8 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, join_network: impl FnOnce() -> Res
     dev(root, &h.devs, sb.userns.is_some()).map_err(e(Step::Dev, b"/dev"))?;
     mask_proc().map_err(e(Step::Proc, b"/proc"))?;
     mount_in(root, b"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
-    if cfg.netns {
-        join_network().map_err(e(Step::Namespaces, b""))?;
-        loopback_up().map_err(e(Step::Loopback, b"lo"))?;
-    }
+    // /sys shows the network namespace of whoever mounts it.
+    join_network()?;
     sysfs(root, h.sys).map_err(e(Step::Sys, b"/sys"))?;
     if sb.cgroup.is_some() {
         // The sandbox's own cgroup (the root of its cgroup namespace), read-only.

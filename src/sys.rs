@@ -71,29 +71,35 @@ pub fn setpgid(pid: i32, pgid: i32) -> Result<()> {
     unsafe { syscall!(Sysno::setpgid, pid, pgid) }.map(drop)
 }
 
-/// Bytes of the stack of the process `spawn` starts, in .bss: pages cost only once touched. The
-/// command's process needs about 40 KiB (the environment array is 33).
-const SPAWN_STACK: usize = 256 * 1024;
-
+/// The stack of a process that `spawn` starts, in .bss: its pages cost only once touched. One
+/// child per stack and per process: a stack is taken for good (EBUSY after).
 #[repr(C, align(16))]
-struct SpawnStack([u8; SPAWN_STACK]);
+pub struct Stack<const N: usize> {
+    bytes: core::cell::UnsafeCell<[u8; N]>,
+    taken: core::sync::atomic::AtomicBool,
+}
 
-static mut STACK: SpawnStack = SpawnStack([0; SPAWN_STACK]);
-static STACK_TAKEN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+// SAFETY: the bytes are handed out once (`taken`), to one child, and never read here.
+unsafe impl<const N: usize> Sync for Stack<N> {}
+
+impl<const N: usize> Stack<N> {
+    pub const fn new() -> Self {
+        Stack { bytes: core::cell::UnsafeCell::new([0; N]), taken: core::sync::atomic::AtomicBool::new(false) }
+    }
+}
 
 /// Start a process that shares this address space until it execs, as posix_spawn does: clone
 /// with CLONE_VM, `main(arg)` on a stack of its own. A fork copies the page tables and then
 /// both sides take a copy-on-write fault on every page they write; this costs a fifth of that.
 /// The child must not return from `main` (it execs or exits), must write nothing but its own
-/// stack, and `arg` must stay alive and unchanged until the child has exec'd or exited. One
-/// child per process: the stack is taken for good (EBUSY after).
-pub fn spawn<T>(flags: u64, main: extern "C" fn(&T) -> !, arg: &T) -> Result<i32> {
-    if STACK_TAKEN.swap(true, core::sync::atomic::Ordering::Relaxed) {
+/// stack, and `arg` must stay alive and unchanged until the child has exec'd or exited.
+pub fn spawn<T, const N: usize>(flags: u64, stack: &'static Stack<N>, main: extern "C" fn(&T) -> !, arg: &T) -> Result<i32> {
+    if stack.taken.swap(true, core::sync::atomic::Ordering::Relaxed) {
         return Err(Errno::EBUSY);
     }
-    let top = core::ptr::addr_of_mut!(STACK) as usize + SPAWN_STACK;
+    let top = (stack.bytes.get() as usize + N) & !15;
     let ret: isize;
-    // SAFETY: the child starts on the 16-byte aligned top of STACK, which nothing else uses,
+    // SAFETY: the child starts on the 16-byte aligned top of `stack`, which nothing else uses,
     // with rdi = arg and calls main, which does not return (ud2 otherwise). The parent gets the
     // pid or -errno in rax; syscall clobbers rcx and r11 only.
     unsafe {
@@ -378,6 +384,26 @@ pub fn openat2(dir: Fd, path: &CStr, flags: i32, resolve: u64) -> Result<Fd> {
 pub fn close_range(first: u32, last: u32, flags: u32) -> Result<()> {
     // SAFETY: no pointers.
     unsafe { syscall!(Sysno::close_range, first, last, flags) }.map(drop)
+}
+
+/// Close every fd but those in `keep` (sorted here; negative ones are ignored).
+pub fn close_all_but(keep: &mut [Fd]) {
+    for i in 1..keep.len() {
+        let mut j = i;
+        while j > 0 && keep[j - 1].0 > keep[j].0 {
+            keep.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    let mut first = 0u32;
+    for fd in keep.iter().filter(|f| f.0 >= 0) {
+        let k = fd.0 as u32;
+        if k > first {
+            let _ = close_range(first, k - 1, 0);
+        }
+        first = k + 1;
+    }
+    let _ = close_range(first, u32::MAX, 0);
 }
 
 pub fn sethostname(name: &[u8]) -> Result<()> {

@@ -503,6 +503,21 @@ fn every_process_of_the_sandbox_is_in_its_network_namespace() {
         }));
         let (outer, pid1, command) = tree.unwrap();
         assert_eq!(netns(outer), host, "the outer process stays in the host's");
+        // The helper that made the namespace (root) is gone once both have joined: PID 1 is the
+        // outer process's only child.
+        let children = || {
+            let mut v = Vec::new();
+            for e in fs::read_dir("/proc").unwrap().flatten() {
+                let Ok(stat) = fs::read_to_string(e.path().join("stat")) else { continue };
+                if let Some((p, _, _, pp)) = parse_stat(&stat) {
+                    if pp == outer {
+                        v.push(p);
+                    }
+                }
+            }
+            v
+        };
+        assert!(wait_until(Duration::from_secs(2), || children() == [pid1]), "{:?}", children());
         if net == "none" {
             assert_ne!(netns(pid1), host, "PID 1 (rootless: {rootless})");
             assert_eq!(netns(command), netns(pid1), "the command with PID 1 (rootless: {rootless})");
