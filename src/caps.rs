@@ -99,8 +99,9 @@ pub fn parse(v: &[u8]) -> Option<u64> {
     NAMES.iter().position(|n| n.eq_ignore_ascii_case(v)).map(|i| 1u64 << i)
 }
 
-/// Bounding set to `set`, ambient cleared, then permitted, effective and inheritable to `set`.
-pub fn limit(set: u64) -> Result<(), Errno> {
+/// The bounding set to `set` (what an execve can ever give back). The capabilities in effect
+/// now stay: this can be done while they are still needed.
+pub fn bound(set: u64) -> Result<(), Errno> {
     for cap in 0..64u64 {
         if set & (1 << cap) == 0 {
             match sys::prctl(libc::PR_CAPBSET_DROP, cap) {
@@ -110,6 +111,11 @@ pub fn limit(set: u64) -> Result<(), Errno> {
             }
         }
     }
+    Ok(())
+}
+
+/// Ambient cleared, then permitted, effective and inheritable to `set`.
+pub fn limit(set: u64) -> Result<(), Errno> {
     sys::prctl4(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0)?;
     sys::capset(set, set, set)
 }

@@ -287,6 +287,10 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
     let cfg = sb.cfg;
     let command = init::Command { take_tty: sb.take_tty, mask: sb.mask, umask: Some(umask), exec: || {
         sys::close(ready);
+        // The bounding set first, while the network namespace may still be in the making.
+        if let Err(e) = caps::bound(cfg.caps) {
+            fail(Error::new(Step::Privileges, b"", e));
+        }
         if let Some(n) = net {
             let made = if rootless { n.make(1).is_ok() } else { n.join(maker).is_ok() };
             if !made {

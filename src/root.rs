@@ -333,6 +333,13 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, join_network: impl FnOnce() -> Res
     dev(root, &h.devs, sb.userns.is_some()).map_err(e(Step::Dev, b"/dev"))?;
     mask_proc().map_err(e(Step::Proc, b"/proc"))?;
     mount_in(root, b"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
+    // The old root goes as soon as nothing needs it, while the network namespace may still be in
+    // the making. Bind sources are mounts of it; and not root, the kernel lets /sys be mounted
+    // only while a full /sys is in sight.
+    let early = cfg.nbinds == 0 && sb.userns.is_none();
+    if early {
+        detach_old_root(root)?;
+    }
     // /sys shows the network namespace of whoever mounts it.
     join_network()?;
     sysfs(root, h.sys).map_err(e(Step::Sys, b"/sys"))?;
@@ -346,7 +353,9 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, join_network: impl FnOnce() -> Res
         let b = cfg.binds[i];
         bind(root, h.binds[i], b.dst, sb.src.bind_dirs[i], b.ro).map_err(e(Step::Bind, b.dst))?;
     }
-    detach_old_root(root)?;
+    if !early {
+        detach_old_root(root)?;
+    }
     sys::close(root);
     Ok(())
 }
