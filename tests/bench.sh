@@ -121,10 +121,13 @@ gcc -O2 -static -o "$out/inns" "$out/inns.c"
 # The persistent mount namespace for crun: private, with cgroup2 alone on /sys/fs/cgroup.
 crun_ns_err=""
 if command -v crun >/dev/null; then
+  make_ns() {
+    unshare --mount="$nsfile" --propagation private \
+      sh -c 'umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup' 2>"$out/verify.err"
+  }
+  # The bind of the namespace file has been seen to fail once with EINVAL, and work when tried again.
   if mkdir -p "$nsdir" && mount --bind "$nsdir" "$nsdir" && mount --make-private "$nsdir" \
-     && touch "$nsfile" \
-     && unshare --mount="$nsfile" --propagation private \
-          sh -c 'umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup' 2>"$out/verify.err"
+     && touch "$nsfile" && { make_ns || { sleep 0.2; make_ns; }; }
   then :; else crun_ns_err="cannot make a cgroup2 mount namespace: $(head -n1 "$out/verify.err" 2>/dev/null || true)"; fi
 fi
 
@@ -196,6 +199,47 @@ say "hyperfine: $((${#hf_args[@]} / 3)) commands, $warmup warm-up + $runs runs e
 hyperfine -N --warmup "$warmup" --runs "$runs" --time-unit millisecond --style basic \
   --export-json "$out/bench.json" --export-markdown "$out/hyperfine.md" "${hf_args[@]}" >&2
 
+# --- interleaved pairs: the ratios to the floor, free of the machine's drift ------------------
+# hyperfine runs each command's runs together, so a slow minute of a shared machine lands on one
+# command. `pairs` runs one start of each command in turn, PAIRS rounds, and prints each median.
+cat >"$out/pairs.c" <<'EOF2'
+/* pairs N CMD... ::: CMD... : N rounds of one run of each command in turn; the median wall time
+   of each, in ms, one per line. Commands run with stdout on /dev/null; a failure stops it. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+static int cmp(const void *a, const void *b) { double x = *(double *)a, y = *(double *)b; return (x > y) - (x < y); }
+int main(int argc, char **argv) {
+  int n = atoi(argv[1]), nc = 1; char **cmd[16]; cmd[0] = argv + 2;
+  for (int i = 2; i < argc && nc < 16; i++) if (!strcmp(argv[i], ":::")) { argv[i] = NULL; cmd[nc++] = argv + i + 1; }
+  double *t = calloc((size_t)nc * n, sizeof *t); int null = open("/dev/null", O_WRONLY);
+  for (int r = -5; r < n; r++) for (int c = 0; c < nc; c++) {
+    struct timespec a, b; int st; clock_gettime(CLOCK_MONOTONIC, &a);
+    pid_t p = fork(); if (!p) { dup2(null, 1); execv(cmd[c][0], cmd[c]); _exit(127); }
+    waitpid(p, &st, 0); clock_gettime(CLOCK_MONOTONIC, &b);
+    if (st) { fprintf(stderr, "pairs: %s failed (%#x)\n", cmd[c][0], st); return 1; }
+    if (r >= 0) t[c * n + r] = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
+  }
+  for (int c = 0; c < nc; c++) { qsort(t + c * n, n, sizeof *t, cmp); printf("%.4f\n", t[c * n + n / 2]); }
+  return 0;
+}
+EOF2
+gcc -O2 -o "$out/pairs" "$out/pairs.c"
+pairs=${PAIRS:-400}
+pairs_line=""
+if [[ $ok == *"floor (net ns) "* && $ok == *" sandbox "* && $ok == *"floor (no net ns) "* && $ok == *"sandbox --net host "* ]]; then
+  say "pairs: $pairs rounds of floor, sandbox, floor without a network namespace, sandbox --net host"
+  if m=$("$out/pairs" "$pairs" "$repo/$out/floor" "$image_abs" net ::: $sandbox --lower $image --name bench -- /bin/true \
+        ::: "$repo/$out/floor" "$image_abs" ::: $sandbox --lower $image --name bench --net host -- /bin/true); then
+    read -r -d '' f1 s1 f2 s2 <<<"$m" || true
+    pairs_line=$(python3 -c "import sys; f1,s1,f2,s2=map(float,sys.argv[1:5]); print(f'Interleaved ({sys.argv[5]} rounds of one start of each in turn): floor {f1:.2f} ms, sandbox {s1:.2f} ms, {s1/f1:.2f}× (network namespace); floor {f2:.2f} ms, sandbox --net host {s2:.2f} ms, {s2/f2:.2f}× (none).')" "$f1" "$s1" "$f2" "$s2" "$pairs")
+  fi
+fi
+
 # --- peak RSS (outer process; /usr/bin/time -v) ------------------------------------------------
 rss() {  # median over 5 runs of "Maximum resident set size" in kB
   local i v=()
@@ -239,7 +283,7 @@ for i in "${!names[@]}"; do notes_tsv+="${names[$i]}"$'\t'"${notes[$i]}"$'\n'; d
 skipped_tsv=$(printf '%s\n' "${skipped[@]+"${skipped[@]}"}")
 
 LAYERS="$layers" NOTES="$notes_tsv" SKIPPED="$skipped_tsv" MACHINE="$machine" VERSIONS="$versions" RUNS="$runs" \
-RSS_SANDBOX="$rss_sandbox" RSS_BWRAP="$rss_bwrap" SIZES="$sizes" \
+RSS_SANDBOX="$rss_sandbox" RSS_BWRAP="$rss_bwrap" SIZES="$sizes" PAIRS_LINE="$pairs_line" \
 python3 - "$out/bench.json" >"$out/results.md" <<'EOF'
 import json, os, sys
 res = json.load(open(sys.argv[1]))["results"]
@@ -276,6 +320,8 @@ if "floor (net ns)" in by and base:
     if "sandbox --net host" in by:
         print(f" A network namespace costs sandbox {ms(base - by['sandbox --net host']):.2f} ms.", end="")
     print()
+if os.environ["PAIRS_LINE"]:
+    print("\n" + os.environ["PAIRS_LINE"])
 rs, rb = os.environ["RSS_SANDBOX"], os.environ["RSS_BWRAP"]
 if rs or rb:
     print("\nPeak RSS (`/usr/bin/time -v`, \"Maximum resident set size\", median of 5; the largest process of the tree"
