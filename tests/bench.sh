@@ -11,13 +11,13 @@
 # bench/floor.c is; default ../shared), RUNS (default 300), WARMUP (default 20).
 #
 # crun 1.8 refuses hybrid cgroups (v1 + /sys/fs/cgroup/unified, as on this host), even with
-# --cgroup-manager=disabled. So the script makes ONE persistent mount namespace (bound on
-# /run/bench-ns/mnt) in which /sys/fs/cgroup is a cgroup2-only mount, and each crun run enters it
+# --cgroup-manager=disabled. So the script makes ONE mount namespace, held by a sleeping process,
+# in which /sys/fs/cgroup is a cgroup2-only mount, and each crun run enters it (/proc/PID/ns/mnt)
 # through `inns`, a tiny static helper built here (open + setns + execv; cheaper than nsenter).
 # The helper's own cost is measured in the same run ("inns + true" against "true"), so it can be
 # subtracted. runc 1.1 runs on the hybrid host as it is (it uses the v1 cgroups).
 #
-# Leaves nothing behind: the namespace file is unmounted and removed, crun/runc state dirs removed,
+# Leaves nothing behind: the namespace's holder is killed, crun/runc state dirs removed,
 # /run/sandbox/bench and the floor's /tmp/floorstate.* are checked.
 set -euo pipefail
 
@@ -40,8 +40,8 @@ sandbox=${SANDBOX:-target/x86_64-unknown-linux-musl/release/sandbox}
 shared=${SHARED_DIR:-../shared}
 image=rootfs/busybox
 image_abs="$repo/$image"
-nsdir=/run/bench-ns
-nsfile=$nsdir/mnt
+holder=""
+nsfile=/nonexistent
 crun_root=/run/bench-crun
 runc_root=/run/bench-runc
 
@@ -81,18 +81,14 @@ for t in hyperfine gcc python3; do command -v $t >/dev/null || die "$t is requir
 # --- state and cleanup -------------------------------------------------------------------------
 cleanup() {
   set +e
-  if mountpoint -q "$nsfile" 2>/dev/null || grep -q " $nsfile " /proc/self/mountinfo; then
-    umount "$nsfile"
-  fi
-  if mountpoint -q "$nsdir" 2>/dev/null; then umount "$nsdir"; fi
-  rm -f "$nsfile"; rmdir "$nsdir" 2>/dev/null
+  [ -n "$holder" ] && { kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null; }
   [ -d "$crun_root" ] && { crun --root "$crun_root" delete -f bench-crun >/dev/null 2>&1; rm -rf "$crun_root"; }
   [ -d "$runc_root" ] && { runc --root "$runc_root" delete -f bench-runc >/dev/null 2>&1; rm -rf "$runc_root"; }
   if [ -e /run/sandbox/bench ]; then
     say "warning: /run/sandbox/bench was left behind; removing it"
     umount -R /run/sandbox/bench 2>/dev/null; rm -rf /run/sandbox/bench
   fi
-  rm -f "$out/verify.err"
+  rm -f "$out/verify.err" "$out/holder.out"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -121,13 +117,15 @@ gcc -O2 -static -o "$out/inns" "$out/inns.c"
 # The persistent mount namespace for crun: private, with cgroup2 alone on /sys/fs/cgroup.
 crun_ns_err=""
 if command -v crun >/dev/null; then
-  make_ns() {
-    unshare --mount="$nsfile" --propagation private \
-      sh -c 'umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup' 2>"$out/verify.err"
-  }
-  # The bind of the namespace file has been seen to fail once with EINVAL, and work when tried again.
-  if mkdir -p "$nsdir" && mount --bind "$nsdir" "$nsdir" && mount --make-private "$nsdir" \
-     && touch "$nsfile" && { make_ns || { sleep 0.2; make_ns; }; }
+  # (A namespace file bound with `unshare --mount=FILE` failed now and then with EINVAL on this
+  # kernel; a process that stays in the namespace needs no bind.)
+  unshare --mount --propagation private sh -c \
+    'umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup && echo ready && exec sleep 100000' \
+    >"$out/holder.out" 2>"$out/verify.err" &
+  holder=$!
+  for _ in $(seq 100); do grep -q ready "$out/holder.out" 2>/dev/null && break; kill -0 "$holder" 2>/dev/null || break; sleep 0.05; done
+  nsfile=/proc/$holder/ns/mnt
+  if grep -q ready "$out/holder.out" 2>/dev/null
   then :; else crun_ns_err="cannot make a cgroup2 mount namespace: $(head -n1 "$out/verify.err" 2>/dev/null || true)"; fi
 fi
 
