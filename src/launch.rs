@@ -111,29 +111,23 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     let block = if job_stops { SigSet(init::BLOCK.0 | tstp.0) } else { init::BLOCK };
     let wait = if job_stops { SigSet(init::WAIT.0 | tstp.0) } else { init::WAIT };
     sb.mask = sys::sigprocmask(libc::SIG_BLOCK, block).unwrap_or(SigSet(0));
+    let mask = sb.mask;
+    let refused = |e: Errno| {
+        Error::new(Step::Namespaces, b"", e).print();
+        let _ = sys::sigprocmask(libc::SIG_SETMASK, mask);
+        (EXIT_SANDBOX, false)
+    };
     // The network namespace is not made by clone: making one is the dearest step of all, so it
     // is made at the same time as the root (see network.rs).
-    let net = if sb.cfg.netns {
-        match Network::new() {
-            Ok(n) => Some(n),
-            Err(e) => {
-                Error::new(Step::Namespaces, b"", e).print();
-                let _ = sys::sigprocmask(libc::SIG_SETMASK, sb.mask);
-                return (EXIT_SANDBOX, false);
-            }
-        }
-    } else {
-        None
+    let net = match sb.cfg.netns.then(Network::new).transpose() {
+        Ok(n) => n,
+        Err(e) => return refused(e),
     };
     let mut helper = None;
     if let (Some(n), None) = (&net, sb.userns) {
         match network::start_helper(n) {
             Ok(h) => helper = Some(h),
-            Err(e) => {
-                Error::new(Step::Namespaces, b"", e).print();
-                let _ = sys::sigprocmask(libc::SIG_SETMASK, sb.mask);
-                return (EXIT_SANDBOX, false);
-            }
+            Err(e) => return refused(e),
         }
     }
     let maker = helper.map_or(Fd(-1), |h| h.1);
@@ -149,8 +143,6 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
         Ok(0) => inner(sb, theirs, ours, net.as_ref(), maker),
         Ok(pid) => pid,
         Err(e) => {
-            Error::new(Step::Namespaces, b"", e).print();
-            let _ = sys::sigprocmask(libc::SIG_SETMASK, sb.mask);
             if let Some(n) = &net {
                 n.close();
             }
@@ -158,7 +150,7 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
                 let _ = sys::wait4(h, 0);
                 sys::close(fd);
             }
-            return (EXIT_SANDBOX, false);
+            return refused(e);
         }
     };
     // PID 1 has them now.
