@@ -1,6 +1,7 @@
-//! Step 3, on the host: start the sandbox and watch it. clone(2) into new mount, PID, UTS, IPC,
-//! cgroup and network namespaces (and a user namespace when not root); the child builds the root
-//! and becomes PID 1 (`inner`). The outer process reads the child's report until end-of-file (a
+//! Step 3, on the host: start the sandbox and watch it. clone(2) into new mount, PID, UTS, IPC
+//! and cgroup namespaces (and a user namespace when not root; the network namespace is made at
+//! the same time by another process: network.rs); the child builds the root and becomes PID 1
+//! (`inner`). The outer process reads the child's report until end-of-file (a
 //! failure, or the command running), passes signals on to PID 1, waits for it, gives the
 //! terminal back, and removes the layer.
 

@@ -5,7 +5,8 @@
 //!   state    open the image layers, make and lock the writable layer
 //!   cgroup   (with limits) the sandbox's cgroup v2
 //!   launch   clone into new namespaces, watch the sandbox, clean up
-//!   root     (inside) mount the overlay, pivot_root, /proc /dev /sys /tmp, binds, hostname, lo
+//!   network  the network namespace, made at the same time as the root, and lo
+//!   root     (inside) mount the overlay, pivot_root, /proc /dev /sys /tmp, binds, hostname
 //!   init     (inside) PID 1: start the command, reap, forward signals
 //!   caps     (inside) the command's capabilities, no_new_privs and seccomp filter (seccomp)
 //!   exec     the command's environment, PATH search and execve
