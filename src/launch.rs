@@ -197,7 +197,7 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
             Ok((libc::SIGTSTP, _)) => tty.stop_job(tstp),
             Ok((libc::SIGCHLD, _)) => {
                 if let Some((h, _)) = helper {
-                    if sys::wait4(h, libc::WNOHANG).map_or(false, |(p, _)| p == h) {
+                    if sys::wait4(h, libc::WNOHANG).is_ok_and(|(p, _)| p == h) {
                         helper = None;
                     }
                 }

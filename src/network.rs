@@ -11,6 +11,7 @@
 //! - not root: the command's process, first thing. A network namespace belongs to the user
 //!   namespace of its maker, and the sandbox's user namespace is made by PID 1's clone. PID 1
 //!   joins.
+//!
 //! No process of the sandbox stays in the host's network namespace (/proc/1/net would show the
 //! host's sockets).
 

@@ -246,7 +246,7 @@ fn rootless_sandbox_is_isolated_and_owned_by_the_caller() {
     // While it runs: the write is in the upper layer on the host, owned by the caller.
     let image = r.image.to_string_lossy().into_owned();
     let state = r.f.state.to_string_lossy().into_owned();
-    let mut running = spawn(
+    let running = spawn(
         r.cmd(&["--lower", &image, "--name", &a, "--state-dir", &state, "--", "sh", "-c", "id -u > /x; mkdir -p /d/e; echo y > /d/e/f; sleep 3"]),
         b"",
     );
@@ -311,7 +311,7 @@ fn rootless_default_state_dir_works_without_options() {
     let default = PathBuf::from(format!("/tmp/sandbox-{NOBODY}"));
     let name = r.f.name("d");
     let image = r.image.to_string_lossy().into_owned();
-    let mut running = spawn(r.cmd(&["--lower", &image, "--name", &name, "--", "sh", "-c", "echo hi > /hello; sleep 2"]), b"");
+    let running = spawn(r.cmd(&["--lower", &image, "--name", &name, "--", "sh", "-c", "echo hi > /hello; sleep 2"]), b"");
     let hello = default.join(&name).join("upper/hello");
     assert!(wait_until(Duration::from_secs(5), || hello.exists()), "the layer lives in {}", default.display());
     let meta = fs::metadata(&default).unwrap();
