@@ -2,9 +2,9 @@
 //! making one is the dearest step of a start (unshare(CLONE_NEWNET) takes about half a
 //! millisecond, more than all the mounts together).
 //!
-//! A maker makes it and brings lo up, then tells each of the sandbox's processes that join it
-//! on `made`: two bytes each, 0 0, or the step and errno that failed. They join it through the
-//! maker's pidfd. The maker is
+//! A maker makes it, then tells each of the sandbox's processes that join it on `made`: two
+//! bytes each, 0 0, or the step and errno that failed. They join it through the maker's pidfd;
+//! PID 1 then brings lo up, while the command's process drops its privileges. The maker is
 //! - as root: a helper process that the outer process starts just before its clone (it shares
 //!   the outer's memory, like the command's process shares PID 1's). PID 1 and the command's
 //!   process both join; the helper ends when both have let go of `hold`.
@@ -16,7 +16,6 @@
 //! host's sockets).
 
 use crate::error::{Error, Step};
-use crate::root::loopback_up;
 use crate::sys::{self, Errno, Fd};
 
 /// The pipes between the maker and the joiners (all CLOEXEC). Not changed once made: the helper
@@ -54,19 +53,17 @@ impl Network {
         }
     }
 
-    /// The maker: make the namespace and bring lo up, and tell `joiners` processes how it went.
+    /// The maker: make the namespace, and tell `joiners` processes how it went.
     pub fn make(&self, joiners: usize) -> Result<(), Errno> {
-        let r = sys::unshare(libc::CLONE_NEWNET)
-            .map_err(|e| (Step::Namespaces, e))
-            .and_then(|()| loopback_up().map_err(|e| (Step::Loopback, e)));
+        let r = sys::unshare(libc::CLONE_NEWNET);
         let msg = match r {
             Ok(()) => [0, 0],
-            Err((step, e)) => [step as u8, e.into_raw() as u8],
+            Err(e) => [Step::Namespaces as u8, e.into_raw() as u8],
         };
         for _ in 0..joiners {
             let _ = sys::write(self.made_w, &msg);
         }
-        r.map_err(|(_, e)| e)
+        r
     }
 
     /// A joiner: wait for the maker's word and join its namespace; then let go of the pipes.
@@ -74,11 +71,7 @@ impl Network {
         let mut m = [0u8; 2];
         let r = match sys::read(self.made, &mut m) {
             Ok(2) if m == [0, 0] => sys::setns(maker, libc::CLONE_NEWNET).map_err(|e| Error::new(Step::Namespaces, b"", e)),
-            Ok(2) => {
-                let step = Step::from_u8(m[0]);
-                let what: &[u8] = if step == Step::Loopback { b"lo" } else { b"" };
-                Err(Error::new(step, what, Errno::new(m[1] as i32)))
-            }
+            Ok(2) => Err(Error::new(Step::from_u8(m[0]), b"", Errno::new(m[1] as i32))),
             // The maker died without a word.
             _ => Err(Error::new(Step::Namespaces, b"", Errno::ECHILD)),
         };

@@ -341,7 +341,10 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, join_network: impl FnOnce() -> Res
         detach_old_root(root)?;
     }
     // /sys shows the network namespace of whoever mounts it.
-    join_network()?;
+    if cfg.netns {
+        join_network()?;
+        loopback_up().map_err(e(Step::Loopback, b"lo"))?;
+    }
     sysfs(root, h.sys).map_err(e(Step::Sys, b"/sys"))?;
     if sb.cgroup.is_some() {
         // The sandbox's own cgroup (the root of its cgroup namespace), read-only.
