@@ -120,7 +120,7 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     };
     // The network namespace is not made by clone: making one is the dearest step of all, so it
     // is made at the same time as the root (see network.rs).
-    let net = match sb.cfg.netns.then(Network::new).transpose() {
+    let net = match sb.cfg.netns.then(|| Network::new(sb.userns.is_none())).transpose() {
         Ok(n) => n,
         Err(e) => return refused(e),
     };

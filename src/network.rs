@@ -2,8 +2,8 @@
 //! making one is the dearest step of a start (unshare(CLONE_NEWNET) takes about half a
 //! millisecond, more than all the mounts together).
 //!
-//! A maker makes it, then tells each of the sandbox's processes that join it on `made`: two
-//! bytes each, 0 0, or the step and errno that failed. They join it through the maker's pidfd;
+//! A maker makes it, then tells each of the sandbox's processes that join it on `made`: one
+//! byte each, 0, or the errno of unshare. They join it through the maker's pidfd;
 //! PID 1 then brings lo up, while the command's process drops its privileges. The maker is
 //! - as root: a helper process that the outer process starts just before its clone (it shares
 //!   the outer's memory, like the command's process shares PID 1's). PID 1 and the command's
@@ -24,16 +24,18 @@ pub struct Network {
     /// The joiners' end of `made`.
     pub made: Fd,
     made_w: Fd,
-    /// The joiners' end of `hold`: open until they have joined, or died.
+    /// With a helper, the joiners' end of `hold`: open until they have joined, or died.
     pub hold: Fd,
     hold_r: Fd,
 }
 
 impl Network {
-    pub fn new() -> Result<Network, Errno> {
+    /// The pipes; `hold` only for a `helper`, which must outlive the joins (the command's process,
+    /// the maker when not root, lives on anyway).
+    pub fn new(helper: bool) -> Result<Network, Errno> {
         let (made, made_w) = sys::pipe(libc::O_CLOEXEC)?;
-        let (hold_r, hold) = match sys::pipe(libc::O_CLOEXEC) {
-            Ok(p) => p,
+        let (hold_r, hold) = match helper.then(|| sys::pipe(libc::O_CLOEXEC)).transpose() {
+            Ok(p) => p.unwrap_or((Fd(-1), Fd(-1))),
             Err(e) => {
                 sys::close(made);
                 sys::close(made_w);
@@ -56,10 +58,7 @@ impl Network {
     /// The maker: make the namespace, and tell `joiners` processes how it went.
     pub fn make(&self, joiners: usize) -> Result<(), Errno> {
         let r = sys::unshare(libc::CLONE_NEWNET);
-        let msg = match r {
-            Ok(()) => [0, 0],
-            Err(e) => [Step::Namespaces as u8, e.into_raw() as u8],
-        };
+        let msg = [r.map_or_else(|e| e.into_raw() as u8, |()| 0)];
         for _ in 0..joiners {
             let _ = sys::write(self.made_w, &msg);
         }
@@ -68,15 +67,15 @@ impl Network {
 
     /// A joiner: wait for the maker's word and join its namespace; then let go of the pipes.
     pub fn join<'a>(&self, maker: Fd) -> Result<(), Error<'a>> {
-        let mut m = [0u8; 2];
+        let mut m = [0u8];
         let r = match sys::read(self.made, &mut m) {
-            Ok(2) if m == [0, 0] => sys::setns(maker, libc::CLONE_NEWNET).map_err(|e| Error::new(Step::Namespaces, b"", e)),
-            Ok(2) => Err(Error::new(Step::from_u8(m[0]), b"", Errno::new(m[1] as i32))),
+            Ok(1) if m[0] == 0 => sys::setns(maker, libc::CLONE_NEWNET),
+            Ok(1) => Err(Errno::new(m[0] as i32)),
             // The maker died without a word.
-            _ => Err(Error::new(Step::Namespaces, b"", Errno::ECHILD)),
+            _ => Err(Errno::ECHILD),
         };
         self.close();
-        r
+        r.map_err(|e| Error::new(Step::Namespaces, b"", e))
     }
 
     /// Close the maker's ends (a joiner that started the maker: PID 1 when not root).

@@ -219,9 +219,12 @@ pub fn openat(dir: Fd, path: &CStr, flags: i32, mode: u32) -> Result<Fd> {
     unsafe { syscall!(Sysno::openat, dir.0, path.as_ptr(), flags, mode) }.map(|f| Fd(f as i32))
 }
 
+/// Close `fd`; a negative one (none) costs no syscall.
 pub fn close(fd: Fd) {
-    // SAFETY: no pointers.
-    let _ = unsafe { syscall!(Sysno::close, fd.0) };
+    if fd.0 >= 0 {
+        // SAFETY: no pointers.
+        let _ = unsafe { syscall!(Sysno::close, fd.0) };
+    }
 }
 
 pub fn read(fd: Fd, buf: &mut [u8]) -> Result<usize> {
