@@ -47,6 +47,7 @@ pub struct Config {
     pub command: usize,
 }
 
+#[allow(clippy::large_enum_variant)] // one value, on the stack, once: no heap to box into
 pub enum Parsed {
     Run(Config),
     Help,

@@ -51,6 +51,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 
 #[cfg(not(test))]
 #[no_mangle]
+#[allow(clippy::not_unsafe_ptr_arg_deref)] // the C runtime's entry: its pointers are the process's own
 pub extern "C" fn main(argc: i32, argv: *const *const u8, envp: *const *const u8) -> i32 {
     // SAFETY: the C runtime passes the process's own argv (argc entries, NULL-terminated) and
     // environment, which live until the process exits.

@@ -286,7 +286,7 @@ pub fn loopback_up() -> Result<(), Errno> {
     let mut ifr = [0u8; 40];
     ifr[..2].copy_from_slice(b"lo");
     ifr[16..18].copy_from_slice(&(libc::IFF_UP as i16).to_ne_bytes());
-    let r = sys::ioctl(s, libc::SIOCSIFFLAGS as u64, &mut ifr);
+    let r = sys::ioctl(s, libc::SIOCSIFFLAGS, &mut ifr);
     sys::close(s);
     r
 }

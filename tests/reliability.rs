@@ -237,7 +237,7 @@ fn kept_layer_survives_crash_contention_and_rejection() {
     let r = f.start(&n, &["--keep"], &["sh", "-c", "echo data > /f; exec sleep \"$0\"", &m]);
     let file = f.upper(&n).join("f");
     assert!(
-        wait_until(Duration::from_secs(5), || fs::read(&file).map_or(false, |c| c == b"data\n")
+        wait_until(Duration::from_secs(5), || fs::read(&file).is_ok_and(|c| c == b"data\n")
             && procs_with_arg(&m).len() >= 3),
         "the --keep run did not start"
     );
@@ -798,7 +798,7 @@ fn stdio_is_passed_through_without_loss() {
     // stdout and stderr are one file the caller opened: the command writes to that same open
     // file (its offset is shared: what the caller wrote before and after stays in order).
     let path = f.path("out.txt");
-    let mut file = fs::OpenOptions::new().create(true).read(true).write(true).open(&path).unwrap();
+    let mut file = fs::OpenOptions::new().create(true).truncate(true).read(true).write(true).open(&path).unwrap();
     file.write_all(b"before\n").unwrap();
     let mut c = f.cmd(&n, &[], &["sh", "-c", "echo out; echo err >&2; echo out2"]);
     c.stdin(Stdio::null()).stdout(file.try_clone().unwrap()).stderr(file.try_clone().unwrap());

@@ -40,7 +40,7 @@ fn two_sandboxes_on_one_image_are_isolated() {
     let run_a = f.start(&a, &[], &["sh", "-c", "echo hi > /x; cat /x; sleep 2"]);
     let upper_x = f.upper(&a).join("x");
     assert!(
-        wait_until(Duration::from_secs(5), || fs::read_to_string(&upper_x).map_or(false, |s| s == "hi\n")),
+        wait_until(Duration::from_secs(5), || fs::read_to_string(&upper_x).is_ok_and(|s| s == "hi\n")),
         "the write of A is not in {} while it runs",
         upper_x.display()
     );

@@ -174,7 +174,7 @@ fn terminal_injection_is_refused_on_a_real_terminal() {
         .status()
         .expect("tmux is needed");
     assert!(st.success());
-    assert!(wait_until(Duration::from_secs(10), || fs::read_to_string(&out_file).map_or(false, |s| s.contains("tioclinux"))));
+    assert!(wait_until(Duration::from_secs(10), || fs::read_to_string(&out_file).is_ok_and(|s| s.contains("tioclinux"))));
     let _ = Command::new("tmux").args(["-L", &session, "kill-server"]).status();
     let text = fs::read_to_string(&out_file).unwrap();
     let r = results(&text);
@@ -251,7 +251,7 @@ fn rootless_sandbox_is_isolated_and_owned_by_the_caller() {
         b"",
     );
     let x = r.f.upper(&a).join("x");
-    assert!(wait_until(Duration::from_secs(5), || fs::read_to_string(&x).map_or(false, |s| !s.is_empty())));
+    assert!(wait_until(Duration::from_secs(5), || fs::read_to_string(&x).is_ok_and(|s| !s.is_empty())));
     assert_eq!(fs::read_to_string(&x).unwrap().trim(), "0", "root inside");
     assert_eq!(fs::metadata(&x).unwrap().uid(), NOBODY, "the layer belongs to the caller");
     assert_eq!(fs::metadata(r.f.upper(&a)).unwrap().uid(), NOBODY);
@@ -460,7 +460,7 @@ fn a_closed_stderr_does_not_stop_the_cleanup() {
 fn sandbox_tree(marker: &str) -> Option<(u32, u32, u32)> {
     let pids = procs_with_arg(marker);
     let ppid = |p: u32| fs::read_to_string(format!("/proc/{p}/stat")).ok().and_then(|s| parse_stat(&s)).map(|t| t.3);
-    let outer = *pids.iter().find(|&&p| ppid(p).map_or(false, |pp| !pids.contains(&pp)))?;
+    let outer = *pids.iter().find(|&&p| ppid(p).is_some_and(|pp| !pids.contains(&pp)))?;
     let pid1 = *pids.iter().find(|&&p| ppid(p) == Some(outer))?;
     let command = *pids.iter().find(|&&p| ppid(p) == Some(pid1))?;
     // Until it execs, the command's process runs sandbox's code.

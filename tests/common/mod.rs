@@ -35,7 +35,7 @@ pub fn require_root() -> bool {
     if unsafe { geteuid() } == 0 {
         return true;
     }
-    if std::env::var("CI").map_or(false, |v| v == "true") {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("this test needs root (namespaces, mounts) and CI=true does not allow a skip");
     }
     eprintln!("skipped: this test needs root (namespaces, mounts)");
@@ -241,7 +241,7 @@ pub fn listing(dir: &Path) -> Vec<String> {
         for e in rd.flatten() {
             let p = e.path();
             let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-            let is_dir = e.file_type().map_or(false, |t| t.is_dir());
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
             if is_dir {
                 out.push(rel + "/");
                 walk(base, &p, out);
