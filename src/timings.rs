@@ -38,8 +38,9 @@ impl Timings {
         b.push(b"\n");
     }
 
+    /// The line on stderr, if any phase happened (a rejected run prints only its error).
     pub fn print(&self) {
-        if self.on {
+        if self.on && self.n > 0 {
             let mut b = Buf::<256>::new();
             self.line(&mut b);
             let _ = sys::write_all(sys::STDERR, b.bytes());

@@ -742,6 +742,24 @@ fn timings_line() {
     let t: Vec<u64> = phases.iter().map(|p| p.1).collect();
     assert!(t.windows(2).all(|w| w[0] <= w[1]), "not increasing: {t:?}");
     assert!(t[0] < t[4], "{t:?}");
+    // A command that cannot be executed: no exec phase, the others in order.
+    let out = f.run(&n, &["--timings"], &["no-such-command"]);
+    out.expect(127);
+    let tl: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("sandbox: timings")).collect();
+    assert_eq!(tl.len(), 1, "{out:?}");
+    let names: Vec<&str> = tl[0].split(' ').filter_map(|p| p.split_once('=').map(|kv| kv.0)).collect();
+    assert_eq!(names, ["clone", "root", "exit", "cleanup"], "{out:?}");
+    // A rejected run: its one error line, no timings line.
+    let out = run(&["--timings", "--lower", "/nonexistent-image", "--name", &n, "true"], b"");
+    out.expect(125);
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert!(out.stderr.starts_with("sandbox: lower directory: /nonexistent-image: "), "{out:?}");
+    // Init-only: exec and exit.
+    let out = run(&["--timings", "true"], b"");
+    out.expect(0);
+    let rest = out.stderr.trim_end().strip_prefix("sandbox: timings (us since start): ").expect("prefix");
+    let names: Vec<&str> = rest.split(' ').map(|p| p.split_once('=').expect("phase=N").0).collect();
+    assert_eq!(names, ["exec", "exit"], "{out:?}");
     // Without --timings: silent.
     let out = f.run(&n, &[], &["true"]);
     out.expect(0);
