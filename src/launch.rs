@@ -278,6 +278,7 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
     // host. A failure of the network namespace is told by PID 1, which learns of it too.
     let (go, ready) = sys::pipe(libc::O_CLOEXEC).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
     let cfg = sb.cfg;
+    let early_detach = root::detached_by_command(sb);
     let command = init::Command { take_tty: sb.take_tty, mask: sb.mask, umask: Some(umask), exec: || {
         sys::close(ready);
         // The bounding set first, while the network namespace may still be in the making.
@@ -292,6 +293,15 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
         }
         if let Err(e) = root::hostname(sb) {
             fail(e);
+        }
+        // One byte "p": PID 1 has pivoted. Detaching the old root needs CAP_SYS_ADMIN still.
+        if early_detach {
+            if sys::read(go, &mut [0u8]) != Ok(1) {
+                sys::exit(EXIT_SANDBOX);
+            }
+            if let Err(e) = root::detach_old_root_here() {
+                fail(e);
+            }
         }
         if let Err(e) = caps::limit(cfg.caps).and_then(|()| caps::confine()) {
             fail(Error::new(Step::Privileges, b"", e));
@@ -319,6 +329,9 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
         _ => maker,
     };
     let host = root::enter(sb).unwrap_or_else(|e| fail(e));
+    if early_detach {
+        let _ = sys::write(ready, b"p");
+    }
     // On failure PID 1 exits, which kills the waiting command's process with the namespace.
     let join = || net.map_or(Ok(()), |n| n.join(maker));
     if let Err(e) = root::finish(sb, &host, join) {

@@ -176,6 +176,28 @@ fn detach_old_root<'a>(root: Fd) -> Result<(), Error<'a>> {
     let e = |errno| Error::new(Step::PivotRoot, b"/", errno);
     sys::fchdir(root).map_err(e)?;
     sys::umount2(c".", libc::MNT_DETACH).map_err(e)?;
+    check_detached()
+}
+
+/// As root without binds nothing needs the old root once PID 1 has pivoted: the command's
+/// process detaches it then, while PID 1 mounts. Its umount waits for an RCU grace period
+/// (0.05 to 0.3 ms here, longer while the other CPU is busy in the kernel) which PID 1 would
+/// otherwise wait for. With binds the old root holds their sources; not root, the kernel lets
+/// /proc and /sys be mounted only while full ones are in sight: PID 1 detaches it at the end.
+pub fn detached_by_command(sb: &Sandbox) -> bool {
+    sb.cfg.nbinds == 0 && sb.userns.is_none()
+}
+
+/// In the command's process, once PID 1 has pivoted (which made the new root its root too):
+/// detach the old root, stacked on "/".
+pub fn detach_old_root_here<'a>() -> Result<(), Error<'a>> {
+    sys::umount2(c"/", libc::MNT_DETACH).map_err(|errno| Error::new(Step::PivotRoot, b"/", errno))?;
+    check_detached()
+}
+
+/// `/..` is `/`: nothing is stacked on the root any more.
+fn check_detached<'a>() -> Result<(), Error<'a>> {
+    let e = |errno| Error::new(Step::PivotRoot, b"/", errno);
     sys::chdir(c"/").map_err(e)?;
     let top = sys::stat_at(AT_FDCWD, c"/", 0).map_err(e)?;
     let up = sys::stat_at(AT_FDCWD, c"/..", 0).map_err(e)?;
@@ -333,13 +355,6 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, join_network: impl FnOnce() -> Res
     dev(root, &h.devs, sb.userns.is_some()).map_err(e(Step::Dev, b"/dev"))?;
     mask_proc().map_err(e(Step::Proc, b"/proc"))?;
     mount_in(root, b"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
-    // The old root goes as soon as nothing needs it, while the network namespace may still be in
-    // the making. Bind sources are mounts of it; and not root, the kernel lets /sys be mounted
-    // only while a full /sys is in sight.
-    let early = cfg.nbinds == 0 && sb.userns.is_none();
-    if early {
-        detach_old_root(root)?;
-    }
     // /sys shows the network namespace of whoever mounts it.
     if cfg.netns {
         join_network()?;
@@ -356,7 +371,7 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, join_network: impl FnOnce() -> Res
         let b = cfg.binds[i];
         bind(root, h.binds[i], b.dst, sb.src.bind_dirs[i], b.ro).map_err(e(Step::Bind, b.dst))?;
     }
-    if !early {
+    if !detached_by_command(sb) {
         detach_old_root(root)?;
     }
     sys::close(root);
