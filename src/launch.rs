@@ -285,6 +285,16 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
         if let Err(e) = caps::bound(cfg.caps) {
             fail(Error::new(Step::Privileges, b"", e));
         }
+        // One byte "p": PID 1 has pivoted. The old root is detached then, with CAP_SYS_ADMIN
+        // still, while the network namespace is in the making.
+        if early_detach {
+            if sys::read(go, &mut [0u8]) != Ok(1) {
+                sys::exit(EXIT_SANDBOX);
+            }
+            if let Err(e) = root::detach_old_root_here() {
+                fail(e);
+            }
+        }
         if let Some(n) = net {
             let made = if rootless { n.make(1).is_ok() } else { n.join(maker).is_ok() };
             if !made {
@@ -293,15 +303,6 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
         }
         if let Err(e) = root::hostname(sb) {
             fail(e);
-        }
-        // One byte "p": PID 1 has pivoted. Detaching the old root needs CAP_SYS_ADMIN still.
-        if early_detach {
-            if sys::read(go, &mut [0u8]) != Ok(1) {
-                sys::exit(EXIT_SANDBOX);
-            }
-            if let Err(e) = root::detach_old_root_here() {
-                fail(e);
-            }
         }
         if let Err(e) = caps::limit(cfg.caps).and_then(|()| caps::confine()) {
             fail(Error::new(Step::Privileges, b"", e));
