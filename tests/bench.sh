@@ -8,7 +8,8 @@
 #
 # Needs root. Installs hyperfine, bubblewrap, crun, runc, util-linux and time with apt-get if they
 # are missing. Environment: SANDBOX (the binary; default the musl release build), SHARED_DIR (where
-# bench/floor.c is; default ../shared), RUNS (default 300), WARMUP (default 20).
+# bench/floor.c is; default ../shared), RUNS (default 300), WARMUP (default 20), PAIRS (rounds of the interleaved
+# comparison, default 400), SETTLE_MS (pause before each of its starts, default none).
 #
 # crun 1.8 refuses hybrid cgroups (v1 + /sys/fs/cgroup/unified, as on this host), even with
 # --cgroup-manager=disabled. So the script makes ONE mount namespace, held by a sleeping process,
@@ -192,7 +193,24 @@ for i in "${!names[@]}"; do
 done
 [ ${#hf_args[@]} -gt 0 ] || die "no command works"
 
+# Wait (at most 20 s) until the CPUs are at least 90% idle over 0.2 s: the kernel tears the
+# network namespaces of earlier runs down in the background (cleanup_net), and that work would
+# land on whatever runs next.
+quiet() {
+  local _i u1 n1 s1 i1 w1 q1 sq1 st1 u2 n2 s2 i2 w2 q2 sq2 st2 rest busy idle
+  for _i in $(seq 100); do
+    read -r _ u1 n1 s1 i1 w1 q1 sq1 st1 rest </proc/stat
+    sleep 0.2
+    read -r _ u2 n2 s2 i2 w2 q2 sq2 st2 rest </proc/stat
+    busy=$(( u2 - u1 + n2 - n1 + s2 - s1 + q2 - q1 + sq2 - sq1 + st2 - st1 ))
+    idle=$(( i2 - i1 + w2 - w1 ))
+    [ $(( busy * 10 )) -le $(( busy + idle )) ] && return 0
+  done
+  say "warning: the machine did not become idle within 20 s"
+}
+
 # --- one hyperfine run, all side by side -------------------------------------------------------
+quiet
 say "hyperfine: $((${#hf_args[@]} / 3)) commands, $warmup warm-up + $runs runs each"
 hyperfine -N --warmup "$warmup" --runs "$runs" --time-unit millisecond --style basic \
   --export-json "$out/bench.json" --export-markdown "$out/hyperfine.md" "${hf_args[@]}" >&2
@@ -200,9 +218,14 @@ hyperfine -N --warmup "$warmup" --runs "$runs" --time-unit millisecond --style b
 # --- interleaved pairs: the ratios to the floor, free of the machine's drift ------------------
 # hyperfine runs each command's runs together, so a slow minute of a shared machine lands on one
 # command. `pairs` runs one start of each command in turn, PAIRS rounds, and prints each median.
+# SETTLE_MS puts a pause before each start (default none). The network namespace of the run
+# before is torn down in the background, on the next command's time; a 5 ms pause changed no
+# ratio here (1.036 and 1.26 without, 1.035 and 1.22 with) but made every start 0.4 ms slower
+# (idle CPUs wake slowly), so by default the starts follow each other as they would in use.
 cat >"$out/pairs.c" <<'EOF2'
 /* pairs N CMD... ::: CMD... : N rounds of one run of each command in turn; the median wall time
-   of each, in ms, one per line. Commands run with stdout on /dev/null; a failure stops it. */
+   of each, in ms, one per line. Commands run with stdout on /dev/null; a failure stops it.
+   Each start is preceded by a pause of $SETTLE_MS ms (default 0). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,7 +238,9 @@ int main(int argc, char **argv) {
   int n = atoi(argv[1]), nc = 1; char **cmd[16]; cmd[0] = argv + 2;
   for (int i = 2; i < argc && nc < 16; i++) if (!strcmp(argv[i], ":::")) { argv[i] = NULL; cmd[nc++] = argv + i + 1; }
   double *t = calloc((size_t)nc * n, sizeof *t); int null = open("/dev/null", O_WRONLY);
+  const char *s = getenv("SETTLE_MS"); int settle_us = (s ? atoi(s) : 0) * 1000;
   for (int r = -5; r < n; r++) for (int c = 0; c < nc; c++) {
+    if (settle_us > 0) usleep(settle_us);
     struct timespec a, b; int st; clock_gettime(CLOCK_MONOTONIC, &a);
     pid_t p = fork(); if (!p) { dup2(null, 1); execv(cmd[c][0], cmd[c]); _exit(127); }
     waitpid(p, &st, 0); clock_gettime(CLOCK_MONOTONIC, &b);
@@ -230,11 +255,12 @@ gcc -O2 -o "$out/pairs" "$out/pairs.c"
 pairs=${PAIRS:-400}
 pairs_line=""
 if [[ $ok == *"floor (net ns) "* && $ok == *" sandbox "* && $ok == *"floor (no net ns) "* && $ok == *"sandbox --net host "* ]]; then
+  quiet
   say "pairs: $pairs rounds of floor, sandbox, floor without a network namespace, sandbox --net host"
   if m=$("$out/pairs" "$pairs" "$repo/$out/floor" "$image_abs" net ::: $sandbox --lower $image --name bench -- /bin/true \
         ::: "$repo/$out/floor" "$image_abs" ::: $sandbox --lower $image --name bench --net host -- /bin/true); then
     read -r -d '' f1 s1 f2 s2 <<<"$m" || true
-    pairs_line=$(python3 -c "import sys; f1,s1,f2,s2=map(float,sys.argv[1:5]); print(f'Interleaved ({sys.argv[5]} rounds of one start of each in turn): floor {f1:.2f} ms, sandbox {s1:.2f} ms, {s1/f1:.2f}× (network namespace); floor {f2:.2f} ms, sandbox --net host {s2:.2f} ms, {s2/f2:.2f}× (none).')" "$f1" "$s1" "$f2" "$s2" "$pairs")
+    pairs_line=$(python3 -c "import sys; f1,s1,f2,s2=map(float,sys.argv[1:5]); print(f'Interleaved ({sys.argv[5]} rounds of one start of each in turn{sys.argv[6]}): floor {f1:.2f} ms, sandbox {s1:.2f} ms, {s1/f1:.2f}× (network namespace); floor {f2:.2f} ms, sandbox --net host {s2:.2f} ms, {s2/f2:.2f}× (none).')" "$f1" "$s1" "$f2" "$s2" "$pairs" "${SETTLE_MS:+, $SETTLE_MS ms apart}")
   fi
 fi
 
