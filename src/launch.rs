@@ -270,9 +270,9 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
         }
     }
     let umask = sys::umask(0);
-    // The command's process is started first. While PID 1 builds the root, it joins the
-    // network namespace (or, not root, makes it: network.rs) and drops its privileges; then it
-    // waits on `go`. Two CPUs do the two halves at once. It shares PID 1's memory until it
+    // The command's process is started first. While PID 1 builds the root, it detaches the old
+    // root once PID 1 has pivoted (as root without binds: root.rs), joins the network namespace
+    // (or, not root, makes it: network.rs) and drops its privileges; then it waits on `go`. Two CPUs do the two halves at once. It shares PID 1's memory until it
     // execs; what it reads lives in this frame, which never returns. Its root follows PID 1's
     // pivot_root; it goes to the sandbox's working directory after `go`, and has no fd of the
     // host. A failure of the network namespace is told by PID 1, which learns of it too.
