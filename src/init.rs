@@ -11,11 +11,14 @@ use libc::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU,
 pub const FORWARD: SigSet = SigSet::of(&[SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]);
 /// What init and the outer process wait for.
 pub const WAIT: SigSet = SigSet(FORWARD.0 | SigSet::of(&[SIGCHLD]).0);
+/// The outer process's word to PID 1 that the stopped job was continued and the terminal is
+/// where it belongs: PID 1 may continue the command now. A real-time signal nothing else sends.
+pub const RESUME: i32 = 40;
 /// Blocked from the start: the waited-for signals stay pending until read, a process group in
 /// the background may hand the terminal over (SIGTTOU) without being stopped, and SIGCONT (whose
-/// continuing happens anyway) can be read by PID 1 when a stopped job is resumed.
+/// continuing happens anyway) and RESUME can be read by PID 1 when a stopped job is resumed.
 /// SIGPIPE too: a closed stderr must not kill sandbox before it has cleaned up.
-pub const BLOCK: SigSet = SigSet(WAIT.0 | SigSet::of(&[SIGTTIN, SIGTTOU, SIGCONT, libc::SIGPIPE]).0);
+pub const BLOCK: SigSet = SigSet(WAIT.0 | SigSet::of(&[SIGTTIN, SIGTTOU, SIGCONT, RESUME, libc::SIGPIPE]).0);
 
 /// The exit status a shell would report for a wait status: the code, or 128+signal.
 pub fn status(w: i32) -> i32 {
@@ -77,8 +80,13 @@ pub struct Job {
 /// or this one without --lower), so the caller's shell says "Stopped" and takes its terminal
 /// back. `fg` continues that group with the terminal: PID 1 hands it to the command again and
 /// continues it; `bg` continues it without: the command runs on in the background.
+///
+/// In a sandbox PID 1 cannot tell `fg` from `bg` (the caller's process groups are outside its
+/// PID namespace): the outer process hands the terminal back and then sends RESUME, and only
+/// then does PID 1 continue the command. Continued at SIGCONT, a command that reads the terminal
+/// could read before it is in the foreground, and be stopped again by SIGTTIN.
 pub fn serve(child: i32, job: Job) -> i32 {
-    let set = if job.stops { SigSet(WAIT.0 | SigSet::of(&[SIGCONT]).0) } else { WAIT };
+    let set = if job.stops { SigSet(WAIT.0 | SigSet::of(&[SIGCONT, RESUME]).0) } else { WAIT };
     let flags = libc::WNOHANG | if job.stops { libc::WUNTRACED } else { 0 };
     let mut stopped = false;
     loop {
@@ -86,13 +94,15 @@ pub fn serve(child: i32, job: Job) -> i32 {
             Ok(s) => s,
             Err(_) => continue,
         };
-        if sig == SIGCONT {
+        if sig == SIGCONT || sig == RESUME {
             // `fg` gave the job the terminal: it is the command's. After `bg` the shell keeps it.
-            if job.hand_back && Tty::foreground_is(sys::getpgrp()) {
+            if sig == SIGCONT && job.hand_back && Tty::foreground_is(sys::getpgrp()) {
                 let mut pgrp = child;
                 let _ = sys::ioctl(sys::STDIN, libc::TIOCSPGRP as u64, &mut pgrp);
             }
-            if stopped {
+            // Without the outer process PID 1 continues the command itself, at SIGCONT.
+            let resume = if job.hand_back { sig == SIGCONT } else { sig == RESUME };
+            if stopped && resume {
                 let _ = sys::kill(-child, SIGCONT);
                 stopped = false;
             }

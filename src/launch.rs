@@ -194,7 +194,7 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     }
     let w = loop {
         match sys::sigwait_info(wait) {
-            Ok((libc::SIGTSTP, _)) => tty.stop_job(tstp),
+            Ok((libc::SIGTSTP, _)) => tty.stop_job(tstp, pid),
             Ok((libc::SIGCHLD, _)) => {
                 if let Some((h, _)) = helper {
                     if sys::wait4(h, libc::WNOHANG).is_ok_and(|(p, _)| p == h) {

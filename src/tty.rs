@@ -3,6 +3,7 @@
 //! Ctrl-C, Ctrl-Z and window-size changes reach it straight from the kernel, with no relay and
 //! no pseudo-terminal of our own. At exit the caller's modes and foreground group come back.
 
+use crate::out::Buf;
 use crate::sys::{self, SigSet, STDIN};
 
 pub struct Tty {
@@ -53,18 +54,41 @@ impl Tty {
 
     /// The job is stopped (Ctrl-Z, or PID 1 saw the command stop): stop this process, which the
     /// caller's shell waits for, and when it is continued in the foreground (`fg`) give the
-    /// terminal back to the group that had it, the command's. PID 1 continues the command.
-    pub fn stop_job(&mut self, tstp: SigSet) {
+    /// terminal back to the command's process group. Then tell PID 1 (`init`) to continue the
+    /// command: only now, so that it cannot read the terminal before the terminal is its own.
+    pub fn stop_job(&mut self, tstp: SigSet, init: i32) {
         let mut had: i32 = 0;
         let _ = sys::ioctl(STDIN, libc::TIOCGPGRP as u64, &mut had);
         let _ = sys::sigprocmask(libc::SIG_UNBLOCK, tstp);
         let _ = sys::kill(sys::getpid(), libc::SIGTSTP);
         let _ = sys::sigprocmask(libc::SIG_BLOCK, tstp);
-        if had > 0 && had != self.pgrp && Tty::foreground_is(self.pgrp) {
-            let _ = sys::ioctl(STDIN, libc::TIOCSPGRP as u64, &mut had);
+        if Tty::foreground_is(self.pgrp) {
+            // The group that had the terminal is the command's after a Ctrl-Z, but the caller's
+            // shell's after a stop by SIGTTIN in the background: ask the kernel which it is.
+            let mut to = command_group(init).unwrap_or(had);
+            if to > 0 && to != self.pgrp {
+                let _ = sys::ioctl(STDIN, libc::TIOCSPGRP as u64, &mut to);
+            }
         }
+        let _ = sys::kill(init, crate::init::RESUME);
     }
 
+}
+
+/// The process group of the command's process, the first child of PID 1 (`init`, as the caller
+/// sees it), from /proc/PID/task/PID/children.
+fn command_group(init: i32) -> Option<i32> {
+    let mut path = Buf::<64>::new();
+    path.push(b"/proc/").push_u64(init as u64).push(b"/task/").push_u64(init as u64).push(b"/children");
+    let mut buf = [0u8; 32];
+    let n = sys::read_file(path.c(), &mut buf).ok()?;
+    let first = buf[..n].split(|&b| b == b' ').next()?;
+    let pid = first.iter().try_fold(0i32, |v, &d| d.is_ascii_digit().then(|| v * 10 + (d - b'0') as i32))?;
+    let g = sys::getpgid(pid);
+    (pid > 0 && g > 0).then_some(g)
+}
+
+impl Tty {
     /// Give the caller back its terminal modes and foreground group, unless the caller's shell
     /// has taken the terminal already (the job was put in the background with `bg`).
     pub fn restore(&mut self) {

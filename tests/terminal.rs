@@ -179,6 +179,52 @@ fn ctrl_z_on_a_command_stops_the_job_and_fg_resumes_it() {
     f.finish();
 }
 
+/// A command that reads the terminal (`cat`), stopped with Ctrl-Z and brought back with `fg`,
+/// again and again: each time it must read what is typed next, not be stopped again by SIGTTIN
+/// because it was continued before the terminal was its own. Then `bg` and `fg`: a command
+/// stopped by SIGTTIN in the background reads once it is in the foreground.
+fn read_after_fg(t: &Term, launch: &str, tag: &str) {
+    t.line(launch);
+    t.line(&format!("{tag}-first"));
+    t.wait_count(&format!("{tag}-first"), 2);
+    for i in 0..6 {
+        t.keys(&["C-z"]);
+        t.wait_count("Stopped", i + 1);
+        t.line("fg");
+        t.line(&format!("{tag}-again-{i}"));
+        // The typed line echoed by the terminal and written back by cat.
+        t.wait_count(&format!("{tag}-again-{i}"), 2);
+    }
+    t.keys(&["C-z"]);
+    t.wait_count("Stopped", 7);
+    t.line("bg");
+    // cat reads in the background: SIGTTIN stops it, and the job with it.
+    t.line(&format!("echo {tag}-in-bg"));
+    t.wait_count(&format!("{tag}-in-bg"), 2);
+    t.wait_count("Stopped", 8);
+    t.line("fg");
+    t.line(&format!("{tag}-back"));
+    t.wait_count(&format!("{tag}-back"), 2);
+    t.keys(&["C-d"]);
+    t.line(&format!("echo {tag}-rc=$?"));
+    t.wait_for(&format!("{tag}-rc=0"));
+    let s = t.screen();
+    assert_eq!(s.matches("Stopped").count(), 8, "stopped again after fg:\n{s}");
+}
+
+#[test]
+fn a_reading_command_reads_after_each_fg() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("tty-fg");
+    let t = Term::new("tty-fg");
+    read_after_fg(&t, &format!("{BIN} --lower {IMAGE} --name {} --state-dir {} -- cat", f.name("a"), f.state.display()), "sbx");
+    let t = Term::new("tty-fg2");
+    read_after_fg(&t, &format!("{BIN} -- {IMAGE}/bin/busybox cat"), "ini");
+    f.finish();
+}
+
 #[test]
 fn bg_after_ctrl_z_keeps_the_callers_shell_and_a_piped_command_reads_the_terminal() {
     if !require_root() {
