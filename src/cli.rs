@@ -43,6 +43,8 @@ pub struct Config {
     pub limits: Limits,
     /// Capabilities of the command (bounding, permitted, effective, inheritable).
     pub caps: u64,
+    /// `--cap-add all` was given: all the capabilities sandbox has, not an error for the others.
+    pub cap_add_all: bool,
     /// Index in argv where the command starts.
     pub command: usize,
 }
@@ -76,10 +78,11 @@ Options:
   --bind SRC:DST      bind SRC from the host at DST inside, read-write (repeatable)
   --ro-bind SRC:DST   the same, read-only (repeatable)
   --net none|host     none (default): a network namespace with only lo, up; host: the host's
-  --memory SIZE       memory limit (cgroup v2 memory.max): bytes, or with K, M, G
+  --memory SIZE       memory limit (cgroup v2 memory.max): bytes, or with K, M, G, T
   --pids N            limit on the number of processes (pids.max)
   --cpus X            CPU limit, X CPUs' worth of time (cpu.max: X*100000 per 100000 us)
-  --cap-add CAP       give the command a capability beyond the default set (repeatable)
+  --cap-add CAP|all   give the command a capability beyond the default set (repeatable);
+                      all: every one sandbox itself has
   --cap-drop CAP|all  take one from it (repeatable); names as in capabilities(7), CAP_ optional
   --timings           at exit, print microseconds from start to each phase on stderr
   -h, --help          this help
@@ -221,6 +224,7 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         netns: true,
         timings: false,
         caps: caps::DEFAULT,
+        cap_add_all: false,
         limits: Limits::default(),
         command: args.len(),
     };
@@ -300,6 +304,7 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                 let bits = caps::parse(vb).ok_or(Error::usage(Step::BadCap, vb))?;
                 if opt == b"--cap-add" {
                     c.caps |= bits;
+                    c.cap_add_all |= bits == caps::ALL;
                 } else {
                     c.caps &= !bits;
                 }

@@ -36,6 +36,8 @@ pub enum Step {
     StateDir,
     Layer,
     InUse,
+    NotOwner,
+    CapMissing,
     NoController,
     Cgroup,
     Namespaces,
@@ -87,6 +89,8 @@ impl Step {
             Step::StateDir => b"state directory",
             Step::Layer => b"writable layer",
             Step::InUse => b"name is in use",
+            Step::NotOwner => b"not yours alone",
+            Step::CapMissing => b"cannot give capability",
             Step::NoController => b"cgroup v2 controller not available",
             Step::Cgroup => b"cgroup",
             Step::Namespaces => b"create namespaces",
@@ -131,6 +135,12 @@ impl Step {
             }
             (Step::Lower, libc::ENOTDIR) | (Step::Lower, libc::ELOOP) => b"--lower takes a directory",
             (Step::InUse, _) => b"another sandbox of this name is running",
+            (Step::NotOwner, _) => {
+                b"made by another user, or open to others: left alone; remove it or choose another --state-dir"
+            }
+            (Step::CapMissing, _) => b"sandbox itself lacks it: not in its bounding set, so no process it starts can have it",
+            (Step::TooMany, _) => b"at most 128 --lower, 64 --bind and --ro-bind, 4096 --env",
+            (Step::Cwd, 0) => b"--cwd takes an absolute path inside the sandbox",
             (Step::StateDir | Step::Layer, libc::EROFS) | (Step::StateDir | Step::Layer, libc::ENOSPC) => {
                 b"choose another place with --state-dir"
             }
@@ -178,6 +188,8 @@ const ALL: [Step; Step::Machine as usize] = [
     Step::StateDir,
     Step::Layer,
     Step::InUse,
+    Step::NotOwner,
+    Step::CapMissing,
     Step::NoController,
     Step::Cgroup,
     Step::Namespaces,

@@ -69,6 +69,7 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
                 e.print();
                 if layer.fresh {
                     let _ = layer.discard();
+                    layer.unmake_state();
                 }
                 return EXIT_SANDBOX;
             }
@@ -87,8 +88,10 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     // loses no layer that existed before it; a run that ran keeps its layer only with --keep.
     let discard = if ran { !cfg.keep } else { sb.layer.fresh };
     if discard {
-        if let Err(e) = sb.layer.discard() {
-            Error::new(Step::Cleanup, sb.layer.path, e).print();
+        match sb.layer.discard() {
+            Ok(()) if !ran => sb.layer.unmake_state(),
+            Ok(()) => {}
+            Err(e) => Error::new(Step::Cleanup, sb.layer.path, e).print(),
         }
     }
     t.mark(b"cleanup");

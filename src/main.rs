@@ -74,7 +74,7 @@ fn run(args: Args, env: Env) -> i32 {
 }
 
 fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
-    let cfg = match cli::parse(&args) {
+    let mut cfg = match cli::parse(&args) {
         Ok(Parsed::Run(c)) => c,
         Ok(Parsed::Help) => {
             let _ = sys::write_all(sys::Fd(1), cli::HELP);
@@ -90,6 +90,16 @@ fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
         }
     };
     t.on = cfg.timings;
+    // A capability sandbox itself lacks cannot be given: said now, before anything is made.
+    let missing = caps::missing(cfg.caps);
+    if missing != 0 {
+        if !cfg.cap_add_all {
+            let first = missing.trailing_zeros() as usize;
+            error::Error::new(error::Step::CapMissing, caps::NAMES[first], sys::Errno::EPERM).print();
+            return EXIT_SANDBOX;
+        }
+        cfg.caps &= !missing;
+    }
     let status = if cfg.nlowers > 0 {
         launch::run(&cfg, args, env, t)
     } else {

@@ -58,6 +58,9 @@ pub struct Layer<'a> {
     pub fresh: bool,
     /// Resumed from a run with --keep.
     pub resumed: bool,
+    /// The state directory was made by this run; `path[..state_len]` names it.
+    made_state: bool,
+    state_len: usize,
 }
 
 /// The state directory: --state-dir, else $SANDBOX_STATE_DIR, else /run/sandbox for root, else
@@ -104,19 +107,27 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
     let mut dirbuf = Buf::<PATH_MAX>::new();
     dirbuf.push(sd);
     let dir_flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW;
-    match sys::mkdirat(AT_FDCWD, dirbuf.c(), 0o700) {
-        Ok(()) | Err(Errno::EEXIST) => {}
+    let made_state = match sys::mkdirat(AT_FDCWD, dirbuf.c(), 0o700) {
+        Ok(()) => true,
+        Err(Errno::EEXIST) => false,
         Err(e) => return Err(Error::new(Step::StateDir, sd, e)),
-    }
-    let state = sys::openat(AT_FDCWD, dirbuf.c(), dir_flags, 0).map_err(|e| Error::new(Step::StateDir, sd, e))?;
+    };
+    // A rejected run makes nothing: the state directory goes again if this run made it.
+    let undo = |e: Error<'a>| {
+        if made_state {
+            let _ = sys::unlinkat(AT_FDCWD, dirbuf.c(), libc::AT_REMOVEDIR);
+        }
+        e
+    };
+    let state = sys::openat(AT_FDCWD, dirbuf.c(), dir_flags, 0).map_err(|e| undo(Error::new(Step::StateDir, sd, e)))?;
     if shared_tmp {
         // /tmp is shared: a directory someone else made there must not hold our layers.
         let st = sys::fstat(state).map_err(|e| Error::new(Step::StateDir, sd, e))?;
         if st.uid != uid || st.mode & 0o077 != 0 {
-            return Err(Error::new(Step::StateDir, sd, Errno::EPERM));
+            return Err(Error::new(Step::NotOwner, sd, Errno::EPERM));
         }
     }
-    let layer_err = |e| Error::new(Step::Layer, full, e);
+    let layer_err = |e| undo(Error::new(Step::Layer, full, e));
     let (dir, fresh) = loop {
         let fresh = match sys::mkdirat(state, name, 0o700) {
             Ok(()) => true,
@@ -134,12 +145,15 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
             Err(e) => return Err(layer_err(e)),
         }
         match sys::fstat(dir) {
+            // A layer someone else made (in a shared state directory such as /tmp) is neither
+            // used nor removed: its upper directory could lead anywhere they like.
+            Ok(st) if st.nlink > 0 && st.uid != uid => return Err(Error::new(Step::NotOwner, full, Errno::EPERM)),
             Ok(st) if st.nlink > 0 => break (dir, fresh),
             Ok(_) => sys::close(dir),
             Err(e) => return Err(layer_err(e)),
         }
     };
-    let mut layer = Layer { path: full, name, state, dir, fresh, resumed: false };
+    let mut layer = Layer { path: full, name, state, dir, fresh, resumed: false, made_state, state_len: base };
     if !fresh {
         layer.resumed = sys::openat(dir, c"keep", libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0)
             .map(sys::close)
@@ -153,8 +167,9 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
     if let Err(e) = make_dirs(dir, cfg.keep) {
         if layer.fresh {
             let _ = layer.discard();
+            layer.unmake_state();
         }
-        return Err(layer_err(e));
+        return Err(Error::new(Step::Layer, full, e));
     }
     Ok(layer)
 }
@@ -194,5 +209,15 @@ impl Layer<'_> {
         discard_contents(self.dir)?;
         // Removed while we still hold its lock: a run waiting on it sees st_nlink 0 and starts over.
         sys::unlinkat(self.state, self.name, libc::AT_REMOVEDIR)
+    }
+
+    /// After the discard of a rejected run: the state directory too, if this run made it and
+    /// it is empty (a run of another name may have begun to use it).
+    pub fn unmake_state(&self) {
+        if self.made_state {
+            let mut p = Buf::<PATH_MAX>::new();
+            p.push(&self.path[..self.state_len]);
+            let _ = sys::unlinkat(AT_FDCWD, p.c(), libc::AT_REMOVEDIR);
+        }
     }
 }

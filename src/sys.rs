@@ -154,6 +154,12 @@ pub fn kill(pid: i32, sig: i32) -> Result<()> {
     unsafe { syscall!(Sysno::kill, pid, sig) }.map(drop)
 }
 
+/// Whether `cap` is in this process's bounding set.
+pub fn capbset_read(cap: u64) -> bool {
+    // SAFETY: integers only.
+    unsafe { syscall!(Sysno::prctl, libc::PR_CAPBSET_READ, cap, 0, 0, 0) }.is_ok_and(|v| v == 1)
+}
+
 pub fn prctl(option: i32, arg: u64) -> Result<()> {
     // SAFETY: the options used here take integers only.
     unsafe { syscall!(Sysno::prctl, option, arg, 0, 0, 0) }.map(drop)

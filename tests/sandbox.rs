@@ -791,6 +791,36 @@ fn help_and_version() {
     }
 }
 
+/// A run rejected after the state directory was made (it did not exist) takes it away again:
+/// a rejected run makes nothing. One that ran leaves the state directory (empty) for the next.
+#[test]
+fn a_rejected_run_leaves_no_state_directory() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("nostate");
+    let sd = f.path("new-state");
+    let sds = sd.to_str().unwrap();
+    let cases: [(&[&str], &[&str], i32); 4] = [
+        (&["--cwd", "/no/such"], &["true"], 125),
+        (&["--lower", IMAGE], &["true"], 125),
+        (&[], &["no-such-command"], 127),
+        (&["--hostname", ""], &["true"], 125),
+    ];
+    for (opts, command, code) in cases {
+        let mut c = sandbox_cmd();
+        c.args(["--lower", IMAGE, "--name", "a", "--state-dir", sds]).args(opts).args(command);
+        let out = run_cmd(c, b"");
+        out.expect(code);
+        assert!(!sd.exists(), "{opts:?} {command:?} left {}: {out:?}", sd.display());
+    }
+    let mut c = sandbox_cmd();
+    c.args(["--lower", IMAGE, "--name", "a", "--state-dir", sds, "true"]);
+    run_cmd(c, b"").expect(0);
+    assert_eq!(fs::read_dir(&sd).map(|d| d.count()).ok(), Some(0), "after a run that ran");
+    f.finish();
+}
+
 /// The image is not changed by any of this, and is a directory tree with a shell.
 #[test]
 fn image_is_usable() {

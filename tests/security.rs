@@ -102,6 +102,63 @@ fn capabilities_no_new_privs_and_seccomp_by_default() {
     let out = f.run(&f.name("d"), &["--cap-add", "frobnicate"], &["true"]);
     out.expect(125);
     assert!(out.stderr.starts_with("sandbox: ") && out.stderr.contains("frobnicate"), "{}", out.stderr);
+
+    // A capability sandbox itself lacks (here: not in the bounding set it was started with)
+    // cannot be given: 125 naming it, before anything is made. `--cap-add all` gives all the
+    // others. CAP_SYS_TIME is 25, CAP_SYS_ADMIN 21.
+    let lacking = |opts: &[&str], command: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--bounding-set", "-sys_time", BIN]).args(f.args(&f.name("e"), opts, command)).env_remove("SANDBOX_STATE_DIR");
+        run_cmd(c, b"")
+    };
+    let out = lacking(&["--cap-add", "SYS_TIME"], &["true"]);
+    out.expect(125);
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert!(out.stderr.starts_with("sandbox: cannot give capability: SYS_TIME: "), "{out:?}");
+    assert!(!f.layer(&f.name("e")).exists(), "a rejected run made its layer");
+    let out = lacking(&["--cap-add", "all"], &["cat", "/proc/self/status"]);
+    out.expect(0);
+    let eff = u64::from_str_radix(&status_field(&out.stdout, "CapEff:"), 16).unwrap();
+    assert_eq!(eff & (1 << 25), 0, "CapEff {eff:x} has SYS_TIME");
+    assert_ne!(eff & (1 << 21), 0, "CapEff {eff:x} lacks SYS_ADMIN");
+    f.finish();
+}
+
+/// A layer that another user made in a shared state directory (/tmp) is neither used nor
+/// removed: its `upper` could lead anywhere they like (here: a symlink to a directory of
+/// root's), and a kept one would be resumed.
+#[test]
+fn a_layer_made_by_another_user_is_left_alone() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("sec-plant");
+    let shared = f.path("shared");
+    let victim = f.path("victim");
+    fs::create_dir(&victim).unwrap();
+    fs::write(victim.join("precious"), "root's\n").unwrap();
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+    let plant = format!(
+        "mkdir {s}/planted {s}/planted/work && ln -s {v} {s}/planted/upper && touch {s}/planted/keep",
+        s = shared.display(),
+        v = victim.display()
+    );
+    let st = Command::new("setpriv").args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "sh", "-c", &plant]).status().unwrap();
+    assert!(st.success());
+    let before: Vec<_> = fs::read_dir(shared.join("planted")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    for opts in [&[][..], &["--keep"][..]] {
+        let mut c = sandbox_cmd();
+        c.args(["--lower", IMAGE, "--name", "planted", "--state-dir", shared.to_str().unwrap()]).args(opts).args(["sh", "-c", "echo x > /owned; rm -f /precious"]);
+        let out = run_cmd(c, b"");
+        out.expect(125);
+        assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+        assert!(out.stderr.starts_with("sandbox: not yours alone: ") && out.stderr.contains("planted"), "{out:?}");
+        assert_eq!(fs::read_to_string(victim.join("precious")).unwrap(), "root's\n");
+        assert!(!victim.join("owned").exists(), "the planted upper was written");
+        let after: Vec<_> = fs::read_dir(shared.join("planted")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(before, after, "the planted layer was touched");
+    }
     f.finish();
 }
 
