@@ -57,6 +57,7 @@ pub enum Step {
     Privileges,
     // The command.
     Exec,
+    ExecHere,
     // At exit.
     Cleanup,
     // The machine's init.
@@ -107,7 +108,7 @@ impl Step {
             Step::Cwd => b"working directory",
             Step::Fork => b"start the command",
             Step::Privileges => b"drop privileges",
-            Step::Exec => b"cannot execute",
+            Step::Exec | Step::ExecHere => b"cannot execute",
             Step::Cleanup => b"remove writable layer",
             Step::Machine => b"machine set-up",
         }
@@ -162,8 +163,9 @@ impl Step {
             }
             (Step::Cwd, libc::ENOENT) => b"--cwd names a directory inside the sandbox",
             (Step::Exec, libc::ENOENT) => b"command not found in the sandbox",
-            (Step::Exec, libc::EACCES) => b"not an executable file",
-            (Step::Exec, libc::ENOEXEC) => b"not a binary the kernel can run",
+            (Step::ExecHere, libc::ENOENT) => b"command not found",
+            (Step::Exec | Step::ExecHere, libc::EACCES) => b"not an executable file",
+            (Step::Exec | Step::ExecHere, libc::ENOEXEC) => b"not a binary the kernel can run",
             _ => b"",
         }
     }
@@ -207,6 +209,7 @@ const ALL: [Step; Step::Machine as usize] = [
     Step::Fork,
     Step::Privileges,
     Step::Exec,
+    Step::ExecHere,
     Step::Cleanup,
     Step::Machine,
 ];
@@ -230,8 +233,8 @@ impl<'a> Error<'a> {
     /// The exit status this error ends the run with.
     pub fn status(&self) -> i32 {
         match (self.step, self.errno) {
-            (Step::Exec, libc::ENOENT) => EXIT_NOT_FOUND,
-            (Step::Exec, _) => EXIT_CANNOT_EXEC,
+            (Step::Exec | Step::ExecHere, libc::ENOENT) => EXIT_NOT_FOUND,
+            (Step::Exec | Step::ExecHere, _) => EXIT_CANNOT_EXEC,
             _ => EXIT_SANDBOX,
         }
     }
@@ -297,6 +300,8 @@ mod tests {
         assert_eq!(Error::new(Step::Exec, b"x", Errno::ENOENT).status(), 127);
         assert_eq!(Error::new(Step::Exec, b"x", Errno::EACCES).status(), 126);
         assert_eq!(Error::new(Step::Exec, b"x", Errno::ENOEXEC).status(), 126);
+        assert_eq!(Error::new(Step::ExecHere, b"x", Errno::ENOENT).status(), 127);
+        assert_eq!(Error::new(Step::ExecHere, b"x", Errno::EACCES).status(), 126);
     }
 
     #[test]

@@ -72,10 +72,12 @@ fn exec_search(argv: Args, first: usize, envp: *const *const u8, path: &[u8]) ->
     }
 }
 
-/// Replace this process with the command, or report why not and exit.
-pub fn exec(argv: Args, first: usize, envp: *const *const u8, path: &[u8], report_fd: Fd) -> ! {
+/// Replace this process with the command, or report why not and exit. `step` is Step::Exec in
+/// a sandbox, Step::ExecHere without one (the hints differ).
+pub fn exec(step: Step, argv: Args, first: usize, envp: *const *const u8, path: &[u8], report_fd: Fd) -> ! {
     let e = exec_search(argv, first, envp, path);
-    let err = Error::new(Step::Exec, argv.get(first).to_bytes(), e);
+    let name = argv.get(first).to_bytes();
+    let err = Error::new(step, if name.is_empty() { b"''" } else { name }, e);
     report::send_error(report_fd, &err);
     sys::exit(err.status())
 }

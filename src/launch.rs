@@ -320,7 +320,7 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
         if let Err(e) = sys::chdir(cwd) {
             fail(Error::new(Step::Cwd, cwd.to_bytes(), e));
         }
-        exec::exec(sb.args, cfg.command, envp.as_ptr(), exec::path_of(&envp), sock)
+        exec::exec(Step::Exec, sb.args, cfg.command, envp.as_ptr(), exec::path_of(&envp), sock)
     } };
     let pid = init::start(&command).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
     sys::close(go);

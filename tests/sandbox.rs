@@ -635,6 +635,7 @@ fn without_lower_only_init() {
     let out = run_cmd(c, b"");
     out.expect(127);
     assert!(out.stderr.starts_with("sandbox: ") && out.stderr.contains("no-such-command-xyz"), "{out:?}");
+    assert!(out.stderr.ends_with("(command not found)\n"), "there is no sandbox to speak of: {out:?}");
     // The options that need a root are refused.
     let out = run(&["--name", "x", "true"], b"");
     assert_one_error_line(&out, "--name");
