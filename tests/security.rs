@@ -225,15 +225,17 @@ fn terminal_injection_is_refused_on_a_real_terminal() {
     let session = format!("sbx-sec-{}", std::process::id());
     let mut args = f.args(&f.name("a"), &["--ro-bind", &bind], &["/probe", "tiocsti"]);
     args.insert(0, BIN.to_string());
-    let line = format!("{} > {} 2>&1", args.join(" "), out_file.display());
+    // The status line comes after sandbox has exited, its cleanup done.
+    let line = format!("{} > {o} 2>&1; echo exit=$? >> {o}", args.join(" "), o = out_file.display());
     let st = Command::new("tmux")
         .args(["-L", &session, "new-session", "-d", "-s", &session, "-x", "80", "-y", "24", "sh", "-c", &line])
         .status()
         .expect("tmux is needed");
     assert!(st.success());
-    assert!(wait_until(Duration::from_secs(10), || fs::read_to_string(&out_file).is_ok_and(|s| s.contains("tioclinux"))));
+    assert!(wait_until(Duration::from_secs(10), || fs::read_to_string(&out_file).is_ok_and(|s| s.contains("exit="))));
     let _ = Command::new("tmux").args(["-L", &session, "kill-server"]).status();
     let text = fs::read_to_string(&out_file).unwrap();
+    assert!(text.contains("exit=0"), "{text}");
     let r = results(&text);
     assert_eq!(r["tiocsti"], "EPERM", "{text}");
     assert_eq!(r["tioclinux"], "EPERM", "{text}");
