@@ -99,10 +99,10 @@ pub fn parse(v: &[u8]) -> Option<u64> {
     NAMES.iter().position(|n| n.eq_ignore_ascii_case(v)).map(|i| 1u64 << i)
 }
 
-/// The capabilities of `set` beyond the default set that sandbox's own bounding set lacks: no
-/// process it starts can have them. Read for those only, one prctl each.
+/// The capabilities of `set` that sandbox's own bounding set lacks: no process it starts can
+/// have them. One prctl for each capability in `set` (14 for the default set).
 pub fn missing(set: u64) -> u64 {
-    (0..NAMES.len() as u64).filter(|&c| set & !DEFAULT & (1 << c) != 0 && !sys::capbset_read(c)).fold(0, |m, c| m | 1 << c)
+    (0..NAMES.len() as u64).filter(|&c| set & (1 << c) != 0 && !sys::capbset_read(c)).fold(0, |m, c| m | 1 << c)
 }
 
 /// The bounding set to `set` (what an execve can ever give back). The capabilities in effect

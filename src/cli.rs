@@ -43,8 +43,9 @@ pub struct Config {
     pub limits: Limits,
     /// Capabilities of the command (bounding, permitted, effective, inheritable).
     pub caps: u64,
-    /// `--cap-add all` was given: all the capabilities sandbox has, not an error for the others.
-    pub cap_add_all: bool,
+    /// The capabilities named one by one in --cap-add (and not taken away after): an error if
+    /// sandbox lacks one. The default set and `all` are cut down to what sandbox has.
+    pub caps_named: u64,
     /// Index in argv where the command starts.
     pub command: usize,
 }
@@ -224,7 +225,7 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         netns: true,
         timings: false,
         caps: caps::DEFAULT,
-        cap_add_all: false,
+        caps_named: 0,
         limits: Limits::default(),
         command: args.len(),
     };
@@ -304,9 +305,12 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                 let bits = caps::parse(vb).ok_or(Error::usage(Step::BadCap, vb))?;
                 if opt == b"--cap-add" {
                     c.caps |= bits;
-                    c.cap_add_all |= bits == caps::ALL;
+                    if bits != caps::ALL {
+                        c.caps_named |= bits;
+                    }
                 } else {
                     c.caps &= !bits;
+                    c.caps_named &= !bits;
                 }
             }
             b"--memory" => c.limits.memory = Some(cgroup::parse_size(vb).ok_or(Error::usage(Step::BadLimit, vb))?),

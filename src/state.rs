@@ -107,51 +107,61 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
     let mut dirbuf = Buf::<PATH_MAX>::new();
     dirbuf.push(sd);
     let dir_flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW;
-    let made_state = match sys::mkdirat(AT_FDCWD, dirbuf.c(), 0o700) {
-        Ok(()) => true,
-        Err(Errno::EEXIST) => false,
-        Err(e) => return Err(Error::new(Step::StateDir, sd, e)),
-    };
-    // A rejected run makes nothing: the state directory goes again if this run made it.
-    let undo = |e: Error<'a>| {
-        if made_state {
-            let _ = sys::unlinkat(AT_FDCWD, dirbuf.c(), libc::AT_REMOVEDIR);
-        }
-        e
-    };
-    let state = sys::openat(AT_FDCWD, dirbuf.c(), dir_flags, 0).map_err(|e| undo(Error::new(Step::StateDir, sd, e)))?;
-    if shared_tmp {
-        // /tmp is shared: a directory someone else made there must not hold our layers.
-        let st = sys::fstat(state).map_err(|e| Error::new(Step::StateDir, sd, e))?;
-        if st.uid != uid || st.mode & 0o077 != 0 {
-            return Err(Error::new(Step::NotOwner, sd, Errno::EPERM));
-        }
-    }
-    let layer_err = |e| undo(Error::new(Step::Layer, full, e));
-    let (dir, fresh) = loop {
-        let fresh = match sys::mkdirat(state, name, 0o700) {
+    // A state directory made by a run that is then rejected is taken away again (when empty):
+    // one that another run has just opened may vanish under it, which it takes again from here.
+    let mut tries = 0;
+    let (state, made_state, dir, fresh) = 'state: loop {
+        tries += 1;
+        let made_state = match sys::mkdirat(AT_FDCWD, dirbuf.c(), 0o700) {
             Ok(()) => true,
             Err(Errno::EEXIST) => false,
-            Err(e) => return Err(layer_err(e)),
+            Err(e) => return Err(Error::new(Step::StateDir, sd, e)),
         };
-        let dir = match sys::openat(state, name, dir_flags, 0) {
-            Ok(d) => d,
-            Err(Errno::ENOENT) => continue,
-            Err(e) => return Err(layer_err(e)),
+        // A rejected run makes nothing: the state directory goes again if this run made it.
+        let undo = |e: Error<'a>| {
+            if made_state {
+                let _ = sys::unlinkat(AT_FDCWD, dirbuf.c(), libc::AT_REMOVEDIR);
+            }
+            e
         };
-        match sys::flock(dir, libc::LOCK_EX | libc::LOCK_NB) {
-            Ok(()) => {}
-            Err(Errno::EWOULDBLOCK) => return Err(Error::usage(Step::InUse, name.to_bytes())),
-            Err(e) => return Err(layer_err(e)),
+        let state = sys::openat(AT_FDCWD, dirbuf.c(), dir_flags, 0).map_err(|e| undo(Error::new(Step::StateDir, sd, e)))?;
+        if shared_tmp {
+            // /tmp is shared: a directory someone else made there must not hold our layers.
+            let st = sys::fstat(state).map_err(|e| Error::new(Step::StateDir, sd, e))?;
+            if st.uid != uid || st.mode & 0o077 != 0 {
+                return Err(Error::new(Step::NotOwner, sd, Errno::EPERM));
+            }
         }
-        match sys::fstat(dir) {
-            // A layer someone else made (in a shared state directory such as /tmp) is neither
-            // used nor removed: its upper directory could lead anywhere they like.
-            Ok(st) if st.nlink > 0 && st.uid != uid => return Err(Error::new(Step::NotOwner, full, Errno::EPERM)),
-            Ok(st) if st.nlink > 0 => break (dir, fresh),
-            Ok(_) => sys::close(dir),
-            Err(e) => return Err(layer_err(e)),
-        }
+        let layer_err = |e| undo(Error::new(Step::Layer, full, e));
+        break loop {
+            let fresh = match sys::mkdirat(state, name, 0o700) {
+                Ok(()) => true,
+                Err(Errno::EEXIST) => false,
+                Err(Errno::ENOENT) if tries < 8 => {
+                    sys::close(state);
+                    continue 'state;
+                }
+                Err(e) => return Err(layer_err(e)),
+            };
+            let dir = match sys::openat(state, name, dir_flags, 0) {
+                Ok(d) => d,
+                Err(Errno::ENOENT) => continue,
+                Err(e) => return Err(layer_err(e)),
+            };
+            match sys::flock(dir, libc::LOCK_EX | libc::LOCK_NB) {
+                Ok(()) => {}
+                Err(Errno::EWOULDBLOCK) => return Err(Error::usage(Step::InUse, name.to_bytes())),
+                Err(e) => return Err(layer_err(e)),
+            }
+            match sys::fstat(dir) {
+                // A layer someone else made (in a shared state directory such as /tmp) is neither
+                // used nor removed: its upper directory could lead anywhere they like.
+                Ok(st) if st.nlink > 0 && st.uid != uid => return Err(Error::new(Step::NotOwner, full, Errno::EPERM)),
+                Ok(st) if st.nlink > 0 => break (state, made_state, dir, fresh),
+                Ok(_) => sys::close(dir),
+                Err(e) => return Err(layer_err(e)),
+            }
+        };
     };
     let mut layer = Layer { path: full, name, state, dir, fresh, resumed: false, made_state, state_len: base };
     if !fresh {
@@ -160,7 +170,7 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
             .is_ok();
         if !layer.resumed {
             // Left by a run that was killed: discard it. What is made next is this run's own.
-            discard_contents(dir).map_err(layer_err)?;
+            discard_contents(dir).map_err(|e| Error::new(Step::Layer, full, e))?;
             layer.fresh = true;
         }
     }

@@ -64,8 +64,10 @@ impl Tty {
         let _ = sys::sigprocmask(libc::SIG_BLOCK, tstp);
         if Tty::foreground_is(self.pgrp) {
             // The group that had the terminal is the command's after a Ctrl-Z, but the caller's
-            // shell's after a stop by SIGTTIN in the background: ask the kernel which it is.
-            let mut to = command_group(init).unwrap_or(had);
+            // shell's after a stop by SIGTTIN in the background: ask the kernel which it is
+            // (without /proc/PID/task/PID/children, the one that had it, if not the shell's).
+            let shell = sys::getpgid(sys::getppid());
+            let mut to = command_group(init).unwrap_or(if had != shell { had } else { 0 });
             if to > 0 && to != self.pgrp {
                 let _ = sys::ioctl(STDIN, libc::TIOCSPGRP as u64, &mut to);
             }
