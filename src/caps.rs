@@ -100,7 +100,7 @@ pub fn parse(v: &[u8]) -> Option<u64> {
 }
 
 /// The capabilities of `set` that sandbox's own bounding set lacks: no process it starts can
-/// have them. One prctl for each capability in `set` (14 for the default set).
+/// have them. One prctl for each capability in `set`.
 pub fn missing(set: u64) -> u64 {
     (0..NAMES.len() as u64).filter(|&c| set & (1 << c) != 0 && !sys::capbset_read(c)).fold(0, |m, c| m | 1 << c)
 }
@@ -120,9 +120,12 @@ pub fn bound(set: u64) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Ambient cleared, then permitted, effective and inheritable to `set`.
+/// Ambient cleared, then permitted, effective and inheritable to `set`, of what this process
+/// has: the default set and `--cap-add all` come down to it (in a container without NET_RAW,
+/// say); a capability named in --cap-add that sandbox lacks was refused before (`missing`).
 pub fn limit(set: u64) -> Result<(), Errno> {
     sys::prctl4(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0)?;
+    let set = set & sys::capget_permitted()?;
     sys::capset(set, set, set)
 }
 

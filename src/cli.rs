@@ -44,7 +44,7 @@ pub struct Config {
     /// Capabilities of the command (bounding, permitted, effective, inheritable).
     pub caps: u64,
     /// The capabilities named one by one in --cap-add (and not taken away after): an error if
-    /// sandbox lacks one. The default set and `all` are cut down to what sandbox has.
+    /// sandbox lacks one. The default set and `all` come down to what sandbox has (caps::limit).
     pub caps_named: u64,
     /// Index in argv where the command starts.
     pub command: usize,

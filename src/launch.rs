@@ -68,8 +68,7 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
             Err(e) => {
                 e.print();
                 if layer.fresh {
-                    let _ = layer.discard();
-                    layer.unmake_state();
+                    let _ = layer.abandon();
                 }
                 return EXIT_SANDBOX;
             }
@@ -88,10 +87,9 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     // loses no layer that existed before it; a run that ran keeps its layer only with --keep.
     let discard = if ran { !cfg.keep } else { sb.layer.fresh };
     if discard {
-        match sb.layer.discard() {
-            Ok(()) if !ran => sb.layer.unmake_state(),
-            Ok(()) => {}
-            Err(e) => Error::new(Step::Cleanup, sb.layer.path, e).print(),
+        let r = if ran { sb.layer.discard() } else { sb.layer.abandon() };
+        if let Err(e) = r {
+            Error::new(Step::Cleanup, sb.layer.path, e).print();
         }
     }
     t.mark(b"cleanup");
@@ -275,10 +273,11 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
     let umask = sys::umask(0);
     // The command's process is started first. While PID 1 builds the root, it detaches the old
     // root once PID 1 has pivoted (as root without binds: root.rs), joins the network namespace
-    // (or, not root, makes it: network.rs) and drops its privileges; then it waits on `go`. Two CPUs do the two halves at once. It shares PID 1's memory until it
-    // execs; what it reads lives in this frame, which never returns. Its root follows PID 1's
-    // pivot_root; it goes to the sandbox's working directory after `go`, and has no fd of the
-    // host. A failure of the network namespace is told by PID 1, which learns of it too.
+    // (or, not root, makes it: network.rs) and drops its privileges; then it waits on `go`. Two
+    // CPUs do the two halves at once. It shares PID 1's memory until it execs; what it reads
+    // lives in this frame, which never returns. Its root follows PID 1's pivot_root; it goes to
+    // the sandbox's working directory after `go`, and has no fd of the host. A failure of the
+    // network namespace is told by PID 1, which learns of it too.
     let (go, ready) = sys::pipe(libc::O_CLOEXEC).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
     let cfg = sb.cfg;
     let early_detach = root::detached_by_command(sb);

@@ -74,7 +74,7 @@ fn run(args: Args, env: Env) -> i32 {
 }
 
 fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
-    let mut cfg = match cli::parse(&args) {
+    let cfg = match cli::parse(&args) {
         Ok(Parsed::Run(c)) => c,
         Ok(Parsed::Help) => {
             let _ = sys::write_all(sys::Fd(1), cli::HELP);
@@ -90,17 +90,13 @@ fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
         }
     };
     t.on = cfg.timings;
-    // A capability sandbox itself lacks cannot be given. One asked for by name is an error, said
-    // now, before anything is made; the default set and `all` are what sandbox has of them (in
-    // a container without NET_RAW, say).
-    if cfg.nlowers > 0 {
-        let missing = caps::missing(cfg.caps);
-        if missing & cfg.caps_named != 0 {
-            let first = (missing & cfg.caps_named).trailing_zeros() as usize;
-            error::Error::new(error::Step::CapMissing, caps::NAMES[first], sys::Errno::EPERM).print();
-            return EXIT_SANDBOX;
-        }
-        cfg.caps &= !missing;
+    // A capability named in --cap-add that sandbox itself lacks cannot be given: said now,
+    // before anything is made. (The default set and `all` come down to what it has: caps::limit.)
+    let missing = caps::missing(cfg.caps_named);
+    if missing != 0 {
+        let first = missing.trailing_zeros() as usize;
+        error::Error::new(error::Step::CapMissing, caps::NAMES[first], sys::Errno::EPERM).print();
+        return EXIT_SANDBOX;
     }
     let status = if cfg.nlowers > 0 {
         launch::run(&cfg, args, env, t)

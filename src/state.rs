@@ -58,9 +58,8 @@ pub struct Layer<'a> {
     pub fresh: bool,
     /// Resumed from a run with --keep.
     pub resumed: bool,
-    /// The state directory was made by this run; `path[..state_len]` names it.
+    /// The state directory was made by this run.
     made_state: bool,
-    state_len: usize,
 }
 
 /// The state directory: --state-dir, else $SANDBOX_STATE_DIR, else /run/sandbox for root, else
@@ -163,7 +162,7 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
             }
         };
     };
-    let mut layer = Layer { path: full, name, state, dir, fresh, resumed: false, made_state, state_len: base };
+    let mut layer = Layer { path: full, name, state, dir, fresh, resumed: false, made_state };
     if !fresh {
         layer.resumed = sys::openat(dir, c"keep", libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0)
             .map(sys::close)
@@ -176,8 +175,7 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
     }
     if let Err(e) = make_dirs(dir, cfg.keep) {
         if layer.fresh {
-            let _ = layer.discard();
-            layer.unmake_state();
+            let _ = layer.abandon();
         }
         return Err(Error::new(Step::Layer, full, e));
     }
@@ -221,13 +219,15 @@ impl Layer<'_> {
         sys::unlinkat(self.state, self.name, libc::AT_REMOVEDIR)
     }
 
-    /// After the discard of a rejected run: the state directory too, if this run made it and
-    /// it is empty (a run of another name may have begun to use it).
-    pub fn unmake_state(&self) {
+    /// `discard` for a rejected run, which makes nothing: the state directory too, if this run
+    /// made it and it is empty (a run of another name may have begun to use it).
+    pub fn abandon(&self) -> Result<(), Errno> {
+        self.discard()?;
         if self.made_state {
             let mut p = Buf::<PATH_MAX>::new();
-            p.push(&self.path[..self.state_len]);
+            p.push(&self.path[..self.path.len() - self.name.to_bytes().len() - 1]);
             let _ = sys::unlinkat(AT_FDCWD, p.c(), libc::AT_REMOVEDIR);
         }
+        Ok(())
     }
 }

@@ -569,6 +569,15 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<()> {
     unsafe { syscall!(Sysno::capset, header.as_ptr(), data.as_ptr()) }.map(drop)
 }
 
+/// The permitted set of this thread (capget, version 3).
+pub fn capget_permitted() -> Result<u64> {
+    let header: [u32; 2] = [0x2008_0522, 0];
+    let mut data = [0u32; 6];
+    // SAFETY: header and data are live arrays laid out as cap_user_header and two cap_user_data.
+    unsafe { syscall!(Sysno::capget, header.as_ptr(), data.as_mut_ptr()) }?;
+    Ok(data[1] as u64 | (data[4] as u64) << 32)
+}
+
 /// Install a classic BPF seccomp filter on this thread, with `flags` (SECCOMP_FILTER_FLAG_*).
 pub fn seccomp_filter<T>(prog: &[T], flags: u32) -> Result<()> {
     #[repr(C)]

@@ -75,22 +75,6 @@ impl Tty {
         let _ = sys::kill(init, crate::init::RESUME);
     }
 
-}
-
-/// The process group of the command's process, the first child of PID 1 (`init`, as the caller
-/// sees it), from /proc/PID/task/PID/children.
-fn command_group(init: i32) -> Option<i32> {
-    let mut path = Buf::<64>::new();
-    path.push(b"/proc/").push_u64(init as u64).push(b"/task/").push_u64(init as u64).push(b"/children");
-    let mut buf = [0u8; 32];
-    let n = sys::read_file(path.c(), &mut buf).ok()?;
-    let first = buf[..n].split(|&b| b == b' ').next()?;
-    let pid = first.iter().try_fold(0i32, |v, &d| d.is_ascii_digit().then(|| v * 10 + (d - b'0') as i32))?;
-    let g = sys::getpgid(pid);
-    (pid > 0 && g > 0).then_some(g)
-}
-
-impl Tty {
     /// Give the caller back its terminal modes and foreground group, unless the caller's shell
     /// has taken the terminal already (the job was put in the background with `bg`).
     pub fn restore(&mut self) {
@@ -102,3 +86,15 @@ impl Tty {
     }
 }
 
+/// The process group of the command's process, the first child of PID 1 (`init`, as the caller
+/// sees it), from /proc/PID/task/PID/children.
+fn command_group(init: i32) -> Option<i32> {
+    let mut path = Buf::<64>::new();
+    path.push(b"/proc/").push_u64(init as u64).push(b"/task/").push_u64(init as u64).push(b"/children");
+    let mut buf = [0u8; 32];
+    let n = sys::read_file(path.c(), &mut buf).ok()?;
+    let first = buf[..n].split(|&b| b == b' ' || b == b'\n').next()?;
+    let pid = crate::cgroup::parse_u64(first).filter(|&p| p > 0 && p <= i32::MAX as u64)? as i32;
+    let g = sys::getpgid(pid);
+    (g > 0).then_some(g)
+}

@@ -801,7 +801,11 @@ fn a_rejected_run_leaves_no_state_directory() {
     }
     let f = Fixture::new("nostate");
     let sd = f.path("new-state");
-    let sds = sd.to_str().unwrap();
+    let in_new_state = |opts: &[&str], command: &[&str]| {
+        let mut c = sandbox_cmd();
+        c.args(["--lower", IMAGE, "--name", "a", "--state-dir", sd.to_str().unwrap()]).args(opts).args(command);
+        run_cmd(c, b"")
+    };
     let cases: [(&[&str], &[&str], i32); 4] = [
         (&["--cwd", "/no/such"], &["true"], 125),
         (&["--lower", IMAGE], &["true"], 125),
@@ -809,15 +813,11 @@ fn a_rejected_run_leaves_no_state_directory() {
         (&["--hostname", ""], &["true"], 125),
     ];
     for (opts, command, code) in cases {
-        let mut c = sandbox_cmd();
-        c.args(["--lower", IMAGE, "--name", "a", "--state-dir", sds]).args(opts).args(command);
-        let out = run_cmd(c, b"");
+        let out = in_new_state(opts, command);
         out.expect(code);
         assert!(!sd.exists(), "{opts:?} {command:?} left {}: {out:?}", sd.display());
     }
-    let mut c = sandbox_cmd();
-    c.args(["--lower", IMAGE, "--name", "a", "--state-dir", sds, "true"]);
-    run_cmd(c, b"").expect(0);
+    in_new_state(&[], &["true"]).expect(0);
     assert_eq!(fs::read_dir(&sd).map(|d| d.count()).ok(), Some(0), "after a run that ran");
     f.finish();
 }
