@@ -55,11 +55,14 @@ pub enum Step {
     Cwd,
     Fork,
     Privileges,
+    Terminal,
     // The command.
     Exec,
     ExecHere,
     // At exit.
     Cleanup,
+    // Before anything: the sealed copy of the binary.
+    SelfCopy,
     // The machine's init.
     Machine,
 }
@@ -108,8 +111,10 @@ impl Step {
             Step::Cwd => b"working directory",
             Step::Fork => b"start the command",
             Step::Privileges => b"drop privileges",
+            Step::Terminal => b"make the sandbox's terminal",
             Step::Exec | Step::ExecHere => b"cannot execute",
             Step::Cleanup => b"remove writable layer",
+            Step::SelfCopy => b"run from a sealed copy of sandbox",
             Step::Machine => b"machine set-up",
         }
     }
@@ -162,6 +167,9 @@ impl Step {
                 b"overlayfs refused the layers: a layer on overlayfs, or a filesystem without d_type?"
             }
             (Step::Cwd, libc::ENOENT) => b"--cwd names a directory inside the sandbox",
+            (Step::Cwd, libc::ELOOP) | (Step::Cwd, libc::EXDEV) => {
+                b"--cwd is resolved inside the sandbox, and may not lead through /proc/*/cwd or other magic links"
+            }
             (Step::Exec, libc::ENOENT) => b"command not found in the sandbox",
             (Step::ExecHere, libc::ENOENT) => b"command not found",
             (Step::Exec | Step::ExecHere, libc::EACCES) => b"not an executable file",
@@ -208,9 +216,11 @@ const ALL: [Step; Step::Machine as usize] = [
     Step::Cwd,
     Step::Fork,
     Step::Privileges,
+    Step::Terminal,
     Step::Exec,
     Step::ExecHere,
     Step::Cleanup,
+    Step::SelfCopy,
     Step::Machine,
 ];
 

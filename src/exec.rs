@@ -36,6 +36,21 @@ pub fn sandbox_env(args: &Args, host: &Env, out: &mut Envp) {
     }
 }
 
+/// Last before execve, in the command's process: leave the working directory it has (the
+/// caller's, on the host: pivot_root moved only its root) for the sandbox's root, then go to
+/// `cwd` resolved inside the root (RESOLVE_IN_ROOT: `..` and absolute symlinks stay in it) and
+/// without magic links (an image's `/app -> /proc/self/cwd` would lead back to where it was).
+pub fn enter_cwd(cwd: Option<&CStr>) -> Result<(), Error<'_>> {
+    sys::chdir(c"/").map_err(|e| Error::new(Step::Cwd, b"/", e))?;
+    let Some(cwd) = cwd else { return Ok(()) };
+    let e = |errno| Error::new(Step::Cwd, cwd.to_bytes(), errno);
+    // RESOLVE_NO_MAGICLINKS | RESOLVE_IN_ROOT
+    let dir = sys::openat2(sys::AT_FDCWD, cwd, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0x02 | 0x10).map_err(e)?;
+    let r = sys::fchdir(dir);
+    sys::close(dir);
+    r.map_err(e)
+}
+
 /// The PATH value in an environment array, if any.
 pub fn path_of(envp: &Envp) -> &'static [u8] {
     (0..envp.len())

@@ -3,22 +3,15 @@
 //! process: errors of reaping or forwarding are ignored, because a dying init takes the whole
 //! sandbox down with it.
 
-use crate::sys::{self, Errno, SigSet};
+use crate::sys::{self, Errno, Fd, SigSet};
 use crate::tty::Tty;
-use libc::{SIGCHLD, SIGCONT, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH};
+use libc::{SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGTSTP};
 
-/// Signals sent to sandbox that are passed on to the command.
-pub const FORWARD: SigSet = SigSet::of(&[SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]);
-/// What init and the outer process wait for.
-pub const WAIT: SigSet = SigSet(FORWARD.0 | SigSet::of(&[SIGCHLD]).0);
-/// The outer process's word to PID 1 that the stopped job was continued and the terminal is
-/// where it belongs: PID 1 may continue the command now. A real-time signal nothing else sends.
-pub const RESUME: i32 = 40;
-/// Blocked from the start: the waited-for signals stay pending until read, a process group in
-/// the background may hand the terminal over (SIGTTOU) without being stopped, and SIGCONT (whose
-/// continuing happens anyway) and RESUME can be read by PID 1 when a stopped job is resumed.
-/// SIGPIPE too: a closed stderr must not kill sandbox before it has cleaned up.
-pub const BLOCK: SigSet = SigSet(WAIT.0 | SigSet::of(&[SIGTTIN, SIGTTOU, SIGCONT, RESUME, libc::SIGPIPE]).0);
+/// Every signal but the two that no process can block. sandbox waits for them all and passes
+/// on each one, so that no signal sent to it kills it while its command runs (SIGALRM, SIGPWR,
+/// SIGXCPU, SIGSYS, ... end a process that does not take them). A fault of sandbox's own is not
+/// held back by this: the kernel delivers a blocked SIGSEGV from a real fault all the same.
+pub const ALL: SigSet = SigSet(!SigSet::of(&[SIGKILL, SIGSTOP]).0);
 
 /// The exit status a shell would report for a wait status: the code, or 128+signal.
 pub fn status(w: i32) -> i32 {
@@ -30,9 +23,11 @@ pub fn status(w: i32) -> i32 {
     }
 }
 
-/// The command's process: its own process group (the terminal's foreground group when
-/// `take_tty`), the caller's signal mask and umask back, then `exec` (which does not return).
+/// The command's process: a process group of its own in a sandbox (`own_group`); without one,
+/// the terminal's foreground group when `take_tty`; the caller's signal mask and umask back,
+/// then `exec` (which does not return).
 pub struct Command<F: Fn()> {
+    pub own_group: bool,
     pub take_tty: bool,
     pub mask: SigSet,
     pub umask: Option<u32>,
@@ -40,7 +35,11 @@ pub struct Command<F: Fn()> {
 }
 
 extern "C" fn command_main<F: Fn()>(c: &Command<F>) -> ! {
-    Tty::give_to_self(c.take_tty);
+    if c.own_group {
+        let _ = sys::setpgid(0, 0);
+    } else {
+        Tty::give_to_self(c.take_tty);
+    }
     if let Some(u) = c.umask {
         sys::umask(u);
     }
@@ -55,79 +54,121 @@ extern "C" fn command_main<F: Fn()>(c: &Command<F>) -> ! {
 pub fn start<F: Fn()>(c: &Command<F>) -> Result<i32, Errno> {
     // About 40 KiB is used: the environment array is 33.
     static STACK: sys::Stack<{ 256 * 1024 }> = sys::Stack::new();
-    sys::spawn(SIGCHLD as u64, &STACK, command_main::<F>, c)
+    let pid = sys::spawn(SIGCHLD as u64, &STACK, command_main::<F>, c)?;
+    if c.own_group {
+        // Both sides set it, so that it is set before either goes on.
+        let _ = sys::setpgid(pid, pid);
+    }
+    Ok(pid)
 }
 
-/// What PID 1 knows of the terminal.
+/// What PID 1 knows of the job it serves.
 #[derive(Clone, Copy)]
 pub struct Job {
-    /// The command was given the caller's terminal (a process group of its own).
+    /// Without a sandbox: the command was given the caller's terminal (a process group of
+    /// its own, the terminal's foreground).
     pub tty: bool,
-    /// A stop of the command stops the caller's job: there is a process in PID 1's group that
-    /// can stop (the outer process; nobody when sandbox is the PID 1 of a machine or container).
+    /// Without a sandbox: a stop of the command stops the caller's job (sandbox is in it and
+    /// is not the PID 1 of a machine or container).
     pub stops: bool,
-    /// PID 1 sees the caller's process groups (no PID namespace of its own) and hands the
-    /// terminal back to the command on `fg`; in a sandbox the outer process does.
-    pub hand_back: bool,
+    /// In a sandbox: the channel to the outer process, which is told of each stop of the
+    /// command ("S") and tells when the job goes on in the foreground ("F") or background ("B").
+    pub outer: Fd,
+    /// In a sandbox run from a terminal: the sandbox's terminal, which PID 1 leads.
+    pub pty: Fd,
 }
 
 /// Serve as init until `child` exits; returns its status. Every other process that ends is
-/// reaped on the way; signals in FORWARD are sent on to `child`, except those the terminal sent
-/// to the whole group when the command is in it (it has them already).
+/// reaped on the way, and every signal is passed on to `child`, except those the kernel sent
+/// (a terminal's Ctrl-C reached the command already, from the same terminal).
 ///
-/// With `job.stops`, a stop of the command is a stop of the whole job: the command stopped by
-/// Ctrl-Z makes PID 1 stop its own process group, which is the caller's job (the outer process,
-/// or this one without --lower), so the caller's shell says "Stopped" and takes its terminal
-/// back. `fg` continues that group with the terminal: PID 1 hands it to the command again and
-/// continues it; `bg` continues it without: the command runs on in the background.
+/// In a sandbox the job is the outer process's to stop: a stop of the command is told to it,
+/// and it says when to continue; the command is continued in the foreground of its terminal,
+/// or in the background, where a read stops it again (SIGTTIN), as in the caller's shell.
 ///
-/// In a sandbox PID 1 cannot tell `fg` from `bg` (the caller's process groups are outside its
-/// PID namespace): the outer process hands the terminal back and then sends RESUME, and only
-/// then does PID 1 continue the command. Continued at SIGCONT, a command that reads the terminal
-/// could read before it is in the foreground, and be stopped again by SIGTTIN.
-pub fn serve(child: i32, job: Job) -> i32 {
-    let set = if job.stops { SigSet(WAIT.0 | SigSet::of(&[SIGCONT, RESUME]).0) } else { WAIT };
-    let flags = libc::WNOHANG | if job.stops { libc::WUNTRACED } else { 0 };
+/// Without a sandbox, with `job.stops`, a stop of the command (Ctrl-Z) makes PID 1 stop its
+/// own process group, which is the caller's job, so the caller's shell says "Stopped" and takes
+/// its terminal back. `fg` continues that group with the terminal: PID 1 hands it to the
+/// command again and continues it; `bg` continues it without: the command runs on in the
+/// background.
+pub fn serve(child: i32, mut job: Job) -> i32 {
+    let sandbox = job.outer.0 >= 0;
+    let sigfd = sys::signalfd(ALL).unwrap_or(Fd(-1));
+    let flags = libc::WNOHANG | if sandbox || job.stops { libc::WUNTRACED } else { 0 };
     let mut stopped = false;
     loop {
-        let (sig, code) = match sys::sigwait_info(set) {
-            Ok(s) => s,
-            Err(_) => continue,
-        };
-        if sig == SIGCONT || sig == RESUME {
-            // `fg` gave the job the terminal: it is the command's. After `bg` the shell keeps it.
-            if sig == SIGCONT && job.hand_back && Tty::foreground_is(sys::getpgrp()) {
-                let mut pgrp = child;
-                let _ = sys::ioctl(sys::STDIN, libc::TIOCSPGRP as u64, &mut pgrp);
+        let mut fds = [libc::pollfd { fd: sigfd.0, events: libc::POLLIN, revents: 0 }, libc::pollfd { fd: job.outer.0, events: libc::POLLIN, revents: 0 }];
+        let signal = if sigfd.0 >= 0 {
+            let _ = sys::poll(&mut fds);
+            if fds[1].revents != 0 {
+                job.outer = go_on(job, child);
             }
-            // Without the outer process PID 1 continues the command itself, at SIGCONT.
-            let resume = if job.hand_back { sig == SIGCONT } else { sig == RESUME };
-            if stopped && resume {
-                let _ = sys::kill(-child, SIGCONT);
+            sys::read_signal(sigfd)
+        } else {
+            sys::sigwait_info(ALL).ok()
+        };
+        let Some((sig, code)) = signal else { continue };
+        match sig {
+            SIGCHLD => loop {
+                match sys::wait4(-1, flags) {
+                    Ok((0, _)) => break,
+                    Ok((pid, w)) if pid == child && w & 0xff == 0x7f => {
+                        if sandbox {
+                            let _ = sys::write(job.outer, b"S");
+                        } else if job.stops {
+                            stopped = true;
+                            stop_job();
+                        }
+                    }
+                    Ok((pid, w)) if pid == child => return status(w),
+                    Ok(_) => {}
+                    Err(Errno::EINTR) => {}
+                    Err(_) => break,
+                }
+            },
+            SIGCONT if !sandbox => {
+                // `fg` gave the job the terminal: it is the command's. After `bg` the shell keeps it.
+                if job.tty && Tty::foreground_is(sys::getpgrp()) {
+                    let mut pgrp = child;
+                    let _ = sys::ioctl(sys::STDIN, libc::TIOCSPGRP as u64, &mut pgrp);
+                }
+                let _ = sys::kill(if stopped { -child } else { child }, SIGCONT);
                 stopped = false;
             }
-            continue;
-        }
-        if sig != SIGCHLD {
-            if job.tty || code != SI_KERNEL {
+            _ if code != SI_KERNEL || (job.tty && !sandbox) => {
                 let _ = sys::kill(child, sig);
             }
-            continue;
-        }
-        loop {
-            match sys::wait4(-1, flags) {
-                Ok((0, _)) => break,
-                Ok((pid, w)) if pid == child && w & 0xff == 0x7f => {
-                    stopped = true;
-                    let _ = sys::kill(0, libc::SIGTSTP);
-                }
-                Ok((pid, w)) if pid == child => return status(w),
-                Ok(_) => {}
-                Err(Errno::EINTR) => {}
-                Err(_) => break,
-            }
+            _ => {}
         }
     }
+}
+
+/// The outer process's word that the job goes on: the terminal's foreground to the command
+/// ("F") or to PID 1 ("B"), and the command continued. Returns the channel, or none (-1) once
+/// the outer process is gone.
+fn go_on(job: Job, child: i32) -> Fd {
+    let mut b = [0u8; 16];
+    let n = match sys::read(job.outer, &mut b) {
+        Ok(n) if n > 0 => n,
+        Err(Errno::EINTR) | Err(Errno::EAGAIN) => return job.outer,
+        _ => return Fd(-1),
+    };
+    for &c in &b[..n] {
+        if job.pty.0 >= 0 {
+            let mut to = if c == b'F' { child } else { sys::getpgrp() };
+            let _ = sys::ioctl(job.pty, libc::TIOCSPGRP as u64, &mut to);
+        }
+        let _ = sys::kill(-child, SIGCONT);
+    }
+    job.outer
+}
+
+/// Stop the caller's job, this process with it, until it is continued.
+fn stop_job() {
+    let tstp = SigSet::of(&[SIGTSTP]);
+    let _ = sys::sigprocmask(libc::SIG_UNBLOCK, tstp);
+    let _ = sys::kill(0, SIGTSTP);
+    let _ = sys::sigprocmask(libc::SIG_BLOCK, tstp);
 }
 
 /// si_code of a signal the kernel sent (a terminal's Ctrl-C, SIGWINCH, hang-up).
@@ -146,9 +187,9 @@ mod tests {
     }
 
     #[test]
-    fn sets() {
-        assert!(FORWARD.has(SIGTERM) && FORWARD.has(SIGWINCH) && !FORWARD.has(SIGCHLD));
-        assert!(WAIT.has(SIGCHLD) && !WAIT.has(SIGTTOU));
-        assert!(BLOCK.has(SIGTTOU) && BLOCK.has(SIGUSR2));
+    fn every_signal_but_kill_and_stop_is_waited_for() {
+        for sig in 1..=64 {
+            assert_eq!(ALL.has(sig), sig != SIGKILL && sig != SIGSTOP, "{sig}");
+        }
     }
 }

@@ -13,12 +13,12 @@ use crate::exec::{self, Envp};
 use crate::init;
 use crate::network::{self, Network};
 use crate::out::Buf;
+use crate::pty;
 use crate::report::{self, Msg};
 use crate::root;
 use crate::state::{self, Layer, Sources, PATH_MAX};
 use crate::sys::{self, Args, Env, Errno, Fd, SigSet, AT_FDCWD};
 use crate::timings::Timings;
-use crate::tty::Tty;
 
 const NAMESPACES: u64 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWPID
@@ -37,7 +37,9 @@ pub struct Sandbox<'a> {
     pub userns: Option<(u32, u32)>,
     /// With limits: the sandbox's cgroup, where PID 1 is born.
     pub cgroup: Option<Fd>,
-    pub take_tty: bool,
+    /// Which of fds 0, 1 and 2 are the caller's terminal (a bit each): the command gets the
+    /// sandbox's own terminal there. None: no terminal is made.
+    pub tty_fds: u8,
     /// The outer process can stop with the job (it is not the PID 1 of a machine).
     pub outer_stops: bool,
     pub mask: SigSet,
@@ -78,7 +80,7 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     };
     let userns = if uid == 0 { None } else { Some((uid, sys::getegid())) };
     let cgroup_fd = cgroup.as_ref().map(|c| c.fd);
-    let mut sb = Sandbox { cfg, args, env, layer, src, userns, cgroup: cgroup_fd, take_tty: false, outer_stops: sys::getpid() != 1, mask: SigSet(0), timings: t.on };
+    let mut sb = Sandbox { cfg, args, env, layer, src, userns, cgroup: cgroup_fd, tty_fds: 0, outer_stops: sys::getpid() != 1, mask: SigSet(0), timings: t.on };
     let (status, ran) = supervise(&mut sb, t);
     if let Some(c) = cgroup {
         c.remove();
@@ -101,23 +103,33 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     let (theirs, ours) = match report::channel() {
         Ok(p) => p,
         Err(e) => {
-            Error::new(Step::Namespaces, b"", e).print();
+            Error::new(Step::Fork, b"", e).print();
             return (EXIT_SANDBOX, false);
         }
     };
-    let mut tty = Tty::claim();
-    sb.take_tty = tty.take;
-    // With the terminal, a stop of the job (Ctrl-Z) comes here as SIGTSTP, to be taken in hand.
-    let job_stops = tty.take && sb.outer_stops;
-    let tstp = SigSet::of(&[libc::SIGTSTP]);
-    let block = if job_stops { SigSet(init::BLOCK.0 | tstp.0) } else { init::BLOCK };
-    let wait = if job_stops { SigSet(init::WAIT.0 | tstp.0) } else { init::WAIT };
-    sb.mask = sys::sigprocmask(libc::SIG_BLOCK, block).unwrap_or(SigSet(0));
+    let mut caller = pty::Caller::find();
+    sb.tty_fds = caller.fds;
+    // Every signal is waited for and passed on (init.rs); none may end this process first.
+    sb.mask = sys::sigprocmask(libc::SIG_BLOCK, init::ALL).unwrap_or(SigSet(0));
     let mask = sb.mask;
     let refused = |e: Errno| {
         Error::new(Step::Namespaces, b"", e).print();
         let _ = sys::sigprocmask(libc::SIG_SETMASK, mask);
         (EXIT_SANDBOX, false)
+    };
+    // PID 1 tells of the command's stops on `job`, and hears there when to go on. It checks
+    // that this process is alive through `me` once it is sure to die with it.
+    let (job, job_theirs) = match report::channel() {
+        Ok(p) => p,
+        Err(e) => return refused(e),
+    };
+    let me = match sys::pidfd_open(sys::getpid()) {
+        Ok(fd) => fd,
+        Err(e) => return refused(e),
+    };
+    let sigfd = match sys::signalfd(init::ALL) {
+        Ok(fd) => fd,
+        Err(e) => return refused(e),
     };
     // The network namespace is not made by clone: making one is the dearest step of all, so it
     // is made at the same time as the root (see network.rs).
@@ -142,7 +154,7 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
         None => sys::clone(flags),
     };
     let pid = match cloned {
-        Ok(0) => inner(sb, theirs, ours, net.as_ref(), maker),
+        Ok(0) => inner(sb, Channels { report: theirs, parents: ours, job: job_theirs, outer: me }, net.as_ref(), maker),
         Ok(pid) => pid,
         Err(e) => {
             if let Some(n) = &net {
@@ -165,68 +177,204 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     sys::close(maker);
     t.mark(b"clone");
     sys::close(theirs);
-    // The report: failures, and with --timings the moment the root was ready; end-of-file when
-    // the command's execve succeeded. Read at once only to time that moment: otherwise after the
-    // end (the messages wait in the socket), so that no wake-up competes with the command's start.
+    sys::close(job_theirs);
+    sys::close(me);
+    // The report: failures, with --timings the moment the root was ready, and the sandbox's
+    // terminal; end-of-file when the command's execve succeeded. Read at once only for the
+    // terminal or to time that moment: otherwise after the end (the messages wait in the
+    // socket), so that no wake-up competes with the command's start.
     let mut buf = [0u8; report::MAX];
+    let mut master = Fd(-1);
     // Only the first failure is told: PID 1 and the command's process work at once, and the
     // second may be a consequence of the first.
-    let mut read_report = |t: &mut Timings| -> bool {
-        let mut ran = true;
+    let mut ran = true;
+    let mut read_report = |t: &mut Timings, until_pty: bool, master: &mut Fd, ran: &mut bool| {
         while let Some(m) = report::recv(ours, &mut buf) {
             match m {
                 Msg::RootReady(ns) => t.mark_at(b"root", ns),
                 Msg::Failed(e) => {
-                    if ran {
+                    if *ran {
                         e.print();
                     }
-                    ran = false;
+                    *ran = false;
+                }
+                Msg::Pty(fd) => {
+                    *master = fd;
+                    if until_pty {
+                        return;
+                    }
                 }
             }
         }
-        ran
     };
-    let mut ran = true;
-    if t.on {
-        ran = read_report(t);
-        if ran {
+    if caller.present() || t.on {
+        read_report(t, !t.on, &mut master, &mut ran);
+        if t.on && ran {
             t.mark(b"exec");
         }
     }
-    let w = loop {
-        match sys::sigwait_info(wait) {
-            Ok((libc::SIGTSTP, _)) => tty.stop_job(tstp, pid),
-            Ok((libc::SIGCHLD, _)) => {
+    let mut w = Watch { job, master, caller: &mut caller, reading: false, stops: sb.outer_stops, pending: pty::Pending::new() };
+    if master.0 >= 0 {
+        let fl = sys::fcntl(master, libc::F_GETFL, 0).unwrap_or(0);
+        let _ = sys::fcntl(master, libc::F_SETFL, fl | libc::O_NONBLOCK as u64);
+        w.go_on();
+    }
+    let status = loop {
+        let mut fds = [
+            libc::pollfd { fd: sigfd.0, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: w.job.0, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: w.master.0, events: libc::POLLIN | if w.pending.is_empty() { 0 } else { libc::POLLOUT }, revents: 0 },
+            libc::pollfd { fd: if w.reading && w.pending.is_empty() { w.caller.input.0 } else { -1 }, events: libc::POLLIN, revents: 0 },
+        ];
+        if sys::poll(&mut fds).is_err() {
+            continue;
+        }
+        if fds[3].revents != 0 {
+            w.reading = w.pending.fill(w.caller.input);
+        }
+        if fds[3].revents != 0 || fds[2].revents & libc::POLLOUT != 0 {
+            w.pending.flush(w.master);
+        }
+        if fds[2].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 && !pty::copy_out(w.master, w.caller.output) {
+            // Nothing more will come until the end: read what is left then.
+            w.master_done();
+        }
+        if fds[1].revents != 0 {
+            w.stopped();
+        }
+        let Some((sig, code)) = sys::read_signal(sigfd) else { continue };
+        match sig {
+            libc::SIGCHLD => {
                 if let Some((h, _)) = helper {
                     if sys::wait4(h, libc::WNOHANG).is_ok_and(|(p, _)| p == h) {
                         helper = None;
                     }
                 }
                 match sys::wait4(pid, libc::WNOHANG) {
-                    Ok((p, w)) if p == pid => break w,
+                    Ok((p, st)) if p == pid => break st,
                     Err(e) if e != Errno::EINTR => break EXIT_SANDBOX << 8,
                     _ => {}
                 }
             }
-            // Without the terminal, the command is in our process group: what the terminal sent
-            // (Ctrl-C) it has received already.
-            Ok((sig, code)) if sb.take_tty || code != init::SI_KERNEL => {
+            // `fg`, `bg`, or a SIGCONT sent to sandbox: the job goes on, and the command with it.
+            libc::SIGCONT => w.go_on(),
+            libc::SIGWINCH if w.master.0 >= 0 => {
+                w.caller.size_to(w.master);
+                if code != init::SI_KERNEL {
+                    let _ = sys::kill(pid, sig);
+                }
+            }
+            _ => {
                 let _ = sys::kill(pid, sig);
             }
-            _ => {}
         }
     };
+    // What the command wrote last: every process of the sandbox is gone, so the terminal's
+    // master reads to its end (EIO) and no further.
+    w.drain();
     // The helper ends once PID 1 and the command's process have joined its namespace, or died.
     if let Some((h, _)) = helper {
         let _ = sys::wait4(h, 0);
     }
     if !t.on {
-        ran = read_report(t);
+        read_report(t, false, &mut master, &mut ran);
     }
     sys::close(ours);
+    sys::close(sigfd);
     t.mark(b"exit");
-    tty.restore();
-    (init::status(w), ran)
+    caller.restore();
+    (init::status(status), ran)
+}
+
+/// The outer process's side of the job: the sandbox's terminal relayed to the caller's, and
+/// the job stopped and continued with the command.
+struct Watch<'c> {
+    job: Fd,
+    master: Fd,
+    caller: &'c mut pty::Caller,
+    /// The caller's terminal is read (the job is in its foreground).
+    reading: bool,
+    /// This process can stop with the job (it is not the PID 1 of a machine).
+    stops: bool,
+    pending: pty::Pending,
+}
+
+impl Watch<'_> {
+    /// The job goes on: in the foreground of the caller's terminal (raw, read, the command the
+    /// foreground of its own), or in its background (not read; a read of the command stops it).
+    fn go_on(&mut self) {
+        let fg = !self.caller.present() || self.caller.may_read();
+        if self.master.0 >= 0 {
+            if fg {
+                self.caller.make_raw();
+                self.caller.size_to(self.master);
+            } else {
+                self.caller.restore();
+            }
+            self.reading = fg;
+        }
+        let _ = sys::write(self.job, if fg { b"F" } else { b"B" });
+    }
+
+    /// PID 1 says the command stopped (or the channel ended: PID 1 is gone).
+    fn stopped(&mut self) {
+        let mut b = [0u8; 16];
+        match sys::read(self.job, &mut b) {
+            Ok(n) if n > 0 => {}
+            Err(Errno::EINTR) | Err(Errno::EAGAIN) => return,
+            _ => {
+                self.job = Fd(-1);
+                return;
+            }
+        }
+        // The caller's terminal as it was, then the caller's job stopped: the whole job where a
+        // shell with job control made it (the terminal is ours), else this process alone.
+        self.caller.restore();
+        self.reading = false;
+        if self.stops {
+            let mut fg: i32 = 0;
+            let job_control = self.caller.present() && sys::ioctl(self.caller.input, libc::TIOCGPGRP as u64, &mut fg).is_ok();
+            let tstp = SigSet::of(&[libc::SIGTSTP]);
+            let _ = sys::sigprocmask(libc::SIG_UNBLOCK, tstp);
+            let _ = sys::kill(if job_control { 0 } else { sys::getpid() }, libc::SIGTSTP);
+            let _ = sys::sigprocmask(libc::SIG_BLOCK, tstp);
+            // Continued by a SIGCONT, which waits to be read: that says when the job goes on,
+            // once (two words would continue the command twice, and a command that a read in
+            // the background stops would be stopped a second time).
+            if sys::sigpending().0 & SigSet::of(&[libc::SIGCONT]).0 != 0 {
+                return;
+            }
+        }
+        // Not stopped (the PID 1 of a machine, or an orphaned process group, which the kernel
+        // does not stop): the job goes on at once.
+        self.go_on();
+    }
+
+    fn master_done(&mut self) {
+        self.reading = false;
+        // Kept for `drain`, no longer polled.
+        let m = self.master;
+        self.master = Fd(-1 - m.0);
+    }
+
+    fn drain(&mut self) {
+        let m = if self.master.0 < -1 { Fd(-1 - self.master.0) } else { self.master };
+        if m.0 < 0 {
+            return;
+        }
+        let fl = sys::fcntl(m, libc::F_GETFL, 0).unwrap_or(0);
+        let _ = sys::fcntl(m, libc::F_SETFL, fl & !(libc::O_NONBLOCK as u64));
+        while pty::copy_out(m, self.caller.output) {}
+        sys::close(m);
+    }
+}
+
+/// PID 1's ends of its channels to the outer process, and the outer process's pidfd.
+struct Channels {
+    report: Fd,
+    parents: Fd,
+    job: Fd,
+    outer: Fd,
 }
 
 /// Map the caller's uid and gid to root in the new user namespace. The child writes its own maps,
@@ -242,19 +390,23 @@ fn map_ids(uid: u32, gid: u32) -> Result<(), Errno> {
 }
 
 /// The child: PID 1 of the new namespaces. Never returns.
-fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) -> ! {
-    // Die with the outer process, even by SIGKILL. If it died before this line, the socket's
-    // other end is already closed: stop here.
+fn inner(sb: &Sandbox, ch: Channels, net: Option<&Network>, maker: Fd) -> ! {
+    let sock = ch.report;
+    // Die with the outer process, even by SIGKILL. If it died before this line, no signal will
+    // come: its pidfd (opened before the clone) says so, and PID 1 stops here.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
-    sys::close(parents);
+    if sys::poll_now(ch.outer, libc::POLLIN).map_or(true, |r| r != 0) {
+        sys::exit(EXIT_SANDBOX);
+    }
+    sys::close(ch.parents);
     // Nothing of the caller's but stdio goes in: an fd of a host directory handed to the
     // sandbox (`7</`) would be a way out. Every other inherited fd is closed here, in PID 1.
     let rootless = sb.userns.is_some();
     let [a, b, c, d] = net.map_or([Fd(-1); 4], |n| n.fds(rootless));
-    sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock, maker, a, b, c, d]);
-    if sys::poll_now(sock, libc::POLLRDHUP).map_or(true, |r| r & (libc::POLLHUP | libc::POLLRDHUP) != 0) {
-        sys::exit(EXIT_SANDBOX);
-    }
+    sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock, ch.job, maker, a, b, c, d]);
+    // A session and process group of the sandbox's own: nothing in it can signal the caller's
+    // job (kill(0, ...)) or take the caller's terminal (pty.rs).
+    let _ = sys::setsid();
     let fail = |e: Error| -> ! {
         report::send_error(sock, &e);
         sys::exit(EXIT_SANDBOX)
@@ -270,6 +422,18 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
             fail(Error::new(Step::Cgroup, b"namespace", e));
         }
     }
+    // From a terminal: the sandbox's own, made before the command's process so that it is its
+    // controlling terminal too; the outer process relays it.
+    let pty = if sb.tty_fds != 0 {
+        let p = pty::make().unwrap_or_else(|e| fail(Error::new(Step::Terminal, b"/dev/pts/ptmx", e)));
+        if let Err(e) = report::send_pty(sock, p.master) {
+            fail(Error::new(Step::Terminal, b"/dev/pts/ptmx", e));
+        }
+        sys::close(p.master);
+        Some(p)
+    } else {
+        None
+    };
     let umask = sys::umask(0);
     // The command's process is started first. While PID 1 builds the root, it detaches the old
     // root once PID 1 has pivoted (as root without binds: root.rs), joins the network namespace
@@ -281,7 +445,7 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
     let (go, ready) = sys::pipe(libc::O_CLOEXEC).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
     let cfg = sb.cfg;
     let early_detach = root::detached_by_command(sb);
-    let command = init::Command { take_tty: sb.take_tty, mask: sb.mask, umask: Some(umask), exec: || {
+    let command = init::Command { own_group: true, take_tty: false, mask: sb.mask, umask: Some(umask), exec: || {
         sys::close(ready);
         // The bounding set first, while the network namespace may still be in the making.
         if let Err(e) = caps::bound(cfg.caps) {
@@ -315,13 +479,22 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
         if sys::read(go, &mut [0u8]) != Ok(1) {
             sys::exit(EXIT_SANDBOX);
         }
-        let cwd = cfg.cwd.unwrap_or(c"/");
-        if let Err(e) = sys::chdir(cwd) {
-            fail(Error::new(Step::Cwd, cwd.to_bytes(), e));
+        if sb.tty_fds != 0 {
+            if let Err(e) = pty::take(sb.tty_fds) {
+                fail(Error::new(Step::Terminal, b"/dev/pts", e));
+            }
+        }
+        if let Err(e) = exec::enter_cwd(cfg.cwd) {
+            fail(e);
         }
         exec::exec(Step::Exec, sb.args, cfg.command, envp.as_ptr(), exec::path_of(&envp), sock)
     } };
     let pid = init::start(&command).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
+    if let Some(p) = &pty {
+        if let Err(e) = pty::give(p.slave, pid) {
+            fail(Error::new(Step::Terminal, b"/dev/pts", e));
+        }
+    }
     sys::close(go);
     // Not root: the command's process is the maker of the network namespace.
     let maker = match net {
@@ -337,7 +510,7 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
     }
     // On failure PID 1 exits, which kills the waiting command's process with the namespace.
     let join = || net.map_or(Ok(()), |n| n.join(maker));
-    if let Err(e) = root::finish(sb, &host, join) {
+    if let Err(e) = root::finish(sb, &host, pty.as_ref().map_or(Fd(-1), |p| p.mount), join) {
         fail(e);
     }
     sys::close(maker);
@@ -352,5 +525,5 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
     let _ = sys::write(ready, b"g");
     sys::close(ready);
     sys::close(sock);
-    sys::exit(init::serve(pid, init::Job { tty: sb.take_tty, stops: sb.take_tty && sb.outer_stops, hand_back: false }))
+    sys::exit(init::serve(pid, init::Job { tty: false, stops: false, outer: ch.job, pty: pty.map_or(Fd(-1), |p| p.slave) }))
 }

@@ -2,6 +2,7 @@
 //!
 //! The steps, one file each, in the order they happen:
 //!   cli      read the command line
+//!   exe      (with --lower) run from a sealed copy of the binary in memory
 //!   state    open the image layers, make and lock the writable layer
 //!   cgroup   (with limits) the sandbox's cgroup v2
 //!   launch   clone into new namespaces, watch the sandbox, clean up
@@ -22,12 +23,14 @@ mod caps;
 mod cgroup;
 mod cli;
 mod error;
+mod exe;
 mod exec;
 mod init;
 mod launch;
 mod machine;
 mod network;
 mod out;
+mod pty;
 mod remove;
 mod report;
 mod root;
@@ -63,6 +66,17 @@ fn run(args: Args, env: Env) -> i32 {
     let mut t = Timings::start();
     // PID 1 of a machine sets it up first and, whatever happens, powers it off at the end.
     let machine = machine::is_machine_init();
+    // A sandbox is made only by a sealed copy of the binary, which nothing inside can change.
+    if let Ok(Parsed::Run(cfg)) = cli::parse(&args) {
+        if cfg.nlowers > 0 {
+            if let Err(e) = exe::run_sealed(&args, &env) {
+                e.print();
+                if !machine {
+                    return EXIT_SANDBOX;
+                }
+            }
+        }
+    }
     if machine {
         machine::prepare();
     }
@@ -114,7 +128,7 @@ fn init_only(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> i32 {
         let _ = sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
     }
     let mut tty = tty::Tty::claim();
-    let mask = sys::sigprocmask(libc::SIG_BLOCK, init::BLOCK).unwrap_or(sys::SigSet(0));
+    let mask = sys::sigprocmask(libc::SIG_BLOCK, init::ALL).unwrap_or(sys::SigSet(0));
     let (ours, theirs) = match report::channel() {
         Ok(p) => p,
         Err(e) => {
@@ -123,7 +137,7 @@ fn init_only(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> i32 {
         }
     };
     let path = env.get(b"PATH").map_or(&b"/usr/local/bin:/usr/bin:/bin"[..], |p| p.to_bytes());
-    let command = init::Command { take_tty: tty.take, mask, umask: None, exec: || exec::exec(error::Step::ExecHere, args, cfg.command, env.raw(), path, theirs) };
+    let command = init::Command { own_group: false, take_tty: tty.take, mask, umask: None, exec: || exec::exec(error::Step::ExecHere, args, cfg.command, env.raw(), path, theirs) };
     let started = init::start(&command);
     let pid = match started {
         Ok(pid) => pid,
@@ -145,7 +159,7 @@ fn init_only(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     if ran {
         t.mark(b"exec");
     }
-    let status = init::serve(pid, init::Job { tty: tty.take, stops: tty.take && sys::getpid() != 1, hand_back: true });
+    let status = init::serve(pid, init::Job { tty: tty.take, stops: tty.take && sys::getpid() != 1, outer: sys::Fd(-1), pty: sys::Fd(-1) });
     t.mark(b"exit");
     tty.restore();
     status

@@ -1,5 +1,5 @@
 //! The one message a child may send its parent: a failure (step, errno, path), or, with
-//! --timings, the moment the root was ready. It travels over a CLOEXEC socketpair of
+//! --timings, the moment the root was ready; and the sandbox's terminal, when it has one. It travels over a CLOEXEC socketpair of
 //! SOCK_SEQPACKET (one message per read): when the command's execve succeeds the last write end
 //! closes, so end-of-file means "the command is running".
 
@@ -8,12 +8,15 @@ use crate::sys::{self, Errno, Fd};
 
 const FAILED: u8 = 1;
 const ROOT_READY: u8 = 2;
+const PTY: u8 = 3;
 const HEAD: usize = 16;
 pub const MAX: usize = HEAD + 1024;
 
 pub enum Msg<'a> {
     Failed(Error<'a>),
     RootReady(u64),
+    /// The master side of the sandbox's terminal, passed with the message.
+    Pty(Fd),
 }
 
 pub fn channel() -> Result<(Fd, Fd), Errno> {
@@ -39,15 +42,21 @@ pub fn send_root_ready(fd: Fd, ns: u64) {
     send(fd, ROOT_READY, 0, 0, ns, b"");
 }
 
+pub fn send_pty(fd: Fd, master: Fd) -> Result<(), Errno> {
+    sys::send_fd(fd, PTY, master)
+}
+
 /// The next message, or None at end-of-file.
 pub fn recv(fd: Fd, buf: &mut [u8; MAX]) -> Option<Msg<'_>> {
-    let n = loop {
-        match sys::read(fd, buf) {
+    let (n, passed) = loop {
+        match sys::recv_fd(fd, buf) {
             Err(Errno::EINTR) => continue,
-            Ok(n) if n >= HEAD => break n,
+            Ok((n, passed)) if n > 0 && buf[0] == PTY => return Some(Msg::Pty(passed)),
+            Ok((n, passed)) if n >= HEAD => break (n, passed),
             _ => return None,
         }
     };
+    sys::close(passed);
     let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
     let mut v = [0u8; 8];
     v.copy_from_slice(&buf[8..16]);

@@ -209,7 +209,7 @@ fn check_detached<'a>() -> Result<(), Error<'a>> {
 
 /// A tmpfs /dev with the usual nodes: made with mknod as root, bound from the host's /dev when
 /// not (`host` holds them then).
-fn dev(root: Fd, host: &[Fd; 6], rootless: bool) -> Result<(), Errno> {
+fn dev(root: Fd, host: &[Fd; 6], rootless: bool, pts: Fd) -> Result<(), Errno> {
     mount_in(root, b"/dev", c"tmpfs", NOSUID | NOEXEC, Some(c"mode=755,size=64k"))?;
     let dir = sys::openat(AT_FDCWD, c"/dev", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
     // major, minor of null, zero, full, random, urandom, tty (the order of DEVS).
@@ -229,13 +229,19 @@ fn dev(root: Fd, host: &[Fd; 6], rootless: bool) -> Result<(), Errno> {
     }
     sys::close(dir);
     sys::mkdirat(AT_FDCWD, c"/dev/pts", 0o755)?;
-    sys::mount(
-        Some(c"devpts"),
-        c"/dev/pts",
-        Some(c"devpts"),
-        NOSUID | NOEXEC,
-        Some(c"newinstance,ptmxmode=0666,mode=620"),
-    )?;
+    if pts.0 >= 0 {
+        // Made earlier, with the sandbox's terminal in it (pty.rs).
+        sys::move_mount(pts, AT_FDCWD, c"/dev/pts")?;
+        sys::close(pts);
+    } else {
+        sys::mount(
+            Some(c"devpts"),
+            c"/dev/pts",
+            Some(c"devpts"),
+            NOSUID | NOEXEC,
+            Some(c"newinstance,ptmxmode=0666,mode=620"),
+        )?;
+    }
     sys::mkdirat(AT_FDCWD, c"/dev/shm", 0o1777)?;
     sys::mount(Some(c"tmpfs"), c"/dev/shm", Some(c"tmpfs"), NOSUID | NODEV | NOEXEC, Some(c"mode=1777,size=65536k"))?;
     let links: [(&CStr, &CStr); 5] = [
@@ -340,7 +346,7 @@ pub fn enter<'a>(sb: &Sandbox<'a>) -> Result<Host, Error<'a>> {
 /// The second half, done by PID 1 while the command's process drops its privileges (it shares
 /// the mount namespace, so it sees all of this): /proc, /dev, /sys, /tmp, the binds, and the
 /// old root detached.
-pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, join_network: impl FnOnce() -> Result<(), Error<'a>>) -> Result<(), Error<'a>> {
+pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, pts: Fd, join_network: impl FnOnce() -> Result<(), Error<'a>>) -> Result<(), Error<'a>> {
     let cfg = sb.cfg;
     let e = |step: Step, path: &'a [u8]| move |errno| Error::new(step, path, errno);
     let root = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
@@ -352,7 +358,7 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, join_network: impl FnOnce() -> Res
         .map_err(e(Step::Proc, b"/proc"))?;
     sys::close(proc_dir);
     sys::fchdir(root).map_err(e(Step::Proc, b"/proc"))?;
-    dev(root, &h.devs, sb.userns.is_some()).map_err(e(Step::Dev, b"/dev"))?;
+    dev(root, &h.devs, sb.userns.is_some(), pts).map_err(e(Step::Dev, b"/dev"))?;
     mask_proc().map_err(e(Step::Proc, b"/proc"))?;
     mount_in(root, b"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
     // /sys shows the network namespace of whoever mounts it.

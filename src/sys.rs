@@ -304,6 +304,7 @@ pub struct Stat {
     pub mode: u32,
     pub nlink: u64,
     pub uid: u32,
+    pub size: u64,
 }
 
 pub fn fstat(fd: Fd) -> Result<Stat> {
@@ -316,7 +317,7 @@ pub fn stat_at(dir: Fd, path: &CStr, flags: i32) -> Result<Stat> {
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: path is a live C string and st a live, writable `struct stat`.
     unsafe { syscall!(Sysno::newfstatat, dir.0, path.as_ptr(), &mut st as *mut libc::stat, flags) }?;
-    Ok(Stat { dev: st.st_dev, ino: st.st_ino, mode: st.st_mode, nlink: st.st_nlink, uid: st.st_uid })
+    Ok(Stat { dev: st.st_dev, ino: st.st_ino, mode: st.st_mode, nlink: st.st_nlink, uid: st.st_uid, size: st.st_size as u64 })
 }
 
 pub fn chdir(path: &CStr) -> Result<()> {
@@ -708,4 +709,142 @@ pub fn pipe(flags: i32) -> Result<(Fd, Fd)> {
 pub fn fchdir(fd: Fd) -> Result<()> {
     // SAFETY: no pointers.
     unsafe { syscall!(Sysno::fchdir, fd.0) }.map(drop)
+}
+
+// ---- the sealed copy of the binary, sessions and the terminal relay ---------------------------
+
+/// memfd_create: an anonymous file in memory.
+pub fn memfd_create(name: &CStr, flags: u32) -> Result<Fd> {
+    // SAFETY: name is a live C string.
+    unsafe { syscall!(Sysno::memfd_create, name.as_ptr(), flags) }.map(|f| Fd(f as i32))
+}
+
+/// sendfile from `src` (at its file offset) to `dst`; returns the bytes copied.
+pub fn sendfile(dst: Fd, src: Fd, count: usize) -> Result<usize> {
+    // SAFETY: the offset pointer is NULL: the file's own offset is used.
+    unsafe { syscall!(Sysno::sendfile, dst.0, src.0, 0, count) }
+}
+
+/// fcntl with an integer argument (F_GET_SEALS, F_ADD_SEALS, F_GETFL, F_SETFL, ...).
+pub fn fcntl(fd: Fd, cmd: i32, arg: u64) -> Result<u64> {
+    // SAFETY: the commands used take an integer, not a pointer.
+    unsafe { syscall!(Sysno::fcntl, fd.0, cmd, arg) }.map(|v| v as u64)
+}
+
+/// execveat of the file `fd` itself (AT_EMPTY_PATH); returns only on failure.
+pub fn execveat_fd(fd: Fd, argv: *const *const u8, envp: *const *const u8) -> Errno {
+    // SAFETY: argv and envp are the process's own NULL-terminated arrays (from Args/Env), which
+    // stay valid until the call replaces the process; the path is a live empty C string.
+    match unsafe { syscall!(Sysno::execveat, fd.0, c"".as_ptr(), argv, envp, libc::AT_EMPTY_PATH) } {
+        Ok(_) => Errno::new(0),
+        Err(e) => e,
+    }
+}
+
+/// poll on `fds` until one is ready (no timeout); returns how many are.
+pub fn poll(fds: &mut [libc::pollfd]) -> Result<usize> {
+    // SAFETY: fds is a live, writable array of pollfd of the length passed.
+    unsafe { syscall!(Sysno::poll, fds.as_mut_ptr(), fds.len(), -1i32) }
+}
+
+/// A signalfd for the (blocked) signals in `set`, non-blocking and close-on-exec.
+pub fn signalfd(set: SigSet) -> Result<Fd> {
+    // SAFETY: set is a live u64 of the size passed.
+    unsafe { syscall!(Sysno::signalfd4, -1i32, &set.0 as *const u64, 8, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) }
+        .map(|f| Fd(f as i32))
+}
+
+/// The next signal waiting in a signalfd: its number and si_code; None when none waits.
+pub fn read_signal(fd: Fd) -> Option<(i32, i32)> {
+    // struct signalfd_siginfo: ssi_signo, ssi_errno, ssi_code, ... 128 bytes.
+    let mut info = [0u32; 32];
+    // SAFETY: info is a live, writable 128-byte buffer.
+    match unsafe { syscall!(Sysno::read, fd.0, info.as_mut_ptr(), 128) } {
+        Ok(128) => Some((info[0] as i32, info[2] as i32)),
+        _ => None,
+    }
+}
+
+/// ioctl whose third argument is an integer, not a pointer (TIOCSCTTY, TIOCGPTPEER, ...).
+pub fn ioctl_int(fd: Fd, req: u64, arg: u64) -> Result<i32> {
+    // SAFETY: the requests used take an integer argument.
+    unsafe { syscall!(Sysno::ioctl, fd.0, req, arg) }.map(|v| v as i32)
+}
+
+/// Send one byte and, when `pass` is an fd, that fd with it (SCM_RIGHTS) on a unix socket.
+pub fn send_fd(sock: Fd, byte: u8, pass: Fd) -> Result<()> {
+    let data = [byte];
+    let iov = libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: 1 };
+    // cmsghdr (len, level, type) then one int, padded to 8: 24 bytes.
+    let mut cmsg = [0u64; 3];
+    cmsg[0] = 20;
+    cmsg[1] = (libc::SOL_SOCKET as u64) | ((libc::SCM_RIGHTS as u64) << 32);
+    cmsg[2] = pass.0 as u32 as u64;
+    let mut msg: libc::msghdr = unsafe_zeroed_msghdr();
+    msg.msg_iov = &iov as *const libc::iovec as *mut libc::iovec;
+    msg.msg_iovlen = 1;
+    if pass.0 >= 0 {
+        msg.msg_control = cmsg.as_mut_ptr() as *mut _;
+        msg.msg_controllen = 24;
+    }
+    // SAFETY: msg points to live iov, data and cmsg buffers of the lengths it gives.
+    unsafe { syscall!(Sysno::sendmsg, sock.0, &msg as *const libc::msghdr, libc::MSG_NOSIGNAL) }.map(drop)
+}
+
+/// Receive a message of up to `buf.len()` bytes and the fd passed with it, if any.
+pub fn recv_fd(sock: Fd, buf: &mut [u8]) -> Result<(usize, Fd)> {
+    let iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut _, iov_len: buf.len() };
+    let mut cmsg = [0u64; 3];
+    let mut msg: libc::msghdr = unsafe_zeroed_msghdr();
+    msg.msg_iov = &iov as *const libc::iovec as *mut libc::iovec;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cmsg.as_mut_ptr() as *mut _;
+    msg.msg_controllen = 24;
+    // SAFETY: msg points to live, writable iov (buf) and cmsg buffers of the lengths it gives.
+    let n = unsafe { syscall!(Sysno::recvmsg, sock.0, &mut msg as *mut libc::msghdr, libc::MSG_CMSG_CLOEXEC) }?;
+    let level_type = (libc::SOL_SOCKET as u64) | ((libc::SCM_RIGHTS as u64) << 32);
+    let fd = if msg.msg_controllen >= 20 && cmsg[1] == level_type { Fd(cmsg[2] as u32 as i32) } else { Fd(-1) };
+    Ok((n, fd))
+}
+
+fn unsafe_zeroed_msghdr() -> libc::msghdr {
+    // SAFETY: msghdr is plain data (pointers and integers); all-zero is its empty value.
+    unsafe { core::mem::zeroed() }
+}
+
+/// fsopen: a filesystem context of `fstype`, to configure and mount with fsmount.
+pub fn fsopen(fstype: &CStr) -> Result<Fd> {
+    // SAFETY: fstype is a live C string.
+    unsafe { syscall!(Sysno::fsopen, fstype.as_ptr(), 1u32) }.map(|f| Fd(f as i32))
+}
+
+/// fsconfig: set a string option (`value` Some), a flag (None), or create (key empty, None).
+pub fn fsconfig(fs: Fd, key: Option<&CStr>, value: Option<&CStr>) -> Result<()> {
+    let cmd = match (key, value) {
+        (None, _) => 6u32, // FSCONFIG_CMD_CREATE
+        (Some(_), Some(_)) => 1u32, // FSCONFIG_SET_STRING
+        (Some(_), None) => 0u32, // FSCONFIG_SET_FLAG
+    };
+    // SAFETY: key and value are live C strings or NULL.
+    unsafe { syscall!(Sysno::fsconfig, fs.0, cmd, ptr(key), ptr(value), 0) }.map(drop)
+}
+
+/// fsmount: a detached mount of a created context.
+pub fn fsmount(fs: Fd, attrs: u64) -> Result<Fd> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::fsmount, fs.0, 1u32, attrs) }.map(|f| Fd(f as i32))
+}
+
+/// move_mount of the mount `from` (an fsmount or open_tree fd) onto `to` (a path in `dir`).
+pub fn move_mount(from: Fd, dir: Fd, to: &CStr) -> Result<()> {
+    // SAFETY: both paths are live C strings.
+    unsafe { syscall!(Sysno::move_mount, from.0, c"".as_ptr(), dir.0, to.as_ptr(), 4u32) }.map(drop)
+}
+
+/// The signals pending for this process (blocked ones that arrived).
+pub fn sigpending() -> SigSet {
+    let mut set = SigSet(0);
+    // SAFETY: set is a live u64 of the size passed.
+    let _ = unsafe { syscall!(Sysno::rt_sigpending, &mut set.0 as *mut u64, 8) };
+    set
 }

@@ -3,8 +3,7 @@
 //! Ctrl-C, Ctrl-Z and window-size changes reach it straight from the kernel, with no relay and
 //! no pseudo-terminal of our own. At exit the caller's modes and foreground group come back.
 
-use crate::out::Buf;
-use crate::sys::{self, SigSet, STDIN};
+use crate::sys::{self, STDIN};
 
 pub struct Tty {
     /// The caller's process group was the terminal's foreground group: hand the terminal on.
@@ -52,29 +51,6 @@ impl Tty {
         sys::ioctl(STDIN, libc::TIOCGPGRP as u64, &mut fg).is_ok() && fg == pgrp
     }
 
-    /// The job is stopped (Ctrl-Z, or PID 1 saw the command stop): stop this process, which the
-    /// caller's shell waits for, and when it is continued in the foreground (`fg`) give the
-    /// terminal back to the command's process group. Then tell PID 1 (`init`) to continue the
-    /// command: only now, so that it cannot read the terminal before the terminal is its own.
-    pub fn stop_job(&mut self, tstp: SigSet, init: i32) {
-        let mut had: i32 = 0;
-        let _ = sys::ioctl(STDIN, libc::TIOCGPGRP as u64, &mut had);
-        let _ = sys::sigprocmask(libc::SIG_UNBLOCK, tstp);
-        let _ = sys::kill(sys::getpid(), libc::SIGTSTP);
-        let _ = sys::sigprocmask(libc::SIG_BLOCK, tstp);
-        if Tty::foreground_is(self.pgrp) {
-            // The group that had the terminal is the command's after a Ctrl-Z, but the caller's
-            // shell's after a stop by SIGTTIN in the background: ask the kernel which it is
-            // (without /proc/PID/task/PID/children, the one that had it, if not the shell's).
-            let shell = sys::getpgid(sys::getppid());
-            let mut to = command_group(init).unwrap_or(if had != shell { had } else { 0 });
-            if to > 0 && to != self.pgrp {
-                let _ = sys::ioctl(STDIN, libc::TIOCSPGRP as u64, &mut to);
-            }
-        }
-        let _ = sys::kill(init, crate::init::RESUME);
-    }
-
     /// Give the caller back its terminal modes and foreground group, unless the caller's shell
     /// has taken the terminal already (the job was put in the background with `bg`).
     pub fn restore(&mut self) {
@@ -84,17 +60,4 @@ impl Tty {
             let _ = sys::ioctl(STDIN, libc::TIOCSPGRP as u64, &mut self.pgrp);
         }
     }
-}
-
-/// The process group of the command's process, the first child of PID 1 (`init`, as the caller
-/// sees it), from /proc/PID/task/PID/children.
-fn command_group(init: i32) -> Option<i32> {
-    let mut path = Buf::<64>::new();
-    path.push(b"/proc/").push_u64(init as u64).push(b"/task/").push_u64(init as u64).push(b"/children");
-    let mut buf = [0u8; 32];
-    let n = sys::read_file(path.c(), &mut buf).ok()?;
-    let first = buf[..n].split(|&b| b == b' ' || b == b'\n').next()?;
-    let pid = crate::cgroup::parse_u64(first).filter(|&p| p > 0 && p <= i32::MAX as u64)? as i32;
-    let g = sys::getpgid(pid);
-    (g > 0).then_some(g)
 }

@@ -45,17 +45,26 @@ impl Term {
     }
 
     fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", &self.session, "-S", "-200"])
+        self.tmux(&["capture-pane", "-p", "-J", "-t", &self.session, "-S", "-200"])
     }
 
     /// Wait until the screen shows `text` `n` times or more.
     fn wait_count(&self, text: &str, n: usize) {
-        let ok = wait_until(Duration::from_secs(10), || self.screen().matches(text).count() >= n);
+        let ok = wait_until(Duration::from_secs(120), || self.screen().matches(text).count() >= n);
         assert!(ok, "the screen never showed {text:?} {n} time(s):\n{}", self.screen());
     }
 
     fn wait_for(&self, text: &str) {
         self.wait_count(text, 1)
+    }
+
+    /// Send `keys` that end what runs in the foreground, and wait until the caller's shell
+    /// prompts again. What is typed before sandbox has ended goes to the sandbox's terminal, as
+    /// with ssh: a test types on only after the prompt.
+    fn ending(&self, keys: &[&str]) {
+        let n = self.screen().matches("caller$").count();
+        self.keys(keys);
+        self.wait_count("caller$", n + 1);
     }
 }
 
@@ -84,35 +93,38 @@ fn interactive(t: &Term, launch: &str, prompt: &str) {
     t.wait_count("jobs-done", 2);
     assert!(t.screen().contains("Terminated"), "{}", t.screen());
 
-    // Ctrl-C ends the foreground job, not the sandbox.
-    t.line("sleep 20");
-    std::thread::sleep(Duration::from_millis(300));
+    // Ctrl-C ends the foreground job, not the sandbox. Each job says it is up first.
+    t.line("sh -c 'echo int-up; exec sleep 20'");
+    t.wait_count("int-up", 2);
     t.keys(&["C-c"]);
     t.line("echo status=$?");
     t.wait_for("status=130");
 
     // Ctrl-Z stops it, fg resumes it, Ctrl-C ends it.
-    t.line("sleep 20");
-    std::thread::sleep(Duration::from_millis(300));
+    t.line("sh -c 'echo stop-up; exec sleep 20'");
+    t.wait_count("stop-up", 2);
     t.keys(&["C-z"]);
     t.wait_for("Stopped");
+    let n = t.screen().matches("exec sleep 20").count();
     t.line("fg");
-    std::thread::sleep(Duration::from_millis(300));
+    t.wait_count("exec sleep 20", n + 1);
     t.keys(&["C-c"]);
     t.line("echo again=$?");
     t.wait_for("again=130");
 
-    // The window size, and its changes.
+    // The window size, and its changes (asked again until the change has arrived).
     t.line("stty size");
     t.wait_for("30 100");
     t.tmux(&["resize-window", "-t", &t.session, "-x", "120", "-y", "40"]);
-    std::thread::sleep(Duration::from_millis(200));
-    t.line("stty size");
-    t.wait_for("40 120");
+    let resized = wait_until(Duration::from_secs(60), || {
+        t.line("stty size");
+        std::thread::sleep(Duration::from_millis(100));
+        t.screen().contains("40 120")
+    });
+    assert!(resized, "the window size never reached the command:\n{}", t.screen());
 
     // exit 5 ends the sandbox with 5; the caller's shell gets its terminal back as it was.
-    t.line("exit 5");
-    t.wait_for("caller$");
+    t.ending(&["exit 5", "Enter"]);
     t.line("echo rc=$?");
     t.wait_for("rc=5");
     t.line("stty -g | cmp -s - /tmp/sbx-tty-before-$$ && echo modes-same; rm -f /tmp/sbx-tty-before-$$");
@@ -152,16 +164,19 @@ fn a_shell_in_init_only_mode_behaves_like_a_local_shell() {
 /// Ctrl-Z on a command that is not a shell stops the whole job: the caller's shell says
 /// "Stopped" and gets its terminal back; `fg` resumes the command with the terminal.
 fn stop_and_resume(t: &Term, launch: &str, tag: &str) {
-    t.line(launch);
-    std::thread::sleep(Duration::from_millis(700));
-    t.keys(&["C-z"]);
+    // The command says it is up, then becomes `sleep` (the sandbox's command is not a shell).
+    t.line(&format!("{launch} sh -c 'echo {tag}-up; exec sleep 30'"));
+    t.wait_count(&format!("{tag}-up"), 2);
+    t.ending(&["C-z"]);
     t.line(&format!("jobs; echo {tag}-stopped"));
     t.wait_count(&format!("{tag}-stopped"), 2);
     let s = t.screen();
     assert!(s.contains("Stopped"), "{s}");
+    // bash names the job it brings back once it has.
+    let n = t.screen().matches("exec sleep 30").count();
     t.line("fg");
-    std::thread::sleep(Duration::from_millis(500));
-    t.keys(&["C-c"]);
+    t.wait_count("exec sleep 30", n + 1);
+    t.ending(&["C-c"]);
     t.line(&format!("echo {tag}-rc=$?"));
     t.wait_for(&format!("{tag}-rc=130"));
 }
@@ -173,9 +188,9 @@ fn ctrl_z_on_a_command_stops_the_job_and_fg_resumes_it() {
     }
     let f = Fixture::new("tty-stop");
     let t = Term::new("tty-stop");
-    let launch = format!("{BIN} --lower {IMAGE} --name {} --state-dir {} -- sleep 30", f.name("a"), f.state.display());
+    let launch = format!("{BIN} --lower {IMAGE} --name {} --state-dir {} --", f.name("a"), f.state.display());
     stop_and_resume(&t, &launch, "sandboxed");
-    stop_and_resume(&t, &format!("{BIN} -- {IMAGE}/bin/busybox sleep 30"), "init-only");
+    stop_and_resume(&t, &format!("PATH={IMAGE}/bin:$PATH {BIN} --"), "init-only");
     f.finish();
 }
 
@@ -205,7 +220,7 @@ fn read_after_fg(t: &Term, launch: &str, tag: &str) {
     t.line("fg");
     t.line(&format!("{tag}-back"));
     t.wait_count(&format!("{tag}-back"), 2);
-    t.keys(&["C-d"]);
+    t.ending(&["C-d"]);
     t.line(&format!("echo {tag}-rc=$?"));
     t.wait_for(&format!("{tag}-rc=0"));
     let s = t.screen();
@@ -232,12 +247,11 @@ fn bg_after_ctrl_z_keeps_the_callers_shell_and_a_piped_command_reads_the_termina
     }
     let f = Fixture::new("tty-bg");
     let t = Term::new("tty-bg");
-    t.line(&format!("{BIN} --lower {IMAGE} --name {} --state-dir {} -- sleep 2", f.name("a"), f.state.display()));
-    std::thread::sleep(Duration::from_millis(700));
+    t.line(&format!("{BIN} --lower {IMAGE} --name {} --state-dir {} -- sh -c 'echo bg-up; exec sleep 2'", f.name("a"), f.state.display()));
+    t.wait_count("bg-up", 2);
     t.keys(&["C-z"]);
     t.wait_for("Stopped");
     t.line("bg");
-    std::thread::sleep(Duration::from_millis(2500));
     t.line("wait; echo shell-still-here");
     t.wait_count("shell-still-here", 2);
     // Without the terminal (stdin is a pipe) the command can still open it and read.
@@ -246,8 +260,7 @@ fn bg_after_ctrl_z_keeps_the_callers_shell_and_a_piped_command_reads_the_termina
         f.name("b"),
         f.state.display()
     ));
-    std::thread::sleep(Duration::from_millis(700));
-    t.line("typed");
+    t.ending(&["typed", "Enter"]);
     t.wait_for("got-typed");
     t.line("echo after-rc=$?");
     t.wait_for("after-rc=0");

@@ -1,0 +1,61 @@
+//! Step 0, for a sandbox: run from a sealed copy of the binary in memory.
+//!
+//! Until it execs the command, the command's process is a clone of sandbox, and PID 1 is one for
+//! good: their /proc/PID/exe is the file sandbox was started from. A command `/proc/self/exe`, or
+//! a script of the image (or of a kept layer) that starts `#!/proc/self/exe`, makes the kernel
+//! run that file inside the sandbox, and a process there could change it through
+//! /proc/PID/exe: a write fails (ETXTBSY) but a chmod 4755 does not, and every user of the host
+//! would then run a setuid-root sandbox (CVE-2019-5736, the runc escape). So before it makes
+//! anything, sandbox executes itself again from a memfd copy sealed against every change, as
+//! runc and crun do: /proc/PID/exe of each process it makes is that copy, not a file of the
+//! host, and nobody can write it, grow it or shrink it.
+
+use crate::error::{Error, Step};
+use crate::sys::{self, Args, Env, Errno, Fd, AT_FDCWD};
+
+/// F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE.
+const SEALS: u64 = 0x1 | 0x2 | 0x4 | 0x8;
+const MFD_CLOEXEC: u32 = 0x1;
+const MFD_ALLOW_SEALING: u32 = 0x2;
+/// Executable even where vm.memfd_noexec asks for the opposite by default (Linux 6.3).
+const MFD_EXEC: u32 = 0x10;
+
+/// Go on only from a sealed copy: if this process is not one, make it and execute it (this
+/// returns only on failure).
+pub fn run_sealed<'a>(args: &Args, env: &Env) -> Result<(), Error<'a>> {
+    let e = |errno| Error::new(Step::SelfCopy, b"/proc/self/exe", errno);
+    let exe = sys::openat(AT_FDCWD, c"/proc/self/exe", libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(e)?;
+    if sys::fcntl(exe, libc::F_GET_SEALS, 0).is_ok_and(|s| s & SEALS == SEALS) {
+        sys::close(exe);
+        return Ok(());
+    }
+    let copy = copy_of(exe).map_err(e);
+    sys::close(exe);
+    let copy = copy?;
+    let errno = sys::execveat_fd(copy, args.tail(0), env.raw());
+    sys::close(copy);
+    Err(e(errno))
+}
+
+fn copy_of(exe: Fd) -> Result<Fd, Errno> {
+    let flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+    let m = match sys::memfd_create(c"sandbox", flags | MFD_EXEC) {
+        Err(Errno::EINVAL) => sys::memfd_create(c"sandbox", flags)?,
+        r => r?,
+    };
+    let size = sys::fstat(exe)?.size as usize;
+    let mut done = 0;
+    while done < size {
+        match sys::sendfile(m, exe, size - done) {
+            Ok(0) => return Err(Errno::EIO),
+            Ok(n) => done += n,
+            Err(Errno::EINTR) => {}
+            Err(err) => {
+                sys::close(m);
+                return Err(err);
+            }
+        }
+    }
+    sys::fcntl(m, libc::F_ADD_SEALS, SEALS)?;
+    Ok(m)
+}
