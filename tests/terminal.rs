@@ -51,11 +51,39 @@ impl Term {
     /// Wait until the screen shows `text` `n` times or more.
     fn wait_count(&self, text: &str, n: usize) {
         let ok = wait_until(Duration::from_secs(120), || self.screen().matches(text).count() >= n);
-        assert!(ok, "the screen never showed {text:?} {n} time(s):\n{}", self.screen());
+        assert!(ok, "the screen never showed {text:?} {n} time(s):\n{}\n{}", self.screen(), self.processes());
     }
 
     fn wait_for(&self, text: &str) {
         self.wait_count(text, 1)
+    }
+
+    /// Wait until the job brought back with `fg` runs in the foreground: the terminal's
+    /// foreground group is not the caller's shell's, and no process whose command line ends in
+    /// `word` is stopped. What is typed earlier meets the caller's shell changing the
+    /// terminal's modes.
+    fn wait_running(&self, word: &str) {
+        let shell: String = self.tmux(&["display-message", "-p", "-t", &self.session, "#{pane_pid}"]).trim().to_string();
+        let ok = wait_until(Duration::from_secs(120), || {
+            let out = Command::new("ps").args(["-eo", "pid,pgid,tpgid,stat,args"]).output().expect("ps");
+            let all = String::from_utf8_lossy(&out.stdout).into_owned();
+            let rows: Vec<Vec<&str>> = all.lines().map(|l| l.split_whitespace().collect()).filter(|r: &Vec<&str>| r.len() >= 5).collect();
+            let fg_not_shell = rows.iter().any(|r| r[0] == shell && r[2] != r[1]);
+            let named: Vec<_> = rows.iter().filter(|r| r.last() == Some(&word)).collect();
+            fg_not_shell && !named.is_empty() && named.iter().all(|r| !r[3].starts_with('T'))
+        });
+        assert!(ok, "the job never ran in the foreground again:\n{}\n{}", self.screen(), self.processes());
+    }
+
+    /// The processes of the pane's session and of the sandboxes it started, for a failure.
+    fn processes(&self) -> String {
+        let pane = self.tmux(&["display-message", "-p", "-t", &self.session, "#{pane_pid}"]);
+        let out = Command::new("ps").args(["-eo", "pid,ppid,pgid,sid,tpgid,stat,wchan:24,tty,args"]).output().expect("ps");
+        let all = String::from_utf8_lossy(&out.stdout).into_owned();
+        let sid = pane.trim();
+        let mut lines: Vec<&str> = all.lines().take(1).collect();
+        lines.extend(all.lines().filter(|l| l.split_whitespace().nth(3) == Some(sid) || l.contains("memfd:sandbox")));
+        lines.join("\n")
     }
 
     /// Send `keys` that end what runs in the foreground, and wait until the caller's shell
@@ -89,9 +117,13 @@ fn interactive(t: &Term, launch: &str, prompt: &str) {
     t.line("jobs");
     t.wait_for("Running");
     t.line("kill %1");
-    t.line("jobs; echo jobs-done");
-    t.wait_count("jobs-done", 2);
-    assert!(t.screen().contains("Terminated"), "{}", t.screen());
+    // The shell learns of the end when it reaps the job: ask until it has.
+    let ended = wait_until(Duration::from_secs(120), || {
+        t.line("jobs");
+        std::thread::sleep(Duration::from_millis(100));
+        t.screen().contains("Terminated")
+    });
+    assert!(ended, "the background job never ended:\n{}", t.screen());
 
     // Ctrl-C ends the foreground job, not the sandbox. Each job says it is up first.
     t.line("sh -c 'echo int-up; exec sleep 20'");
@@ -200,12 +232,14 @@ fn ctrl_z_on_a_command_stops_the_job_and_fg_resumes_it() {
 /// stopped by SIGTTIN in the background reads once it is in the foreground.
 fn read_after_fg(t: &Term, launch: &str, tag: &str) {
     t.line(launch);
+    t.wait_running("cat");
     t.line(&format!("{tag}-first"));
     t.wait_count(&format!("{tag}-first"), 2);
     for i in 0..6 {
         t.keys(&["C-z"]);
         t.wait_count("Stopped", i + 1);
         t.line("fg");
+        t.wait_running("cat");
         t.line(&format!("{tag}-again-{i}"));
         // The typed line echoed by the terminal and written back by cat.
         t.wait_count(&format!("{tag}-again-{i}"), 2);
@@ -218,6 +252,7 @@ fn read_after_fg(t: &Term, launch: &str, tag: &str) {
     t.wait_count(&format!("{tag}-in-bg"), 2);
     t.wait_count("Stopped", 8);
     t.line("fg");
+    t.wait_running("cat");
     t.line(&format!("{tag}-back"));
     t.wait_count(&format!("{tag}-back"), 2);
     t.ending(&["C-d"]);
