@@ -306,7 +306,7 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
         if let Err(e) = root::hostname(sb) {
             fail(e);
         }
-        if let Err(e) = caps::limit(cfg.caps).and_then(|()| caps::confine()) {
+        if let Err(e) = caps::limit(cfg.caps).and_then(caps::confine) {
             fail(Error::new(Step::Privileges, b"", e));
         }
         let mut envp = Envp::new();
