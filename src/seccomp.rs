@@ -207,58 +207,56 @@ const fn answer(r: Rule, caps: u64) -> Act {
     }
 }
 
+/// One past the highest number of `list`, or `n` if that is higher.
+const fn past(list: &[Sysno], mut n: usize) -> usize {
+    let mut i = 0;
+    while i < list.len() {
+        n = if list[i] as usize >= n { list[i] as usize + 1 } else { n };
+        i += 1;
+    }
+    n
+}
+
 /// Numbers from N up are unknown to the filter: ENOSYS.
 const N: usize = {
-    let mut n = 0;
+    let mut n = past(&ALLOWED, past(&REFUSED, 0));
     let mut i = 0;
-    while i < ALLOWED.len() {
-        n = if ALLOWED[i] as usize >= n { ALLOWED[i] as usize + 1 } else { n };
+    while i < BY_CAP.len() {
+        n = past(BY_CAP[i].1, n);
         i += 1;
     }
     let mut i = 0;
-    while i < BY_CAP.len() {
-        let mut j = 0;
-        while j < BY_CAP[i].1.len() {
-            let nr = BY_CAP[i].1[j] as usize;
-            n = if nr >= n { nr + 1 } else { n };
-            j += 1;
-        }
+    while i < CHECKED.len() {
+        n = past(&[CHECKED[i].0], n);
         i += 1;
     }
     n
 };
 
+/// Give the calls of `list` the rule `rule`; each call is named once.
+const fn name(t: &mut [Rule; N], list: &[Sysno], rule: Rule) {
+    let mut i = 0;
+    while i < list.len() {
+        assert!(same(t[list[i] as usize], NOSYS), "named twice");
+        t[list[i] as usize] = rule;
+        i += 1;
+    }
+}
+
 /// The rule of every number below N; unnamed ones get ENOSYS (compile time only).
 const fn table() -> [Rule; N] {
     let mut t = [NOSYS; N];
-    let mut i = 0;
-    while i < ALLOWED.len() {
-        assert!(same(t[ALLOWED[i] as usize], NOSYS), "named twice");
-        t[ALLOWED[i] as usize] = Rule { caps: 0, act: Act::Allow };
-        i += 1;
-    }
-    let mut i = 0;
-    while i < REFUSED.len() {
-        assert!(same(t[REFUSED[i] as usize], NOSYS), "named twice");
-        t[REFUSED[i] as usize] = Rule { caps: 0, act: Act::Refuse };
-        i += 1;
-    }
+    name(&mut t, &ALLOWED, Rule { caps: 0, act: Act::Allow });
+    name(&mut t, &REFUSED, Rule { caps: 0, act: Act::Refuse });
     let mut i = 0;
     while i < CHECKED.len() {
         let (nr, caps, act) = CHECKED[i];
-        assert!(same(t[nr as usize], NOSYS), "named twice");
-        t[nr as usize] = Rule { caps, act };
+        name(&mut t, &[nr], Rule { caps, act });
         i += 1;
     }
     let mut i = 0;
     while i < BY_CAP.len() {
-        let mut j = 0;
-        while j < BY_CAP[i].1.len() {
-            let nr = BY_CAP[i].1[j] as usize;
-            assert!(same(t[nr], NOSYS), "named twice");
-            t[nr] = Rule { caps: BY_CAP[i].0, act: Act::Refuse };
-            j += 1;
-        }
+        name(&mut t, BY_CAP[i].1, Rule { caps: BY_CAP[i].0, act: Act::Refuse });
         i += 1;
     }
     t
@@ -776,7 +774,7 @@ mod tests {
             assert!(r == OK || r == EPERM_RET || r == ENOSYS_RET);
         }
         assert!(longest <= 14, "{longest} steps");
-        assert!(LEN <= 90, "{LEN}");
+        const { assert!(LEN <= 90) };
     }
 
     #[test]
