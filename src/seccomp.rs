@@ -348,8 +348,9 @@ const ONES: usize = {
 /// The kernel runs the filter once for every number when it installs it, to find the calls it
 /// may allow without running it again (the argument checks stop that, and run on every call of
 /// those few), and compiles it: both cost, the length of the program more than that of the
-/// paths through it (about 0.4 us an instruction here). The calls allowed are mostly runs of
-/// consecutive numbers: the search takes at most 8 steps where a list would take hundreds.
+/// paths through it (about 0.4 us an instruction, 3.6 ns a step here). The calls allowed are
+/// mostly runs of consecutive numbers: 86 instructions, at most 14 steps for any number, where
+/// a list would take hundreds of each.
 const TREE: usize = 3;
 const CLONE: usize = TREE + SEGS - 1 + ONES;
 const IOCTL: usize = CLONE + 2;
