@@ -53,7 +53,7 @@ pub const NAMES: [&[u8]; 41] = [
     b"CHECKPOINT_RESTORE",
 ];
 
-const fn bit(name: &[u8]) -> u64 {
+pub const fn bit(name: &[u8]) -> u64 {
     let mut i = 0;
     while i < NAMES.len() {
         let n = NAMES[i];
@@ -123,23 +123,26 @@ pub fn bound(set: u64) -> Result<(), Errno> {
 /// Ambient cleared, then permitted, effective and inheritable to `set`, of what this process
 /// has: the default set and `--cap-add all` come down to it (in a container without NET_RAW,
 /// say); a capability named in --cap-add that sandbox lacks was refused before (`missing`).
-pub fn limit(set: u64) -> Result<(), Errno> {
+/// Returns the set given.
+pub fn limit(set: u64) -> Result<u64, Errno> {
     sys::prctl4(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0)?;
     let set = set & sys::capget_permitted()?;
-    sys::capset(set, set, set)
+    sys::capset(set, set, set).map(|()| set)
 }
 
-/// no_new_privs, then the filter (which no_new_privs allows without CAP_SYS_ADMIN).
+/// no_new_privs, then the filter for the capabilities `caps` the command has (which
+/// no_new_privs allows without CAP_SYS_ADMIN).
 ///
 /// SECCOMP_FILTER_FLAG_SPEC_ALLOW, as crun and runc set by default: without it the kernel also
 /// forces the Spectre v4 (and, where so configured, v2 user) mitigations on the command, which
 /// guard code against other code in its own address space (a browser's JIT), not one process
 /// against another, and cost every context switch; measured here, a third of a millisecond of a
 /// sandbox's start. A kernel older than 4.17 does not know the flag: then without it.
-pub fn confine() -> Result<(), Errno> {
+pub fn confine(caps: u64) -> Result<(), Errno> {
     sys::prctl4(libc::PR_SET_NO_NEW_PRIVS, 1, 0)?;
-    match sys::seccomp_filter(&seccomp::FILTER, libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW as u32) {
-        Err(Errno::EINVAL) => sys::seccomp_filter(&seccomp::FILTER, 0),
+    let filter = seccomp::for_caps(caps);
+    match sys::seccomp_filter(&filter, libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW as u32) {
+        Err(Errno::EINVAL) => sys::seccomp_filter(&filter, 0),
         r => r,
     }
 }

@@ -470,7 +470,7 @@ fn inner(sb: &Sandbox, ch: Channels, net: Option<&Network>, maker: Fd) -> ! {
         if let Err(e) = root::hostname(sb) {
             fail(e);
         }
-        if let Err(e) = caps::limit(cfg.caps).and_then(|()| caps::confine()) {
+        if let Err(e) = caps::limit(cfg.caps).and_then(caps::confine) {
             fail(Error::new(Step::Privileges, b"", e));
         }
         let mut envp = Envp::new();
