@@ -248,10 +248,11 @@ fn inner(sb: &Sandbox, sock: Fd, parents: Fd, net: Option<&Network>, maker: Fd) 
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
     sys::close(parents);
     // Nothing of the caller's but stdio goes in: an fd of a host directory handed to the
-    // sandbox (`7</`) would be a way out. Every other inherited fd is closed here, in PID 1.
+    // sandbox (`7</`) would be a way out. Every other inherited fd is closed here, in PID 1;
+    // the locked layer directory is kept for root.rs, which closes it.
     let rootless = sb.userns.is_some();
     let [a, b, c, d] = net.map_or([Fd(-1); 4], |n| n.fds(rootless));
-    sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock, maker, a, b, c, d]);
+    sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock, maker, a, b, c, d, sb.layer.dir]);
     if sys::poll_now(sock, libc::POLLRDHUP).map_or(true, |r| r & (libc::POLLHUP | libc::POLLRDHUP) != 0) {
         sys::exit(EXIT_SANDBOX);
     }

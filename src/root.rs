@@ -23,24 +23,13 @@ const NOSUID: u64 = libc::MS_NOSUID;
 const NODEV: u64 = libc::MS_NODEV;
 const NOEXEC: u64 = libc::MS_NOEXEC;
 
-/// The overlay's options: lowers by fd (no escaping of `,` `:` or spaces needed), upper and work
-/// relative to the layer directory, which is our working directory when mounting.
-pub fn overlay_options(out: &mut Buf<PATH_MAX>, lowers: &[Fd], volatile: bool, userxattr: bool) {
-    out.push(b"lowerdir=");
+/// The overlay's lowerdir: the lowers by fd, in order (no escaping of `,` `:` or spaces needed).
+pub fn lower_list(out: &mut Buf<PATH_MAX>, lowers: &[Fd]) {
     for (i, fd) in lowers.iter().enumerate() {
         if i > 0 {
             out.push(b":");
         }
         out.push(via(*fd).bytes());
-    }
-    out.push(b",upperdir=upper,workdir=work");
-    if volatile {
-        // A layer that is discarded at exit need not be synced to disk at unmount.
-        out.push(b",volatile");
-    }
-    if userxattr {
-        // Not root: overlayfs keeps its whiteouts and opaque marks in user.* xattrs.
-        out.push(b",userxattr");
     }
 }
 
@@ -148,26 +137,63 @@ fn open_host<'a>(sb: &Sandbox<'a>, h: &mut Host) -> Result<(), Error<'a>> {
 /// Mount the overlay on the layer's directory (seen by this mount namespace only), go in, and
 /// pivot_root. The old root stays stacked on "/" until `detach_old_root`: the kernel lets a
 /// user namespace mount /proc only while a full /proc is visible in the mount namespace.
+///
+/// The directory is the one the outer process locked, whatever happens to its path: an fd from
+/// before clone belongs to the host's mount namespace, which mount(2) and overlayfs refuse
+/// (EINVAL), so its path is looked up once more here, and the result must be that very
+/// directory (same device and inode) or the run stops. From there on everything goes by fd:
+/// `upper` and `work` opened beneath it without following symlinks, the overlay made with
+/// fsopen/fsmount, attached onto it with move_mount, and entered through the mount's own fd.
 fn pivot_into_overlay<'a>(sb: &Sandbox<'a>, lowers: &[Fd]) -> Result<(), Error<'a>> {
     let layer = &sb.layer;
     let path = layer.path;
     let e = |step: Step| move |errno| Error::new(step, path, errno);
     sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None).map_err(e(Step::Propagation))?;
-    let mut dir = Buf::<PATH_MAX>::new();
-    dir.push(layer.path);
-    sys::chdir(dir.c()).map_err(e(Step::Overlay))?;
-    let mut opts = Buf::<PATH_MAX>::new();
-    overlay_options(&mut opts, lowers, !sb.cfg.keep && !layer.resumed, sb.userns.is_some());
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let mut p = Buf::<PATH_MAX>::new();
+    p.push(path);
+    let dir = sys::openat(AT_FDCWD, p.c(), flags, 0).map_err(e(Step::Replaced))?;
+    let same = |a: &sys::Stat, b: &sys::Stat| (a.dev, a.ino) == (b.dev, b.ino);
+    match (sys::fstat(dir), sys::fstat(layer.dir)) {
+        (Ok(a), Ok(b)) if same(&a, &b) => {}
+        _ => return Err(Error::new(Step::Replaced, path, Errno::ESTALE)),
+    }
+    sys::close(layer.dir);
+    let upper = sys::openat(dir, c"upper", flags, 0).map_err(e(Step::Layer))?;
+    let work = sys::openat(dir, c"work", flags, 0).map_err(e(Step::Layer))?;
+    let mut lowerdir = Buf::<PATH_MAX>::new();
+    lower_list(&mut lowerdir, lowers);
+    let fs = sys::fsopen(c"overlay").map_err(e(Step::Overlay))?;
+    let set = |key: &CStr, value: Option<&CStr>| {
+        let cmd = if value.is_some() { sys::FSCONFIG_SET_STRING } else { sys::FSCONFIG_SET_FLAG };
+        sys::fsconfig(fs, cmd, Some(key), value)
+    };
+    let mut made = set(c"lowerdir", Some(lowerdir.c()))
+        .and_then(|()| set(c"upperdir", Some(via(upper).c())))
+        .and_then(|()| set(c"workdir", Some(via(work).c())));
+    // A layer that is discarded at exit need not be synced to disk at unmount.
+    if !sb.cfg.keep && !layer.resumed {
+        made = made.and_then(|()| set(c"volatile", None));
+    }
+    // Not root: overlayfs keeps its whiteouts and opaque marks in user.* xattrs.
+    if sb.userns.is_some() {
+        made = made.and_then(|()| set(c"userxattr", None));
+    }
     // nodev: CAP_MKNOD is in the default set, but a device node made in the root opens nothing.
-    sys::mount(Some(c"overlay"), c".", Some(c"overlay"), NODEV, Some(opts.c())).map_err(e(Step::Overlay))?;
-    for fd in lowers {
+    let mnt = made
+        .and_then(|()| sys::fsconfig(fs, sys::FSCONFIG_CMD_CREATE, None, None))
+        .and_then(|()| sys::fsmount(fs, libc::MOUNT_ATTR_NODEV))
+        .map_err(e(Step::Overlay))?;
+    for fd in lowers.iter().chain([&fs, &upper, &work]) {
         sys::close(*fd);
     }
-    // "." is still the directory under the mount; "../<name>" walks back in through the mount.
-    let mut into = Buf::<128>::new();
-    into.push(b"../").push(layer.name.to_bytes());
-    sys::chdir(into.c()).map_err(e(Step::PivotRoot))?;
-    sys::pivot_root(c".", c".").map_err(e(Step::PivotRoot))
+    sys::move_mount(mnt, dir)
+        .and_then(|()| sys::fchdir(mnt))
+        .and_then(|()| sys::pivot_root(c".", c"."))
+        .map_err(e(Step::PivotRoot))?;
+    sys::close(mnt);
+    sys::close(dir);
+    Ok(())
 }
 
 /// The old root is stacked on the new one at "/"; detach it and all the host's mounts with it,
@@ -391,12 +417,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn overlay_options_name_lowers_by_fd_in_order() {
+    fn lowers_are_named_by_fd_in_order() {
         let mut b = Buf::<PATH_MAX>::new();
-        overlay_options(&mut b, &[Fd(3), Fd(10)], false, false);
-        assert_eq!(b.bytes(), b"lowerdir=/proc/self/fd/3:/proc/self/fd/10,upperdir=upper,workdir=work");
-        b.clear();
-        overlay_options(&mut b, &[Fd(4)], true, true);
-        assert_eq!(b.bytes(), b"lowerdir=/proc/self/fd/4,upperdir=upper,workdir=work,volatile,userxattr");
+        lower_list(&mut b, &[Fd(3), Fd(10)]);
+        assert_eq!(b.bytes(), b"/proc/self/fd/3:/proc/self/fd/10");
     }
 }

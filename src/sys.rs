@@ -709,3 +709,35 @@ pub fn fchdir(fd: Fd) -> Result<()> {
     // SAFETY: no pointers.
     unsafe { syscall!(Sysno::fchdir, fd.0) }.map(drop)
 }
+
+// ---- the overlay, made and attached by descriptor (root.rs) -----------------------------------
+
+pub const FSCONFIG_SET_FLAG: u32 = 0;
+pub const FSCONFIG_SET_STRING: u32 = 1;
+pub const FSCONFIG_CMD_CREATE: u32 = 6;
+
+/// fsopen(2): a filesystem context of `fstype`, close-on-exec.
+pub fn fsopen(fstype: &CStr) -> Result<Fd> {
+    // SAFETY: fstype is a live C string.
+    unsafe { syscall!(Sysno::fsopen, fstype.as_ptr(), 1 /* FSOPEN_CLOEXEC */) }.map(|f| Fd(f as i32))
+}
+
+/// fsconfig(2) with a key and a string value (or none: a flag, or a command).
+pub fn fsconfig(fs: Fd, cmd: u32, key: Option<&CStr>, value: Option<&CStr>) -> Result<()> {
+    // SAFETY: key and value are live C strings or NULL.
+    unsafe { syscall!(Sysno::fsconfig, fs.0, cmd, ptr(key), ptr(value), 0) }.map(drop)
+}
+
+/// fsmount(2): the created filesystem as a detached mount with MOUNT_ATTR_* `attrs`; an fd of
+/// its root, close-on-exec.
+pub fn fsmount(fs: Fd, attrs: u64) -> Result<Fd> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::fsmount, fs.0, 1 /* FSMOUNT_CLOEXEC */, attrs) }.map(|f| Fd(f as i32))
+}
+
+/// move_mount(2) of the mount `from` (an fsmount fd) onto the directory `to`, both by fd.
+pub fn move_mount(from: Fd, to: Fd) -> Result<()> {
+    // MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH
+    // SAFETY: both paths are live empty C strings.
+    unsafe { syscall!(Sysno::move_mount, from.0, c"".as_ptr(), to.0, c"".as_ptr(), 0x04 | 0x40) }.map(drop)
+}
