@@ -234,7 +234,7 @@ fn check_detached<'a>() -> Result<(), Error<'a>> {
 }
 
 /// A tmpfs /dev with the usual nodes: made with mknod as root, bound from the host's /dev when
-/// not (`host` holds them then).
+/// not (`host` holds them then). Left writable for `mask_proc`, which makes it read-only.
 fn dev(root: Fd, host: &[Fd; 6], rootless: bool) -> Result<(), Errno> {
     mount_in(root, b"/dev", c"tmpfs", NOSUID | NOEXEC, Some(c"mode=755,size=64k"))?;
     let dir = sys::openat(AT_FDCWD, c"/dev", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
@@ -274,8 +274,8 @@ fn dev(root: Fd, host: &[Fd; 6], rootless: bool) -> Result<(), Errno> {
     for (target, link) in links {
         sys::symlinkat(target, AT_FDCWD, link)?;
     }
-    // Read-only once made: with CAP_MKNOD no new device node can appear in a /dev without nodev.
-    sys::mount_setattr(AT_FDCWD, c"/dev", 0, libc::MOUNT_ATTR_RDONLY, 0)
+    sys::close(sys::openat(AT_FDCWD, BLANK, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC, 0o444)?);
+    Ok(())
 }
 
 /// Bind `src` (a host fd) at `dst` inside, made if missing; nodev and nosuid always (a bind of a
@@ -297,22 +297,59 @@ fn bind(root: Fd, src: Fd, dst: &[u8], dir: bool, ro: bool) -> Result<(), Errno>
     r
 }
 
-/// What Docker hides of /proc: files that read or poke the kernel as a whole are covered with
-/// an empty, read-only /dev/null (reads see nothing, writes fail), and the kernel's tunables are
-/// read-only. Missing ones (a kernel without CONFIG_SCHED_DEBUG has no sched_debug) are skipped.
-fn mask_proc() -> Result<(), Errno> {
-    let mut cover: Option<&CStr> = None;
-    for f in [c"/proc/kcore", c"/proc/keys", c"/proc/timer_list", c"/proc/sched_debug", c"/proc/sysrq-trigger"] {
-        // The first cover is made read-only; binds of it are born read-only.
-        match sys::mount(Some(cover.unwrap_or(c"/dev/null")), f, None, libc::MS_BIND, None) {
-            Ok(()) if cover.is_none() => {
-                read_only(f)?;
-                cover = Some(f);
-            }
+/// What Docker hides (its default maskedPaths, with the newer /proc/interrupts, and
+/// /proc/config.gz): files that read or poke the kernel as a whole are covered with an empty,
+/// read-only regular file (reads see nothing, writes fail: a read-only bind of /dev/null would
+/// still take writes, a device ignores the mount's flag), directories with an empty read-only
+/// tmpfs; the kernel's tunables are read-only. Missing ones are skipped (a kernel without
+/// CONFIG_SCHED_DEBUG has no sched_debug).
+const MASKED_FILES: [&CStr; 9] = [
+    c"/proc/interrupts",
+    c"/proc/kcore",
+    c"/proc/keys",
+    c"/proc/latency_stats",
+    c"/proc/timer_list",
+    c"/proc/timer_stats",
+    c"/proc/sched_debug",
+    c"/proc/sysrq-trigger",
+    c"/proc/config.gz",
+];
+const MASKED_DIRS: [&CStr; 3] = [c"/proc/asound", c"/proc/acpi", c"/proc/scsi"];
+const MASKED_SYS: [&CStr; 2] = [c"/sys/firmware", c"/sys/devices/virtual/powercap"];
+
+/// The empty file the masks of files are bound from, made in /dev while it is writable and
+/// unlinked once bound: nothing of it is left in sight.
+const BLANK: &CStr = c"/dev/.blank";
+
+/// Cover each of `paths` that exists: the first with `blank` (read-only), the others with a bind
+/// of the first, born read-only as it is. `first` carries it from /proc to /sys.
+fn cover(paths: &[&'static CStr], first: &mut Option<&'static CStr>, blank: impl Fn(&CStr) -> Result<(), Errno>) -> Result<(), Errno> {
+    for &p in paths {
+        let r = match *first {
+            Some(src) => sys::mount(Some(src), p, None, libc::MS_BIND, None),
+            None => blank(p),
+        };
+        match r {
+            Ok(()) if first.is_none() => *first = Some(p),
             Ok(()) | Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
         }
     }
+    Ok(())
+}
+
+/// An empty read-only tmpfs on the directory `p`.
+fn blank_dir(p: &CStr) -> Result<(), Errno> {
+    sys::mount(Some(c"tmpfs"), p, Some(c"tmpfs"), libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, Some(c"mode=555,size=4k"))
+}
+
+/// The masks of /proc; then /dev is made read-only. Returns the first masked directory, which
+/// the masks of /sys are bound from.
+fn mask_proc() -> Result<Option<&'static CStr>, Errno> {
+    let file = |p: &CStr| sys::mount(Some(BLANK), p, None, libc::MS_BIND, None).and_then(|()| read_only(p));
+    cover(&MASKED_FILES, &mut None, file)?;
+    let mut dir = None;
+    cover(&MASKED_DIRS, &mut dir, blank_dir)?;
     for d in [c"/proc/sys", c"/proc/bus", c"/proc/irq", c"/proc/fs"] {
         match sys::mount(Some(d), d, None, libc::MS_BIND | libc::MS_REC, None) {
             Ok(()) => read_only(d)?,
@@ -320,7 +357,10 @@ fn mask_proc() -> Result<(), Errno> {
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    sys::unlinkat(AT_FDCWD, BLANK, 0)?;
+    // Read-only once made: with CAP_MKNOD no new device node can appear in a /dev without nodev.
+    sys::mount_setattr(AT_FDCWD, c"/dev", 0, libc::MOUNT_ATTR_RDONLY, 0)?;
+    Ok(dir)
 }
 
 /// Make a mount (and those below it) read-only, keeping its other flags.
@@ -379,14 +419,20 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, join_network: impl FnOnce() -> Res
     sys::close(proc_dir);
     sys::fchdir(root).map_err(e(Step::Proc, b"/proc"))?;
     dev(root, &h.devs, sb.userns.is_some()).map_err(e(Step::Dev, b"/dev"))?;
-    mask_proc().map_err(e(Step::Proc, b"/proc"))?;
-    mount_in(root, b"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
+    let masked_dir = mask_proc().map_err(e(Step::Proc, b"/proc"))?;
+    let mut tmp = Buf::<48>::new();
+    tmp.push(b"mode=1777,size=");
+    match cfg.tmp_size {
+        Some(n) => tmp.push_u64(n),
+        None => tmp.push(b"10%"),
+    };
+    mount_in(root, b"/tmp", c"tmpfs", NOSUID | NODEV, Some(tmp.c())).map_err(e(Step::Tmp, b"/tmp"))?;
     // /sys shows the network namespace of whoever mounts it.
     if cfg.netns {
         join_network()?;
         loopback_up().map_err(e(Step::Loopback, b"lo"))?;
     }
-    sysfs(root, h.sys).map_err(e(Step::Sys, b"/sys"))?;
+    sysfs(root, h.sys).and_then(|()| cover(&MASKED_SYS, &mut { masked_dir }, blank_dir)).map_err(e(Step::Sys, b"/sys"))?;
     if sb.cgroup.is_some() {
         // The sandbox's own cgroup (the root of its cgroup namespace), read-only.
         sys::mount(Some(c"cgroup2"), c"/sys/fs/cgroup", Some(c"cgroup2"), libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None)
