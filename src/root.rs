@@ -1,7 +1,8 @@
 //! Step 4, inside the new namespaces: build the root. Mount the overlay on the layer's own
-//! directory (only this mount namespace sees it) and pivot_root into it (`enter`); then /proc,
-//! /dev, /tmp, the network namespace joined (network.rs), /sys, the binds, the
-//! old root detached (`finish`); the hostname is set by the command's process meanwhile.
+//! directory, the one the outer process locked (only this mount namespace sees it), and
+//! pivot_root into it (`enter`); then /proc, /dev, the masks of /proc, /tmp, the network
+//! namespace joined (network.rs), /sys and its masks, the binds, the old root detached
+//! (`finish`); the hostname is set by the command's process meanwhile.
 //!
 //! Until the old root is detached it is stacked on the new one, reachable through `/..`. So every
 //! mount point in the image or the writable layer (/proc, /dev, /sys, /tmp, bind targets) is

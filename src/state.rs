@@ -5,6 +5,11 @@
 //! outer process only: it is free again the moment that process is gone, even after `kill -9`.
 //! A lock won on a directory that a finishing run just removed (st_nlink 0) is retried.
 //!
+//! The state directory must be the caller's and writable by no one else, however it was chosen:
+//! whoever can write it could swap a layer for a directory of their own. One that this run makes
+//! is the caller's; its parent is not checked, since after the lock the layer is used only
+//! through its locked fd (root.rs proves the sandbox builds on that very directory).
+//!
 //! `keep` marks a layer that must outlive its run. It is written before the command runs (so a
 //! crash cannot lose a kept layer) and removed first when a run discards the layer (so a crash in
 //! the middle of the removal leaves a layer that the next start discards, never half a kept one).
@@ -63,7 +68,8 @@ pub struct Layer<'a> {
 }
 
 /// The state directory: --state-dir, else $SANDBOX_STATE_DIR, else /run/sandbox for root, else
-/// $XDG_RUNTIME_DIR/sandbox, else /tmp/sandbox-UID. True for the last, which is in a shared place.
+/// $XDG_RUNTIME_DIR/sandbox, else /tmp/sandbox-UID. True for the last, which is in a shared place
+/// (and so must not even be readable by others).
 fn state_dir(cfg: &Config, env: &Env, uid: u32, out: &mut Buf<PATH_MAX>) -> bool {
     if let Some(d) = cfg.state_dir.or_else(|| env.get(b"SANDBOX_STATE_DIR").filter(|d| !d.is_empty())) {
         out.push(d.to_bytes());
