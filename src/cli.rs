@@ -41,6 +41,8 @@ pub struct Config {
     pub timings: bool,
     /// cgroup v2 limits.
     pub limits: Limits,
+    /// The size of /tmp in bytes (default: 10% of RAM).
+    pub tmp_size: Option<u64>,
     /// Capabilities of the command (bounding, permitted, effective, inheritable).
     pub caps: u64,
     /// The capabilities named one by one in --cap-add (and not taken away after): an error if
@@ -82,6 +84,7 @@ Options:
   --memory SIZE       memory limit (cgroup v2 memory.max): bytes, or with K, M, G, T
   --pids N            limit on the number of processes (pids.max)
   --cpus X            CPU limit, X CPUs' worth of time (cpu.max: X*100000 per 100000 us)
+  --tmp-size SIZE     size of the tmpfs /tmp: bytes, or with K, M, G, T (default 10% of RAM)
   --cap-add CAP|all   give the command a capability beyond the default set (repeatable);
                       all: every one sandbox itself has
   --cap-drop CAP|all  take one from it (repeatable); names as in capabilities(7), CAP_ optional
@@ -121,7 +124,7 @@ pub fn split_bind(s: &'static [u8]) -> Option<(&'static [u8], &'static [u8])> {
     Some((src, dst))
 }
 
-const TAKES_VALUE: [&[u8]; 14] = [
+const TAKES_VALUE: [&[u8]; 15] = [
     b"--lower",
     b"--name",
     b"--state-dir",
@@ -136,6 +139,7 @@ const TAKES_VALUE: [&[u8]; 14] = [
     b"--memory",
     b"--pids",
     b"--cpus",
+    b"--tmp-size",
 ];
 
 /// One option of the command line: its name, and its value if it takes one.
@@ -227,6 +231,7 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         caps: caps::DEFAULT,
         caps_named: 0,
         limits: Limits::default(),
+        tmp_size: None,
         command: args.len(),
     };
     let mut sandbox_opt: Option<&'static [u8]> = None;
@@ -318,6 +323,7 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                 c.limits.pids = Some(cgroup::parse_u64(vb).filter(|&n| n > 0).ok_or(Error::usage(Step::BadLimit, vb))?)
             }
             b"--cpus" => c.limits.cpu_quota = Some(cgroup::parse_cpus(vb).ok_or(Error::usage(Step::BadLimit, vb))?),
+            b"--tmp-size" => c.tmp_size = Some(cgroup::parse_size(vb).ok_or(Error::usage(Step::BadTmpSize, vb))?),
             b"--net" => {
                 c.netns = match vb {
                     b"none" => true,
@@ -401,8 +407,9 @@ mod tests {
             "--lower", "a b", "--lower", "c,d:e", "--name", "n", "--state-dir", "/s", "--keep",
             "--hostname", "h", "--env", "A=1", "--env", "B=", "--cwd", "/w", "--bind", "/x:/y",
             "--ro-bind", "/p:q:/r", "--net", "host", "--timings", "--cap-drop", "all", "--cap-add",
-            "net_admin", "--memory", "64M", "--pids", "20", "--cpus", "0.5", "cmd",
+            "net_admin", "--memory", "64M", "--pids", "20", "--cpus", "0.5", "--tmp-size", "1g", "cmd",
         ]);
+        assert_eq!(c.tmp_size, Some(1 << 30));
         assert_eq!(c.limits.memory, Some(64 << 20));
         assert_eq!(c.limits.pids, Some(20));
         assert_eq!(c.limits.cpu_quota, Some(50_000));
@@ -445,6 +452,9 @@ mod tests {
         assert_eq!(err(&["--lower", "i", "--name", "n", "--memory", "lots", "sh"]), Step::BadLimit);
         assert_eq!(err(&["--lower", "i", "--name", "n", "--pids", "0", "sh"]), Step::BadLimit);
         assert_eq!(err(&["--lower", "i", "--name", "n", "--cpus", "-1", "sh"]), Step::BadLimit);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--tmp-size", "0", "sh"]), Step::BadTmpSize);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--tmp-size", "1.5G", "sh"]), Step::BadTmpSize);
+        assert_eq!(err(&["--tmp-size", "1G", "sh"]), Step::NeedsLower);
     }
 
     #[test]
@@ -484,7 +494,7 @@ mod tests {
     fn random_command_lines_never_crash_the_parser() {
         let words = [
             "--lower", "--name", "--state-dir", "--keep", "--hostname", "--env", "--cwd", "--bind", "--ro-bind",
-            "--net", "--cap-add", "--cap-drop", "--memory", "--pids", "--cpus", "--timings", "-h", "-V", "--",
+            "--net", "--cap-add", "--cap-drop", "--memory", "--pids", "--cpus", "--tmp-size", "--timings", "-h", "-V", "--",
             "-", "--x", "-x", "=", "--env=", "--lower=", "none", "host", "all", "a", "/", ":", "a:b", "/a:/b",
             "K=V", "=V", "1", "0", "0.5", "64M", "..", "a/b", "", "sh",
         ];

@@ -29,6 +29,7 @@ pub enum Step {
     BadBind,
     BadCap,
     BadLimit,
+    BadTmpSize,
     TooMany,
     // Host side, before the sandbox exists.
     Lower,
@@ -37,12 +38,14 @@ pub enum Step {
     Layer,
     InUse,
     NotOwner,
+    StateDirUnsafe,
     CapMissing,
     NoController,
     Cgroup,
     Namespaces,
     // Inside, while building the root.
     Propagation,
+    Replaced,
     Overlay,
     PivotRoot,
     Proc,
@@ -87,6 +90,7 @@ impl Step {
             Step::BadBind => b"invalid bind",
             Step::BadCap => b"unknown capability",
             Step::BadLimit => b"invalid limit",
+            Step::BadTmpSize => b"invalid --tmp-size",
             Step::TooMany => b"too many uses of option",
             Step::Lower => b"lower directory",
             Step::BindSource => b"bind source",
@@ -94,11 +98,13 @@ impl Step {
             Step::Layer => b"writable layer",
             Step::InUse => b"name is in use",
             Step::NotOwner => b"not yours alone",
+            Step::StateDirUnsafe => b"state directory not yours alone",
             Step::CapMissing => b"cannot give capability",
             Step::NoController => b"cgroup v2 controller not available",
             Step::Cgroup => b"cgroup",
             Step::Namespaces => b"create namespaces",
             Step::Propagation => b"make mounts private",
+            Step::Replaced => b"writable layer replaced while starting",
             Step::Overlay => b"mount overlay",
             Step::PivotRoot => b"pivot_root into",
             Step::Proc => b"mount /proc",
@@ -133,6 +139,7 @@ impl Step {
             (Step::BadBind, _) => b"use SRC:DST with an absolute DST other than /, without ..",
             (Step::BadCap, _) => b"names as in capabilities(7), or all",
             (Step::BadLimit, _) => b"--memory 512M, --pids 100, --cpus 1.5",
+            (Step::BadTmpSize, _) => b"bytes, or with K, M, G, T: --tmp-size 512M",
             (Step::NoController, _) => {
                 b"limits need cgroup v2 at /sys/fs/cgroup with this controller enabled; this host has none"
             }
@@ -143,6 +150,13 @@ impl Step {
             (Step::InUse, _) => b"another sandbox of this name is running",
             (Step::NotOwner, _) => {
                 b"made by another user, or open to others: left alone; remove it or choose another --state-dir"
+            }
+            (Step::StateDirUnsafe, _) => {
+                b"it must be yours and writable by no one else: chmod go-w it, or choose another --state-dir"
+            }
+            (Step::Replaced, _) => b"its directory or one above it was swapped by someone: refusing to run",
+            (Step::Layer, libc::ENOTDIR) | (Step::Layer, libc::ELOOP) => {
+                b"its upper and work must be directories, not symlinks: remove the layer"
             }
             (Step::CapMissing, _) => b"sandbox itself lacks it: not in its bounding set, so no process it starts can have it",
             (Step::TooMany, _) => b"at most 128 --lower, 64 --bind and --ro-bind, 4096 --env",
@@ -192,6 +206,7 @@ const ALL: [Step; Step::Machine as usize] = [
     Step::BadBind,
     Step::BadCap,
     Step::BadLimit,
+    Step::BadTmpSize,
     Step::TooMany,
     Step::Lower,
     Step::BindSource,
@@ -199,11 +214,13 @@ const ALL: [Step; Step::Machine as usize] = [
     Step::Layer,
     Step::InUse,
     Step::NotOwner,
+    Step::StateDirUnsafe,
     Step::CapMissing,
     Step::NoController,
     Step::Cgroup,
     Step::Namespaces,
     Step::Propagation,
+    Step::Replaced,
     Step::Overlay,
     Step::PivotRoot,
     Step::Proc,

@@ -400,10 +400,11 @@ fn inner(sb: &Sandbox, ch: Channels, net: Option<&Network>, maker: Fd) -> ! {
     }
     sys::close(ch.parents);
     // Nothing of the caller's but stdio goes in: an fd of a host directory handed to the
-    // sandbox (`7</`) would be a way out. Every other inherited fd is closed here, in PID 1.
+    // sandbox (`7</`) would be a way out. Every other inherited fd is closed here, in PID 1;
+    // the locked layer directory is kept for root.rs, which closes it.
     let rootless = sb.userns.is_some();
     let [a, b, c, d] = net.map_or([Fd(-1); 4], |n| n.fds(rootless));
-    sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock, ch.job, maker, a, b, c, d]);
+    sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock, ch.job, maker, a, b, c, d, sb.layer.dir]);
     // A session and process group of the sandbox's own: nothing in it can signal the caller's
     // job (kill(0, ...)) or take the caller's terminal (pty.rs).
     let _ = sys::setsid();

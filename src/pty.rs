@@ -129,9 +129,9 @@ pub struct Pty {
 /// on PID 1's stdio), as the session's controlling terminal.
 pub fn make() -> Result<Pty, Errno> {
     let fs = sys::fsopen(c"devpts")?;
-    let made = sys::fsconfig(fs, Some(c"ptmxmode"), Some(c"0666"))
-        .and_then(|()| sys::fsconfig(fs, Some(c"mode"), Some(c"620")))
-        .and_then(|()| sys::fsconfig(fs, None, None))
+    let made = sys::fsconfig(fs, sys::FSCONFIG_SET_STRING, Some(c"ptmxmode"), Some(c"0666"))
+        .and_then(|()| sys::fsconfig(fs, sys::FSCONFIG_SET_STRING, Some(c"mode"), Some(c"620")))
+        .and_then(|()| sys::fsconfig(fs, sys::FSCONFIG_CMD_CREATE, None, None))
         .and_then(|()| sys::fsmount(fs, libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOEXEC));
     sys::close(fs);
     let mount = made?;

@@ -6,7 +6,8 @@
 //! Directories that deny us (overlayfs makes `work/work` mode 000; a user may `chmod 0`) are
 //! opened up first, which is what a rootless owner needs.
 
-use crate::sys::{self, Errno, Fd};
+use crate::out::Buf;
+use crate::sys::{self, Errno, Fd, AT_FDCWD};
 use core::ffi::CStr;
 
 const DIR_FLAGS: i32 = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
@@ -14,8 +15,14 @@ const DIR_FLAGS: i32 = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | l
 fn open_dir(dir: Fd, name: &CStr) -> Result<Fd, Errno> {
     match sys::openat(dir, name, DIR_FLAGS, 0) {
         Err(Errno::EACCES) => {
-            sys::fchmodat(dir, name, 0o700)?;
-            sys::openat(dir, name, DIR_FLAGS, 0)
+            // Opened up through an fd of that very directory: chmod by name follows a symlink,
+            // and the name may be one by now.
+            let d = sys::openat(dir, name, libc::O_PATH | DIR_FLAGS, 0)?;
+            let mut p = Buf::<32>::new();
+            p.push(b"/proc/self/fd/").push_u64(d.0 as u64);
+            let r = sys::fchmodat(AT_FDCWD, p.c(), 0o700).and_then(|()| sys::openat(d, c".", DIR_FLAGS, 0));
+            sys::close(d);
+            r
         }
         r => r,
     }

@@ -1,7 +1,8 @@
 //! Step 4, inside the new namespaces: build the root. Mount the overlay on the layer's own
-//! directory (only this mount namespace sees it) and pivot_root into it (`enter`); then /proc,
-//! /dev, /tmp, the network namespace joined (network.rs), /sys, the binds, the
-//! old root detached (`finish`); the hostname is set by the command's process meanwhile.
+//! directory, the one the outer process locked (only this mount namespace sees it), and
+//! pivot_root into it (`enter`); then /proc, /dev, the masks of /proc, /tmp, the network
+//! namespace joined (network.rs), /sys and its masks, the binds, the old root detached
+//! (`finish`); the hostname is set by the command's process meanwhile.
 //!
 //! Until the old root is detached it is stacked on the new one, reachable through `/..`. So every
 //! mount point in the image or the writable layer (/proc, /dev, /sys, /tmp, bind targets) is
@@ -23,24 +24,13 @@ const NOSUID: u64 = libc::MS_NOSUID;
 const NODEV: u64 = libc::MS_NODEV;
 const NOEXEC: u64 = libc::MS_NOEXEC;
 
-/// The overlay's options: lowers by fd (no escaping of `,` `:` or spaces needed), upper and work
-/// relative to the layer directory, which is our working directory when mounting.
-pub fn overlay_options(out: &mut Buf<PATH_MAX>, lowers: &[Fd], volatile: bool, userxattr: bool) {
-    out.push(b"lowerdir=");
+/// The overlay's lowerdir: the lowers by fd, in order (no escaping of `,` `:` or spaces needed).
+pub fn lower_list(out: &mut Buf<PATH_MAX>, lowers: &[Fd]) {
     for (i, fd) in lowers.iter().enumerate() {
         if i > 0 {
             out.push(b":");
         }
         out.push(via(*fd).bytes());
-    }
-    out.push(b",upperdir=upper,workdir=work");
-    if volatile {
-        // A layer that is discarded at exit need not be synced to disk at unmount.
-        out.push(b",volatile");
-    }
-    if userxattr {
-        // Not root: overlayfs keeps its whiteouts and opaque marks in user.* xattrs.
-        out.push(b",userxattr");
     }
 }
 
@@ -148,26 +138,63 @@ fn open_host<'a>(sb: &Sandbox<'a>, h: &mut Host) -> Result<(), Error<'a>> {
 /// Mount the overlay on the layer's directory (seen by this mount namespace only), go in, and
 /// pivot_root. The old root stays stacked on "/" until `detach_old_root`: the kernel lets a
 /// user namespace mount /proc only while a full /proc is visible in the mount namespace.
+///
+/// The directory is the one the outer process locked, whatever happens to its path: an fd from
+/// before clone belongs to the host's mount namespace, which mount(2) and overlayfs refuse
+/// (EINVAL), so its path is looked up once more here, and the result must be that very
+/// directory (same device and inode) or the run stops. From there on everything goes by fd:
+/// `upper` and `work` opened beneath it without following symlinks, the overlay made with
+/// fsopen/fsmount, attached onto it with move_mount, and entered through the mount's own fd.
 fn pivot_into_overlay<'a>(sb: &Sandbox<'a>, lowers: &[Fd]) -> Result<(), Error<'a>> {
     let layer = &sb.layer;
     let path = layer.path;
     let e = |step: Step| move |errno| Error::new(step, path, errno);
     sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None).map_err(e(Step::Propagation))?;
-    let mut dir = Buf::<PATH_MAX>::new();
-    dir.push(layer.path);
-    sys::chdir(dir.c()).map_err(e(Step::Overlay))?;
-    let mut opts = Buf::<PATH_MAX>::new();
-    overlay_options(&mut opts, lowers, !sb.cfg.keep && !layer.resumed, sb.userns.is_some());
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let mut p = Buf::<PATH_MAX>::new();
+    p.push(path);
+    let dir = sys::openat(AT_FDCWD, p.c(), flags, 0).map_err(e(Step::Replaced))?;
+    let same = |a: &sys::Stat, b: &sys::Stat| (a.dev, a.ino) == (b.dev, b.ino);
+    match (sys::fstat(dir), sys::fstat(layer.dir)) {
+        (Ok(a), Ok(b)) if same(&a, &b) => {}
+        _ => return Err(Error::new(Step::Replaced, path, Errno::ESTALE)),
+    }
+    sys::close(layer.dir);
+    let upper = sys::openat(dir, c"upper", flags, 0).map_err(e(Step::Layer))?;
+    let work = sys::openat(dir, c"work", flags, 0).map_err(e(Step::Layer))?;
+    let mut lowerdir = Buf::<PATH_MAX>::new();
+    lower_list(&mut lowerdir, lowers);
+    let fs = sys::fsopen(c"overlay").map_err(e(Step::Overlay))?;
+    let set = |key: &CStr, value: Option<&CStr>| {
+        let cmd = if value.is_some() { sys::FSCONFIG_SET_STRING } else { sys::FSCONFIG_SET_FLAG };
+        sys::fsconfig(fs, cmd, Some(key), value)
+    };
+    let mut made = set(c"lowerdir", Some(lowerdir.c()))
+        .and_then(|()| set(c"upperdir", Some(via(upper).c())))
+        .and_then(|()| set(c"workdir", Some(via(work).c())));
+    // A layer that is discarded at exit need not be synced to disk at unmount.
+    if !sb.cfg.keep && !layer.resumed {
+        made = made.and_then(|()| set(c"volatile", None));
+    }
+    // Not root: overlayfs keeps its whiteouts and opaque marks in user.* xattrs.
+    if sb.userns.is_some() {
+        made = made.and_then(|()| set(c"userxattr", None));
+    }
     // nodev: CAP_MKNOD is in the default set, but a device node made in the root opens nothing.
-    sys::mount(Some(c"overlay"), c".", Some(c"overlay"), NODEV, Some(opts.c())).map_err(e(Step::Overlay))?;
-    for fd in lowers {
+    let mnt = made
+        .and_then(|()| sys::fsconfig(fs, sys::FSCONFIG_CMD_CREATE, None, None))
+        .and_then(|()| sys::fsmount(fs, libc::MOUNT_ATTR_NODEV))
+        .map_err(e(Step::Overlay))?;
+    for fd in lowers.iter().chain([&fs, &upper, &work]) {
         sys::close(*fd);
     }
-    // "." is still the directory under the mount; "../<name>" walks back in through the mount.
-    let mut into = Buf::<128>::new();
-    into.push(b"../").push(layer.name.to_bytes());
-    sys::chdir(into.c()).map_err(e(Step::PivotRoot))?;
-    sys::pivot_root(c".", c".").map_err(e(Step::PivotRoot))
+    sys::move_mount(mnt, dir)
+        .and_then(|()| sys::fchdir(mnt))
+        .and_then(|()| sys::pivot_root(c".", c"."))
+        .map_err(e(Step::PivotRoot))?;
+    sys::close(mnt);
+    sys::close(dir);
+    Ok(())
 }
 
 /// The old root is stacked on the new one at "/"; detach it and all the host's mounts with it,
@@ -208,7 +235,7 @@ fn check_detached<'a>() -> Result<(), Error<'a>> {
 }
 
 /// A tmpfs /dev with the usual nodes: made with mknod as root, bound from the host's /dev when
-/// not (`host` holds them then).
+/// not (`host` holds them then). Left writable for `mask_proc`, which makes it read-only.
 fn dev(root: Fd, host: &[Fd; 6], rootless: bool, pts: Fd) -> Result<(), Errno> {
     mount_in(root, b"/dev", c"tmpfs", NOSUID | NOEXEC, Some(c"mode=755,size=64k"))?;
     let dir = sys::openat(AT_FDCWD, c"/dev", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
@@ -231,8 +258,11 @@ fn dev(root: Fd, host: &[Fd; 6], rootless: bool, pts: Fd) -> Result<(), Errno> {
     sys::mkdirat(AT_FDCWD, c"/dev/pts", 0o755)?;
     if pts.0 >= 0 {
         // Made earlier, with the sandbox's terminal in it (pty.rs).
-        sys::move_mount(pts, AT_FDCWD, c"/dev/pts")?;
+        let at = sys::openat(AT_FDCWD, c"/dev/pts", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
+        let r = sys::move_mount(pts, at);
+        sys::close(at);
         sys::close(pts);
+        r?;
     } else {
         sys::mount(
             Some(c"devpts"),
@@ -254,8 +284,8 @@ fn dev(root: Fd, host: &[Fd; 6], rootless: bool, pts: Fd) -> Result<(), Errno> {
     for (target, link) in links {
         sys::symlinkat(target, AT_FDCWD, link)?;
     }
-    // Read-only once made: with CAP_MKNOD no new device node can appear in a /dev without nodev.
-    sys::mount_setattr(AT_FDCWD, c"/dev", 0, libc::MOUNT_ATTR_RDONLY, 0)
+    sys::close(sys::openat(AT_FDCWD, BLANK, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC, 0o444)?);
+    Ok(())
 }
 
 /// Bind `src` (a host fd) at `dst` inside, made if missing; nodev and nosuid always (a bind of a
@@ -277,22 +307,59 @@ fn bind(root: Fd, src: Fd, dst: &[u8], dir: bool, ro: bool) -> Result<(), Errno>
     r
 }
 
-/// What Docker hides of /proc: files that read or poke the kernel as a whole are covered with
-/// an empty, read-only /dev/null (reads see nothing, writes fail), and the kernel's tunables are
-/// read-only. Missing ones (a kernel without CONFIG_SCHED_DEBUG has no sched_debug) are skipped.
-fn mask_proc() -> Result<(), Errno> {
-    let mut cover: Option<&CStr> = None;
-    for f in [c"/proc/kcore", c"/proc/keys", c"/proc/timer_list", c"/proc/sched_debug", c"/proc/sysrq-trigger"] {
-        // The first cover is made read-only; binds of it are born read-only.
-        match sys::mount(Some(cover.unwrap_or(c"/dev/null")), f, None, libc::MS_BIND, None) {
-            Ok(()) if cover.is_none() => {
-                read_only(f)?;
-                cover = Some(f);
-            }
+/// What Docker hides (its default maskedPaths, with the newer /proc/interrupts, and
+/// /proc/config.gz): files that read or poke the kernel as a whole are covered with an empty,
+/// read-only regular file (reads see nothing, writes fail: a read-only bind of /dev/null would
+/// still take writes, a device ignores the mount's flag), directories with an empty read-only
+/// tmpfs; the kernel's tunables are read-only. Missing ones are skipped (a kernel without
+/// CONFIG_SCHED_DEBUG has no sched_debug).
+const MASKED_FILES: [&CStr; 9] = [
+    c"/proc/interrupts",
+    c"/proc/kcore",
+    c"/proc/keys",
+    c"/proc/latency_stats",
+    c"/proc/timer_list",
+    c"/proc/timer_stats",
+    c"/proc/sched_debug",
+    c"/proc/sysrq-trigger",
+    c"/proc/config.gz",
+];
+const MASKED_DIRS: [&CStr; 3] = [c"/proc/asound", c"/proc/acpi", c"/proc/scsi"];
+const MASKED_SYS: [&CStr; 2] = [c"/sys/firmware", c"/sys/devices/virtual/powercap"];
+
+/// The empty file the masks of files are bound from, made in /dev while it is writable and
+/// unlinked once bound: nothing of it is left in sight.
+const BLANK: &CStr = c"/dev/.blank";
+
+/// Cover each of `paths` that exists: the first with `blank` (read-only), the others with a bind
+/// of the first, born read-only as it is. `first` carries it from /proc to /sys.
+fn cover(paths: &[&'static CStr], first: &mut Option<&'static CStr>, blank: impl Fn(&CStr) -> Result<(), Errno>) -> Result<(), Errno> {
+    for &p in paths {
+        let r = match *first {
+            Some(src) => sys::mount(Some(src), p, None, libc::MS_BIND, None),
+            None => blank(p),
+        };
+        match r {
+            Ok(()) if first.is_none() => *first = Some(p),
             Ok(()) | Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
         }
     }
+    Ok(())
+}
+
+/// An empty read-only tmpfs on the directory `p`.
+fn blank_dir(p: &CStr) -> Result<(), Errno> {
+    sys::mount(Some(c"tmpfs"), p, Some(c"tmpfs"), libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, Some(c"mode=555,size=4k"))
+}
+
+/// The masks of /proc; then /dev is made read-only. Returns the first masked directory, which
+/// the masks of /sys are bound from.
+fn mask_proc() -> Result<Option<&'static CStr>, Errno> {
+    let file = |p: &CStr| sys::mount(Some(BLANK), p, None, libc::MS_BIND, None).and_then(|()| read_only(p));
+    cover(&MASKED_FILES, &mut None, file)?;
+    let mut dir = None;
+    cover(&MASKED_DIRS, &mut dir, blank_dir)?;
     for d in [c"/proc/sys", c"/proc/bus", c"/proc/irq", c"/proc/fs"] {
         match sys::mount(Some(d), d, None, libc::MS_BIND | libc::MS_REC, None) {
             Ok(()) => read_only(d)?,
@@ -300,7 +367,10 @@ fn mask_proc() -> Result<(), Errno> {
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    sys::unlinkat(AT_FDCWD, BLANK, 0)?;
+    // Read-only once made: with CAP_MKNOD no new device node can appear in a /dev without nodev.
+    sys::mount_setattr(AT_FDCWD, c"/dev", 0, libc::MOUNT_ATTR_RDONLY, 0)?;
+    Ok(dir)
 }
 
 /// Make a mount (and those below it) read-only, keeping its other flags.
@@ -359,14 +429,20 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, pts: Fd, join_network: impl FnOnce
     sys::close(proc_dir);
     sys::fchdir(root).map_err(e(Step::Proc, b"/proc"))?;
     dev(root, &h.devs, sb.userns.is_some(), pts).map_err(e(Step::Dev, b"/dev"))?;
-    mask_proc().map_err(e(Step::Proc, b"/proc"))?;
-    mount_in(root, b"/tmp", c"tmpfs", NOSUID | NODEV, Some(c"mode=1777")).map_err(e(Step::Tmp, b"/tmp"))?;
+    let masked_dir = mask_proc().map_err(e(Step::Proc, b"/proc"))?;
+    let mut tmp = Buf::<48>::new();
+    tmp.push(b"mode=1777,size=");
+    match cfg.tmp_size {
+        Some(n) => tmp.push_u64(n),
+        None => tmp.push(b"10%"),
+    };
+    mount_in(root, b"/tmp", c"tmpfs", NOSUID | NODEV, Some(tmp.c())).map_err(e(Step::Tmp, b"/tmp"))?;
     // /sys shows the network namespace of whoever mounts it.
     if cfg.netns {
         join_network()?;
         loopback_up().map_err(e(Step::Loopback, b"lo"))?;
     }
-    sysfs(root, h.sys).map_err(e(Step::Sys, b"/sys"))?;
+    sysfs(root, h.sys).and_then(|()| cover(&MASKED_SYS, &mut { masked_dir }, blank_dir)).map_err(e(Step::Sys, b"/sys"))?;
     if sb.cgroup.is_some() {
         // The sandbox's own cgroup (the root of its cgroup namespace), read-only.
         sys::mount(Some(c"cgroup2"), c"/sys/fs/cgroup", Some(c"cgroup2"), libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None)
@@ -397,12 +473,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn overlay_options_name_lowers_by_fd_in_order() {
+    fn lowers_are_named_by_fd_in_order() {
         let mut b = Buf::<PATH_MAX>::new();
-        overlay_options(&mut b, &[Fd(3), Fd(10)], false, false);
-        assert_eq!(b.bytes(), b"lowerdir=/proc/self/fd/3:/proc/self/fd/10,upperdir=upper,workdir=work");
-        b.clear();
-        overlay_options(&mut b, &[Fd(4)], true, true);
-        assert_eq!(b.bytes(), b"lowerdir=/proc/self/fd/4,upperdir=upper,workdir=work,volatile,userxattr");
+        lower_list(&mut b, &[Fd(3), Fd(10)]);
+        assert_eq!(b.bytes(), b"/proc/self/fd/3:/proc/self/fd/10");
     }
 }

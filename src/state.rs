@@ -5,6 +5,11 @@
 //! outer process only: it is free again the moment that process is gone, even after `kill -9`.
 //! A lock won on a directory that a finishing run just removed (st_nlink 0) is retried.
 //!
+//! The state directory must be the caller's and writable by no one else, however it was chosen:
+//! whoever can write it could swap a layer for a directory of their own. One that this run makes
+//! is the caller's; its parent is not checked, since after the lock the layer is used only
+//! through its locked fd (root.rs proves the sandbox builds on that very directory).
+//!
 //! `keep` marks a layer that must outlive its run. It is written before the command runs (so a
 //! crash cannot lose a kept layer) and removed first when a run discards the layer (so a crash in
 //! the middle of the removal leaves a layer that the next start discards, never half a kept one).
@@ -63,7 +68,8 @@ pub struct Layer<'a> {
 }
 
 /// The state directory: --state-dir, else $SANDBOX_STATE_DIR, else /run/sandbox for root, else
-/// $XDG_RUNTIME_DIR/sandbox, else /tmp/sandbox-UID. True for the last, which is in a shared place.
+/// $XDG_RUNTIME_DIR/sandbox, else /tmp/sandbox-UID. True for the last, which is in a shared place
+/// (and so must not even be readable by others).
 fn state_dir(cfg: &Config, env: &Env, uid: u32, out: &mut Buf<PATH_MAX>) -> bool {
     if let Some(d) = cfg.state_dir.or_else(|| env.get(b"SANDBOX_STATE_DIR").filter(|d| !d.is_empty())) {
         out.push(d.to_bytes());
@@ -124,11 +130,19 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
             e
         };
         let state = sys::openat(AT_FDCWD, dirbuf.c(), dir_flags, 0).map_err(|e| undo(Error::new(Step::StateDir, sd, e)))?;
-        if shared_tmp {
-            // /tmp is shared: a directory someone else made there must not hold our layers.
-            let st = sys::fstat(state).map_err(|e| Error::new(Step::StateDir, sd, e))?;
-            if st.uid != uid || st.mode & 0o077 != 0 {
-                return Err(Error::new(Step::NotOwner, sd, Errno::EPERM));
+        // Whoever else can write the state directory can swap a layer for a directory of their
+        // own between our lock and our mount: a state directory, however it was chosen, is ours
+        // and writable by no one else, or nothing is done. In /tmp, where anyone may have made
+        // it first, it is not even readable by others.
+        let open_to_others = if shared_tmp { 0o077 } else { 0o022 };
+        match sys::fstat(state) {
+            Ok(st) if st.uid == uid && st.mode & open_to_others == 0 => {}
+            r => {
+                sys::close(state);
+                return Err(undo(match r {
+                    Ok(_) => Error::usage(Step::StateDirUnsafe, sd),
+                    Err(e) => Error::new(Step::StateDir, sd, e),
+                }));
             }
         }
         let layer_err = |e| undo(Error::new(Step::Layer, full, e));
@@ -190,7 +204,7 @@ fn make_dirs(dir: Fd, keep: bool) -> Result<(), Errno> {
         }
     }
     if keep {
-        let m = sys::openat(dir, c"keep", libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o600)?;
+        let m = sys::openat(dir, c"keep", libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o600)?;
         sys::close(m);
     }
     Ok(())
@@ -202,13 +216,36 @@ fn discard_contents(dir: Fd) -> Result<(), Errno> {
         Err(e) => return Err(e),
     }
     remove_tree(dir, c"upper")?;
-    // What overlayfs leaves in its work directory, removed by name: a walk of the tree (open,
-    // read, rewind, climb) costs several times more, and is left for whatever else is there.
-    let _ = sys::unlinkat(dir, c"work/work/incompat/volatile/dirty", 0);
-    for d in [c"work/work/incompat/volatile", c"work/work/incompat", c"work/work", c"work/index"] {
-        let _ = sys::unlinkat(dir, d, libc::AT_REMOVEDIR);
-    }
+    remove_overlay_work(dir);
     remove_tree(dir, c"work")
+}
+
+/// What overlayfs leaves in its work directory, removed by name: a walk of the tree (open,
+/// read, rewind, climb) costs several times more, and is left for whatever else is there. One
+/// directory at a time, never through a symlink: a layer's `work` may lead anywhere.
+fn remove_overlay_work(dir: Fd) {
+    const CHAIN: [&CStr; 4] = [c"work", c"work", c"incompat", c"volatile"];
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let mut fds = [dir; 5];
+    let mut n = 0;
+    while n < CHAIN.len() {
+        match sys::openat(fds[n], CHAIN[n], flags, 0) {
+            Ok(f) => fds[n + 1] = f,
+            Err(_) => break,
+        }
+        n += 1;
+    }
+    if n == CHAIN.len() {
+        let _ = sys::unlinkat(fds[n], c"dirty", 0);
+    }
+    if n > 0 {
+        let _ = sys::unlinkat(fds[1], c"index", libc::AT_REMOVEDIR);
+    }
+    while n > 0 {
+        sys::close(fds[n]);
+        let _ = sys::unlinkat(fds[n - 1], CHAIN[n - 1], libc::AT_REMOVEDIR);
+        n -= 1;
+    }
 }
 
 impl Layer<'_> {

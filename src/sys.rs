@@ -812,33 +812,36 @@ fn unsafe_zeroed_msghdr() -> libc::msghdr {
     unsafe { core::mem::zeroed() }
 }
 
-/// fsopen: a filesystem context of `fstype`, to configure and mount with fsmount.
+// ---- the overlay, made and attached by descriptor (root.rs) -----------------------------------
+
+pub const FSCONFIG_SET_FLAG: u32 = 0;
+pub const FSCONFIG_SET_STRING: u32 = 1;
+pub const FSCONFIG_CMD_CREATE: u32 = 6;
+
+/// fsopen(2): a filesystem context of `fstype`, close-on-exec.
 pub fn fsopen(fstype: &CStr) -> Result<Fd> {
     // SAFETY: fstype is a live C string.
-    unsafe { syscall!(Sysno::fsopen, fstype.as_ptr(), 1u32) }.map(|f| Fd(f as i32))
+    unsafe { syscall!(Sysno::fsopen, fstype.as_ptr(), 1 /* FSOPEN_CLOEXEC */) }.map(|f| Fd(f as i32))
 }
 
-/// fsconfig: set a string option (`value` Some), a flag (None), or create (key empty, None).
-pub fn fsconfig(fs: Fd, key: Option<&CStr>, value: Option<&CStr>) -> Result<()> {
-    let cmd = match (key, value) {
-        (None, _) => 6u32, // FSCONFIG_CMD_CREATE
-        (Some(_), Some(_)) => 1u32, // FSCONFIG_SET_STRING
-        (Some(_), None) => 0u32, // FSCONFIG_SET_FLAG
-    };
+/// fsconfig(2) with a key and a string value (or none: a flag, or a command).
+pub fn fsconfig(fs: Fd, cmd: u32, key: Option<&CStr>, value: Option<&CStr>) -> Result<()> {
     // SAFETY: key and value are live C strings or NULL.
     unsafe { syscall!(Sysno::fsconfig, fs.0, cmd, ptr(key), ptr(value), 0) }.map(drop)
 }
 
-/// fsmount: a detached mount of a created context.
+/// fsmount(2): the created filesystem as a detached mount with MOUNT_ATTR_* `attrs`; an fd of
+/// its root, close-on-exec.
 pub fn fsmount(fs: Fd, attrs: u64) -> Result<Fd> {
     // SAFETY: no pointers.
-    unsafe { syscall!(Sysno::fsmount, fs.0, 1u32, attrs) }.map(|f| Fd(f as i32))
+    unsafe { syscall!(Sysno::fsmount, fs.0, 1 /* FSMOUNT_CLOEXEC */, attrs) }.map(|f| Fd(f as i32))
 }
 
-/// move_mount of the mount `from` (an fsmount or open_tree fd) onto `to` (a path in `dir`).
-pub fn move_mount(from: Fd, dir: Fd, to: &CStr) -> Result<()> {
-    // SAFETY: both paths are live C strings.
-    unsafe { syscall!(Sysno::move_mount, from.0, c"".as_ptr(), dir.0, to.as_ptr(), 4u32) }.map(drop)
+/// move_mount(2) of the mount `from` (an fsmount fd) onto the directory `to`, both by fd.
+pub fn move_mount(from: Fd, to: Fd) -> Result<()> {
+    // MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH
+    // SAFETY: both paths are live empty C strings.
+    unsafe { syscall!(Sysno::move_mount, from.0, c"".as_ptr(), to.0, c"".as_ptr(), 0x04 | 0x40) }.map(drop)
 }
 
 /// The signals pending for this process (blocked ones that arrived).

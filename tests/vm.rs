@@ -408,3 +408,37 @@ fn vm_sandbox_is_pivoted_not_chrooted() {
     assert!(b.line_ending("escape contained").is_some(), "{}", b.show());
     assert!(b.line_ending("escape ESCAPED").is_none(), "{}", b.show());
 }
+
+#[test]
+fn vm_masks_refuse_writes() {
+    if !vm_ready() {
+        return;
+    }
+    // Debian's kernel has what this host's lacks: /proc/kcore and /proc/sysrq-trigger. A write to
+    // the sysrq trigger reaching the kernel would print its help (h) on the console.
+    let script = "for p in /proc/kcore /proc/sysrq-trigger /sys/firmware /proc/config.gz; do \
+                  [ -e $p ] && echo exists=$p; done; \
+                  echo h > /proc/sysrq-trigger && echo sysrq=written || echo sysrq=refused; \
+                  echo kcore=$(wc -c < /proc/kcore); echo keys=$(wc -c < /proc/keys); \
+                  echo x > /proc/kcore && echo kcore_write=written || echo kcore_write=refused; \
+                  echo firmware=$(ls -A /sys/firmware | wc -l); \
+                  touch /sys/firmware/x && echo firmware_write=written || echo firmware_write=refused; \
+                  [ -e /proc/config.gz ] && echo config=$(wc -c < /proc/config.gz); echo masks-done";
+    let b = boot("vm_masks_refuse_writes", &["--lower", "/images/busybox", "--name", "vm5", "/bin/sh", "-c", script]);
+    b.assert_clean_exit(0);
+    assert!(b.line_ending("masks-done").is_some(), "{}", b.show());
+    let text = b.text();
+    for p in ["/proc/kcore", "/proc/sysrq-trigger", "/sys/firmware"] {
+        assert!(text.contains(&format!("exists={p}")), "the VM's kernel has no {p}: {}", b.show());
+    }
+    assert_eq!(b.value("sysrq").as_deref(), Some("refused"), "{}", b.show());
+    assert!(!text.contains("sysrq: HELP"), "the write reached the kernel: {}", b.show());
+    assert_eq!(b.number("kcore"), 0, "{}", b.show());
+    assert_eq!(b.number("keys"), 0, "{}", b.show());
+    assert_eq!(b.value("kcore_write").as_deref(), Some("refused"), "{}", b.show());
+    assert_eq!(b.number("firmware"), 0, "{}", b.show());
+    assert_eq!(b.value("firmware_write").as_deref(), Some("refused"), "{}", b.show());
+    if text.contains("exists=/proc/config.gz") {
+        assert_eq!(b.number("config"), 0, "{}", b.show());
+    }
+}
