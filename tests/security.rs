@@ -154,6 +154,16 @@ fn a_layer_made_by_another_user_is_left_alone() {
     let st = Command::new("setpriv").args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "sh", "-c", &plant]).status().unwrap();
     assert!(st.success());
     let before: Vec<_> = fs::read_dir(shared.join("planted")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    // A state directory others can write is refused before any layer in it is looked at.
+    let mut c = sandbox_cmd();
+    c.args(["--lower", IMAGE, "--name", "planted", "--state-dir", shared.to_str().unwrap(), "sh", "-c", "echo x > /owned"]);
+    let out = run_cmd(c, b"");
+    out.expect(125);
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert!(out.stderr.starts_with("sandbox: state directory not yours alone: ") && out.stderr.contains("shared"), "{out:?}");
+    assert!(!victim.join("owned").exists(), "the planted upper was written");
+    // Closed to others afterwards, the layer another user made there is still not used.
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
     for opts in [&[][..], &["--keep"][..]] {
         let mut c = sandbox_cmd();
         c.args(["--lower", IMAGE, "--name", "planted", "--state-dir", shared.to_str().unwrap()]).args(opts).args(["sh", "-c", "echo x > /owned; rm -f /precious"]);
@@ -239,7 +249,7 @@ fn terminal_injection_is_refused_on_a_real_terminal() {
         .status()
         .expect("tmux is needed");
     assert!(st.success());
-    assert!(wait_until(Duration::from_secs(10), || fs::read_to_string(&out_file).is_ok_and(|s| s.contains("exit="))));
+    assert!(wait_until(Duration::from_secs(120), || fs::read_to_string(&out_file).is_ok_and(|s| s.contains("exit="))));
     let _ = Command::new("tmux").args(["-L", &session, "kill-server"]).status();
     let text = fs::read_to_string(&out_file).unwrap();
     assert!(text.contains("exit=0"), "{text}");
@@ -313,11 +323,11 @@ fn rootless_sandbox_is_isolated_and_owned_by_the_caller() {
     let image = r.image.to_string_lossy().into_owned();
     let state = r.f.state.to_string_lossy().into_owned();
     let running = spawn(
-        r.cmd(&["--lower", &image, "--name", &a, "--state-dir", &state, "--", "sh", "-c", "id -u > /x; mkdir -p /d/e; echo y > /d/e/f; sleep 3"]),
+        r.cmd(&["--lower", &image, "--name", &a, "--state-dir", &state, "--", "sh", "-c", "id -u > /x; mkdir -p /d/e; echo y > /d/e/f; exec sleep 600"]),
         b"",
     );
     let x = r.f.upper(&a).join("x");
-    assert!(wait_until(Duration::from_secs(5), || fs::read_to_string(&x).is_ok_and(|s| !s.is_empty())));
+    assert!(wait_until(Duration::from_secs(120), || fs::read_to_string(&x).is_ok_and(|s| !s.is_empty())));
     assert_eq!(fs::read_to_string(&x).unwrap().trim(), "0", "root inside");
     assert_eq!(fs::metadata(&x).unwrap().uid(), NOBODY, "the layer belongs to the caller");
     assert_eq!(fs::metadata(r.f.upper(&a)).unwrap().uid(), NOBODY);
@@ -326,8 +336,9 @@ fn rootless_sandbox_is_isolated_and_owned_by_the_caller() {
     out.expect(0);
     assert_eq!(out.stdout.trim(), "unseen");
     assert!(!r.image.join("x").exists());
-    let out = running.wait();
-    out.expect(0);
+    running.signal(SIGTERM);
+    let out = running.wait_for(Duration::from_secs(120));
+    out.expect(143);
     // Complete cleanup, overlayfs's work directory included.
     assert_dir_empty(&r.f.state);
     r.f.finish();
@@ -377,13 +388,14 @@ fn rootless_default_state_dir_works_without_options() {
     let default = PathBuf::from(format!("/tmp/sandbox-{NOBODY}"));
     let name = r.f.name("d");
     let image = r.image.to_string_lossy().into_owned();
-    let running = spawn(r.cmd(&["--lower", &image, "--name", &name, "--", "sh", "-c", "echo hi > /hello; sleep 2"]), b"");
+    let running = spawn(r.cmd(&["--lower", &image, "--name", &name, "--", "sh", "-c", "echo hi > /hello; exec sleep 600"]), b"");
     let hello = default.join(&name).join("upper/hello");
-    assert!(wait_until(Duration::from_secs(5), || hello.exists()), "the layer lives in {}", default.display());
+    assert!(wait_until(Duration::from_secs(120), || hello.exists()), "the layer lives in {}", default.display());
     let meta = fs::metadata(&default).unwrap();
     assert_eq!(meta.uid(), NOBODY);
     assert_eq!(meta.mode() & 0o777, 0o700);
-    running.wait().expect(0);
+    running.signal(SIGTERM);
+    running.wait_for(Duration::from_secs(120)).expect(143);
     assert!(!default.join(&name).exists());
     r.f.finish();
 }
@@ -549,8 +561,11 @@ fn every_process_of_the_sandbox_is_in_its_network_namespace() {
     let host = netns(std::process::id());
     let r = Rootless::new("netns");
     let image = r.image.to_string_lossy().into_owned();
-    let state = r.f.state.to_string_lossy().into_owned();
+    // root's own state directory beside the one uid 65534 owns.
+    let root_state = r.f.path("root-state");
+    fs::create_dir(&root_state).unwrap();
     for (i, (rootless, net)) in [(false, "none"), (true, "none"), (false, "host"), (true, "host")].into_iter().enumerate() {
+        let state = if rootless { r.f.state.to_string_lossy().into_owned() } else { root_state.to_string_lossy().into_owned() };
         let marker = format!("3.{}{i}", std::process::id());
         let name = r.f.name(&format!("n{i}"));
         let args = ["--lower", &image, "--name", &name, "--state-dir", &state, "--net", net, "--", "sleep", &marker];
@@ -563,10 +578,10 @@ fn every_process_of_the_sandbox_is_in_its_network_namespace() {
         };
         let running = spawn(cmd, b"");
         let mut tree = None;
-        assert!(wait_until(Duration::from_secs(5), || {
+        assert!(wait_until(Duration::from_secs(120), || {
             tree = sandbox_tree(&marker);
             tree.is_some()
-        }));
+        }), "the sandbox's processes never appeared");
         let (outer, pid1, command) = tree.unwrap();
         assert_eq!(netns(outer), host, "the outer process stays in the host's");
         // The helper that made the namespace (root) is gone once both have joined: PID 1 is the
@@ -583,7 +598,7 @@ fn every_process_of_the_sandbox_is_in_its_network_namespace() {
             }
             v
         };
-        assert!(wait_until(Duration::from_secs(2), || children() == [pid1]), "{:?}", children());
+        assert!(wait_until(Duration::from_secs(120), || children() == [pid1]), "{:?}", children());
         if net == "none" {
             assert_ne!(netns(pid1), host, "PID 1 (rootless: {rootless})");
             assert_eq!(netns(command), netns(pid1), "the command with PID 1 (rootless: {rootless})");
@@ -592,7 +607,8 @@ fn every_process_of_the_sandbox_is_in_its_network_namespace() {
             assert_eq!(netns(command), host);
         }
         running.signal(libc::SIGTERM);
-        running.wait_for(Duration::from_secs(5)).expect(143);
+        running.wait_for(Duration::from_secs(120)).expect(143);
     }
+    assert_dir_empty(&root_state);
     r.f.finish();
 }

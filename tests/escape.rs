@@ -1,0 +1,337 @@
+//! The ways out of a sandbox that an attack found, each carried out for real, as root and
+//! rootless (uid 65534 through setpriv), on a copy of the binary and on decoy directories:
+//! the host binary changed through /proc/PID/exe (CVE-2019-5736), a working directory on the
+//! host's tree through /proc/self/cwd (CVE-2024-21626), and the caller's processes killed
+//! through a shared process group. Then every signal sent to sandbox reaches the command.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const NOBODY: u32 = 65534;
+
+/// Who runs the sandbox: root, or uid 65534 with its own copy of the binary and image.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Who {
+    Root,
+    Rootless,
+}
+
+/// A test's fixture with its own copy of the binary and of the image (to make hostile), and a
+/// state directory that the runner owns.
+struct Setup {
+    f: Fixture,
+    who: Who,
+    bin: PathBuf,
+    image: PathBuf,
+}
+
+fn chown_r(p: &Path, uid: u32) {
+    let st = Command::new("chown").args(["-hR", &format!("{uid}:{uid}")]).arg(p).status().unwrap();
+    assert!(st.success());
+}
+
+impl Setup {
+    fn new(tag: &str, who: Who) -> Setup {
+        let f = Fixture::new(tag);
+        fs::set_permissions(&f.dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = f.path("sandbox-copy");
+        fs::copy(BIN, &bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        let image = f.path("image");
+        let st = Command::new("cp").arg("-a").arg(IMAGE).arg(&image).status().unwrap();
+        assert!(st.success());
+        if who == Who::Rootless {
+            chown_r(&image, NOBODY);
+            chown_r(&f.state, NOBODY);
+            chown_r(&bin, NOBODY);
+        }
+        Setup { f, who, bin, image }
+    }
+
+    fn command(&self) -> Command {
+        let mut c = match self.who {
+            Who::Root => Command::new(&self.bin),
+            Who::Rootless => {
+                let mut c = Command::new("setpriv");
+                c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]).arg(&self.bin);
+                c.env_remove("XDG_RUNTIME_DIR");
+                c
+            }
+        };
+        c.current_dir("/");
+        c
+    }
+
+    fn cmd(&self, name: &str, opts: &[&str], command: &[&str]) -> Command {
+        let mut c = self.command();
+        c.arg("--lower").arg(&self.image).args(["--name", name, "--state-dir"]).arg(&self.f.state).args(opts).arg("--").args(command);
+        c
+    }
+
+    fn run(&self, name: &str, opts: &[&str], command: &[&str]) -> Out {
+        run_cmd(self.cmd(name, opts, command), b"")
+    }
+
+    /// Write an executable file into the image.
+    fn plant(&self, path: &str, text: &str) {
+        let p = self.image.join(path.trim_start_matches('/'));
+        fs::write(&p, text).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        if self.who == Who::Rootless {
+            chown_r(&p, NOBODY);
+        }
+    }
+}
+
+fn both(test: impl Fn(Who)) {
+    if !require_root() {
+        return;
+    }
+    test(Who::Root);
+    test(Who::Rootless);
+}
+
+// ---- the host binary through /proc/PID/exe ----------------------------------------------------
+
+/// A program of the image that tries to change the binary its parent runs: chmod 4755 (a
+/// write gets ETXTBSY on a running binary, a chmod does not) and an append.
+const EVIL: &str = "#!/bin/sh
+exe=/proc/$PPID/exe
+echo \"parent-exe=$(readlink $exe)\"
+chmod 4755 $exe 2>/dev/null && echo chmod-done
+(echo appended >> $exe) 2>/dev/null && echo write-done
+chmod 4755 /proc/1/exe 2>/dev/null && echo chmod-pid1-done
+exit 0
+";
+
+fn host_binary_cannot_be_changed(who: Who) {
+    let s = Setup::new(&format!("esc-exe-{who:?}"), who);
+    let before = fs::read(&s.bin).unwrap();
+    let mode = fs::metadata(&s.bin).unwrap().mode();
+    s.plant("/bin/evil", EVIL);
+    // The image's command is a script whose interpreter is /proc/self/exe: the kernel runs the
+    // exe of the process that execs it, inside the sandbox, with /bin/evil as its command.
+    s.plant("/bin/hostile", "#!/proc/self/exe /bin/evil\n");
+    let check = |out: &Out, how: &str| {
+        let meta = fs::metadata(&s.bin).unwrap();
+        assert_eq!(meta.mode(), mode, "{who:?} {how}: the host binary's mode changed: {out:?}");
+        assert_eq!(meta.mode() & 0o6000, 0, "{who:?} {how}: setuid on the host binary");
+        assert!(fs::read(&s.bin).unwrap() == before, "{who:?} {how}: the host binary's contents changed");
+        // What the attack reached was sandbox's sealed copy in memory, not a file of the host.
+        assert!(out.stdout.contains("parent-exe=/memfd:sandbox"), "{who:?} {how}: {out:?}");
+        assert!(!out.stdout.contains("write-done"), "{who:?} {how}: {out:?}");
+        assert!(!out.stdout.contains("chmod-pid1-done"), "{who:?} {how}: {out:?}");
+    };
+    let out = s.run(&s.f.name("a"), &[], &["/bin/hostile"]);
+    check(&out, "script");
+    out.expect(0);
+    // The command /proc/self/exe itself.
+    let out = s.run(&s.f.name("b"), &[], &["/proc/self/exe", "/bin/evil"]);
+    check(&out, "direct");
+    out.expect(0);
+    // A kept layer that an earlier command made hostile: a later run's /bin/true is the script.
+    let c = s.f.name("c");
+    s.run(&c, &["--keep"], &["sh", "-c", "rm /bin/true; printf '#!/proc/self/exe /bin/evil\\n' > /bin/true; chmod 755 /bin/true"]).expect(0);
+    let out = s.run(&c, &[], &["/bin/true"]);
+    check(&out, "kept layer");
+    out.expect(0);
+    s.f.finish();
+}
+
+#[test]
+fn the_host_binary_cannot_be_changed_from_inside() {
+    both(host_binary_cannot_be_changed);
+}
+
+// ---- the working directory ------------------------------------------------------------------
+
+fn cwd_stays_inside(who: Who) {
+    let s = Setup::new(&format!("esc-cwd-{who:?}"), who);
+    // The caller's working directory: a decoy on the host, writable by the runner.
+    let decoy = s.f.path("decoy/inner");
+    fs::create_dir_all(&decoy).unwrap();
+    if who == Who::Rootless {
+        chown_r(&s.f.path("decoy"), NOBODY);
+    }
+    std::os::unix::fs::symlink("/proc/self/cwd", s.image.join("app")).unwrap();
+    std::os::unix::fs::symlink("/tmp", s.image.join("work")).unwrap();
+    let bind = s.f.path("bound");
+    fs::create_dir(&bind).unwrap();
+    let bind_opt = format!("{}:/mnt", bind.display());
+    let attack = "touch here-was-cwd ../up-was-cwd; pwd";
+    let refused = |out: &Out, how: &str| {
+        assert!(!decoy.join("here-was-cwd").exists(), "{who:?} {how}: wrote in the host's directory: {out:?}");
+        assert!(!s.f.path("decoy/up-was-cwd").exists(), "{who:?} {how}: climbed out: {out:?}");
+        out.expect(125);
+        assert_eq!(out.stderr.lines().count(), 1, "{who:?} {how}: {}", out.stderr);
+        assert!(out.stderr.starts_with("sandbox: working directory: /app"), "{who:?} {how}: {}", out.stderr);
+    };
+    for (opts, how) in [(vec!["--cwd", "/app"], "image"), (vec!["--cwd", "/app", "--bind", &bind_opt], "image, bind"), (vec!["--cwd", "/app/.."], "image, ..")] {
+        let mut c = s.cmd(&s.f.name("a"), &opts, &["sh", "-c", attack]);
+        c.current_dir(&decoy);
+        refused(&run_cmd(c, b""), how);
+    }
+    // A kept layer that made /app a way back.
+    let k = s.f.name("k");
+    fs::remove_file(s.image.join("app")).unwrap();
+    s.run(&k, &["--keep"], &["ln", "-s", "/proc/self/cwd", "/app"]).expect(0);
+    let mut c = s.cmd(&k, &["--cwd", "/app"], &["sh", "-c", attack]);
+    c.current_dir(&decoy);
+    refused(&run_cmd(c, b""), "kept layer");
+    s.run(&k, &[], &["true"]).expect(0);
+    // An ordinary symlink is followed, inside the root; the default is /.
+    let mut c = s.cmd(&s.f.name("b"), &["--cwd", "/work"], &["pwd"]);
+    c.current_dir(&decoy);
+    let out = run_cmd(c, b"");
+    out.expect(0);
+    assert_eq!(out.stdout.trim(), "/tmp");
+    let mut c = s.cmd(&s.f.name("b"), &[], &["sh", "-c", "pwd; ls /proc/self/cwd/"]);
+    c.current_dir(&decoy);
+    let out = run_cmd(c, b"");
+    out.expect(0);
+    assert!(out.stdout.starts_with("/\n") && out.stdout.contains("bin"), "{out:?}");
+    s.f.finish();
+}
+
+#[test]
+fn the_working_directory_is_always_inside_the_root() {
+    both(cwd_stays_inside);
+}
+
+// ---- process groups ---------------------------------------------------------------------------
+
+fn no_group_shared(who: Who) {
+    let s = Setup::new(&format!("esc-pg-{who:?}"), who);
+    let mark = s.f.path("sleeper");
+    for (kill, name, status) in [("kill -9 0", "a", 137), ("kill -9 -1; exit 3", "b", 3), ("kill -TERM -1; kill -KILL 0", "c", 137)] {
+        // The caller: a shell leading its own process group, with another process of its job
+        // beside sandbox. The command kills "its" group, or every process it can see.
+        let line = format!(
+            "sleep 600 & echo $! > {mark}; {run} -- sh -c '{kill}; sleep 5'; echo status=$?; kill -0 $(cat {mark}) && echo sleeper-alive; kill $(cat {mark})",
+            mark = mark.display(),
+            run = shell_words(&s, &s.f.name(name)),
+        );
+        let mut c = Command::new("bash");
+        c.args(["-c", &line]);
+        c.process_group(0);
+        let out = run_cmd(c, b"");
+        assert!(out.stdout.contains(&format!("status={status}\n")), "{who:?} {kill}: {out:?}");
+        assert!(out.stdout.contains("sleeper-alive"), "{who:?} {kill}: the caller's job was hit: {out:?}");
+    }
+    s.f.finish();
+}
+
+/// The sandbox's command line (without the command) for a shell.
+fn shell_words(s: &Setup, name: &str) -> String {
+    let runner = match s.who {
+        Who::Root => String::new(),
+        Who::Rootless => "setpriv --reuid 65534 --regid 65534 --clear-groups --".into(),
+    };
+    format!("{runner} {} --lower {} --name {name} --state-dir {}", s.bin.display(), s.image.display(), s.f.state.display())
+}
+
+#[test]
+fn the_command_cannot_signal_the_callers_processes() {
+    both(no_group_shared);
+}
+
+// ---- signals --------------------------------------------------------------------------------
+
+/// Every signal but SIGKILL, SIGSTOP and SIGCHLD, some real-time ones among them.
+const SIGNALS: [i32; 30] = [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 34, 64];
+
+fn state_of(pid: u32) -> Option<char> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&s).map(|(_, _, st, _)| st)
+}
+
+fn children(pid: u32) -> Vec<u32> {
+    fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Each signal sent to sandbox reaches the command, which traps it and ends with 7; sandbox
+/// ends with the command's status.
+fn signals_reach(sandboxed: bool) {
+    let f = Fixture::new(if sandboxed { "esc-sig" } else { "esc-sig-init" });
+    let out_dir = f.path("out");
+    fs::create_dir(&out_dir).unwrap();
+    let bind = format!("{}:/out", out_dir.display());
+    for sig in SIGNALS {
+        let ready = out_dir.join(format!("ready-{sig}"));
+        let dir = if sandboxed { "/out".to_string() } else { out_dir.display().to_string() };
+        let script = format!("trap 'echo got-{sig}; exit 7' {sig}; touch {dir}/ready-{sig}; while :; do sleep 0.05; done");
+        let running = if sandboxed {
+            f.start(&f.name(&sig.to_string()), &["--bind", &bind], &["sh", "-c", &script])
+        } else {
+            let mut c = sandbox_cmd();
+            c.args(["--", &format!("{IMAGE}/bin/busybox"), "sh", "-c", &script]);
+            c.env("PATH", format!("{IMAGE}/bin"));
+            c.process_group(0);
+            spawn(c, b"")
+        };
+        assert!(wait_until(Duration::from_secs(120), || ready.exists()), "signal {sig}: the command never started");
+        running.signal(sig);
+        let out = running.wait_for(Duration::from_secs(120));
+        assert_eq!(out.code, 7, "signal {sig} (sandboxed: {sandboxed}): {out:?}");
+        assert_eq!(out.stdout.trim(), format!("got-{sig}"), "signal {sig}");
+    }
+    // SIGTSTP not from a terminal stops the command (and sandbox with it, in a sandbox);
+    // SIGCONT continues both.
+    let ready = out_dir.join("ready-sleep");
+    let dir = if sandboxed { "/out".to_string() } else { out_dir.display().to_string() };
+    let script = format!("touch {dir}/ready-sleep; exec sleep 600");
+    let running = if sandboxed {
+        let mut c = f.cmd(&f.name("tstp"), &["--bind", &bind], &["sh", "-c", &script]);
+        c.process_group(0);
+        spawn(c, b"")
+    } else {
+        let mut c = sandbox_cmd();
+        c.args(["--", &format!("{IMAGE}/bin/busybox"), "sh", "-c", &script]);
+        c.env("PATH", format!("{IMAGE}/bin"));
+        c.process_group(0);
+        spawn(c, b"")
+    };
+    assert!(wait_until(Duration::from_secs(120), || ready.exists()));
+    let outer = running.pid();
+    let command = if sandboxed {
+        let pid1 = children(outer)[0];
+        children(pid1)[0]
+    } else {
+        children(outer)[0]
+    };
+    running.signal(20);
+    assert!(wait_until(Duration::from_secs(120), || state_of(command) == Some('T')), "SIGTSTP did not stop the command");
+    if sandboxed {
+        assert!(wait_until(Duration::from_secs(120), || state_of(outer) == Some('T')), "sandbox did not stop with its command");
+    }
+    running.signal(18);
+    assert!(wait_until(Duration::from_secs(120), || state_of(command).is_some_and(|s| s != 'T') && state_of(outer).is_some_and(|s| s != 'T')), "SIGCONT did not continue the command");
+    running.signal(SIGTERM);
+    let out = running.wait_for(Duration::from_secs(120));
+    assert_eq!(out.code, 143, "{out:?}");
+    f.finish();
+}
+
+#[test]
+fn every_signal_reaches_the_command_in_a_sandbox() {
+    if !require_root() {
+        return;
+    }
+    signals_reach(true);
+}
+
+#[test]
+fn every_signal_reaches_the_command_without_a_sandbox() {
+    signals_reach(false);
+}
