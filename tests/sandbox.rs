@@ -312,16 +312,6 @@ fn exit_statuses() {
     f.finish();
 }
 
-/// Shell functions for the orphan tests. `orphans N P`: N subshells each leave a long sleep
-/// behind, and the function returns once N sleeps have parent P (they were adopted). `gone P`:
-/// kill the sleeps of parent P, then return once none is left in /proc at all (a zombie that is
-/// never reaped stays there; after 20000 looks the function gives up and the dump shows it).
-const ORPHANS: &str = "sleeps() { for s in /proc/[0-9]*/stat; do read -r p c st pp rest < $s || continue; \
-      [ \"$c\" = '(sleep)' ] && [ \"$pp\" = $1 ] && echo $p; done 2>/dev/null; }; \
-    orphans() { for i in $(seq $1); do (sleep 1000 &); done; \
-      while [ $(sleeps $2 | wc -l) -lt $1 ]; do sleep 0.01; done; }; \
-    gone() { kill $(sleeps $1); i=0; while [ -n \"$(sleeps $1)\" ] && [ $i -lt 20000 ]; do i=$((i+1)); sleep 0.01; done; }";
-
 /// The /proc/*/stat lines of a dump: (pid, comm, state, ppid).
 fn stats(dump: &str) -> Vec<(u32, String, char, u32)> {
     dump.lines().filter_map(parse_stat).collect()

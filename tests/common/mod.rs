@@ -115,12 +115,9 @@ pub struct Running {
     what: String,
 }
 
-/// Start `cmd` with its stdio as the caller set it, in a process group of its own. A piped
-/// stdout or stderr is read on a thread. A piped stdin gets `input` (then end of file), or, when
-/// `input` is None, is held open until `release` (or the wait): a command that reads it blocks
-/// until the test lets it go on.
-pub fn start_cmd(mut cmd: Command, input: Option<Vec<u8>>) -> Running {
-    let what = shown(&cmd);
+/// Make `cmd`'s process the leader of a process group of its own (what it starts stays in that
+/// group, for `kill_group`), and have it killed when the thread that starts it ends.
+pub fn contain(cmd: &mut Command) {
     cmd.process_group(0);
     // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
@@ -131,6 +128,24 @@ pub fn start_cmd(mut cmd: Command, input: Option<Vec<u8>>) -> Running {
             Ok(())
         });
     }
+}
+
+/// Kill the process group of a `contain`ed child that is not reaped yet (until then its pid is
+/// still the group's), then reap it.
+pub fn kill_group(child: &mut Child) {
+    // SAFETY: kill has no memory preconditions.
+    unsafe { kill(-(child.id() as i32), SIGKILL) };
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Start `cmd` with its stdio as the caller set it, in a process group of its own. A piped
+/// stdout or stderr is read on a thread. A piped stdin gets `input` (then end of file), or, when
+/// `input` is None, is held open until `release` (or the wait): a command that reads it blocks
+/// until the test lets it go on.
+pub fn start_cmd(mut cmd: Command, input: Option<Vec<u8>>) -> Running {
+    let what = shown(&cmd);
+    contain(&mut cmd);
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
     let mut hold = None;
     if let Some(mut w) = child.stdin.take() {
@@ -182,12 +197,8 @@ impl Running {
         self.hold = None;
     }
 
-    /// Kill the process group (the child not reaped yet: its pid is still the group's), reap.
     fn kill_group(&mut self) {
-        // SAFETY: kill has no memory preconditions.
-        unsafe { kill(-(self.child.id() as i32), SIGKILL) };
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_group(&mut self.child);
         self.done = true;
     }
 
@@ -383,6 +394,17 @@ pub fn procs_with_arg(arg: &str) -> Vec<u32> {
     }
     v
 }
+
+/// Shell functions for the orphan tests (no double quote: they go on a VM's kernel command line
+/// too). `orphans N P`: N subshells each leave a long sleep behind; the function returns once N
+/// sleeps have parent P (they were adopted). `gone P`: kill the sleeps of parent P, then return
+/// once none is left in /proc at all (one that is never reaped stays there as a zombie; after
+/// 20000 looks the function gives up, for the caller's dump to show it).
+pub const ORPHANS: &str = "sleeps() { for s in /proc/[0-9]*/stat; do read -r p c st pp rest < $s || continue; \
+    [ $c = '(sleep)' ] && [ $pp = $1 ] && echo $p; done 2>/dev/null; }; \
+    orphans() { for i in $(seq $1); do (sleep 1000 &); done; \
+    while [ $(sleeps $2 | wc -l) -lt $1 ]; do sleep 0.01; done; }; \
+    gone() { kill $(sleeps $1); i=0; while [ $(sleeps $1 | wc -l) -gt 0 ] && [ $i -lt 20000 ]; do i=$((i+1)); sleep 0.01; done; }";
 
 /// One line of /proc/PID/stat: (pid, comm, state, ppid).
 pub fn parse_stat(line: &str) -> Option<(u32, String, char, u32)> {
