@@ -151,7 +151,7 @@ fn boot_with(name: &str, args: &[&str], extra: &str) -> Boot {
 /// before its kernel ran.
 const SILENT_CPU: Duration = Duration::from_secs(60);
 /// ... or after this much time at all (a qemu that sleeps rather than spins).
-const SILENT_WALL: Duration = Duration::from_secs(300);
+const SILENT_WALL: Duration = Duration::from_secs(600);
 
 /// The processor time process `pid` used so far (user and system, all its threads).
 fn cpu_time(pid: u32) -> Duration {
