@@ -23,8 +23,10 @@ demo: build rootfs
     {{bin}} --lower rootfs/busybox --name hello1 -- sh
 
 # Unit tests and the integration tests (real binary, real namespaces; root-only tests need root).
+# Every test binary runs even when an earlier one fails; cargo lists each failed one at the end
+# and exits non-zero.
 test: build rootfs
-    cargo test --release --target {{target}} -- --test-threads=4
+    cargo test --release --target {{target}} --no-fail-fast -- --test-threads=4
 
 # Size of what the binary is made of, largest last.
 size: build

@@ -124,7 +124,8 @@ if command -v crun >/dev/null; then
     'umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup && echo ready && exec sleep 100000' \
     >"$out/holder.out" 2>"$out/verify.err" &
   holder=$!
-  for _ in $(seq 100); do grep -q ready "$out/holder.out" 2>/dev/null && break; kill -0 "$holder" 2>/dev/null || break; sleep 0.05; done
+  # Until it is ready or gone (at most 5 minutes: a busy machine is slow, only a hang takes that).
+  for _ in $(seq 6000); do grep -q ready "$out/holder.out" 2>/dev/null && break; kill -0 "$holder" 2>/dev/null || break; sleep 0.05; done
   nsfile=/proc/$holder/ns/mnt
   if grep -q ready "$out/holder.out" 2>/dev/null
   then :; else crun_ns_err="cannot make a cgroup2 mount namespace: $(head -n1 "$out/verify.err" 2>/dev/null || true)"; fi
@@ -178,7 +179,7 @@ for i in "${!names[@]}"; do
   prog=${c%% *}
   if [ -z "$why" ] && ! command -v "$prog" >/dev/null 2>&1; then why="not installed ($prog)"; fi
   if [ -z "$why" ]; then
-    set +e; timeout 30 $c >/dev/null 2>"$out/verify.err" </dev/null; rc=$?; set -e
+    set +e; timeout 300 $c >/dev/null 2>"$out/verify.err" </dev/null; rc=$?; set -e
     if [ $rc -ne 0 ]; then
       msg=$(grep -v '^\s*$' "$out/verify.err" | head -n1 | cut -c1-160 || true)
       why="exit $rc${msg:+: $msg}"

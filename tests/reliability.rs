@@ -14,7 +14,6 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -66,48 +65,15 @@ impl Raw {
     }
 }
 
-/// Run `cmd` to its end within `timeout` (else kill it and fail): stdin is `input` through a
-/// pipe (or /dev/null when None) unless the caller set it; stdout and stderr are captured unless
-/// `keep_stdio` (the caller set them).
-fn run_raw(mut cmd: Command, input: Option<Vec<u8>>, timeout: Duration, keep_stdio: bool) -> Raw {
-    let what = format!("{cmd:?}");
-    let what = if what.len() > 600 { format!("{}...", what.chars().take(600).collect::<String>()) } else { what };
+/// Run `cmd` to its end (within TIMEOUT, else its process group is killed and the test fails):
+/// stdin is `input` through a pipe (or /dev/null when None) unless the caller set it; stdout and
+/// stderr are captured unless `keep_stdio` (the caller set them).
+fn run_raw(mut cmd: Command, input: Option<Vec<u8>>, keep_stdio: bool) -> Raw {
     if !keep_stdio {
         cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    let t = Instant::now();
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    if let (Some(data), Some(mut w)) = (input, child.stdin.take()) {
-        thread::spawn(move || {
-            let _ = w.write_all(&data);
-        });
-    }
-    let reader = |r: Option<Box<dyn Read + Send>>| {
-        r.map(|mut r| {
-            thread::spawn(move || {
-                let mut v = Vec::new();
-                let _ = r.read_to_end(&mut v);
-                v
-            })
-        })
-    };
-    let out = reader(child.stdout.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
-    let err = reader(child.stderr.take().map(|r| Box::new(r) as Box<dyn Read + Send>));
-    let deadline = t + timeout;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("timed out after {timeout:?}, killed: {what}");
-        }
-        thread::sleep(Duration::from_millis(2));
-    };
-    let stdout = out.map(|h| h.join().unwrap()).unwrap_or_default();
-    let stderr = err.map(|h| h.join().unwrap()).unwrap_or_default();
+    let (status, stdout, stderr) = start_cmd(cmd, Some(input.unwrap_or_default())).wait_raw(TIMEOUT);
     Raw {
         code: status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
         signal: status.signal(),
@@ -117,10 +83,11 @@ fn run_raw(mut cmd: Command, input: Option<Vec<u8>>, timeout: Duration, keep_std
 }
 
 /// A marker unique to this process and `n`, that is also a valid `sleep` argument of about
-/// 20 s: it shows in /proc/*/cmdline of the outer process, of PID 1 inside (a clone of it) and of
-/// the sleep, and a leftover dies by itself even if a test fails half way.
+/// 20 minutes (longer than any wait of the tests, so a sleep never ends by itself while a test
+/// counts on it): it shows in /proc/*/cmdline of the outer process, of PID 1 inside (a clone of
+/// it) and of the sleep.
 fn marker(n: u64) -> String {
-    format!("20.{:07}{:05}1", std::process::id() % 10_000_000, n)
+    format!("1200.{:07}{:05}1", std::process::id() % 10_000_000, n)
 }
 
 /// Exactly one line on stderr, starting `sandbox: `.
@@ -139,9 +106,9 @@ fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// Wait (at most 2 s) until no process carries `marker`; fail with what is left otherwise.
+/// Wait until no process carries `marker`; fail with what is left if that does not come.
 fn assert_no_procs(marker: &str, ctx: &str) {
-    if !wait_until(Duration::from_secs(2), || procs_with_arg(marker).is_empty()) {
+    if !wait_until(TIMEOUT, || procs_with_arg(marker).is_empty()) {
         let left: Vec<String> = procs_with_arg(marker)
             .into_iter()
             .map(|p| {
@@ -180,17 +147,15 @@ fn sigkill_of_the_outer_at_any_moment_leaks_nothing() {
         } else {
             ctx = format!("iteration {i}: SIGKILL while the command runs");
             // The outer process, PID 1 and the sleep all carry the marker.
-            assert!(
-                wait_until(Duration::from_secs(5), || procs_with_arg(&m).len() >= 3),
-                "{ctx}: the command did not start: {:?}",
-                procs_with_arg(&m)
-            );
+            wait_for_event(&format!("{ctx}: the outer process, PID 1 and the sleep"), || {
+                procs_with_arg(&m).len() >= 3
+            });
         }
         let finished_early = !r.running();
         if !finished_early {
             r.signal(SIGKILL);
         }
-        let out = r.wait_for(Duration::from_secs(5));
+        let out = r.wait();
         assert!(
             out.code == 128 + SIGKILL,
             "{ctx}: the outer process ended by itself before the kill: {out:?}"
@@ -236,11 +201,9 @@ fn kept_layer_survives_crash_contention_and_rejection() {
     let m = marker(1);
     let r = f.start(&n, &["--keep"], &["sh", "-c", "echo data > /f; exec sleep \"$0\"", &m]);
     let file = f.upper(&n).join("f");
-    assert!(
-        wait_until(Duration::from_secs(5), || fs::read(&file).is_ok_and(|c| c == b"data\n")
-            && procs_with_arg(&m).len() >= 3),
-        "the --keep run did not start"
-    );
+    wait_for_event("the --keep run to write /f and run its sleep", || {
+        fs::read(&file).is_ok_and(|c| c == b"data\n") && procs_with_arg(&m).len() >= 3
+    });
     r.signal(SIGKILL);
     assert_eq!(r.wait().code, 128 + SIGKILL);
     assert_no_procs(&m, "killed --keep run");
@@ -268,24 +231,23 @@ fn kept_layer_survives_crash_contention_and_rejection() {
 
     // (b) Contended starts while a run of the kept layer is running: 125, in use, untouched.
     let m = marker(2);
-    let first = f.start(&n, &["--keep"], &["sh", "-c", "echo r > /r; exec sleep \"$0\"", &m]);
+    // The first run sleeps until the test stops it; each contender is refused and ends while
+    // it still runs (it did not wait for the name).
+    let mut first = f.start(&n, &["--keep"], &["sh", "-c", "echo r > /r; exec sleep \"$0\"", &m]);
     let rfile = f.upper(&n).join("r");
-    assert!(
-        wait_until(Duration::from_secs(5), || rfile.exists() && procs_with_arg(&m).len() >= 3),
-        "the first run did not start"
-    );
+    wait_for_event("the first run to write /r and run its sleep", || {
+        rfile.exists() && procs_with_arg(&m).len() >= 3
+    });
     let before = tree(&layer);
     let contenders: [&[&str]; 4] = [&[], &["--keep"], &["--cwd", "/no/such"], &["--env", "A=1"]];
     for opts in contenders {
-        let t = Instant::now();
         let out = f.run(&n, opts, &["sh", "-c", "rm -rf /f /r; echo ran"]);
-        let took = t.elapsed();
         if !(out.code == 125 && one_line(out.stderr.as_bytes()) && out.stderr.contains("in use") && out.stdout.is_empty())
         {
             failures.push(format!("contended start with {opts:?}: want 125 and one 'in use' line, got {out:?}"));
         }
-        if took > Duration::from_secs(1) {
-            failures.push(format!("contended start with {opts:?} took {took:?}"));
+        if !first.running() {
+            failures.push(format!("the first run ended while a contended start with {opts:?} ran"));
         }
         if tree(&layer) != before {
             failures.push(format!("contended start with {opts:?} changed the layer: {:?}", listing(&layer)));
@@ -379,32 +341,24 @@ fn load_forty_in_parallel_and_six_on_one_name() {
     }
     assert_dir_empty(&f.state);
 
+    // Six runs of one name, started together. Each blocks on its stdin, which the test holds:
+    // the one that got the name cannot end before the test lets it, so the five others must be
+    // refused and end while it still runs (a run that waited for the name would never end).
     let n = f.name("one");
-    let barrier = Arc::new(Barrier::new(6));
     let t = Instant::now();
-    let results: Vec<(Out, Duration)> = thread::scope(|s| {
-        let handles: Vec<_> = (0..6)
-            .map(|_| {
-                let cmd = f.cmd(&n, &[], &["sh", "-c", "sleep 1; echo done"]);
-                let b = barrier.clone();
-                s.spawn(move || {
-                    b.wait();
-                    let t = Instant::now();
-                    let out = run_cmd(cmd, b"");
-                    (out, t.elapsed())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let mut runs: Vec<Running> =
+        (0..6).map(|_| spawn_held(f.cmd(&n, &[], &["sh", "-c", "read _; echo done"]))).collect();
+    wait_for_event("five of the six runs on one name to be refused and end", || {
+        runs.iter_mut().map(|r| r.running()).filter(|running| !running).count() >= 5
     });
+    let winner = runs.iter_mut().position(|r| r.running()).expect("one run still holds the name");
+    let mut results: Vec<Out> = runs.into_iter().map(|r| r.wait()).collect();
     eprintln!("load: six on one name in {:?}", t.elapsed());
-    let winners: Vec<&(Out, Duration)> = results.iter().filter(|(o, _)| o.code == 0).collect();
-    assert_eq!(winners.len(), 1, "not exactly one run succeeded: {results:#?}");
-    assert_eq!(winners[0].0.stdout, "done\n");
-    for (out, took) in results.iter().filter(|(o, _)| o.code != 0) {
+    let won = results.remove(winner);
+    assert_eq!(won.tuple(), (0, "done\n", ""), "the run that got the name; the others: {results:#?}");
+    for out in &results {
         assert_eq!(out.code, 125, "{out:?}");
         assert!(one_line(out.stderr.as_bytes()) && out.stderr.contains("in use") && out.stderr.contains(&n), "{out:?}");
-        assert!(*took < Duration::from_secs(1), "a refused run took {took:?}");
     }
     f.finish();
 }
@@ -446,7 +400,7 @@ fn long_argument_lists_and_environments_arrive_intact() {
     let mut c = f.cmd(&n, &[], &[]);
     c.args(&cmd_args);
     let t = Instant::now();
-    let out = run_raw(c, None, TIMEOUT, false);
+    let out = run_raw(c, None, false);
     eprintln!("args: {} arguments in {:?}", cmd_args.len(), t.elapsed());
     assert_eq!(out.code, 0, "stderr: {}", out.err());
     let mut want = format!("{}\n", cmd_args.len() - 4).into_bytes();
@@ -476,7 +430,7 @@ fn long_argument_lists_and_environments_arrive_intact() {
         c.args(&base[..base.len() - 1]).args(&opts).arg("--").args(command);
         c
     };
-    let out = run_raw(env_cmd(&["cat", "/proc/self/environ"]), None, TIMEOUT, false);
+    let out = run_raw(env_cmd(&["cat", "/proc/self/environ"]), None, false);
     assert_eq!(out.code, 0, "stderr: {}", out.err());
     let mut want = b"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\0HOME=/root\0".to_vec();
     for i in 0..2000 {
@@ -489,7 +443,6 @@ fn long_argument_lists_and_environments_arrive_intact() {
     let out = run_raw(
         env_cmd(&["sh", "-c", "env | grep -c ^K_; echo \"$K_0|$K_1999\"; printf %s \"$BIG\" | wc -c"]),
         None,
-        TIMEOUT,
         false,
     );
     assert_eq!(out.code, 0, "stderr: {}", out.err());
@@ -535,7 +488,7 @@ fn big_layer_and_deep_tree_are_removed_at_exit() {
     );
     let t = Instant::now();
     let r = f.start(&n, &["--bind", &bind], &["sh", "-c", &script, "sh", &p]);
-    assert!(wait_until(Duration::from_secs(30), || ctl.join("ready").exists()), "the command did not finish writing");
+    wait_for_event("the command to finish writing its layer (/ctl/ready)", || ctl.join("ready").exists());
     let filled = t.elapsed();
     let upper = f.upper(&n);
     assert_eq!(fs::metadata(upper.join("big")).unwrap().len(), mb << 20);
@@ -545,7 +498,7 @@ fn big_layer_and_deep_tree_are_removed_at_exit() {
     assert_eq!(fs::read_dir(upper.join("many")).unwrap().count(), 3000);
     fs::write(ctl.join("stop"), "").unwrap();
     let t = Instant::now();
-    let out = r.wait_for(Duration::from_secs(30));
+    let out = r.wait();
     let removal = t.elapsed();
     assert_eq!(out.tuple(), (0, "ok\n", ""));
     eprintln!(
@@ -573,7 +526,7 @@ fn on_special_fs(f: &Fixture, name: &str, setup: &str) -> (i32, String, String, 
     let mut c = Command::new("unshare");
     c.args(["-m", "--propagation", "private", "sh", "-c", &format!("exec 3>&1; {script}"), "sh"]);
     c.arg(&dir).arg(BIN).args(&args).env_remove("SANDBOX_STATE_DIR");
-    let out = run_raw(c, None, TIMEOUT, false);
+    let out = run_raw(c, None, false);
     let text = out.out();
     let (before, rest) = text.split_once("BEFORE-END\n").unwrap_or_else(|| panic!("{name}: {out:?}"));
     let (rc, after) = rest.split_once('\n').unwrap_or_else(|| panic!("{name}: {out:?}"));
@@ -726,7 +679,7 @@ fn random_command_lines_never_crash_the_parser() {
         }
         let mut c = sandbox_cmd();
         c.args(&args);
-        let out = run_raw(c, None, TIMEOUT, false);
+        let out = run_raw(c, None, false);
         let shown: Vec<String> = args
             .iter()
             .map(|a| {
@@ -802,7 +755,7 @@ fn stdio_is_passed_through_without_loss() {
     file.write_all(b"before\n").unwrap();
     let mut c = f.cmd(&n, &[], &["sh", "-c", "echo out; echo err >&2; echo out2"]);
     c.stdin(Stdio::null()).stdout(file.try_clone().unwrap()).stderr(file.try_clone().unwrap());
-    let out = run_raw(c, None, TIMEOUT, true);
+    let out = run_raw(c, None, true);
     assert_eq!(out.code, 0);
     file.write_all(b"after\n").unwrap();
     file.seek(SeekFrom::Start(0)).unwrap();
@@ -815,11 +768,11 @@ fn stdio_is_passed_through_without_loss() {
     fs::write(&input, "line 1\nline 2\n").unwrap();
     let mut c = f.cmd(&n, &[], &["sh", "-c", "cat; echo end"]);
     c.stdin(fs::File::open(&input).unwrap()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let out = run_raw(c, None, TIMEOUT, true);
+    let out = run_raw(c, None, true);
     assert_eq!((out.code, out.out().as_str()), (0, "line 1\nline 2\nend\n"), "{}", out.err());
 
     // /dev/null as stdin.
-    let out = run_raw(f.cmd(&n, &[], &["sh", "-c", "cat; echo rc=$?"]), None, TIMEOUT, false);
+    let out = run_raw(f.cmd(&n, &[], &["sh", "-c", "cat; echo rc=$?"]), None, false);
     assert_eq!((out.code, out.out().as_str(), out.err().as_str()), (0, "rc=0\n", ""));
 
     // A closed stdin (or stdout) stays closed: no descriptor of sandbox's own takes its place.
@@ -828,7 +781,7 @@ fn stdio_is_passed_through_without_loss() {
         let mut c = Command::new("sh");
         c.args(["-c", &format!("exec {close}; exec \"$0\" \"$@\""), BIN]).args(f.args(&n, &[], &["sh", "-c", probe]));
         c.env_remove("SANDBOX_STATE_DIR");
-        let out = run_raw(c, Some(Vec::new()), TIMEOUT, false);
+        let out = run_raw(c, Some(Vec::new()), false);
         assert_eq!((out.code, out.err().as_str()), (0, want), "with {close}");
     }
 
@@ -837,13 +790,13 @@ fn stdio_is_passed_through_without_loss() {
     data.extend((0..=255u8).rev());
     data.extend(Lcg::new(8).bytes(10 << 20));
     let t = Instant::now();
-    let out = run_raw(f.cmd(&n, &[], &["cat"]), Some(data.clone()), Duration::from_secs(30), false);
+    let out = run_raw(f.cmd(&n, &[], &["cat"]), Some(data.clone()), false);
     eprintln!("stdio: {} bytes through cat in {:?}", data.len(), t.elapsed());
     assert_eq!(out.code, 0, "{}", out.err());
     assert!(out.stdout.len() == data.len(), "got {} bytes, sent {}", out.stdout.len(), data.len());
     assert!(out.stdout == data, "the stream changed on the way");
     // And the same on stderr, while stdout also flows.
-    let out = run_raw(f.cmd(&n, &[], &["sh", "-c", "cat >&2; echo done"]), Some(data.clone()), Duration::from_secs(30), false);
+    let out = run_raw(f.cmd(&n, &[], &["sh", "-c", "cat >&2; echo done"]), Some(data.clone()), false);
     assert_eq!((out.code, out.out().as_str()), (0, "done\n"));
     assert!(out.stderr == data, "the stream on stderr changed on the way ({} bytes)", out.stderr.len());
     f.finish();

@@ -14,15 +14,16 @@ use common::*;
 use std::fs;
 use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 const VM_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rootfs/vm.sh");
-/// A boot takes about 5 s under TCG here; killed (and failed) past this.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+/// A boot takes about 5 s under TCG on an idle machine here, a minute or more on a busy one;
+/// only a hung machine is still running after this (then qemu is killed and the test fails).
+const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
 
 enum Ready {
     Yes,
@@ -126,10 +127,12 @@ fn boot(name: &str, args: &[&str]) -> Boot {
 
 /// `boot`, with more files in the initramfs (VM_EXTRA of vm.sh: "SRC:DST ...").
 ///
-/// A machine whose guest printed nothing at all within SILENT_LIMIT is started once more: under
-/// TCG on a loaded host, qemu now and then sits after the firmware's "Booting from ROM.." with
-/// the guest never reaching its first line (seen once in about a hundred boots). Nothing of
-/// sandbox has run by then; a boot that printed anything is judged as it is.
+/// A machine whose guest printed nothing at all after qemu used SILENT_CPU of processor time (or
+/// within SILENT_WALL) is started once more: under TCG, qemu now and then sits after the
+/// firmware's "Booting from ROM.." with the guest never reaching its first line (seen once in
+/// about a hundred boots). Nothing of sandbox has run by then; a boot that printed anything is
+/// judged as it is. Processor time, not wall-clock time, tells a stuck guest from a slow one on
+/// a busy host: the guest's first line takes about a second of it.
 fn boot_with(name: &str, args: &[&str], extra: &str) -> Boot {
     let _one_at_a_time = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
     let first = boot_once(name, args, extra);
@@ -144,17 +147,45 @@ fn boot_with(name: &str, args: &[&str], extra: &str) -> Boot {
     again
 }
 
-/// A guest that printed no line within this is taken as stuck before its kernel ran.
-const SILENT_LIMIT: Duration = Duration::from_secs(45);
+/// A guest that printed no line after qemu used this much processor time is taken as stuck
+/// before its kernel ran.
+const SILENT_CPU: Duration = Duration::from_secs(60);
+/// ... or after this much time at all (a qemu that sleeps rather than spins).
+const SILENT_WALL: Duration = Duration::from_secs(600);
+
+/// The processor time process `pid` used so far (user and system, all its threads).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let ticks: u64 = stat
+        .rfind(')')
+        .map(|i| stat[i + 1..].split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+/// qemu (or vm.sh before it execs qemu), with its process group: killed and reaped when dropped
+/// before it ended, so that a failing test leaves no machine running.
+struct Machine(Child, bool);
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        if !self.1 {
+            kill_group(&mut self.0);
+        }
+    }
+}
 
 fn boot_once(name: &str, args: &[&str], extra: &str) -> Boot {
     let mut cmd = Command::new("bash");
     cmd.arg(VM_SH).arg("boot").args(args).env("SANDBOX_BIN", BIN).env("VM_EXTRA", extra);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    contain(&mut cmd);
     let what = format!("{cmd:?}");
     let start = Instant::now();
     // vm.sh execs qemu: the child is qemu once the initramfs is built.
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let mut machine = Machine(cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}")), false);
+    let child = &mut machine.0;
     let mut stdout = child.stdout.take().unwrap();
     let seen = Arc::new(AtomicUsize::new(0));
     let seen_by_reader = Arc::clone(&seen);
@@ -190,14 +221,17 @@ fn boot_once(name: &str, args: &[&str], extra: &str) -> Boot {
         s
     });
     let deadline = start + BOOT_TIMEOUT;
+    let pid = child.id();
     let status = loop {
         if let Some(s) = child.try_wait().expect("try_wait") {
+            machine.1 = true;
             break s.code();
         }
-        let silent = seen.load(Ordering::Relaxed) <= 1 && start.elapsed() >= SILENT_LIMIT;
+        let silent = seen.load(Ordering::Relaxed) <= 1
+            && (start.elapsed() >= SILENT_WALL || cpu_time(pid) >= SILENT_CPU);
         if Instant::now() >= deadline || silent {
-            let _ = child.kill();
-            let _ = child.wait();
+            kill_group(child);
+            machine.1 = true;
             break None;
         }
         thread::sleep(Duration::from_millis(20));
@@ -215,7 +249,10 @@ fn boot_once(name: &str, args: &[&str], extra: &str) -> Boot {
     }
     match status {
         Some(c) => text.push_str(&format!("# qemu exited by itself with status {c} after {:.3}s\n", elapsed.as_secs_f64())),
-        None => text.push_str(&format!("# qemu killed after {:.3}s (timeout {BOOT_TIMEOUT:?}, or no line within {SILENT_LIMIT:?})\n", elapsed.as_secs_f64())),
+        None => text.push_str(&format!(
+            "# qemu killed after {:.3}s (timeout {BOOT_TIMEOUT:?}, or no line after {SILENT_CPU:?} of processor time or {SILENT_WALL:?})\n",
+            elapsed.as_secs_f64()
+        )),
     }
     if !stderr.is_empty() {
         text.push_str(&format!("# stderr:\n{stderr}"));
@@ -273,7 +310,11 @@ impl Boot {
     /// qemu exited by itself (the machine powered off, no panic) and the last line the init
     /// printed says `exit status <code>`.
     fn assert_clean_exit(&self, code: i32) {
-        assert!(self.status.is_some(), "qemu did not exit by itself within {BOOT_TIMEOUT:?} (or printed no line within {SILENT_LIMIT:?}) and was killed: {}", self.show());
+        assert!(
+            self.status.is_some(),
+            "qemu did not exit by itself within {BOOT_TIMEOUT:?} (or printed no line) and was killed: {}",
+            self.show()
+        );
         let text = self.text();
         for bad in ["Kernel panic", "Attempted to kill init", "BUG:", "Oops", "kernel BUG"] {
             assert!(!text.contains(bad), "{bad:?} on the console: {}", self.show());
@@ -334,20 +375,18 @@ fn vm_init_only_reaps_orphans() {
     if !vm_ready() {
         return;
     }
-    // 20 subshells that exit at once leave their `sleep 0.1` to PID 1, the machine's init.
-    let b = boot(
-        "vm_init_only_reaps_orphans",
-        &[
-            "/bin/sh",
-            "-c",
-            "for i in $(seq 20); do (sleep 0.1 &); done; sleep 2; \
-             echo zombies=$(ps -o stat | grep -c Z); echo sleeping=$(ps -o comm | grep -cx sleep); \
-             echo pid1=$(cat /proc/1/comm); echo cgroup2=$(grep -c ' /sys/fs/cgroup cgroup2 ' /proc/mounts); \
-             echo init-only-done; exit 5",
-        ],
+    // 20 subshells that exit at once leave their sleep to PID 1, the machine's init; once all
+    // are PID 1's, the shell kills them and waits until they are gone from /proc.
+    let script = format!(
+        "{ORPHANS}; orphans 20 1; echo adopted=$(sleeps 1 | wc -l); gone 1; \
+         echo zombies=$(ps -o stat | grep -c Z); echo sleeping=$(ps -o comm | grep -cx sleep); \
+         echo pid1=$(cat /proc/1/comm); echo cgroup2=$(grep -c ' /sys/fs/cgroup cgroup2 ' /proc/mounts); \
+         echo init-only-done; exit 5"
     );
+    let b = boot("vm_init_only_reaps_orphans", &["/bin/sh", "-c", &script]);
     b.assert_clean_exit(5);
     assert!(b.line_ending("init-only-done").is_some(), "{}", b.show());
+    assert_eq!(b.number("adopted"), 20, "{}", b.show());
     assert_eq!(b.number("zombies"), 0, "orphans not reaped: {}", b.show());
     assert_eq!(b.number("sleeping"), 0, "{}", b.show());
     assert_eq!(b.number("cgroup2"), 1, "cgroup2 not at /sys/fs/cgroup: {}", b.show());
@@ -358,16 +397,19 @@ fn vm_limits() {
     if !vm_ready() {
         return;
     }
-    // Builtins only while the pids are at the limit: a shell that cannot fork gives up.
+    // Builtins only while the pids are at the limit: a shell that cannot fork gives up. The
+    // sleeps outlast any boot (they are killed), and the busy loop at half a CPU runs until it
+    // is throttled (or gives up after 300000 turns, for the assertion to show).
     let script = "echo pids_max=$(cat /sys/fs/cgroup/pids.max); echo memory_max=$(cat /sys/fs/cgroup/memory.max); \
         echo cpu_max=$(cat /sys/fs/cgroup/cpu.max); \
-        sh -c 'for i in $(seq 50); do sleep 5 & done; wait'; echo bomb=$?; \
+        sh -c 'for i in $(seq 50); do sleep 600 & done; wait'; echo bomb=$?; \
         set -- /proc/[0-9]*; echo procs=$#; \
         for p in /proc/[0-9]*; do read -r c < $p/comm && [ $c = sleep ] && kill ${p#/proc/}; done 2>/dev/null; \
         n=0; while set -- /proc/[0-9]*; [ $# -gt 3 ] && [ $n -lt 200000 ]; do n=$((n+1)); done; \
         while read -r k v; do echo pids_events_$k=$v; done < /sys/fs/cgroup/pids.events; \
         dd if=/dev/zero of=/dev/null bs=100M count=1; echo hog=$?; echo after-oom; \
-        read -r u _ < /proc/uptime; e=$((${u%.*}+2)); while [ ${u%.*} -lt $e ]; do read -r u _ < /proc/uptime; done; \
+        t=0; n=0; while [ $t = 0 ] && [ $n -lt 300000 ]; do n=$((n+1)); \
+          while read -r k v; do [ $k = nr_throttled ] && t=$v; done < /sys/fs/cgroup/cpu.stat; done; \
         while read -r k v; do echo cpu_stat_$k=$v; done < /sys/fs/cgroup/cpu.stat";
     let b = boot(
         "vm_limits",
@@ -387,7 +429,7 @@ fn vm_limits() {
     assert_eq!(b.number("hog"), 137, "{}", b.show());
     let (hog, _) = b.line_ending("after-oom").unwrap_or_else(|| panic!("no after-oom: {}", b.show()));
     assert!(b.lines[..hog].iter().any(|(_, l)| l.contains("out of memory")), "no OOM kill: {}", b.show());
-    // 2 s of busy loop at half a CPU was throttled.
+    // The busy loop at half a CPU was throttled.
     assert!(b.number("cpu_stat_nr_throttled") >= 1, "not throttled: {}", b.show());
 }
 

@@ -1,4 +1,5 @@
-//! Shared helpers of the integration tests: run the real binary with a timeout, a unique
+//! Shared helpers of the integration tests: run the real binary (in a process group that dies
+//! with the test), wait for events with a limit only a hang reaches, a unique
 //! temporary state directory per test, and the checks made after every test (the host's mount
 //! table is as before, the state directory is empty).
 #![allow(dead_code)]
@@ -6,9 +7,9 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread::{self, JoinHandle};
@@ -17,15 +18,21 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_sandbox");
 pub const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 pub const IMAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rootfs/busybox");
-pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// The limit of every wait of the tests: for a run to end, for a file, a line or a process
+/// state to appear. Only a real hang reaches it; a busy machine takes seconds for what takes
+/// milliseconds on an idle one, so no test waits less.
+pub const TIMEOUT: Duration = Duration::from_secs(300);
 
 pub const SIGKILL: i32 = 9;
 pub const SIGUSR1: i32 = 10;
 pub const SIGTERM: i32 = 15;
 
+const PR_SET_PDEATHSIG: i32 = 1;
+
 extern "C" {
     fn geteuid() -> u32;
     fn kill(pid: i32, sig: i32) -> i32;
+    fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
 }
 
 /// Whether the tests that need namespaces can run. Not root: say why and return false (the test
@@ -73,40 +80,101 @@ fn code_of(s: ExitStatus) -> i32 {
     s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
 }
 
-fn drain<R: Read + Send + 'static>(r: Option<R>) -> Option<JoinHandle<String>> {
+fn drain<R: Read + Send + 'static>(r: Option<R>) -> Option<JoinHandle<Vec<u8>>> {
     r.map(|mut r| {
         thread::spawn(move || {
             let mut v = Vec::new();
             let _ = r.read_to_end(&mut v);
-            String::from_utf8_lossy(&v).into_owned()
+            v
         })
     })
 }
 
-/// A running sandbox: its output is read on threads, so it never blocks on a full pipe. Killed
-/// (SIGKILL) and reaped if dropped while still running, e.g. when a test fails half way.
+/// A command as shown in a failure: its Debug form, cut at 600 characters.
+fn shown(cmd: &Command) -> String {
+    let what = format!("{cmd:?}");
+    if what.len() > 600 {
+        format!("{}...", what.chars().take(600).collect::<String>())
+    } else {
+        what
+    }
+}
+
+/// A process the test started, with everything it started in turn: the child leads a process
+/// group of its own, and gets SIGKILL when the test's thread ends (PR_SET_PDEATHSIG), even if
+/// the test harness itself is killed. Dropped while it runs (a test that failed half way), the
+/// group is killed and the child reaped. Piped output is read on threads, so it never blocks on
+/// a full pipe.
 pub struct Running {
     child: Child,
-    out: Option<JoinHandle<String>>,
-    err: Option<JoinHandle<String>>,
+    out: Option<JoinHandle<Vec<u8>>>,
+    err: Option<JoinHandle<Vec<u8>>>,
+    /// The write end of a held stdin (`spawn_held`), closed by `release`.
+    hold: Option<ChildStdin>,
     done: bool,
     what: String,
 }
 
-/// Start `cmd` with `stdin` as its input, stdout and stderr captured.
-pub fn spawn(mut cmd: Command, stdin: &[u8]) -> Running {
-    let what = format!("{cmd:?}");
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+/// Make `cmd`'s process the leader of a process group of its own (what it starts stays in that
+/// group, for `kill_group`), and have it killed when the thread that starts it ends.
+pub fn contain(cmd: &mut Command) {
+    cmd.process_group(0);
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if prctl(PR_SET_PDEATHSIG, SIGKILL as u64, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Kill the process group of a `contain`ed child that is not reaped yet (until then its pid is
+/// still the group's), then reap it.
+pub fn kill_group(child: &mut Child) {
+    // SAFETY: kill has no memory preconditions.
+    unsafe { kill(-(child.id() as i32), SIGKILL) };
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Start `cmd` with its stdio as the caller set it, in a process group of its own. A piped
+/// stdout or stderr is read on a thread. A piped stdin gets `input` (then end of file), or, when
+/// `input` is None, is held open until `release` (or the wait): a command that reads it blocks
+/// until the test lets it go on.
+pub fn start_cmd(mut cmd: Command, input: Option<Vec<u8>>) -> Running {
+    let what = shown(&cmd);
+    contain(&mut cmd);
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    // A writer thread: the command may not read its input at all.
-    thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
+    let mut hold = None;
+    if let Some(mut w) = child.stdin.take() {
+        match input {
+            // A writer thread: the command may not read its input at all.
+            Some(data) => {
+                thread::spawn(move || {
+                    let _ = w.write_all(&data);
+                });
+            }
+            None => hold = Some(w),
+        }
+    }
     let out = drain(child.stdout.take());
     let err = drain(child.stderr.take());
-    Running { child, out, err, done: false, what }
+    Running { child, out, err, hold, done: false, what }
+}
+
+/// Start `cmd` with `stdin` as its input, stdout and stderr captured.
+pub fn spawn(mut cmd: Command, stdin: &[u8]) -> Running {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    start_cmd(cmd, Some(stdin.to_vec()))
+}
+
+/// Start `cmd` with stdout and stderr captured and its stdin a pipe the test holds open: a
+/// command that reads stdin (`read _`, `cat`) blocks there until `release`.
+pub fn spawn_held(mut cmd: Command) -> Running {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    start_cmd(cmd, None)
 }
 
 impl Running {
@@ -124,27 +192,58 @@ impl Running {
         signal(self.pid(), sig);
     }
 
-    /// Wait for the end within `timeout`; on timeout kill it and fail the test.
-    pub fn wait_for(mut self, timeout: Duration) -> Out {
-        let deadline = Instant::now() + timeout;
+    /// Close the held stdin: the command reads end of file and goes on.
+    pub fn release(&mut self) {
+        self.hold = None;
+    }
+
+    fn kill_group(&mut self) {
+        kill_group(&mut self.child);
+        self.done = true;
+    }
+
+    fn output(&mut self) -> (Vec<u8>, Vec<u8>) {
+        let so = self.out.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        let se = self.err.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+        (so, se)
+    }
+
+    /// Wait for the end (a held stdin is released first): its status, stdout and stderr. The
+    /// limit is `timeout` but never less than TIMEOUT; past it the process group is killed and
+    /// the test fails, showing what it printed.
+    pub fn wait_raw(mut self, timeout: Duration) -> (ExitStatus, Vec<u8>, Vec<u8>) {
+        self.release();
+        let limit = timeout.max(TIMEOUT);
+        let deadline = Instant::now() + limit;
         let status = loop {
             if let Some(s) = self.child.try_wait().expect("try_wait") {
                 break s;
             }
             if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                self.done = true;
-                let so = self.out.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-                let se = self.err.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-                panic!("timed out after {timeout:?}, killed: {}\nstdout: {so}\nstderr: {se}", self.what);
+                self.kill_group();
+                let (so, se) = self.output();
+                panic!(
+                    "did not end within {limit:?} (its process group was killed): {}\nstdout: {}\nstderr: {}",
+                    self.what,
+                    String::from_utf8_lossy(&so),
+                    String::from_utf8_lossy(&se)
+                );
             }
             thread::sleep(Duration::from_millis(5));
         };
         self.done = true;
-        let stdout = self.out.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        let stderr = self.err.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-        Out { code: code_of(status), stdout, stderr }
+        let (so, se) = self.output();
+        (status, so, se)
+    }
+
+    /// `wait_raw` as an `Out`.
+    pub fn wait_for(self, timeout: Duration) -> Out {
+        let (status, so, se) = self.wait_raw(timeout);
+        Out {
+            code: code_of(status),
+            stdout: String::from_utf8_lossy(&so).into_owned(),
+            stderr: String::from_utf8_lossy(&se).into_owned(),
+        }
     }
 
     pub fn wait(self) -> Out {
@@ -155,13 +254,12 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         if !self.done {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            self.kill_group();
         }
     }
 }
 
-/// Run `cmd` with `stdin` and the default timeout: (status, stdout, stderr) in an `Out`.
+/// Run `cmd` with `stdin` to its end: (status, stdout, stderr) in an `Out`.
 pub fn run_cmd(cmd: Command, stdin: &[u8]) -> Out {
     spawn(cmd, stdin).wait()
 }
@@ -262,9 +360,11 @@ pub fn assert_dir_empty(dir: &Path) {
     assert!(l.is_empty(), "{} is not empty: {l:#?}", dir.display());
 }
 
-/// Poll `pred` every 10 ms until it holds or `timeout` passes; whether it held.
+/// Poll `pred` every 10 ms until it holds or the limit passes; whether it held. The limit is
+/// `timeout` but never less than TIMEOUT: what a test waits for comes in its time on a busy
+/// machine, and only a hang should reach the limit.
 pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + timeout.max(TIMEOUT);
     loop {
         if pred() {
             return true;
@@ -274,6 +374,12 @@ pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
         }
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Wait until `pred` holds; fail the test, naming `what` it waited for, if it does not within
+/// TIMEOUT.
+pub fn wait_for_event(what: &str, pred: impl FnMut() -> bool) {
+    assert!(wait_until(TIMEOUT, pred), "waited {TIMEOUT:?} in vain for {what}");
 }
 
 /// Pids of the host's processes with an argument exactly equal to `arg`.
@@ -288,6 +394,17 @@ pub fn procs_with_arg(arg: &str) -> Vec<u32> {
     }
     v
 }
+
+/// Shell functions for the orphan tests (no double quote: they go on a VM's kernel command line
+/// too). `orphans N P`: N subshells each leave a long sleep behind; the function returns once N
+/// sleeps have parent P (they were adopted). `gone P`: kill the sleeps of parent P, then return
+/// once none is left in /proc at all (one that is never reaped stays there as a zombie; after
+/// 20000 looks the function gives up, for the caller's dump to show it).
+pub const ORPHANS: &str = "sleeps() { for s in /proc/[0-9]*/stat; do read -r p c st pp rest < $s || continue; \
+    [ $c = '(sleep)' ] && [ $pp = $1 ] && echo $p; done 2>/dev/null; }; \
+    orphans() { for i in $(seq $1); do (sleep 1000 &); done; \
+    while [ $(sleeps $2 | wc -l) -lt $1 ]; do sleep 0.01; done; }; \
+    gone() { kill $(sleeps $1); i=0; while [ $(sleeps $1 | wc -l) -gt 0 ] && [ $i -lt 20000 ]; do i=$((i+1)); sleep 0.01; done; }";
 
 /// One line of /proc/PID/stat: (pid, comm, state, ppid).
 pub fn parse_stat(line: &str) -> Option<(u32, String, char, u32)> {
