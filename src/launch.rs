@@ -401,7 +401,8 @@ fn inner(sb: &Sandbox, ch: Channels, net: Option<&Network>, maker: Fd) -> ! {
     sys::close(ch.parents);
     // Nothing of the caller's but stdio goes in: an fd of a host directory handed to the
     // sandbox (`7</`) would be a way out. Every other inherited fd is closed here, in PID 1;
-    // the locked layer directory is kept for root.rs, which closes it.
+    // the locked layer directory is kept for root.rs, which closes it. (The command's process
+    // holds copies of PID 1's fds, and closes all but stdio before its execve.)
     let rootless = sb.userns.is_some();
     let [a, b, c, d] = net.map_or([Fd(-1); 4], |n| n.fds(rootless));
     sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock, ch.job, maker, a, b, c, d, sb.layer.dir]);
@@ -488,6 +489,11 @@ fn inner(sb: &Sandbox, ch: Channels, net: Option<&Network>, maker: Fd) -> ! {
         if let Err(e) = exec::enter_cwd(cfg.cwd) {
             fail(e);
         }
+        // Nothing but stdio and the report goes into execve. Close-on-exec is not enough: the
+        // kernel looks up a script's interpreter (`#!/proc/self/fd/N/../..`) before it closes
+        // them, and this process holds copies of PID 1's, the locked layer directory of the
+        // host among them.
+        sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock]);
         exec::exec(Step::Exec, sb.args, cfg.command, envp.as_ptr(), exec::path_of(&envp), sock)
     } };
     let pid = init::start(&command).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));

@@ -150,6 +150,64 @@ fn the_host_binary_cannot_be_changed_from_inside() {
     both(host_binary_cannot_be_changed);
 }
 
+/// A script whose interpreter is reached through a descriptor the command's process might
+/// hold when it execs (the kernel looks the interpreter up before it closes close-on-exec
+/// descriptors): `#!/proc/self/fd/N/../../..<decoy>`, for every N a sandbox could use. The
+/// decoy, a copy of busybox on the host, would then run and rewrite itself through
+/// /proc/self/exe.
+fn no_descriptor_of_the_host_reaches_execve(who: Who) {
+    let s = Setup::new(&format!("esc-fd-{who:?}"), who);
+    let decoy = s.f.path("decoy");
+    fs::create_dir(&decoy).unwrap();
+    fs::copy(s.image.join("bin/busybox"), decoy.join("sh")).unwrap();
+    if who == Who::Rootless {
+        chown_r(&decoy, NOBODY);
+    }
+    let before = fs::read(decoy.join("sh")).unwrap();
+    let up = "/..".repeat(30);
+    let fds = 3..=20;
+    for n in fds.clone() {
+        let script = format!(
+            "#!/proc/self/fd/{n}{up}{}/sh\nexec 5</proc/self/exe\nexec /bin/busybox sh -c 'printf \"#!/bin/sh\\necho PWNED\\n\" > /proc/self/fd/5'\n",
+            decoy.display()
+        );
+        s.plant(&format!("/bin/pwn{n}"), &script);
+    }
+    let intact = |how: &str| {
+        assert!(fs::read(decoy.join("sh")).unwrap() == before, "{who:?} {how}: the host's file was rewritten");
+    };
+    for n in fds.clone() {
+        let out = s.run(&s.f.name("a"), &[], &[&format!("/bin/pwn{n}")]);
+        intact(&format!("fd {n}"));
+        assert_ne!(out.code, 0, "{who:?} fd {n}: {out:?}");
+    }
+    // From a terminal (script(1) gives sandbox one), where the sandbox has a terminal of its own.
+    for n in 3..=8 {
+        let mut line = format!("{} --lower {} --name {} --state-dir {} -- /bin/pwn{n}", s.bin.display(), s.image.display(), s.f.name("t"), s.f.state.display());
+        if who == Who::Rootless {
+            line = format!("setpriv --reuid 65534 --regid 65534 --clear-groups -- {line}");
+        }
+        let mut c = Command::new("script");
+        c.args(["-qec", &line, "/dev/null"]);
+        run_cmd(c, b"");
+        intact(&format!("terminal, fd {n}"));
+    }
+    // A kept layer that an earlier run made hostile.
+    let k = s.f.name("k");
+    s.run(&k, &["--keep"], &["sh", "-c", "for n in 3 4 5 6 7 8; do cp /bin/pwn$n /usr/bin/p$n; done"]).expect(0);
+    for n in 3..=8 {
+        s.run(&k, &["--keep"], &[&format!("/usr/bin/p{n}")]);
+        intact(&format!("kept layer, fd {n}"));
+    }
+    s.run(&k, &[], &["true"]).expect(0);
+    s.f.finish();
+}
+
+#[test]
+fn no_descriptor_of_the_host_reaches_the_commands_execve() {
+    both(no_descriptor_of_the_host_reaches_execve);
+}
+
 // ---- the working directory ------------------------------------------------------------------
 
 fn cwd_stays_inside(who: Who) {
@@ -267,19 +325,25 @@ fn signals_reach(sandboxed: bool) {
     let out_dir = f.path("out");
     fs::create_dir(&out_dir).unwrap();
     let bind = format!("{}:/out", out_dir.display());
-    for sig in SIGNALS {
-        let ready = out_dir.join(format!("ready-{sig}"));
-        let dir = if sandboxed { "/out".to_string() } else { out_dir.display().to_string() };
-        let script = format!("trap 'echo got-{sig}; exit 7' {sig}; touch {dir}/ready-{sig}; while :; do sleep 0.05; done");
-        let running = if sandboxed {
-            f.start(&f.name(&sig.to_string()), &["--bind", &bind], &["sh", "-c", &script])
+    let dir = if sandboxed { "/out".to_string() } else { out_dir.display().to_string() };
+    // The command `sh -c SCRIPT` in a sandbox (with the test's directory at /out), or as the
+    // child of sandbox's init alone; in a process group of its own, as a job.
+    let start = |name: &str, script: &str| {
+        let mut c = if sandboxed {
+            f.cmd(&f.name(name), &["--bind", &bind], &["sh", "-c", script])
         } else {
             let mut c = sandbox_cmd();
-            c.args(["--", &format!("{IMAGE}/bin/busybox"), "sh", "-c", &script]);
+            c.args(["--", &format!("{IMAGE}/bin/busybox"), "sh", "-c", script]);
             c.env("PATH", format!("{IMAGE}/bin"));
-            c.process_group(0);
-            spawn(c, b"")
+            c
         };
+        c.process_group(0);
+        spawn(c, b"")
+    };
+    for sig in SIGNALS {
+        let ready = out_dir.join(format!("ready-{sig}"));
+        let script = format!("trap 'echo got-{sig}; exit 7' {sig}; touch {dir}/ready-{sig}; while :; do sleep 0.05; done");
+        let running = start(&sig.to_string(), &script);
         assert!(wait_until(Duration::from_secs(120), || ready.exists()), "signal {sig}: the command never started");
         running.signal(sig);
         let out = running.wait_for(Duration::from_secs(120));
@@ -289,19 +353,7 @@ fn signals_reach(sandboxed: bool) {
     // SIGTSTP not from a terminal stops the command (and sandbox with it, in a sandbox);
     // SIGCONT continues both.
     let ready = out_dir.join("ready-sleep");
-    let dir = if sandboxed { "/out".to_string() } else { out_dir.display().to_string() };
-    let script = format!("touch {dir}/ready-sleep; exec sleep 600");
-    let running = if sandboxed {
-        let mut c = f.cmd(&f.name("tstp"), &["--bind", &bind], &["sh", "-c", &script]);
-        c.process_group(0);
-        spawn(c, b"")
-    } else {
-        let mut c = sandbox_cmd();
-        c.args(["--", &format!("{IMAGE}/bin/busybox"), "sh", "-c", &script]);
-        c.env("PATH", format!("{IMAGE}/bin"));
-        c.process_group(0);
-        spawn(c, b"")
-    };
+    let running = start("tstp", &format!("touch {dir}/ready-sleep; exec sleep 600"));
     assert!(wait_until(Duration::from_secs(120), || ready.exists()));
     let outer = running.pid();
     let command = if sandboxed {
