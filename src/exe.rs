@@ -6,9 +6,11 @@
 //! run that file inside the sandbox, and a process there could change it through
 //! /proc/PID/exe: a write fails (ETXTBSY) but a chmod 4755 does not, and every user of the host
 //! would then run a setuid-root sandbox (CVE-2019-5736, the runc escape). So before it makes
-//! anything, sandbox executes itself again from a memfd copy sealed against every change, as
-//! runc and crun do: /proc/PID/exe of each process it makes is that copy, not a file of the
-//! host, and nobody can write it, grow it or shrink it.
+//! anything, sandbox executes itself again from a copy nobody can change: as root, the binary
+//! itself in a detached read-only bind mount of it alone (no copy: a chmod, a write or a
+//! truncate through /proc/PID/exe then fails with EROFS, and nothing inside can make that mount
+//! writable); where sandbox may not make mounts (not root), a memfd copy sealed against every
+//! change, as runc and crun do. A binary that is on a read-only mount already is run as it is.
 
 use crate::error::{Error, Step};
 use crate::sys::{self, Args, Env, Errno, Fd, AT_FDCWD};
@@ -25,9 +27,15 @@ const MFD_EXEC: u32 = 0x10;
 pub fn run_sealed<'a>(args: &Args, env: &Env) -> Result<(), Error<'a>> {
     let e = |errno| Error::new(Step::SelfCopy, b"/proc/self/exe", errno);
     let exe = sys::openat(AT_FDCWD, c"/proc/self/exe", libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(e)?;
-    if sys::fcntl(exe, libc::F_GET_SEALS, 0).is_ok_and(|s| s & SEALS == SEALS) {
+    if sys::on_read_only_mount(exe) || sys::fcntl(exe, libc::F_GET_SEALS, 0).is_ok_and(|s| s & SEALS == SEALS) {
         sys::close(exe);
         return Ok(());
+    }
+    if let Ok(alone) = read_only_mount_of(exe) {
+        sys::close(exe);
+        let errno = sys::execveat_fd(alone, args.tail(0), env.raw());
+        sys::close(alone);
+        return Err(e(errno));
     }
     let copy = copy_of(exe).map_err(e);
     sys::close(exe);
@@ -35,6 +43,17 @@ pub fn run_sealed<'a>(args: &Args, env: &Env) -> Result<(), Error<'a>> {
     let errno = sys::execveat_fd(copy, args.tail(0), env.raw());
     sys::close(copy);
     Err(e(errno))
+}
+
+/// The binary alone in a detached bind mount, read-only (and nosuid, nodev): an fd of it.
+fn read_only_mount_of(exe: Fd) -> Result<Fd, Errno> {
+    let m = sys::open_tree_clone(exe, c"")?;
+    let attrs = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV;
+    if let Err(err) = sys::mount_setattr(m, c"", libc::AT_EMPTY_PATH, attrs, 0) {
+        sys::close(m);
+        return Err(err);
+    }
+    Ok(m)
 }
 
 fn copy_of(exe: Fd) -> Result<Fd, Errno> {

@@ -851,3 +851,19 @@ pub fn sigpending() -> SigSet {
     let _ = unsafe { syscall!(Sysno::rt_sigpending, &mut set.0 as *mut u64, 8) };
     set
 }
+
+/// open_tree with OPEN_TREE_CLONE: a detached bind mount of `path` in `dir` ("": `dir` itself),
+/// close-on-exec.
+pub fn open_tree_clone(dir: Fd, path: &CStr) -> Result<Fd> {
+    // OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC
+    // SAFETY: path is a live C string.
+    unsafe { syscall!(Sysno::open_tree, dir.0, path.as_ptr(), 1u32 | libc::O_CLOEXEC as u32 | libc::AT_EMPTY_PATH as u32) }.map(|f| Fd(f as i32))
+}
+
+/// Whether the mount that `fd` is on is read-only (statfs's ST_RDONLY).
+pub fn on_read_only_mount(fd: Fd) -> bool {
+    // SAFETY: an all-zero statfs is a valid value of this plain C struct.
+    let mut st: libc::statfs = unsafe { core::mem::zeroed() };
+    // SAFETY: st is a live, writable struct statfs.
+    unsafe { syscall!(Sysno::fstatfs, fd.0, &mut st as *mut libc::statfs) }.is_ok_and(|_| st.f_flags & libc::ST_RDONLY != 0)
+}
