@@ -361,12 +361,23 @@ fn signals_reach(sandboxed: bool) {
     let running = start("tstp", &format!("touch {dir}/ready-sleep; exec sleep 600"));
     assert!(wait_until(Duration::from_secs(120), || ready.exists()));
     let outer = running.pid();
-    let command = if sandboxed {
-        let pid1 = children(outer)[0];
-        children(pid1)[0]
-    } else {
-        children(outer)[0]
-    };
+    // The command is `sleep` below the outer process (PID 1 between them in a sandbox; the
+    // helper that makes the network namespace may be a child of the outer process for a while).
+    let mut command = 0;
+    assert!(
+        wait_until(Duration::from_secs(120), || {
+            let mut todo = children(outer);
+            while let Some(p) = todo.pop() {
+                if fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep") {
+                    command = p;
+                    return true;
+                }
+                todo.extend(children(p));
+            }
+            false
+        }),
+        "the command never appeared"
+    );
     running.signal(20);
     assert!(wait_until(Duration::from_secs(120), || state_of(command) == Some('T')), "SIGTSTP did not stop the command");
     if sandboxed {

@@ -65,12 +65,20 @@ impl Term {
     fn wait_running(&self, word: &str) {
         let shell: String = self.tmux(&["display-message", "-p", "-t", &self.session, "#{pane_pid}"]).trim().to_string();
         let ok = wait_until(Duration::from_secs(120), || {
-            let out = Command::new("ps").args(["-eo", "pid,pgid,tpgid,stat,args"]).output().expect("ps");
+            let out = Command::new("ps").args(["-eo", "pid,ppid,pgid,tpgid,stat,args"]).output().expect("ps");
             let all = String::from_utf8_lossy(&out.stdout).into_owned();
-            let rows: Vec<Vec<&str>> = all.lines().map(|l| l.split_whitespace().collect()).filter(|r: &Vec<&str>| r.len() >= 5).collect();
-            let fg_not_shell = rows.iter().any(|r| r[0] == shell && r[2] != r[1]);
-            let named: Vec<_> = rows.iter().filter(|r| r.last() == Some(&word)).collect();
-            fg_not_shell && !named.is_empty() && named.iter().all(|r| !r[3].starts_with('T'))
+            let rows: Vec<Vec<&str>> = all.lines().map(|l| l.split_whitespace().collect()).filter(|r: &Vec<&str>| r.len() >= 6).collect();
+            let fg_not_shell = rows.iter().any(|r| r[0] == shell && r[3] != r[2]);
+            // The pane's shell's descendants only: other tests run beside this one.
+            let mut mine = vec![shell.as_str()];
+            let mut i = 0;
+            while i < mine.len() {
+                let p = mine[i];
+                mine.extend(rows.iter().filter(|r| r[1] == p).map(|r| r[0]));
+                i += 1;
+            }
+            let named: Vec<_> = rows.iter().filter(|r| mine.contains(&r[0]) && r.last() == Some(&word)).collect();
+            fg_not_shell && !named.is_empty() && named.iter().all(|r| !r[4].starts_with('T'))
         });
         assert!(ok, "the job never ran in the foreground again:\n{}\n{}", self.screen(), self.processes());
     }
