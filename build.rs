@@ -36,5 +36,22 @@ fn main() {
         .expect("write the linker script");
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     }
+    errno_texts();
     println!("cargo:rerun-if-changed=build.rs");
+}
+
+// The OS reasons that error lines print, the texts of the syscalls crate, as one compact table:
+// for each errno, its number (u16, little-endian), the text's length (u8) and the text. A table
+// read by a loop is a fraction of the size of the jump table that the crate's `match` becomes.
+fn errno_texts() {
+    let mut t = Vec::new();
+    for n in 1..4096 {
+        if let Some(d) = syscalls::Errno::new(n).description() {
+            t.extend_from_slice(&(n as u16).to_le_bytes());
+            t.push(u8::try_from(d.len()).expect("an errno text is short"));
+            t.extend_from_slice(d.as_bytes());
+        }
+    }
+    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    std::fs::write(std::path::Path::new(&out).join("errno.bin"), t).expect("write the errno table");
 }
