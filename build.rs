@@ -25,13 +25,15 @@ fn main() {
         // at the next 4 KiB page, which would pad the file by up to 4 KiB of zeros.
         println!("cargo:rustc-link-arg-bins=-Wl,-z,common-page-size=64");
         // No unwind tables (a quarter of the size budget): panics abort and nothing walks the
-        // stack. Only crtbegin.o's own frames stay, because its start-up code names them.
+        // stack. Only crtbegin's own frames stay, because its start-up code names them. The unit
+        // tests' harness unwinds: it has a writable `.eh_frame.keep` (main.rs), and ONLY_IF_RO
+        // then leaves its tables to the default script.
         let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
         let script = std::path::Path::new(&out).join("no-unwind.ld");
         std::fs::write(
             &script,
-            "SECTIONS { /DISCARD/ : { EXCLUDE_FILE(*crtbegin.o) *(.eh_frame .eh_frame.*) *(.eh_frame_hdr) \
-             *(.comment) } } INSERT BEFORE .init;\n",
+            "SECTIONS { /DISCARD/ : ONLY_IF_RO { EXCLUDE_FILE(*crtbegin*.o) *(.eh_frame .eh_frame.*) \
+             *(.eh_frame_hdr) } /DISCARD/ : { *(.comment) } } INSERT BEFORE .init;\n",
         )
         .expect("write the linker script");
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
