@@ -21,6 +21,39 @@ fn main() {
         // No RELRO segment: musl applies no relocations in a static non-PIE binary, so there is
         // nothing to protect after start, and its page alignment would pad the file by up to 4 KiB.
         println!("cargo:rustc-link-arg-bins=-Wl,-z,norelro");
+        // The writable data (a hundred bytes) starts right after the code in the file instead of
+        // at the next 4 KiB page, which would pad the file by up to 4 KiB of zeros.
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,common-page-size=64");
+        // No unwind tables (a quarter of the size budget): panics abort and nothing walks the
+        // stack. Only crtbegin's own frames stay, because its start-up code names them. The unit
+        // tests' harness unwinds: it has a writable `.eh_frame.keep` (main.rs), and ONLY_IF_RO
+        // then leaves its tables to the default script.
+        let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+        let script = std::path::Path::new(&out).join("no-unwind.ld");
+        std::fs::write(
+            &script,
+            "SECTIONS { /DISCARD/ : ONLY_IF_RO { EXCLUDE_FILE(*crtbegin*.o) *(.eh_frame .eh_frame.*) \
+             *(.eh_frame_hdr) } /DISCARD/ : { *(.comment) } } INSERT BEFORE .init;\n",
+        )
+        .expect("write the linker script");
+        println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     }
+    errno_texts();
     println!("cargo:rerun-if-changed=build.rs");
+}
+
+// The OS reasons that error lines print, the texts of the syscalls crate, as one compact table:
+// for each errno, its number (u16, little-endian), the text's length (u8) and the text. A table
+// read by a loop is a fraction of the size of the jump table that the crate's `match` becomes.
+fn errno_texts() {
+    let mut t = Vec::new();
+    for n in 1..4096 {
+        if let Some(d) = syscalls::Errno::new(n).description() {
+            t.extend_from_slice(&(n as u16).to_le_bytes());
+            t.push(u8::try_from(d.len()).expect("an errno text is short"));
+            t.extend_from_slice(d.as_bytes());
+        }
+    }
+    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    std::fs::write(std::path::Path::new(&out).join("errno.bin"), t).expect("write the errno table");
 }

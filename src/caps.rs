@@ -92,11 +92,17 @@ pub const ALL: u64 = (1 << NAMES.len()) - 1;
 /// The bits a --cap-add/--cap-drop value names: `all`, or one name with or without `CAP_`, in
 /// any case.
 pub fn parse(v: &[u8]) -> Option<u64> {
-    if v.eq_ignore_ascii_case(b"all") {
+    if caseless_eq(v, b"all") {
         return Some(ALL);
     }
-    let v = if v.len() > 4 && v[..4].eq_ignore_ascii_case(b"CAP_") { &v[4..] } else { v };
-    NAMES.iter().position(|n| n.eq_ignore_ascii_case(v)).map(|i| 1u64 << i)
+    let v = if v.len() > 4 && caseless_eq(&v[..4], b"CAP_") { &v[4..] } else { v };
+    NAMES.iter().position(|n| caseless_eq(n, v)).map(|i| 1u64 << i)
+}
+
+/// `eq_ignore_ascii_case`, a byte at a time: a few names, and a fraction of core's code.
+fn caseless_eq(a: &[u8], b: &[u8]) -> bool {
+    let same = |(x, y): (&u8, &u8)| x.to_ascii_lowercase() == y.to_ascii_lowercase();
+    a.len() == b.len() && a.iter().zip(b).all(same)
 }
 
 /// The capabilities of `set` that sandbox's own bounding set lacks: no process it starts can

@@ -183,7 +183,7 @@ impl Iterator for Opts<'_> {
         self.next_arg += 1;
         let (name, inline) = match arg.iter().position(|&b| b == b'=') {
             Some(eq) if arg.starts_with(b"--") => {
-                (&arg[..eq], CStr::from_bytes_with_nul(&whole.to_bytes_with_nul()[eq + 1..]).ok())
+                (&arg[..eq], CStr::from_bytes_until_nul(&whole.to_bytes_with_nul()[eq + 1..]).ok())
             }
             _ => (arg, None),
         };

@@ -275,8 +275,8 @@ impl<'a> Error<'a> {
         }
         if self.errno != 0 {
             b.push(b": ");
-            match Errno::new(self.errno).description() {
-                Some(d) => b.push(d.as_bytes()),
+            match describe(self.errno) {
+                Some(d) => b.push(d),
                 None => b.push(b"errno ").push_i64(self.errno as i64),
             };
         }
@@ -292,6 +292,22 @@ impl<'a> Error<'a> {
         self.line(&mut b);
         let _ = sys::write_all(sys::STDERR, b.bytes());
     }
+}
+
+/// The errno texts of the syscalls crate: (number: u16 LE, length: u8, text) after each other.
+static ERRNO_TEXTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/errno.bin"));
+
+/// The OS reason for an errno, as `Errno::description` words it.
+fn describe(errno: i32) -> Option<&'static [u8]> {
+    let mut t = ERRNO_TEXTS;
+    while let [lo, hi, len, rest @ ..] = t {
+        let (text, next) = rest.split_at_checked(*len as usize)?;
+        if i32::from(u16::from_le_bytes([*lo, *hi])) == errno {
+            return Some(text);
+        }
+        t = next;
+    }
+    None
 }
 
 /// Print a line `sandbox: <msg>` on stderr.
@@ -329,6 +345,14 @@ mod tests {
         assert_eq!(Error::new(Step::Exec, b"x", Errno::ENOEXEC).status(), 126);
         assert_eq!(Error::new(Step::ExecHere, b"x", Errno::ENOENT).status(), 127);
         assert_eq!(Error::new(Step::ExecHere, b"x", Errno::EACCES).status(), 126);
+    }
+
+    #[test]
+    fn errno_texts_are_the_syscalls_crate_ones() {
+        for n in -1..4200 {
+            assert_eq!(describe(n), Errno::new(n).description().map(str::as_bytes), "errno {n}");
+        }
+        assert_eq!(describe(libc::ENOENT), Some(&b"No such file or directory"[..]));
     }
 
     #[test]

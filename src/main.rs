@@ -45,6 +45,13 @@ use error::EXIT_SANDBOX;
 use sys::{Args, Env};
 use timings::Timings;
 
+// The binary is linked without unwind tables (build.rs); the unit tests' harness unwinds to
+// report a failed test, and this writable section tells the linker script to keep its tables.
+#[cfg(test)]
+#[used]
+#[link_section = ".eh_frame.keep"]
+static mut KEEP_UNWIND_TABLES: [u8; 4] = [0; 4];
+
 #[cfg(not(test))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {

@@ -15,16 +15,9 @@ impl<const N: usize> Buf<N> {
     }
 
     pub fn push(&mut self, s: &[u8]) -> &mut Self {
-        let room = N - 1 - self.len;
-        let n = if s.len() > room {
+        if !append(&mut self.b, &mut self.len, s) {
             self.overflow = true;
-            room
-        } else {
-            s.len()
-        };
-        self.b[self.len..self.len + n].copy_from_slice(&s[..n]);
-        self.len += n;
-        self.b[self.len] = 0;
+        }
         self
     }
 
@@ -37,18 +30,9 @@ impl<const N: usize> Buf<N> {
         self
     }
 
-    pub fn push_u64(&mut self, mut v: u64) -> &mut Self {
+    pub fn push_u64(&mut self, v: u64) -> &mut Self {
         let mut d = [0u8; 20];
-        let mut i = d.len();
-        loop {
-            i -= 1;
-            d[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        self.push(&d[i..])
+        self.push(decimal(v, &mut d))
     }
 
     pub fn push_i64(&mut self, v: i64) -> &mut Self {
@@ -82,6 +66,33 @@ impl<const N: usize> Buf<N> {
     pub fn c(&self) -> &CStr {
         CStr::from_bytes_until_nul(&self.b[..=self.len]).unwrap_or(c"")
     }
+}
+
+/// Append `s` to `b[..*len]`, as much as fits before the final NUL; false if it was cut. One
+/// copy for every size of `Buf`.
+#[inline(never)]
+fn append(b: &mut [u8], len: &mut usize, s: &[u8]) -> bool {
+    let room = b.len() - 1 - *len;
+    let n = s.len().min(room);
+    b[*len..*len + n].copy_from_slice(&s[..n]);
+    *len += n;
+    b[*len] = 0;
+    n == s.len()
+}
+
+/// The decimal digits of `v`, written at the end of `d`.
+#[inline(never)]
+fn decimal(mut v: u64, d: &mut [u8; 20]) -> &[u8] {
+    let mut i = d.len();
+    loop {
+        i -= 1;
+        d[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &d[i..]
 }
 
 #[cfg(test)]

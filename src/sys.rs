@@ -476,7 +476,7 @@ impl Env {
     /// The value of `key` (without `=`), if set.
     pub fn get(&self, key: &[u8]) -> Option<&'static CStr> {
         let e = self.entry(key)?.to_bytes_with_nul();
-        CStr::from_bytes_with_nul(&e[key.len() + 1..]).ok()
+        CStr::from_bytes_until_nul(&e[key.len() + 1..]).ok()
     }
 
     /// The whole `KEY=value` entry of `key`, if set.
@@ -492,9 +492,10 @@ impl Env {
                 return None;
             }
             // SAFETY: every non-NULL entry is a C string living as long as the process.
-            let s = unsafe { CStr::from_ptr(p as *const core::ffi::c_char) }.to_bytes_with_nul();
+            let c = unsafe { CStr::from_ptr(p as *const core::ffi::c_char) };
+            let s = c.to_bytes();
             if s.len() > key.len() && s.starts_with(key) && s[key.len()] == b'=' {
-                return CStr::from_bytes_with_nul(s).ok();
+                return Some(c);
             }
             i += 1;
         }
