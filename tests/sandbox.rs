@@ -600,7 +600,8 @@ fn a_name_in_use_is_refused_at_once() {
     // lets it. The second is refused and ends while the first is still blocked: it did not wait.
     let mut first = spawn_held(f.cmd(&n, &[], &["sh", "-c", "echo a > /a; read _; cat /a"]));
     let a = f.upper(&n).join("a");
-    wait_for_event("the first run to write /a", || a.exists());
+    // The whole line: the file exists (created) a moment before "a\n" is in it.
+    wait_for_event("the first run to write a line to /a", || fs::read_to_string(&a).is_ok_and(|s| s == "a\n"));
     let out = f.run(&n, &[], &["sh", "-c", "echo second > /a; echo ran"]);
     assert!(first.running(), "the first run ended before the test let it");
     assert_one_error_line(&out, "in use");
