@@ -19,6 +19,10 @@ impl Timings {
 
     pub fn mark_at(&mut self, phase: &'static [u8], ns: u64) {
         if self.on && self.n < self.marks.len() {
+            // A phase stamped in another process (root, by PID 1) can come before the outer
+            // process stamped the one before it (clone), when PID 1 ran first: it is shown as
+            // done at that moment, so that the line reads in order.
+            let ns = if self.n > 0 { ns.max(self.marks[self.n - 1].1) } else { ns };
             self.marks[self.n] = (phase, ns);
             self.n += 1;
         }

@@ -566,7 +566,7 @@ fn every_process_of_the_sandbox_is_in_its_network_namespace() {
     fs::create_dir(&root_state).unwrap();
     for (i, (rootless, net)) in [(false, "none"), (true, "none"), (false, "host"), (true, "host")].into_iter().enumerate() {
         let state = if rootless { r.f.state.to_string_lossy().into_owned() } else { root_state.to_string_lossy().into_owned() };
-        let marker = format!("3.{}{i}", std::process::id());
+        let marker = format!("1200.{}{i}", std::process::id());
         let name = r.f.name(&format!("n{i}"));
         let args = ["--lower", &image, "--name", &name, "--state-dir", &state, "--net", net, "--", "sleep", &marker];
         let cmd = if rootless {

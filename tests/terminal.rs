@@ -24,6 +24,9 @@ impl Term {
         let t = Term { session };
         t.tmux(&["set-option", "-t", &t.session, "remain-on-exit", "on"]);
         t.wait_for("caller$");
+        // Stops of jobs are told at once, not at the next prompt (a read in the background
+        // stops a job at any moment).
+        t.line("set -b");
         t
     }
 
