@@ -10,7 +10,9 @@
 //! itself in a detached read-only bind mount of it alone (no copy: a chmod, a write or a
 //! truncate through /proc/PID/exe then fails with EROFS, and nothing inside can make that mount
 //! writable); where sandbox may not make mounts (not root), a memfd copy sealed against every
-//! change, as runc and crun do. A binary that is on a read-only mount already is run as it is.
+//! change, as runc and crun do. A binary that is on a read-only mount already is run as it is,
+//! and so is, for a caller other than root, a binary of another user's that only its owner may
+//! write.
 
 use crate::error::{Error, Step};
 use crate::sys::{self, Args, Env, Errno, Fd, AT_FDCWD};
@@ -27,7 +29,7 @@ const MFD_EXEC: u32 = 0x10;
 pub fn run_sealed<'a>(args: &Args, env: &Env) -> Result<(), Error<'a>> {
     let e = |errno| Error::new(Step::SelfCopy, b"/proc/self/exe", errno);
     let exe = sys::openat(AT_FDCWD, c"/proc/self/exe", libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(e)?;
-    if sys::on_read_only_mount(exe) || sys::fcntl(exe, libc::F_GET_SEALS, 0).is_ok_and(|s| s & SEALS == SEALS) {
+    if sys::on_read_only_mount(exe) || sys::fcntl(exe, libc::F_GET_SEALS, 0).is_ok_and(|s| s & SEALS == SEALS) || out_of_reach(exe) {
         sys::close(exe);
         return Ok(());
     }
@@ -43,6 +45,13 @@ pub fn run_sealed<'a>(args: &Args, env: &Env) -> Result<(), Error<'a>> {
     let errno = sys::execveat_fd(copy, args.tail(0), env.raw());
     sys::close(copy);
     Err(e(errno))
+}
+
+/// Not root, with a binary of another user's that only its owner may write (the usual install,
+/// root's): the sandbox's root is the caller, who can neither chmod nor write it, inside or out.
+fn out_of_reach(exe: Fd) -> bool {
+    let uid = sys::geteuid();
+    uid != 0 && sys::fstat(exe).is_ok_and(|st| st.uid != uid && st.mode & 0o022 == 0)
 }
 
 /// The binary alone in a detached bind mount, read-only (and nosuid, nodev): an fd of it.

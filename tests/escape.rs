@@ -155,6 +155,33 @@ fn the_host_binary_cannot_be_changed_from_inside() {
     both(host_binary_cannot_be_changed);
 }
 
+/// Rootless, with a binary of root's (the usual install): it is run as it is, and nothing of
+/// the sandbox can change it either.
+#[test]
+fn a_binary_of_roots_cannot_be_changed_from_a_rootless_sandbox() {
+    if !require_root() {
+        return;
+    }
+    let s = Setup::new("esc-exe-rootowned", Who::Rootless);
+    chown_r(&s.bin, 0);
+    fs::set_permissions(&s.bin, fs::Permissions::from_mode(0o755)).unwrap();
+    let before = fs::read(&s.bin).unwrap();
+    s.plant("/bin/evil", EVIL);
+    s.plant("/bin/hostile", "#!/proc/self/exe /bin/evil\n");
+    for (name, command) in [("a", "/bin/hostile"), ("b", "/proc/self/exe")] {
+        let cmd: Vec<&str> = if command == "/bin/hostile" { vec![command] } else { vec![command, "/bin/evil"] };
+        let out = s.run(&s.f.name(name), &[], &cmd);
+        out.expect(0);
+        assert!(out.stdout.contains("parent-exe="), "{out:?}");
+        assert!(!out.stdout.contains("chmod-done") && !out.stdout.contains("write-done"), "{out:?}");
+        let meta = fs::metadata(&s.bin).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o755);
+        assert_eq!(meta.uid(), 0);
+        assert!(fs::read(&s.bin).unwrap() == before, "the binary's contents changed");
+    }
+    s.f.finish();
+}
+
 /// A script whose interpreter is reached through a descriptor the command's process might
 /// hold when it execs (the kernel looks the interpreter up before it closes close-on-exec
 /// descriptors): `#!/proc/self/fd/N/../../..<decoy>`, for every N a sandbox could use. The
