@@ -2,8 +2,9 @@
 //! and cgroup namespaces (and a user namespace when not root; the network namespace is made at
 //! the same time by another process: network.rs); the child builds the root and becomes PID 1
 //! (`inner`). The outer process reads the child's report until end-of-file (a
-//! failure, or the command running), passes signals on to PID 1, waits for it, gives the
-//! terminal back, and removes the layer.
+//! failure, or the command running), passes every signal on to PID 1, relays the sandbox's own
+//! terminal to the caller's and stops and continues with the job (pty.rs), waits for PID 1,
+//! gives the caller's terminal its modes back, and removes the layer.
 
 use crate::caps;
 use crate::cgroup;

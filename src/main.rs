@@ -2,10 +2,11 @@
 //!
 //! The steps, one file each, in the order they happen:
 //!   cli      read the command line
-//!   exe      (with --lower) run from a sealed copy of the binary in memory
+//!   exe      (with --lower) run again from a copy of the binary nothing can change
 //!   state    open the image layers, make and lock the writable layer
 //!   cgroup   (with limits) the sandbox's cgroup v2
 //!   launch   clone into new namespaces, watch the sandbox, clean up
+//!   pty      (from a terminal) the sandbox's own terminal, relayed by the outer process
 //!   network  the network namespace, made at the same time as the root, and lo
 //!   root     (inside) mount the overlay, pivot_root, /proc /dev /sys /tmp, binds, hostname
 //!   init     (inside) PID 1: start the command, reap, forward signals
@@ -14,7 +15,8 @@
 //!   remove   remove a layer, however deep
 //!   machine  as the machine's init: set it up first, power it off at the end
 //! Around them: sys (every raw syscall), error (what failed, where, why), out (byte strings),
-//! report (the child-to-parent channel), tty (the caller's terminal), timings (--timings).
+//! report (the child-to-parent channel), tty (the caller's terminal without a sandbox),
+//! timings (--timings).
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(dead_code))]

@@ -1,7 +1,9 @@
-//! The caller's terminal. The command shares it, as it would run from the caller's shell: it is
-//! made the terminal's foreground process group (what tini and catatonit do), so job control,
-//! Ctrl-C, Ctrl-Z and window-size changes reach it straight from the kernel, with no relay and
-//! no pseudo-terminal of our own. At exit the caller's modes and foreground group come back.
+//! The caller's terminal without a sandbox (the init-only entrypoint, which runs the command on
+//! the host as the caller's own child). The command shares it, as it would run from the caller's
+//! shell: it is made the terminal's foreground process group (what tini and catatonit do), so
+//! job control, Ctrl-C, Ctrl-Z and window-size changes reach it straight from the kernel. At exit
+//! the caller's modes and foreground group come back. A sandbox has a terminal of its own
+//! instead (pty.rs): nothing of it may share the caller's session.
 
 use crate::sys::{self, STDIN};
 
