@@ -396,7 +396,7 @@ fn inner(sb: &Sandbox, ch: Channels, net: Option<&Network>, maker: Fd) -> ! {
     // Die with the outer process, even by SIGKILL. If it died before this line, no signal will
     // come: its pidfd (opened before the clone) says so, and PID 1 stops here.
     let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
-    if sys::poll_now(ch.outer, libc::POLLIN).map_or(true, |r| r != 0) {
+    if sys::poll_now(ch.outer, libc::POLLIN) != Ok(0) {
         sys::exit(EXIT_SANDBOX);
     }
     sys::close(ch.parents);
