@@ -216,8 +216,7 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     }
     let mut w = Watch { job, master, caller: &mut caller, reading: false, stops: sb.outer_stops, pending: pty::Pending::new() };
     if master.0 >= 0 {
-        let fl = sys::fcntl(master, libc::F_GETFL, 0).unwrap_or(0);
-        let _ = sys::fcntl(master, libc::F_SETFL, fl | libc::O_NONBLOCK as u64);
+        sys::set_nonblocking(master, true);
         w.go_on();
     }
     let status = loop {
@@ -237,7 +236,6 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
             w.pending.flush(w.master);
         }
         if fds[2].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 && !pty::copy_out(w.master, w.caller.output) {
-            // Nothing more will come until the end: read what is left then.
             w.master_done();
         }
         if fds[1].revents != 0 {
@@ -351,22 +349,19 @@ impl Watch<'_> {
         self.go_on();
     }
 
+    /// The sandbox's terminal has nothing more: every process of the sandbox closed it.
     fn master_done(&mut self) {
         self.reading = false;
-        // Kept for `drain`, no longer polled.
-        let m = self.master;
-        self.master = Fd(-1 - m.0);
+        sys::close(self.master);
+        self.master = Fd(-1);
     }
 
     fn drain(&mut self) {
-        let m = if self.master.0 < -1 { Fd(-1 - self.master.0) } else { self.master };
-        if m.0 < 0 {
-            return;
+        if self.master.0 >= 0 {
+            sys::set_nonblocking(self.master, false);
+            while pty::copy_out(self.master, self.caller.output) {}
+            self.master_done();
         }
-        let fl = sys::fcntl(m, libc::F_GETFL, 0).unwrap_or(0);
-        let _ = sys::fcntl(m, libc::F_SETFL, fl & !(libc::O_NONBLOCK as u64));
-        while pty::copy_out(m, self.caller.output) {}
-        sys::close(m);
     }
 }
 

@@ -732,6 +732,13 @@ pub fn fcntl(fd: Fd, cmd: i32, arg: u64) -> Result<u64> {
     unsafe { syscall!(Sysno::fcntl, fd.0, cmd, arg) }.map(|v| v as u64)
 }
 
+/// O_NONBLOCK on or off.
+pub fn set_nonblocking(fd: Fd, on: bool) {
+    let fl = fcntl(fd, libc::F_GETFL, 0).unwrap_or(0);
+    let nb = libc::O_NONBLOCK as u64;
+    let _ = fcntl(fd, libc::F_SETFL, if on { fl | nb } else { fl & !nb });
+}
+
 /// execveat of the file `fd` itself (AT_EMPTY_PATH); returns only on failure.
 pub fn execveat_fd(fd: Fd, argv: *const *const u8, envp: *const *const u8) -> Errno {
     // SAFETY: argv and envp are the process's own NULL-terminated arrays (from Args/Env), which
