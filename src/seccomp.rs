@@ -552,6 +552,58 @@ pub fn for_caps(caps: u64) -> [Insn; LEN] {
     p
 }
 
+// The OCI profile (config.json's linux.seccomp), compiled at run time by `compile`.
+
+/// What a rule, or the profile's default, does with a call: OCI's SCMP_ACT_*.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Action {
+    KillThread,
+    KillProcess,
+    Trap,
+    Errno(u16),
+    Trace(u16),
+    Log,
+    Allow,
+}
+
+/// OCI's SCMP_CMP_*: how argument `index` is compared with `value`; MaskedEq(mask) holds when
+/// `arg & mask == value`. Comparisons are on the 64-bit argument.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Cmp {
+    Ne,
+    Lt,
+    Le,
+    Eq,
+    Ge,
+    Gt,
+    MaskedEq(u64),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ArgCheck {
+    pub index: u8,
+    pub value: u64,
+    pub cmp: Cmp,
+}
+
+pub const MAX_CHECKS: usize = 6;
+
+/// One call (its x86_64 number) and the action taken when every check holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct OciRule {
+    pub nr: u32,
+    pub action: Action,
+    pub checks: [ArgCheck; MAX_CHECKS],
+    pub nchecks: u8,
+}
+
+/// A whole profile: the rules in the order config.json gives them (the first rule of a call
+/// whose checks all hold decides), and the action for every other call.
+pub struct Profile<'a> {
+    pub default: Action,
+    pub rules: &'a [OciRule],
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
