@@ -709,7 +709,8 @@ enum To {
 
 /// The program, written from its end backwards into the end of `out`, so that every jump is to
 /// an instruction already written. An instruction's label is its distance from the end (1 for
-/// the last one): a jump from label `a` to label `b` skips a - b - 1.
+/// the last one): a jump from label `a` to label `b` skips a - b - 1. Past the room there is,
+/// instructions are counted but not written (E2BIG at the end).
 struct Code<'a> {
     out: &'a mut [Insn],
     n: usize,
@@ -718,18 +719,12 @@ struct Code<'a> {
 }
 
 impl Code<'_> {
-    fn put(&mut self, code: u16, jt: u8, jf: u8, k: u32) -> Result<usize, Errno> {
-        if self.n == self.out.len().min(MAX_INSNS) {
-            return Err(Errno::E2BIG);
-        }
+    fn put(&mut self, code: u16, jt: u8, jf: u8, k: u32) -> To {
         self.n += 1;
-        let at = self.out.len() - self.n;
-        self.out[at] = Insn { code, jt, jf, k };
-        Ok(self.n)
-    }
-
-    fn stmt(&mut self, code: u16, k: u32) -> Result<To, Errno> {
-        self.put(code, 0, 0, k).map(To::At)
+        if let Some(at) = self.out.len().checked_sub(self.n) {
+            self.out[at] = Insn { code, jt, jf, k };
+        }
+        To::At(self.n)
     }
 
     /// Whether a conditional jump written after at most two more instructions reaches `label`.
@@ -739,84 +734,90 @@ impl Code<'_> {
 
     /// A label for `to` that a conditional jump written next reaches: `to` itself, or a copy of
     /// the return, or a JA to it (an unconditional jump goes as far as it likes).
-    fn near(&mut self, to: To) -> Result<usize, Errno> {
-        match to {
-            To::At(l) if self.reaches(l) => Ok(l),
-            To::At(l) => self.put(JA, 0, 0, (self.n - l) as u32),
+    fn near(&mut self, to: To) -> usize {
+        let to = match to {
+            To::At(l) if !self.reaches(l) => self.put(JA, 0, 0, (self.n - l) as u32),
             To::Ret(v) => {
                 let i = self.rets.iter().position(|r| r.0 == v && r.1 != 0).unwrap_or(v as usize % self.rets.len());
                 let (value, label) = self.rets[i];
                 if label == 0 || value != v || !self.reaches(label) {
-                    self.rets[i] = (v, self.put(RET, 0, 0, v)?);
+                    self.rets[i] = (v, self.n + 1);
+                    self.put(RET, 0, 0, v);
                 }
-                Ok(self.rets[i].1)
+                To::At(self.rets[i].1)
             }
+            at => at,
+        };
+        match to {
+            To::At(l) => l,
+            To::Ret(_) => unreachable!(),
         }
     }
 
     /// `code k`: on to `t` when it holds, `f` when not.
-    fn jump(&mut self, code: u16, k: u32, t: To, f: To) -> Result<To, Errno> {
-        let (t, f) = (self.near(t)?, self.near(f)?);
-        self.put(code, (self.n - t) as u8, (self.n - f) as u8, k).map(To::At)
-    }
-
-    /// The test of one argument, as libseccomp makes it: the high words, then the low ones.
-    fn check(&mut self, c: &ArgCheck, pass: To, fail: To) -> Result<To, Errno> {
-        let lo_at = ARG0 + 8 * c.index as u32;
-        let (lo, hi) = (c.value as u32, (c.value >> 32) as u32);
-        // From the end: the test of the low word, its load (and mask), then the high word's.
-        let (code, t, f) = match c.cmp {
-            Cmp::Eq | Cmp::MaskedEq(_) => (JEQ, pass, fail),
-            Cmp::Ne => (JEQ, fail, pass),
-            Cmp::Gt => (JGT, pass, fail),
-            Cmp::Ge => (JGE, pass, fail),
-            Cmp::Lt => (JGE, fail, pass),
-            Cmp::Le => (JGT, fail, pass),
-        };
-        self.jump(code, lo, t, f)?;
-        if let Cmp::MaskedEq(m) = c.cmp {
-            self.stmt(LD_ALU_AND, m as u32)?;
-        }
-        let low = self.stmt(LD_W_ABS, lo_at)?;
-        match c.cmp {
-            // Equal high words go on to the low ones; others fail (Eq), or pass (Ne).
-            Cmp::Eq => self.jump(JEQ, hi, low, fail)?,
-            Cmp::Ne => self.jump(JEQ, hi, low, pass)?,
-            Cmp::MaskedEq(m) => {
-                self.jump(JEQ, hi, low, fail)?;
-                self.stmt(LD_ALU_AND, (m >> 32) as u32)?
-            }
-            // Greater high words pass, equal ones go on, lower ones fail (Gt, Ge); Lt and Le
-            // the other way round.
-            Cmp::Gt | Cmp::Ge => {
-                let eq = self.jump(JEQ, hi, low, fail)?;
-                self.jump(JGT, hi, pass, eq)?
-            }
-            Cmp::Lt | Cmp::Le => {
-                let eq = self.jump(JEQ, hi, low, fail)?;
-                self.jump(JGE, hi, eq, pass)?
-            }
-        };
-        self.stmt(LD_W_ABS, lo_at + 4)
+    fn jump(&mut self, code: u16, k: u32, t: To, f: To) -> To {
+        let (t, f) = (self.near(t), self.near(f));
+        self.put(code, (self.n - t) as u8, (self.n - f) as u8, k)
     }
 
     /// `to`, as the instruction that the one written next goes on to.
-    fn then(&mut self, to: To) -> Result<To, Errno> {
+    fn then(&mut self, to: To) -> To {
         match to {
-            To::At(l) if l == self.n => Ok(to),
-            To::At(l) => self.stmt(JA, (self.n - l) as u32),
-            To::Ret(v) => self.stmt(RET, v),
+            To::At(l) if l == self.n => to,
+            To::At(l) => self.put(JA, 0, 0, (self.n - l) as u32),
+            To::Ret(v) => self.put(RET, 0, 0, v),
         }
     }
 
+    /// The test of one argument, as libseccomp makes it: the high words first, then the low
+    /// ones; written from the end.
+    fn check(&mut self, c: &ArgCheck, pass: To, fail: To) -> To {
+        let lo_at = ARG0 + 8 * c.index as u32;
+        let (lo, hi) = (c.value as u32, (c.value >> 32) as u32);
+        // Lt and Le are Ge and Gt with the ways out swapped, Ne is Eq's.
+        let (code, swap) = match c.cmp {
+            Cmp::Eq | Cmp::MaskedEq(_) => (JEQ, false),
+            Cmp::Ne => (JEQ, true),
+            Cmp::Gt => (JGT, false),
+            Cmp::Ge => (JGE, false),
+            Cmp::Lt => (JGE, true),
+            Cmp::Le => (JGT, true),
+        };
+        let (t, f) = if swap { (fail, pass) } else { (pass, fail) };
+        self.jump(code, lo, t, f);
+        let mask = match c.cmp {
+            Cmp::MaskedEq(m) => Some(m),
+            _ => None,
+        };
+        if let Some(m) = mask {
+            self.put(LD_ALU_AND, 0, 0, m as u32);
+        }
+        let low = self.put(LD_W_ABS, 0, 0, lo_at);
+        // Equal high words go on to the low ones; others decide: fail for Eq, and for Gt and
+        // Ge the lower ones (the higher ones pass).
+        let eq = self.jump(JEQ, hi, low, if code == JEQ { f } else { fail });
+        if code != JEQ {
+            // JGT: higher passes (Gt, Ge); JGE: higher or equal goes on, lower passes (Lt, Le).
+            if swap {
+                self.jump(JGE, hi, eq, pass);
+            } else {
+                self.jump(JGT, hi, pass, eq);
+            }
+        }
+        if let Some(m) = mask {
+            self.put(LD_ALU_AND, 0, 0, (m >> 32) as u32);
+        }
+        self.put(LD_W_ABS, 0, 0, lo_at + 4)
+    }
+
     /// The binary search over the segments: a JGE on the middle one's first number.
-    fn tree(&mut self, first: &[u32], to: &[To]) -> Result<To, Errno> {
+    fn tree(&mut self, first: &[u32], to: &[To]) -> To {
         if first.len() == 1 {
-            return Ok(to[0]);
+            return to[0];
         }
         let mid = first.len() / 2;
-        let upper = self.tree(&first[mid..], &to[mid..])?;
-        let lower = self.tree(&first[..mid], &to[..mid])?;
+        let upper = self.tree(&first[mid..], &to[mid..]);
+        let lower = self.tree(&first[..mid], &to[..mid]);
         self.jump(JGE, first[mid], upper, lower)
     }
 }
@@ -858,28 +859,28 @@ pub fn compile(p: &Profile, out: &mut [Insn]) -> Result<usize, Errno> {
     let default = ret(p.default);
     let foreign = if lets_through(p.default) { RET_ERRNO | libc::EPERM as u32 } else { default };
     let mut c = Code { out, n: 0, rets: [(0, 0); 8] };
-    c.near(To::Ret(default))?;
-    // The segments: the first number of each and where the search sends it.
+    c.near(To::Ret(default));
+    // The segments: the first number of each and where the search sends it. A call adds at
+    // most two: its own and the numbers after it that no rule names.
     let mut first = [0u32; 2 * MAX_CALLS + 1];
     let mut to = [To::Ret(0); 2 * MAX_CALLS + 1];
     let mut segs = 0;
-    let mut add = |start: u32, t: To| -> Result<(), Errno> {
-        if segs > 0 && to[segs - 1] == t {
-            return Ok(());
+    let mut add = |start: u32, t: To| {
+        if segs == 0 || to[segs - 1] != t {
+            (first[segs], to[segs]) = (start, t);
+            segs += 1;
         }
-        if segs == first.len() {
-            return Err(Errno::E2BIG);
-        }
-        (first[segs], to[segs]) = (start, t);
-        segs += 1;
-        Ok(())
     };
-    let (mut next_nr, mut i) = (0, 0);
+    let (mut next_nr, mut i, mut calls) = (0, 0, 0);
     while i < order.len() {
         let nr = p.rules[order[i] as usize].nr;
         let mut end = i;
         while end < order.len() && p.rules[order[end] as usize].nr == nr {
             end += 1;
+        }
+        calls += 1;
+        if calls > MAX_CALLS {
+            return Err(Errno::E2BIG);
         }
         // The rules that can decide: up to the first without checks. From the last one back,
         // each jumps to the one after it when a check fails; the last ones that do what the
@@ -895,30 +896,33 @@ pub fn compile(p: &Profile, out: &mut [Insn]) -> Result<usize, Errno> {
             }
             let mut pass = To::Ret(act);
             for ch in r.checks[..r.nchecks as usize].iter().rev() {
-                pass = c.check(ch, pass, after)?;
+                pass = c.check(ch, pass, after);
             }
             after = pass;
         }
         if nr > next_nr {
-            add(next_nr, To::Ret(default))?;
+            add(next_nr, To::Ret(default));
         }
-        add(nr, after)?;
+        add(nr, after);
         next_nr = nr + 1;
         i = end;
     }
-    add(next_nr, To::Ret(default))?;
-    let search = c.tree(&first[..segs], &to[..segs])?;
+    add(next_nr, To::Ret(default));
+    let search = c.tree(&first[..segs], &to[..segs]);
     // Every call of another ABI is refused: i386's (another AUDIT_ARCH), x32's (numbers with
     // X32_SYSCALL_BIT), and numbers past (no call). Needless when the default refuses anyway.
     if foreign == default {
-        c.then(search)?;
+        c.then(search);
     } else {
-        c.jump(JGE, X32_SYSCALL_BIT, To::Ret(foreign), search)?;
+        c.jump(JGE, X32_SYSCALL_BIT, To::Ret(foreign), search);
     }
-    let nr = c.stmt(LD_W_ABS, NR)?;
-    c.jump(JEQ, AUDIT_ARCH_X86_64, nr, To::Ret(foreign))?;
-    c.stmt(LD_W_ABS, ARCH)?;
+    let nr = c.put(LD_W_ABS, 0, 0, NR);
+    c.jump(JEQ, AUDIT_ARCH_X86_64, nr, To::Ret(foreign));
+    c.put(LD_W_ABS, 0, 0, ARCH);
     let (n, len) = (c.n, c.out.len());
+    if n > len.min(MAX_INSNS) {
+        return Err(Errno::E2BIG);
+    }
     out.copy_within(len - n.., 0);
     Ok(n)
 }
