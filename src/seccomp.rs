@@ -968,36 +968,9 @@ mod tests {
     use super::*;
     use crate::{caps, sys};
 
-    /// A tiny interpreter of the instructions used, to check the program's answers. Also returns
-    /// the steps taken.
+    /// The program's answer and the steps taken, the first two arguments given (see `eval`).
     fn run_steps(f: &[Insn], nr: u32, arch: u32, a0: u32, a1: u32) -> (u32, usize) {
-        let (mut pc, mut acc, mut steps) = (0, 0u32, 0);
-        loop {
-            let i = f[pc];
-            steps += 1;
-            match i.code {
-                c if c == LD_W_ABS => {
-                    acc = match i.k {
-                        NR => nr,
-                        ARCH => arch,
-                        ARG0 => a0,
-                        ARG1 => a1,
-                        _ => panic!("load"),
-                    };
-                    pc += 1
-                }
-                c if c == RET => return (i.k, steps),
-                c => {
-                    let t = match c {
-                        c if c == JEQ => acc == i.k,
-                        c if c == JGE => acc >= i.k,
-                        c if c == JSET => acc & i.k != 0,
-                        _ => panic!("op"),
-                    };
-                    pc += 1 + if t { i.jt } else { i.jf } as usize;
-                }
-            }
-        }
+        eval(f, nr, arch, [a0 as u64, a1 as u64, 0, 0, 0, 0])
     }
 
     fn run(f: &[Insn], nr: u32, a0: u32, a1: u32) -> u32 {
