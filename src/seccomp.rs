@@ -729,7 +729,7 @@ fn ret(a: Action) -> u32 {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum To {
     Ret(u32),
-    At(usize),
+    At(u32),
 }
 
 /// The program, written from its end backwards into the end of `out`, so that every jump is to
@@ -749,7 +749,7 @@ impl Code<'_> {
         if let Some(at) = self.out.len().checked_sub(self.n) {
             self.out[at] = Insn { code, jt, jf, k };
         }
-        To::At(self.n)
+        To::At(self.n as u32)
     }
 
     /// Whether a conditional jump written after at most two more instructions reaches `label`.
@@ -760,22 +760,21 @@ impl Code<'_> {
     /// A label for `to` that a conditional jump written next reaches: `to` itself, or a copy of
     /// the return, or a JA to it (an unconditional jump goes as far as it likes).
     fn near(&mut self, to: To) -> usize {
-        let to = match to {
-            To::At(l) if !self.reaches(l) => self.put(JA, 0, 0, (self.n - l) as u32),
+        match to {
+            To::At(l) if self.reaches(l as usize) => l as usize,
+            To::At(l) => {
+                self.put(JA, 0, 0, self.n as u32 - l);
+                self.n
+            }
             To::Ret(v) => {
                 let i = self.rets.iter().position(|r| r.0 == v && r.1 != 0).unwrap_or(v as usize % self.rets.len());
                 let (value, label) = self.rets[i];
                 if label == 0 || value != v || !self.reaches(label) {
-                    self.rets[i] = (v, self.n + 1);
                     self.put(RET, 0, 0, v);
+                    self.rets[i] = (v, self.n);
                 }
-                To::At(self.rets[i].1)
+                self.rets[i].1
             }
-            at => at,
-        };
-        match to {
-            To::At(l) => l,
-            To::Ret(_) => unreachable!(),
         }
     }
 
@@ -788,8 +787,8 @@ impl Code<'_> {
     /// `to`, as the instruction that the one written next goes on to.
     fn then(&mut self, to: To) -> To {
         match to {
-            To::At(l) if l == self.n => to,
-            To::At(l) => self.put(JA, 0, 0, (self.n - l) as u32),
+            To::At(l) if l as usize == self.n => to,
+            To::At(l) => self.put(JA, 0, 0, self.n as u32 - l),
             To::Ret(v) => self.put(RET, 0, 0, v),
         }
     }
