@@ -15,6 +15,7 @@ use crate::init;
 use crate::network::{self, Network};
 use crate::out::Buf;
 use crate::pty;
+use crate::record;
 use crate::report::{self, Msg};
 use crate::root;
 use crate::state::{self, Layer, Sources, PATH_MAX};
@@ -83,6 +84,7 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     let cgroup_fd = cgroup.as_ref().map(|c| c.fd);
     let mut sb = Sandbox { cfg, args, env, layer, src, userns, cgroup: cgroup_fd, tty_fds: 0, outer_stops: sys::getpid() != 1, mask: SigSet(0), timings: t.on };
     let (status, ran) = supervise(&mut sb, t);
+    record::remove(sb.layer.dir);
     if let Some(c) = cgroup {
         c.remove();
     }
@@ -177,6 +179,13 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     }
     sys::close(maker);
     t.mark(b"clone");
+    // The record of the running sandbox, for --list, --stop and --join: written while PID 1
+    // builds the root on the other CPU. Without it the sandbox runs all the same, unlisted.
+    let mut envp = Envp::new();
+    exec::sandbox_env(&sb.args, &sb.env, &mut envp);
+    let cfg = sb.cfg;
+    let new = record::New { pid, caps: cfg.caps, rootless: sb.userns.is_some(), netns: cfg.netns, cgroup: sb.cgroup.is_some(), lowers: &cfg.lowers[..cfg.nlowers], env: &envp };
+    let _ = record::write(sb.layer.dir, &new);
     sys::close(theirs);
     sys::close(job_theirs);
     sys::close(me);

@@ -1,0 +1,297 @@
+//! --join NAME COMMAND: run COMMAND in the running sandbox NAME, confined as its own command.
+//!
+//! The sandbox is found by its record (record.rs) and entered through a pidfd of its PID 1,
+//! opened and then checked against the recorded start time, so it can only be that process:
+//! one setns(2) joins its mount, PID, UTS, IPC, cgroup and network namespaces (and, rootless,
+//! its user namespace). Joining the mount namespace puts this process's root and working
+//! directory at the sandbox's root: no path of the host is looked up after it. The command's
+//! process is forked then, so it is born in the sandbox's PID namespace (and, with limits, in
+//! its cgroup), leads a session of its own, and gets the command's capability sets,
+//! no_new_privs, seccomp filter and environment, and no fd of the host but stdio.
+//!
+//! This process stays outside the sandbox's PID namespace (nothing inside sees it) and relays:
+//! from a terminal the command gets a new terminal of the sandbox's devpts, opened through its
+//! /dev/pts/ptmx, relayed like the main command's; signals are passed on; the command's status
+//! is returned. When the sandbox ends its PID 1 takes every process of its namespace with it,
+//! the joined command too; a joined command keeps nothing alive, its orphans go to PID 1.
+
+use crate::caps;
+use crate::cli::{self, Named};
+use crate::cgroup;
+use crate::error::{Error, Step, EXIT_SANDBOX};
+use crate::exec::{self, Envp};
+use crate::init;
+use crate::manage;
+use crate::out::Buf;
+use crate::pty;
+use crate::record;
+use crate::report::{self, Msg};
+use crate::sys::{self, Args, Env, Errno, Fd, SigSet};
+use core::ffi::CStr;
+
+fn key(entry: &[u8]) -> &[u8] {
+    &entry[..entry.iter().position(|&b| b == b'=').unwrap_or(entry.len())]
+}
+
+/// Set `e` in `envp`, replacing an entry of the same key.
+fn set(envp: &mut Envp, e: &'static CStr) {
+    let k = key(e.to_bytes());
+    match (0..envp.len()).find(|&i| key(envp.get(i).to_bytes()) == k) {
+        Some(i) => envp.set(i, e),
+        None => {
+            envp.push(e);
+        }
+    }
+}
+
+/// The cgroup of PID 1 (`pid`), as the kernel names it in /proc/PID/cgroup (`0::/path`),
+/// opened under /sys/fs/cgroup: the sandbox's own, where its limits apply.
+fn cgroup_of(pid: i32) -> Result<Fd, Errno> {
+    let mut p = Buf::<32>::new();
+    p.push(b"/proc/").push_u64(pid as u64).push(b"/cgroup");
+    let mut b = [0u8; 4096];
+    let n = sys::read_file(p.c(), &mut b)?;
+    let line = b[..n].split(|&c| c == b'\n').find(|l| l.starts_with(b"0::/")).ok_or(Errno::ENOENT)?;
+    let mut path = Buf::<4200>::new();
+    path.push(cgroup::ROOT).push(&line[3..]);
+    if path.overflowed() {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    sys::openat(sys::AT_FDCWD, path.c(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
+}
+
+/// The sandbox's terminal for the joined command: a new one of its devpts, through its
+/// /dev/pts/ptmx (this process is in its mount namespace now); not through a symlink, and a
+/// ptmx it must be (TIOCGPTN answers only on one).
+fn sandbox_pty() -> Result<(Fd, Fd), Errno> {
+    // RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+    let m = sys::openat2(sys::AT_FDCWD, c"/dev/pts/ptmx", libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC, 0x04 | 0x02)?;
+    match pty::peer(m) {
+        Ok(s) => Ok((m, s)),
+        Err(e) => {
+            sys::close(m);
+            Err(e)
+        }
+    }
+}
+
+pub fn run(n: &Named, args: Args, env: Env) -> i32 {
+    // The record stays readable until the command's execve: its environment points into it.
+    static RECORD: sys::Once<{ record::MAX }> = sys::Once::new();
+    let Some(buf) = RECORD.take() else { return EXIT_SANDBOX };
+    let name = n.name.to_bytes();
+    let Ok((r, pid1)) = manage::find_running(n, &env, buf) else { return EXIT_SANDBOX };
+    let fail = |step: Step, e: Errno| {
+        Error::new(step, name, e).print();
+        EXIT_SANDBOX
+    };
+    let cg = if r.cgroup {
+        match cgroup_of(r.pid) {
+            Ok(fd) => Some(fd),
+            Err(e) => return fail(Step::Cgroup, e),
+        }
+    } else {
+        None
+    };
+    // Nothing in the sandbox may trace this process or its child, or open their /proc files
+    // (their exe is the host's binary, their fds the host's), before the command's execve.
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
+    let mut envp = Envp::new();
+    for e in r.values(b"env=") {
+        envp.push(e);
+    }
+    if let Some(t) = env.entry(b"TERM") {
+        set(&mut envp, t);
+    }
+    for e in cli::envs(&args) {
+        set(&mut envp, e);
+    }
+    let mut caller = pty::Caller::find();
+    let mask = sys::sigprocmask(libc::SIG_BLOCK, init::ALL).unwrap_or(SigSet(0));
+    let ns = (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWCGROUP)
+        | if r.netns { libc::CLONE_NEWNET } else { 0 }
+        | if r.rootless { libc::CLONE_NEWUSER } else { 0 };
+    if let Err(e) = sys::setns(pid1, ns) {
+        return fail(Step::Join, e);
+    }
+    sys::close(pid1);
+    let (master, slave) = if caller.present() {
+        match sandbox_pty() {
+            Ok(p) => p,
+            Err(e) => return fail(Step::Terminal, e),
+        }
+    } else {
+        (Fd(-1), Fd(-1))
+    };
+    let (ours, theirs) = match report::channel() {
+        Ok(p) => p,
+        Err(e) => return fail(Step::Fork, e),
+    };
+    let me = match sys::pidfd_open(sys::getpid()) {
+        Ok(fd) => fd,
+        Err(e) => return fail(Step::Fork, e),
+    };
+    let sigfd = match sys::signalfd(init::ALL) {
+        Ok(fd) => fd,
+        Err(e) => return fail(Step::Fork, e),
+    };
+    let forked = match cg {
+        Some(cg) => sys::clone3_into(0, libc::SIGCHLD as u64, cg),
+        None => sys::clone(libc::SIGCHLD as u64),
+    };
+    let child = match forked {
+        Ok(0) => command(n, &args, &mut envp, r.caps, Channels { report: theirs, me, slave, tty_fds: caller.fds }, mask),
+        Ok(pid) => pid,
+        // ENOMEM: the PID namespace is past its end (its PID 1 has exited).
+        Err(e) => return fail(Step::Join, if e == Errno::ENOMEM { Errno::ESRCH } else { e }),
+    };
+    sys::close(theirs);
+    sys::close(slave);
+    sys::close(me);
+    let status = relay(child, sigfd, master, &mut caller);
+    let mut rb = [0u8; report::MAX];
+    while let Some(m) = report::recv(ours, &mut rb) {
+        if let Msg::Failed(e) = m {
+            e.print();
+            break;
+        }
+    }
+    caller.restore();
+    init::status(status)
+}
+
+/// The joiner's ends for the command's process.
+struct Channels {
+    report: Fd,
+    /// A pidfd of the joining process: the command's process dies with it.
+    me: Fd,
+    /// The sandbox's terminal, for each of fds 0, 1, 2 in `tty_fds` (a bit each).
+    slave: Fd,
+    tty_fds: u8,
+}
+
+/// The command's process, in the sandbox's PID namespace. Never returns.
+fn command(n: &Named, args: &Args, envp: &mut Envp, caps: u64, ch: Channels, mask: SigSet) -> ! {
+    let sock = ch.report;
+    let fail = |e: Error| -> ! {
+        report::send_error(sock, &e);
+        sys::exit(EXIT_SANDBOX)
+    };
+    let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
+    if sys::poll_now(ch.me, libc::POLLIN) != Ok(0) {
+        sys::exit(EXIT_SANDBOX);
+    }
+    // A session of its own: no process group or terminal shared with the host.
+    let _ = sys::setsid();
+    if ch.slave.0 >= 0 {
+        let taken = sys::ioctl_int(ch.slave, libc::TIOCSCTTY as u64, 0).and_then(|_| {
+            (0..3).filter(|fd| ch.tty_fds & (1 << fd) != 0).try_for_each(|fd| sys::dup3(ch.slave, Fd(fd)))
+        });
+        if let Err(e) = taken {
+            fail(Error::new(Step::Terminal, b"/dev/pts", e));
+        }
+    }
+    let _ = sys::sigprocmask(libc::SIG_SETMASK, mask);
+    // The command's confinement, in the order its own process takes it (launch.rs): bounding
+    // set, then (with --user) the ids, which clear the other sets, then the sets, no_new_privs
+    // and the seccomp filter.
+    let confined = caps::bound(caps)
+        .and_then(|()| match n.user {
+            Some((uid, gid)) => {
+                match sys::setgroups_none() {
+                    // A user namespace of a rootless sandbox denies setgroups: it has none.
+                    Ok(()) | Err(Errno::EPERM) => {}
+                    Err(e) => return Err(e),
+                }
+                sys::setresgid(gid).and_then(|()| sys::setresuid(uid))
+            }
+            None => Ok(()),
+        })
+        .and_then(|()| caps::limit(caps))
+        .and_then(caps::confine);
+    if let Err(e) = confined {
+        fail(Error::new(Step::Privileges, b"", e));
+    }
+    if let Err(e) = exec::enter_cwd(n.cwd) {
+        fail(e);
+    }
+    sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock]);
+    exec::exec(Step::Exec, *args, n.command, envp.as_ptr(), exec::path_of(envp), sock)
+}
+
+/// Until the command's process ends: the sandbox's terminal relayed to the caller's, signals
+/// passed on, the job stopped and continued with the command. Returns its wait status.
+fn relay(child: i32, sigfd: Fd, mut master: Fd, caller: &mut pty::Caller) -> i32 {
+    let mut pending = pty::Pending::new();
+    let mut reading = false;
+    let go_on = |caller: &mut pty::Caller, master: Fd, reading: &mut bool| {
+        let fg = caller.may_read();
+        if master.0 >= 0 {
+            if fg {
+                caller.make_raw();
+                caller.size_to(master);
+            } else {
+                caller.restore();
+            }
+            *reading = fg;
+        }
+    };
+    if master.0 >= 0 {
+        sys::set_nonblocking(master, true);
+        go_on(caller, master, &mut reading);
+    }
+    loop {
+        let mut fds = [
+            libc::pollfd { fd: sigfd.0, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: master.0, events: libc::POLLIN | if pending.is_empty() { 0 } else { libc::POLLOUT }, revents: 0 },
+            libc::pollfd { fd: if reading && pending.is_empty() { caller.input.0 } else { -1 }, events: libc::POLLIN, revents: 0 },
+        ];
+        if sys::poll(&mut fds).is_err() {
+            continue;
+        }
+        if fds[2].revents != 0 {
+            reading = pending.fill(caller.input);
+        }
+        if fds[2].revents != 0 || fds[1].revents & libc::POLLOUT != 0 {
+            pending.flush(master);
+        }
+        if fds[1].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 && !pty::copy_out(master, caller.output) {
+            sys::close(master);
+            master = Fd(-1);
+            reading = false;
+        }
+        let Some((sig, code)) = sys::read_signal(sigfd) else { continue };
+        match sig {
+            libc::SIGCHLD => match sys::wait4(child, libc::WNOHANG | libc::WUNTRACED) {
+                Ok((p, w)) if p == child && w & 0xff == 0x7f => {
+                    // Stopped (Ctrl-Z on a command that is not a shell): the caller's job
+                    // stops with it, and goes on with it.
+                    caller.restore();
+                    reading = false;
+                    let job_control = caller.present() && caller.may_read();
+                    let tstp = SigSet::of(&[libc::SIGTSTP]);
+                    let _ = sys::sigprocmask(libc::SIG_UNBLOCK, tstp);
+                    let _ = sys::kill(if job_control { 0 } else { sys::getpid() }, libc::SIGTSTP);
+                    let _ = sys::sigprocmask(libc::SIG_BLOCK, tstp);
+                }
+                Ok((p, w)) if p == child => {
+                    // What is left to read now; processes of the sandbox that still hold its
+                    // terminal (a job the command left behind) are not waited for.
+                    while master.0 >= 0 && sys::poll_now(master, libc::POLLIN).is_ok_and(|r| r != 0) && pty::copy_out(master, caller.output) {}
+                    return w;
+                }
+                Err(e) if e != Errno::EINTR => return EXIT_SANDBOX << 8,
+                _ => {}
+            },
+            libc::SIGCONT => {
+                go_on(caller, master, &mut reading);
+                let _ = sys::kill(-child, libc::SIGCONT);
+            }
+            libc::SIGWINCH if master.0 >= 0 => caller.size_to(master),
+            _ if code == init::SI_KERNEL && master.0 >= 0 => {}
+            _ => {
+                let _ = sys::kill(child, sig);
+            }
+        }
+    }
+}
