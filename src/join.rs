@@ -75,6 +75,52 @@ fn sandbox_pty() -> Result<(Fd, Fd), Errno> {
     }
 }
 
+#[inline(never)]
+/// Rootless: PID 1's namespaces, held for joiners by the outer process (launch.rs), through
+/// /proc/OUTER/fd/N: the outer process checked by its start time before and after, each fd
+/// checked to be a namespace of the kind recorded; the user namespace first.
+fn enter_held(r: &record::Record) -> Result<(), Errno> {
+    let outer = record::pidfd_if(r.outer, r.outer_start).ok_or(Errno::ESRCH)?;
+    sys::close(outer);
+    let mut fds = [Fd(-1); 7];
+    let mut got = Ok(());
+    for (i, (_, kind)) in record::NAMESPACES.iter().enumerate() {
+        if *kind == libc::CLONE_NEWNET && !r.netns {
+            continue;
+        }
+        let Some(n) = r.num(record::NS_KEYS[i]) else {
+            got = Err(Errno::ESRCH);
+            break;
+        };
+        let mut p = Buf::<48>::new();
+        p.push(b"/proc/").push_u64(r.outer as u64).push(b"/fd/").push_u64(n);
+        // NS_GET_NSTYPE
+        match sys::openat(sys::AT_FDCWD, p.c(), libc::O_RDONLY | libc::O_CLOEXEC, 0) {
+            Ok(fd) => {
+                fds[i] = fd;
+                if sys::ioctl_int(fd, 0xb703, 0) != Ok(*kind) {
+                    got = Err(Errno::EPERM);
+                    break;
+                }
+            }
+            Err(e) => {
+                got = Err(if e == Errno::ENOENT { Errno::ESRCH } else { e });
+                break;
+            }
+        }
+    }
+    if got.is_ok() && record::start_time(r.outer) != Some(r.outer_start) {
+        got = Err(Errno::ESRCH);
+    }
+    for (i, fd) in fds.iter().enumerate() {
+        if got.is_ok() && fd.0 >= 0 {
+            got = sys::setns(*fd, record::NAMESPACES[i].1);
+        }
+        sys::close(*fd);
+    }
+    got
+}
+
 pub fn run(n: &Named, args: Args, env: Env) -> i32 {
     // The record stays readable until the command's execve: its environment points into it.
     static RECORD: sys::Once<{ record::MAX }> = sys::Once::new();
@@ -111,10 +157,11 @@ pub fn run(n: &Named, args: Args, env: Env) -> i32 {
     let ns = (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWCGROUP)
         | if r.netns { libc::CLONE_NEWNET } else { 0 }
         | if r.rootless { libc::CLONE_NEWUSER } else { 0 };
-    if let Err(e) = sys::setns(pid1, ns) {
+    let entered = if r.rootless { enter_held(&r) } else { sys::setns(pid1, ns) };
+    sys::close(pid1);
+    if let Err(e) = entered {
         return fail(Step::Join, e);
     }
-    sys::close(pid1);
     let (master, slave) = if caller.present() {
         match sandbox_pty() {
             Ok(p) => p,

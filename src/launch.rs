@@ -179,13 +179,12 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     }
     sys::close(maker);
     t.mark(b"clone");
-    // The record of the running sandbox, for --list, --stop and --join: written while PID 1
-    // builds the root on the other CPU. Without it the sandbox runs all the same, unlisted.
+    // The record of the running sandbox, for --list, --stop and --join: written once PID 1
+    // says its root is complete (a joined command must never see it half built, with the
+    // host's root still in reach). Without it the sandbox runs all the same, unlisted.
     let mut envp = Envp::new();
     exec::sandbox_env(&sb.args, &sb.env, &mut envp);
     let cfg = sb.cfg;
-    let new = record::New { pid, caps: cfg.caps, rootless: sb.userns.is_some(), netns: cfg.netns, cgroup: sb.cgroup.is_some(), lowers: &cfg.lowers[..cfg.nlowers], env: &envp };
-    let _ = record::write(sb.layer.dir, &new);
     sys::close(theirs);
     sys::close(job_theirs);
     sys::close(me);
@@ -223,7 +222,7 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
             t.mark(b"exec");
         }
     }
-    let mut w = Watch { job, master, caller: &mut caller, reading: false, stops: sb.outer_stops, pending: pty::Pending::new() };
+    let mut w = Watch { job, master, caller: &mut caller, reading: false, stops: sb.outer_stops, pending: pty::Pending::new(), ns: [Fd(-1); 7], ready: false };
     if master.0 >= 0 {
         sys::set_nonblocking(master, true);
         w.go_on();
@@ -249,6 +248,11 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
         }
         if fds[1].revents != 0 {
             w.stopped();
+            if w.ready {
+                w.ready = false;
+                let new = record::New { pid, caps: cfg.caps, rootless: sb.userns.is_some(), netns: cfg.netns, cgroup: sb.cgroup.is_some(), lowers: &cfg.lowers[..cfg.nlowers], env: &envp, ns: &w.ns };
+                let _ = record::write(sb.layer.dir, &new);
+            }
         }
         let Some((sig, code)) = sys::read_signal(sigfd) else { continue };
         match sig {
@@ -277,6 +281,10 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
             }
         }
     };
+    // Held no longer: the sandbox's namespaces end with it, before its layer is removed.
+    for fd in w.ns {
+        sys::close(fd);
+    }
     // What the command wrote last: every process of the sandbox is gone, so the terminal's
     // master reads to its end (EIO) and no further.
     w.drain();
@@ -305,6 +313,10 @@ struct Watch<'c> {
     /// This process can stop with the job (it is not the PID 1 of a machine).
     stops: bool,
     pending: pty::Pending,
+    /// Rootless: PID 1's namespaces, as it sent them, held for --join (record.rs).
+    ns: [Fd; 7],
+    /// PID 1 says the sandbox is complete: time to write its record.
+    ready: bool,
 }
 
 impl Watch<'_> {
@@ -327,8 +339,17 @@ impl Watch<'_> {
     /// PID 1 says the command stopped (or the channel ended: PID 1 is gone).
     fn stopped(&mut self) {
         let mut b = [0u8; 16];
-        match sys::read(self.job, &mut b) {
-            Ok(n) if n > 0 => {}
+        match sys::recv_fd(self.job, &mut b) {
+            Ok((n, fd)) if n > 0 && (b'0'..b'7').contains(&b[0]) => {
+                sys::close(self.ns[(b[0] - b'0') as usize]);
+                self.ns[(b[0] - b'0') as usize] = fd;
+                return;
+            }
+            Ok((n, _)) if n > 0 && b[0] == b'R' => {
+                self.ready = true;
+                return;
+            }
+            Ok((n, _)) if n > 0 => {}
             Err(Errno::EINTR) | Err(Errno::EAGAIN) => return,
             _ => {
                 self.job = Fd(-1);
@@ -536,6 +557,20 @@ fn inner(sb: &Sandbox, ch: Channels, net: Option<&Network>, maker: Fd) -> ! {
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
     let _ = sys::write(ready, b"g");
     sys::close(ready);
+    // The sandbox is complete: the outer process may record it. Rootless, a joiner cannot take
+    // PID 1's namespaces through a pidfd (PID 1 is not dumpable, and its memory belongs to the
+    // host's user namespace): PID 1 hands them to the outer process, which holds them for it.
+    if rootless {
+        for (i, (ns, _)) in record::NAMESPACES.iter().enumerate() {
+            let mut p = Buf::<32>::new();
+            p.push(b"/proc/self/ns/").push(ns);
+            if let Ok(fd) = sys::openat(AT_FDCWD, p.c(), libc::O_RDONLY | libc::O_CLOEXEC, 0) {
+                let _ = sys::send_fd(ch.job, b'0' + i as u8, fd);
+                sys::close(fd);
+            }
+        }
+    }
+    let _ = sys::write(ch.job, b"R");
     sys::close(sock);
     sys::exit(init::serve(pid, init::Job { tty: false, stops: false, outer: ch.job, pty: pty.map_or(Fd(-1), |p| p.slave) }))
 }

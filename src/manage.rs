@@ -48,6 +48,7 @@ pub fn find_running<'b>(n: &Named, env: &Env, buf: &'b mut [u8]) -> Result<(Reco
 
 /// --stop NAME [--signal SIG]: the signal to the outer process, which passes it on to PID 1
 /// and so to the command, as when it is sent to the outer process by hand.
+#[inline(never)]
 pub fn stop(n: &Named, env: &Env) -> i32 {
     let mut buf = [0u8; 4096 * 4];
     let Ok((r, pid1)) = find_running(n, env, &mut buf) else { return EXIT_SANDBOX };
@@ -74,6 +75,7 @@ pub fn stop(n: &Named, env: &Env) -> i32 {
 /// --remove NAME: discard a layer that no run holds (kept, or left by a killed run), however
 /// overlayfs left its modes. The name's lock is taken first, so no run can start on it
 /// meanwhile; a running sandbox holds it, and is refused.
+#[inline(never)]
 pub fn remove(n: &Named, env: &Env) -> i32 {
     let uid = sys::geteuid();
     let mut path = Buf::<PATH_MAX>::new();
@@ -200,6 +202,7 @@ fn iso_time(secs: u64, out: &mut Buf<32>) {
 }
 
 /// --list [--json]: one line per sandbox of the caller's in the state directory.
+#[inline(never)]
 pub fn list(n: &Named, env: &Env) -> i32 {
     let uid = sys::geteuid();
     let mut path = Buf::<PATH_MAX>::new();

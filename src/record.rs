@@ -34,7 +34,25 @@ pub struct New<'a> {
     pub lowers: &'a [&'static CStr],
     /// The command's environment.
     pub env: &'a Envp,
+    /// Rootless: fds of the outer process holding PID 1's namespaces, in the order of NAMESPACES
+    /// (-1: none).
+    pub ns: &'a [Fd],
 }
+
+/// The namespaces a rootless joiner takes from the outer process, user first, by name in
+/// /proc/PID/ns and setns type.
+pub const NAMESPACES: [(&[u8], i32); 7] = [
+    (b"user", libc::CLONE_NEWUSER),
+    (b"mnt", libc::CLONE_NEWNS),
+    (b"pid", libc::CLONE_NEWPID),
+    (b"uts", libc::CLONE_NEWUTS),
+    (b"ipc", libc::CLONE_NEWIPC),
+    (b"cgroup", libc::CLONE_NEWCGROUP),
+    (b"net", libc::CLONE_NEWNET),
+];
+
+/// The record's key of each of NAMESPACES: the outer process's fd that holds it.
+pub const NS_KEYS: [&[u8]; 7] = [b"nsuser=", b"nsmnt=", b"nspid=", b"nsuts=", b"nsipc=", b"nscgroup=", b"nsnet="];
 
 /// Entries gathered in a buffer and written in pieces: one write for a usual record.
 struct Writer {
@@ -80,6 +98,11 @@ pub fn write(dir: Fd, r: &New) -> Result<(), Errno> {
     w.num(b"rootless", r.rootless as u64);
     w.num(b"netns", r.netns as u64);
     w.num(b"cgroup", r.cgroup as u64);
+    for (fd, key) in r.ns.iter().zip(NS_KEYS) {
+        if fd.0 >= 0 {
+            w.num(&key[..key.len() - 1], fd.0 as u64);
+        }
+    }
     let mut cwd = [0u8; 4096];
     let cwd_len = sys::getcwd(&mut cwd).unwrap_or(0);
     for l in r.lowers {
@@ -141,7 +164,7 @@ impl<'a> Record<'a> {
         })
     }
 
-    fn num(&self, key: &'a [u8]) -> Option<u64> {
+    pub fn num(&self, key: &'a [u8]) -> Option<u64> {
         self.values(key).next().and_then(|v| crate::cgroup::parse_u64(v.to_bytes()))
     }
 }
