@@ -592,6 +592,65 @@ mod tests {
         assert_eq!(err(&["--tmp-size", "1G", "sh"]), Step::NeedsLower);
     }
 
+    fn named(v: &[&str]) -> Named {
+        match parse(&args(v)) {
+            Ok(Parsed::Named(n)) => n,
+            Ok(_) => panic!("not a named mode: {v:?}"),
+            Err(e) => panic!("error {:?} for {v:?}", e.step),
+        }
+    }
+
+    #[test]
+    fn named_modes_are_read_with_their_options() {
+        let n = named(&["--state-dir", "/s", "--list", "--json"]);
+        assert_eq!((n.mode, n.json, n.state_dir.unwrap().to_bytes()), (Mode::List, true, &b"/s"[..]));
+        let n = named(&["--stop", "web", "--signal", "sigusr1"]);
+        assert_eq!((n.mode, n.name.to_bytes(), n.signal), (Mode::Stop, &b"web"[..], libc::SIGUSR1));
+        assert_eq!(named(&["--stop", "web"]).signal, libc::SIGTERM);
+        assert_eq!(named(&["--remove=old"]).name.to_bytes(), b"old");
+        let n = named(&["--join", "w", "--env", "A=1", "--cwd", "/t", "--user", "5:6", "--", "sh", "-c", "x"]);
+        assert_eq!((n.mode, n.user, n.cwd.unwrap().to_bytes(), n.command), (Mode::Join, Some((5, 6)), &b"/t"[..], 10));
+        assert_eq!(named(&["--join", "w", "--user", "7", "id"]).user, Some((7, 7)));
+        // After the command, options are the command's.
+        assert_eq!(named(&["--join", "w", "sh", "--list"]).command, 3);
+        assert!(matches!(parse(&args(&["--lower", "i", "--name", "n", "--", "sandbox", "--list"])), Ok(Parsed::Run(_))));
+        assert!(matches!(parse(&args(&["--list", "--help"])), Ok(Parsed::Help)));
+    }
+
+    #[test]
+    fn named_modes_refuse_what_does_not_belong() {
+        assert_eq!(err(&["--list", "x"]), Step::Misplaced);
+        assert_eq!(err(&["--list", "--list"]), Step::Misplaced);
+        assert_eq!(err(&["--list", "--stop", "a"]), Step::Misplaced);
+        assert_eq!(err(&["--list", "--keep"]), Step::UnknownOption);
+        assert_eq!(err(&["--remove", "a", "--signal", "1"]), Step::Misplaced);
+        assert_eq!(err(&["--join", "a", "--lower", "i", "sh"]), Step::Misplaced);
+        assert_eq!(err(&["--join", "a"]), Step::NoCommand);
+        assert_eq!(err(&["--join", "../a", "sh"]), Step::BadName);
+        assert_eq!(err(&["--join", "a", "--user", "x", "sh"]), Step::BadUser);
+        assert_eq!(err(&["--join", "a", "--cwd", "t", "sh"]), Step::Cwd);
+        assert_eq!(err(&["--join", "a", "--env", "=1", "sh"]), Step::BadEnv);
+        assert_eq!(err(&["--stop", "a", "--signal", "0"]), Step::BadSignal);
+        assert_eq!(err(&["--signal", "1", "sh"]), Step::Misplaced);
+        assert_eq!(err(&["--list", "--state-dir="]), Step::MissingValue);
+    }
+
+    #[test]
+    fn signals_and_users() {
+        assert_eq!(parse_signal(b"TERM"), Some(15));
+        assert_eq!(parse_signal(b"SIGKILL"), Some(9));
+        assert_eq!(parse_signal(b"sigrtmin"), None);
+        assert_eq!(parse_signal(b"sys"), Some(31));
+        assert_eq!(parse_signal(b"64"), Some(64));
+        assert_eq!(parse_signal(b"65"), None);
+        assert_eq!(parse_signal(b"SIG"), None);
+        assert_eq!(parse_user(b"0"), Some((0, 0)));
+        assert_eq!(parse_user(b"1000:100"), Some((1000, 100)));
+        assert_eq!(parse_user(b"4294967295"), None);
+        assert_eq!(parse_user(b":1"), None);
+        assert_eq!(parse_user(b"root"), None);
+    }
+
     #[test]
     fn help_and_version_win() {
         assert!(matches!(parse(&args(&["--help"])), Ok(Parsed::Help)));
@@ -631,6 +690,7 @@ mod tests {
             "--lower", "--name", "--state-dir", "--keep", "--hostname", "--env", "--cwd", "--bind", "--ro-bind",
             "--net", "--cap-add", "--cap-drop", "--memory", "--pids", "--cpus", "--tmp-size", "--timings", "-h", "-V", "--",
             "-", "--x", "-x", "=", "--env=", "--lower=", "none", "host", "all", "a", "/", ":", "a:b", "/a:/b",
+            "--list", "--json", "--remove", "--stop", "--signal", "--join", "--user", "TERM", "1:2",
             "K=V", "=V", "1", "0", "0.5", "64M", "..", "a/b", "", "sh",
         ];
         let mut seed: u64 = 0x5eed_1234_abcd_0001;

@@ -26,7 +26,8 @@ fn find<'a>(n: &Named, env: &Env, uid: u32, path: &'a mut Buf<PATH_MAX>) -> Resu
     }
 }
 
-/// The record of the running sandbox `n.name` with a pidfd of its PID 1; 125 and why not.
+/// The record of the running sandbox `n.name` with a pidfd of its PID 1; or, said on stderr,
+/// why there is none (Err).
 pub fn find_running<'b>(n: &Named, env: &Env, buf: &'b mut [u8]) -> Result<(Record<'b>, Fd), ()> {
     let uid = sys::geteuid();
     let mut path = Buf::<PATH_MAX>::new();
@@ -35,15 +36,12 @@ pub fn find_running<'b>(n: &Named, env: &Env, buf: &'b mut [u8]) -> Result<(Reco
     let r = record::read(dir, uid, buf);
     sys::close(dir);
     sys::close(state);
-    let r = match r {
-        Ok(r) => r,
-        Err(Errno::ENOENT) => return Err(Error::usage(Step::NotRunning, name).print()),
-        Err(e) => return Err(Error::new(Step::Record, name, e).print()),
+    let found = match r {
+        Ok(r) => record::pidfd_if(r.pid, r.start).map(|fd| (r, fd)).ok_or(Error::usage(Step::NotRunning, name)),
+        Err(Errno::ENOENT) => Err(Error::usage(Step::NotRunning, name)),
+        Err(e) => Err(Error::new(Step::Record, name, e)),
     };
-    match record::pidfd_if(r.pid, r.start) {
-        Some(fd) => Ok((r, fd)),
-        None => Err(Error::usage(Step::NotRunning, name).print()),
-    }
+    found.map_err(|e| e.print())
 }
 
 /// --stop NAME [--signal SIG]: the signal to the outer process, which passes it on to PID 1

@@ -214,10 +214,7 @@ pub fn open_state<'a>(given: Option<&'static CStr>, env: &Env, uid: u32, buf: &'
         Err(Errno::ENOENT) => return Ok(None),
         Err(e) => return Err(Error::new(Step::StateDir, buf.bytes(), e)),
     };
-    check_state(state, uid, shared_tmp, buf.bytes()).map_err(|e| {
-        sys::close(state);
-        e
-    })?;
+    check_state(state, uid, shared_tmp, buf.bytes()).inspect_err(|_| sys::close(state))?;
     Ok(Some(state))
 }
 

@@ -936,6 +936,7 @@ impl<const N: usize> Once<N> {
         Once { bytes: core::cell::UnsafeCell::new([0; N]), taken: core::sync::atomic::AtomicBool::new(false) }
     }
     /// The buffer, the first time only.
+    #[allow(clippy::mut_from_ref)] // one exclusive reference ever: `taken`
     pub fn take(&'static self) -> Option<&'static mut [u8; N]> {
         if self.taken.swap(true, core::sync::atomic::Ordering::Relaxed) {
             return None;
