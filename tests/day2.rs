@@ -262,6 +262,19 @@ fn join_same(f: &Fixture, who: Option<&str>) {
     assert_eq!(lines[1], "PPid:\t0");
     assert_eq!(lines[2], "4", "fds 0-2 and ls's own: {o:?}");
     assert_eq!(lines[3], "1", "the main command is seen: {o:?}");
+    // A descriptor of the host held by the joiner (`7</`) does not go in.
+    let mut c = match who {
+        None => Command::new("sh"),
+        Some(_) => {
+            let mut c = Command::new("setpriv");
+            c.args(NOBODY).arg("sh");
+            c
+        }
+    };
+    c.args(["-c", "exec 7</ 8</tmp; exec \"$0\" \"$@\"", BIN, "--join", &n, "--state-dir", &state, "--", "sh", "-c", "ls /proc/self/fd"]);
+    c.env_remove("XDG_RUNTIME_DIR");
+    let o = run_cmd(c, b"");
+    assert_eq!(o.stdout, "0\n1\n2\n3\n", "{o:?}");
     // Exit status, and death by a signal.
     assert_eq!(join(&[], &["sh", "-c", "exit 5"]).code, 5);
     assert_eq!(join(&[], &["sh", "-c", "kill -9 $$"]).code, 137);
@@ -274,7 +287,21 @@ fn join_same(f: &Fixture, who: Option<&str>) {
     // Nothing left behind by the joins: the sandbox's own processes only.
     let o = join(&[], &["sh", "-c", "echo /proc/[0-9]*"]);
     assert_eq!(o.stdout.split(' ').count(), 3, "PID 1, the command, this sh: {o:?}");
-    assert_eq!(held.wait().code, 0);
+    // Listed and stopped by its owner.
+    let mut c = match who {
+        None => sandbox_cmd(),
+        Some(_) => nobody_cmd(),
+    };
+    c.args(["--list", "--state-dir", &state]);
+    let o = run_cmd(c, b"");
+    assert!(o.stdout.starts_with(&format!("{n}\trunning\t")), "{o:?}");
+    let mut c = match who {
+        None => sandbox_cmd(),
+        Some(_) => nobody_cmd(),
+    };
+    c.args(["--stop", &n, "--signal", "HUP", "--state-dir", &state]);
+    run_cmd(c, b"").expect(0);
+    assert_eq!(held.wait().code, 128 + 1);
 }
 
 #[test]
