@@ -195,13 +195,16 @@ fn stop_sends_term_or_the_signal_given() {
     }
     let f = Fixture::new("d2stop");
     let n = f.name("a");
-    let held = start_held(&f, &n, &[], "true");
+    let mut held = start_held(&f, &n, &[], "true");
     sb(&["--stop", &n, "--state-dir", &sd(&f)]).expect(0);
+    // Its end by the signal, not by the end of its (held) input.
+    wait_for_event("the sandbox to end", || !held.running());
     assert_eq!(held.wait().code, 128 + SIGTERM);
     refused(&sb(&["--stop", &n, "--state-dir", &sd(&f)]), "no such sandbox");
     // The command takes the signal as if it were sent to the outer process by hand.
-    let held = start_held(&f, &n, &[], "trap 'echo usr1; exit 7' USR1");
+    let mut held = start_held(&f, &n, &[], "trap 'echo usr1; exit 7' USR1");
     sb(&["--stop", &n, "--signal", "SIGUSR1", "--state-dir", &sd(&f)]).expect(0);
+    wait_for_event("the sandbox to end", || !held.running());
     let o = held.wait();
     assert_eq!((o.code, o.stdout.as_str()), (7, "usr1\n"), "{o:?}");
     f.run(&n, &["--keep"], &["true"]).expect(0);
@@ -222,7 +225,7 @@ fn join_same(f: &Fixture, who: Option<&str>) {
         None => sd(f),
     };
     let main_script = format!("{{ {SELF}; }} > /main; echo hello > /tmp/seen");
-    let held = match who {
+    let mut held = match who {
         None => start_held(f, &n, &opts, &main_script),
         Some(st) => {
             let mut c = nobody_cmd();
@@ -301,6 +304,7 @@ fn join_same(f: &Fixture, who: Option<&str>) {
     };
     c.args(["--stop", &n, "--signal", "HUP", "--state-dir", &state]);
     run_cmd(c, b"").expect(0);
+    wait_for_event("the sandbox to end", || !held.running());
     assert_eq!(held.wait().code, 128 + 1);
 }
 
@@ -466,6 +470,9 @@ fn a_joined_shell_gets_a_terminal_and_its_status_comes_back() {
     };
     wait("caller$", 1);
     typed(&format!("{BIN} --join {n} --state-dir {} -- sh", sd(&f)));
+    // The joined shell's own prompt first: what is typed before it meets the caller's shell
+    // changing the terminal's modes.
+    wait("/ # ", 1);
     typed("PS1='joined# '; tty; echo $((6*7))");
     wait("42", 1);
     assert!(screen().contains("/dev/pts/"), "{}", screen());
