@@ -21,6 +21,7 @@ use crate::cgroup;
 use crate::error::{Error, Step, EXIT_SANDBOX};
 use crate::exec::{self, Envp};
 use crate::init;
+use crate::launch::Watch;
 use crate::manage;
 use crate::out::Buf;
 use crate::pty;
@@ -174,6 +175,10 @@ pub fn run(n: &Named, args: Args, env: Env) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(Step::Fork, e),
     };
+    let (job, job_theirs) = match report::channel() {
+        Ok(p) => p,
+        Err(e) => return fail(Step::Fork, e),
+    };
     let me = match sys::pidfd_open(sys::getpid()) {
         Ok(fd) => fd,
         Err(e) => return fail(Step::Fork, e),
@@ -186,16 +191,18 @@ pub fn run(n: &Named, args: Args, env: Env) -> i32 {
         Some(cg) => sys::clone3_into(0, libc::SIGCHLD as u64, cg),
         None => sys::clone(libc::SIGCHLD as u64),
     };
+    let ch = Channels { report: theirs, job: job_theirs, me, slave, tty_fds: caller.fds };
     let child = match forked {
-        Ok(0) => command(n, &args, &mut envp, r.caps, Channels { report: theirs, me, slave, tty_fds: caller.fds }, mask),
+        Ok(0) => leader(n, &args, &mut envp, r.caps, ch, mask),
         Ok(pid) => pid,
         // ENOMEM: the PID namespace is past its end (its PID 1 has exited).
         Err(e) => return fail(Step::Join, if e == Errno::ENOMEM { Errno::ESRCH } else { e }),
     };
     sys::close(theirs);
+    sys::close(job_theirs);
     sys::close(slave);
     sys::close(me);
-    let status = relay(child, sigfd, master, &mut caller);
+    let status = relay(child, sigfd, job, master, &mut caller);
     let mut rb = [0u8; report::MAX];
     while let Some(m) = report::recv(ours, &mut rb) {
         if let Msg::Failed(e) = m {
@@ -207,18 +214,24 @@ pub fn run(n: &Named, args: Args, env: Env) -> i32 {
     init::status(status)
 }
 
-/// The joiner's ends for the command's process.
+/// The joiner's ends for the processes in the sandbox.
 struct Channels {
     report: Fd,
-    /// A pidfd of the joining process: the command's process dies with it.
+    /// Where the session's leader tells of the command's stops (launch.rs's Watch).
+    job: Fd,
+    /// A pidfd of the joining process: the processes in the sandbox die with it.
     me: Fd,
     /// The sandbox's terminal, for each of fds 0, 1, 2 in `tty_fds` (a bit each).
     slave: Fd,
     tty_fds: u8,
 }
 
-/// The command's process, in the sandbox's PID namespace. Never returns.
-fn command(n: &Named, args: &Args, envp: &mut Envp, caps: u64, ch: Channels, mask: SigSet) -> ! {
+/// The leader of the joined command's session, in the sandbox's PID namespace, confined as the
+/// command: it makes the sandbox's terminal its controlling terminal, starts the command in a
+/// process group of its own (a group whose parent is in its session: not orphaned, so Ctrl-Z
+/// stops it) and serves it as PID 1 serves the main command: signals passed on, stops told
+/// to the joining process, the command's status returned. Never returns.
+fn leader(n: &Named, args: &Args, envp: &mut Envp, caps: u64, ch: Channels, mask: SigSet) -> ! {
     let sock = ch.report;
     let fail = |e: Error| -> ! {
         report::send_error(sock, &e);
@@ -231,17 +244,13 @@ fn command(n: &Named, args: &Args, envp: &mut Envp, caps: u64, ch: Channels, mas
     // A session of its own: no process group or terminal shared with the host.
     let _ = sys::setsid();
     if ch.slave.0 >= 0 {
-        let taken = sys::ioctl_int(ch.slave, libc::TIOCSCTTY as u64, 0).and_then(|_| {
-            (0..3).filter(|fd| ch.tty_fds & (1 << fd) != 0).try_for_each(|fd| sys::dup3(ch.slave, Fd(fd)))
-        });
-        if let Err(e) = taken {
+        if let Err(e) = sys::ioctl_int(ch.slave, libc::TIOCSCTTY as u64, 0) {
             fail(Error::new(Step::Terminal, b"/dev/pts", e));
         }
     }
-    let _ = sys::sigprocmask(libc::SIG_SETMASK, mask);
     // The command's confinement, in the order its own process takes it (launch.rs): bounding
     // set, then (with --user) the ids, which clear the other sets, then the sets, no_new_privs
-    // and the seccomp filter.
+    // and the seccomp filter. This process takes it too: it lives in the sandbox beside it.
     let confined = caps::bound(caps)
         .and_then(|()| match n.user {
             Some((uid, gid)) => {
@@ -259,86 +268,59 @@ fn command(n: &Named, args: &Args, envp: &mut Envp, caps: u64, ch: Channels, mas
     if let Err(e) = confined {
         fail(Error::new(Step::Privileges, b"", e));
     }
-    if let Err(e) = exec::enter_cwd(n.cwd) {
-        fail(e);
+    // Nothing of the host's but stdio from here on.
+    sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock, ch.job, ch.slave]);
+    let (env_ptr, path) = (envp.as_ptr(), exec::path_of(envp));
+    let command = init::Command { own_group: true, take_tty: false, mask, umask: None, exec: || {
+        let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
+        if ch.slave.0 >= 0 {
+            let taken = (0..3).filter(|fd| ch.tty_fds & (1 << fd) != 0).try_for_each(|fd| sys::dup3(ch.slave, Fd(fd)));
+            if let Err(e) = taken {
+                fail(Error::new(Step::Terminal, b"/dev/pts", e));
+            }
+        }
+        if let Err(e) = exec::enter_cwd(n.cwd) {
+            fail(e);
+        }
+        sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock]);
+        exec::exec(Step::Exec, *args, n.command, env_ptr, path, sock)
+    } };
+    let pid = init::start(&command).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
+    if ch.slave.0 >= 0 {
+        let _ = pty::give(ch.slave, pid);
     }
-    sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock]);
-    exec::exec(Step::Exec, *args, n.command, envp.as_ptr(), exec::path_of(envp), sock)
+    sys::close(sock);
+    sys::exit(init::serve(pid, init::Job { tty: false, stops: false, outer: ch.job, pty: ch.slave }))
 }
 
-/// Until the command's process ends: the sandbox's terminal relayed to the caller's, signals
+/// Until the session's leader ends: the sandbox's terminal relayed to the caller's, signals
 /// passed on, the job stopped and continued with the command. Returns its wait status.
-fn relay(child: i32, sigfd: Fd, mut master: Fd, caller: &mut pty::Caller) -> i32 {
-    let mut pending = pty::Pending::new();
-    let mut reading = false;
-    let go_on = |caller: &mut pty::Caller, master: Fd, reading: &mut bool| {
-        let fg = caller.may_read();
-        if master.0 >= 0 {
-            if fg {
-                caller.make_raw();
-                caller.size_to(master);
-            } else {
-                caller.restore();
-            }
-            *reading = fg;
-        }
-    };
+fn relay(child: i32, sigfd: Fd, job: Fd, master: Fd, caller: &mut pty::Caller) -> i32 {
+    let mut w = Watch::new(job, master, caller, true);
     if master.0 >= 0 {
         sys::set_nonblocking(master, true);
-        go_on(caller, master, &mut reading);
+        w.go_on();
     }
-    loop {
-        let mut fds = [
-            libc::pollfd { fd: sigfd.0, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: master.0, events: libc::POLLIN | if pending.is_empty() { 0 } else { libc::POLLOUT }, revents: 0 },
-            libc::pollfd { fd: if reading && pending.is_empty() { caller.input.0 } else { -1 }, events: libc::POLLIN, revents: 0 },
-        ];
-        if sys::poll(&mut fds).is_err() {
-            continue;
-        }
-        if fds[2].revents != 0 {
-            reading = pending.fill(caller.input);
-        }
-        if fds[2].revents != 0 || fds[1].revents & libc::POLLOUT != 0 {
-            pending.flush(master);
-        }
-        if fds[1].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 && !pty::copy_out(master, caller.output) {
-            sys::close(master);
-            master = Fd(-1);
-            reading = false;
-        }
-        let Some((sig, code)) = sys::read_signal(sigfd) else { continue };
+    let status = loop {
+        let Some((sig, code)) = w.next(sigfd) else { continue };
         match sig {
-            libc::SIGCHLD => match sys::wait4(child, libc::WNOHANG | libc::WUNTRACED) {
-                Ok((p, w)) if p == child && w & 0xff == 0x7f => {
-                    // Stopped (Ctrl-Z on a command that is not a shell): the caller's job
-                    // stops with it, and goes on with it.
-                    caller.restore();
-                    reading = false;
-                    let job_control = caller.present() && caller.may_read();
-                    let tstp = SigSet::of(&[libc::SIGTSTP]);
-                    let _ = sys::sigprocmask(libc::SIG_UNBLOCK, tstp);
-                    let _ = sys::kill(if job_control { 0 } else { sys::getpid() }, libc::SIGTSTP);
-                    let _ = sys::sigprocmask(libc::SIG_BLOCK, tstp);
-                }
-                Ok((p, w)) if p == child => {
-                    // What is left to read now; processes of the sandbox that still hold its
-                    // terminal (a job the command left behind) are not waited for.
-                    while master.0 >= 0 && sys::poll_now(master, libc::POLLIN).is_ok_and(|r| r != 0) && pty::copy_out(master, caller.output) {}
-                    return w;
-                }
-                Err(e) if e != Errno::EINTR => return EXIT_SANDBOX << 8,
+            libc::SIGCHLD => match sys::wait4(child, libc::WNOHANG) {
+                Ok((p, st)) if p == child => break st,
+                Err(e) if e != Errno::EINTR => break EXIT_SANDBOX << 8,
                 _ => {}
             },
-            libc::SIGCONT => {
-                go_on(caller, master, &mut reading);
-                let _ = sys::kill(-child, libc::SIGCONT);
+            libc::SIGCONT => w.go_on(),
+            libc::SIGWINCH if w.master.0 >= 0 => {
+                w.caller.size_to(w.master);
+                if code != init::SI_KERNEL {
+                    let _ = sys::kill(child, sig);
+                }
             }
-            libc::SIGWINCH if master.0 >= 0 => caller.size_to(master),
-            _ if code == init::SI_KERNEL && master.0 >= 0 => {}
             _ => {
                 let _ = sys::kill(child, sig);
             }
         }
-    }
+    };
+    w.drain_now();
+    status
 }

@@ -222,39 +222,19 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
             t.mark(b"exec");
         }
     }
-    let mut w = Watch { job, master, caller: &mut caller, reading: false, stops: sb.outer_stops, pending: pty::Pending::new(), ns: [Fd(-1); 7], ready: false };
+    let mut w = Watch::new(job, master, &mut caller, sb.outer_stops);
     if master.0 >= 0 {
         sys::set_nonblocking(master, true);
         w.go_on();
     }
     let status = loop {
-        let mut fds = [
-            libc::pollfd { fd: sigfd.0, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: w.job.0, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: w.master.0, events: libc::POLLIN | if w.pending.is_empty() { 0 } else { libc::POLLOUT }, revents: 0 },
-            libc::pollfd { fd: if w.reading && w.pending.is_empty() { w.caller.input.0 } else { -1 }, events: libc::POLLIN, revents: 0 },
-        ];
-        if sys::poll(&mut fds).is_err() {
-            continue;
+        let signal = w.next(sigfd);
+        if w.ready {
+            w.ready = false;
+            let new = record::New { pid, caps: cfg.caps, rootless: sb.userns.is_some(), netns: cfg.netns, cgroup: sb.cgroup.is_some(), lowers: &cfg.lowers[..cfg.nlowers], env: &envp, ns: &w.ns };
+            let _ = record::write(sb.layer.dir, &new);
         }
-        if fds[3].revents != 0 {
-            w.reading = w.pending.fill(w.caller.input);
-        }
-        if fds[3].revents != 0 || fds[2].revents & libc::POLLOUT != 0 {
-            w.pending.flush(w.master);
-        }
-        if fds[2].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 && !pty::copy_out(w.master, w.caller.output) {
-            w.master_done();
-        }
-        if fds[1].revents != 0 {
-            w.stopped();
-            if w.ready {
-                w.ready = false;
-                let new = record::New { pid, caps: cfg.caps, rootless: sb.userns.is_some(), netns: cfg.netns, cgroup: sb.cgroup.is_some(), lowers: &cfg.lowers[..cfg.nlowers], env: &envp, ns: &w.ns };
-                let _ = record::write(sb.layer.dir, &new);
-            }
-        }
-        let Some((sig, code)) = sys::read_signal(sigfd) else { continue };
+        let Some((sig, code)) = signal else { continue };
         match sig {
             libc::SIGCHLD => {
                 if let Some((h, _)) = helper {
@@ -303,11 +283,11 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
 }
 
 /// The outer process's side of the job: the sandbox's terminal relayed to the caller's, and
-/// the job stopped and continued with the command.
-struct Watch<'c> {
+/// the job stopped and continued with the command. (--join's process is one too: join.rs.)
+pub struct Watch<'c> {
     job: Fd,
-    master: Fd,
-    caller: &'c mut pty::Caller,
+    pub master: Fd,
+    pub caller: &'c mut pty::Caller,
     /// The caller's terminal is read (the job is in its foreground).
     reading: bool,
     /// This process can stop with the job (it is not the PID 1 of a machine).
@@ -319,10 +299,51 @@ struct Watch<'c> {
     ready: bool,
 }
 
-impl Watch<'_> {
+impl<'c> Watch<'c> {
+    /// `job`: the channel to the init that tells of the command's stops; `master`: the
+    /// sandbox's terminal (-1: none); `stops`: this process may stop with the job.
+    pub fn new(job: Fd, master: Fd, caller: &'c mut pty::Caller, stops: bool) -> Self {
+        Watch { job, master, caller, reading: false, stops, pending: pty::Pending::new(), ns: [Fd(-1); 7], ready: false }
+    }
+
+    /// Wait until something happens: the terminals relayed, the init's word on `job` taken;
+    /// a signal read from the (non-blocking) `sigfd`, with its si_code, when one was.
+    pub fn next(&mut self, sigfd: Fd) -> Option<(i32, i32)> {
+        let mut fds = [
+            libc::pollfd { fd: sigfd.0, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: self.job.0, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: self.master.0, events: libc::POLLIN | if self.pending.is_empty() { 0 } else { libc::POLLOUT }, revents: 0 },
+            libc::pollfd { fd: if self.reading && self.pending.is_empty() { self.caller.input.0 } else { -1 }, events: libc::POLLIN, revents: 0 },
+        ];
+        sys::poll(&mut fds).ok()?;
+        if fds[3].revents != 0 {
+            self.reading = self.pending.fill(self.caller.input);
+        }
+        if fds[3].revents != 0 || fds[2].revents & libc::POLLOUT != 0 {
+            self.pending.flush(self.master);
+        }
+        if fds[2].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 && !pty::copy_out(self.master, self.caller.output) {
+            self.master_done();
+        }
+        if fds[1].revents != 0 {
+            self.stopped();
+        }
+        sys::read_signal(sigfd)
+    }
+
+    /// What the sandbox's terminal holds now, without waiting for its end: processes of the
+    /// sandbox may hold it still (a job that a joined command left behind).
+    pub fn drain_now(&mut self) {
+        while self.master.0 >= 0 && sys::poll_now(self.master, libc::POLLIN).is_ok_and(|r| r != 0) {
+            if !pty::copy_out(self.master, self.caller.output) {
+                self.master_done();
+            }
+        }
+    }
+
     /// The job goes on: in the foreground of the caller's terminal (raw, read, the command the
     /// foreground of its own), or in its background (not read; a read of the command stops it).
-    fn go_on(&mut self) {
+    pub fn go_on(&mut self) {
         let fg = !self.caller.present() || self.caller.may_read();
         if self.master.0 >= 0 {
             if fg {

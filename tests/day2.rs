@@ -289,7 +289,7 @@ fn join_same(f: &Fixture, who: Option<&str>) {
     }
     // Nothing left behind by the joins: the sandbox's own processes only.
     let o = join(&[], &["sh", "-c", "echo /proc/[0-9]*"]);
-    assert_eq!(o.stdout.split(' ').count(), 3, "PID 1, the command, this sh: {o:?}");
+    assert_eq!(o.stdout.split(' ').count(), 4, "PID 1, the command, the joined session's leader, this sh: {o:?}");
     // Listed and stopped by its owner.
     let mut c = match who {
         None => sandbox_cmd(),
@@ -488,6 +488,22 @@ fn a_joined_shell_gets_a_terminal_and_its_status_comes_back() {
     wait("caller$", 2);
     typed("echo caller=$?");
     wait("caller=3", 1);
+    // Ctrl-Z on a joined command that is not a shell stops the caller's job; fg resumes it.
+    typed(&format!("{BIN} --join {n} --state-dir {} -- /bin/cat", sd(&f)));
+    wait_for_event("cat to run", || !procs_with_arg("/bin/cat").is_empty());
+    typed("one-d2tty");
+    wait("one-d2tty", 2);
+    tmux(&["send-keys", "-t", &session, "C-z"]);
+    wait("Stopped", 1);
+    wait("caller$", 3);
+    typed("fg");
+    wait_for_event("cat to run again", || {
+        procs_with_arg("/bin/cat").iter().any(|p| fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|st| parse_stat(st.trim()).is_some_and(|s| s.2 != 'T')))
+    });
+    typed("two-d2tty");
+    wait("two-d2tty", 2);
+    tmux(&["send-keys", "-t", &session, "C-d"]);
+    wait("caller$", 4);
     let _ = Command::new("tmux").args(["-L", &session, "kill-server"]).status();
     assert_eq!(held.wait().code, 0);
     f.finish();
