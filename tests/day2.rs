@@ -345,6 +345,9 @@ fn join_of_a_sandbox_not_running_or_of_another_user_is_refused() {
     refused(&sb(&["--join", &n, "--state-dir", &sd(&f), "true"]), "sandbox is not running");
     refused(&sb(&["--stop", &n, "--state-dir", &sd(&f)]), "sandbox is not running");
     assert_eq!(list_line(&f, &n)[1], "kept");
+    // One that others may write is not trusted.
+    fs::set_permissions(f.layer(&n).join("record"), fs::Permissions::from_mode(0o620)).unwrap();
+    refused(&sb(&["--join", &n, "--state-dir", &sd(&f), "true"]), "record of the sandbox");
     // A record that is a symlink is not followed.
     fs::remove_file(f.layer(&n).join("record")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", f.layer(&n).join("record")).unwrap();
