@@ -55,8 +55,34 @@ pub struct Config {
 #[allow(clippy::large_enum_variant)] // one value, on the stack, once: no heap to box into
 pub enum Parsed {
     Run(Config),
+    /// --list, --remove, --stop or --join: a sandbox of the state directory, by name.
+    Named(Named),
     Help,
     Version,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    List,
+    Remove,
+    Stop,
+    Join,
+}
+
+pub struct Named {
+    pub mode: Mode,
+    /// The sandbox's name (empty for --list).
+    pub name: &'static CStr,
+    pub state_dir: Option<&'static CStr>,
+    /// --list --json.
+    pub json: bool,
+    /// --stop --signal (default SIGTERM).
+    pub signal: i32,
+    /// --join: --cwd, --user UID[:GID] (GID defaults to UID), the index of the command in argv
+    /// (its --env values are read from argv again, see `envs`).
+    pub cwd: Option<&'static CStr>,
+    pub user: Option<(u32, u32)>,
+    pub command: usize,
 }
 
 pub const HELP: &[u8] = b"\
@@ -89,6 +115,15 @@ Options:
                       all: every one sandbox itself has
   --cap-drop CAP|all  take one from it (repeatable); names as in capabilities(7), CAP_ optional
   --timings           at exit, print microseconds from start to each phase on stderr
+
+Named sandboxes (each with --state-dir DIR as above):
+  --list [--json]     one line per sandbox: name, running, kept or stale, PID of its init,
+                      when it started, its lowers; --json: the same as a JSON array
+  --remove NAME       discard the kept layer of NAME (refused while it runs)
+  --stop NAME         send SIGTERM to the running sandbox NAME, as if sent to its sandbox
+  --signal SIG        with --stop: this signal instead (a number, TERM or SIGTERM)
+  --join NAME [--env KEY=VALUE] [--cwd DIR] [--user UID[:GID]] [--] COMMAND [ARG...]
+                      run COMMAND inside the running sandbox NAME, confined as its command
   -h, --help          this help
   -V, --version       the version
 
@@ -124,7 +159,12 @@ pub fn split_bind(s: &'static [u8]) -> Option<(&'static [u8], &'static [u8])> {
     Some((src, dst))
 }
 
-const TAKES_VALUE: [&[u8]; 15] = [
+const TAKES_VALUE: [&[u8]; 20] = [
+    b"--join",
+    b"--remove",
+    b"--stop",
+    b"--signal",
+    b"--user",
     b"--lower",
     b"--name",
     b"--state-dir",
@@ -215,6 +255,9 @@ pub fn envs(args: &Args) -> impl Iterator<Item = &'static CStr> + '_ {
 }
 
 pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
+    if let Some(named) = parse_named(args) {
+        return named;
+    }
     let mut c = Config {
         lowers: [c""; MAX_LOWERS],
         nlowers: 0,
@@ -331,6 +374,7 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                     _ => return Err(Error::usage(Step::BadNet, vb)),
                 };
             }
+            b"--signal" | b"--user" => return Err(Error::usage(Step::Misplaced, opt)),
             _ => unreachable!(),
         }
         if opt != b"--lower" && opt != b"--state-dir" {
@@ -350,6 +394,97 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         }
     }
     Ok(Parsed::Run(c))
+}
+
+/// A command line with --list, --remove, --stop or --join (anywhere among the options): read
+/// with the options that go with it; None for any other.
+fn parse_named(args: &Args) -> Option<Result<Parsed, Error<'static>>> {
+    let mode_of = |o: &[u8]| match o {
+        b"--list" => Some(Mode::List),
+        b"--remove" => Some(Mode::Remove),
+        b"--stop" => Some(Mode::Stop),
+        b"--join" => Some(Mode::Join),
+        _ => None,
+    };
+    let found = Opts::new(args).filter_map(Result::ok).find_map(|o| mode_of(o.name))?;
+    let mut n = Named { mode: found, name: c"", state_dir: None, json: false, signal: libc::SIGTERM, cwd: None, user: None, command: args.len() };
+    let mut opts = Opts::new(args);
+    let mut named = false;
+    for o in &mut opts {
+        let o = match o {
+            Ok(o) => o,
+            Err(e) => return Some(Err(e)),
+        };
+        let (opt, v) = (o.name, o.value.map_or(&b""[..], CStr::to_bytes));
+        let wrong = || Some(Err(Error::usage(Step::Misplaced, opt)));
+        match (opt, n.mode) {
+            (b"-h" | b"--help", _) => return Some(Ok(Parsed::Help)),
+            (b"-V" | b"--version", _) => return Some(Ok(Parsed::Version)),
+            (b"--list" | b"--remove" | b"--stop" | b"--join", _) => {
+                if named || mode_of(opt) != Some(n.mode) {
+                    return wrong();
+                }
+                named = true;
+                if n.mode != Mode::List {
+                    if !valid_name(v) {
+                        return Some(Err(Error::usage(Step::BadName, v)));
+                    }
+                    n.name = o.value.unwrap_or(c"");
+                }
+            }
+            (b"--state-dir", _) if !v.is_empty() => n.state_dir = o.value,
+            (b"--json", Mode::List) => n.json = true,
+            (b"--signal", Mode::Stop) => match parse_signal(v) {
+                Some(s) => n.signal = s,
+                None => return Some(Err(Error::usage(Step::BadSignal, v))),
+            },
+            (b"--env", Mode::Join) => match v.iter().position(|&b| b == b'=') {
+                Some(eq) if eq > 0 => {}
+                _ => return Some(Err(Error::usage(Step::BadEnv, v))),
+            },
+            (b"--cwd", Mode::Join) if v.first() == Some(&b'/') => n.cwd = o.value,
+            (b"--cwd", Mode::Join) => return Some(Err(Error::usage(Step::Cwd, v))),
+            (b"--user", Mode::Join) => match parse_user(v) {
+                Some(u) => n.user = Some(u),
+                None => return Some(Err(Error::usage(Step::BadUser, v))),
+            },
+            (b"--state-dir", _) => return Some(Err(Error::usage(Step::MissingValue, opt))),
+            _ if TAKES_VALUE.contains(&opt) || opt == b"--json" => return wrong(),
+            _ => return Some(Err(Error::usage(Step::UnknownOption, opt))),
+        }
+    }
+    n.command = opts.next_arg;
+    let extra = n.command < args.len();
+    match n.mode {
+        Mode::Join if !extra => Some(Err(Error::usage(Step::NoCommand, b""))),
+        Mode::Join => Some(Ok(Parsed::Named(n))),
+        _ if extra => Some(Err(Error::usage(Step::Misplaced, args.get(n.command).to_bytes()))),
+        _ => Some(Ok(Parsed::Named(n))),
+    }
+}
+
+/// A signal by number (1 to 64) or name, with or without SIG, in any case.
+pub fn parse_signal(v: &[u8]) -> Option<i32> {
+    const NAMES: [&[u8]; 31] = [
+        b"HUP", b"INT", b"QUIT", b"ILL", b"TRAP", b"ABRT", b"BUS", b"FPE", b"KILL", b"USR1", b"SEGV", b"USR2",
+        b"PIPE", b"ALRM", b"TERM", b"STKFLT", b"CHLD", b"CONT", b"STOP", b"TSTP", b"TTIN", b"TTOU", b"URG",
+        b"XCPU", b"XFSZ", b"VTALRM", b"PROF", b"WINCH", b"IO", b"PWR", b"SYS",
+    ];
+    if let Some(n) = cgroup::parse_u64(v) {
+        return (1..=64).contains(&n).then_some(n as i32);
+    }
+    let upper = |c: &u8| c.to_ascii_uppercase();
+    let v = if v.len() > 3 && v[..3].iter().map(upper).eq(*b"SIG") { &v[3..] } else { v };
+    NAMES.iter().position(|n| n.len() == v.len() && v.iter().map(upper).eq(n.iter().copied())).map(|i| i as i32 + 1)
+}
+
+/// `UID` or `UID:GID`, numbers below 2^32-1 (which is "no id").
+pub fn parse_user(v: &[u8]) -> Option<(u32, u32)> {
+    let id = |s: &[u8]| cgroup::parse_u64(s).filter(|&n| n < u32::MAX as u64).map(|n| n as u32);
+    match v.iter().position(|&c| c == b':') {
+        Some(i) => Some((id(&v[..i])?, id(&v[i + 1..])?)),
+        None => id(v).map(|u| (u, u)),
+    }
 }
 
 #[cfg(test)]
@@ -457,6 +592,65 @@ mod tests {
         assert_eq!(err(&["--tmp-size", "1G", "sh"]), Step::NeedsLower);
     }
 
+    fn named(v: &[&str]) -> Named {
+        match parse(&args(v)) {
+            Ok(Parsed::Named(n)) => n,
+            Ok(_) => panic!("not a named mode: {v:?}"),
+            Err(e) => panic!("error {:?} for {v:?}", e.step),
+        }
+    }
+
+    #[test]
+    fn named_modes_are_read_with_their_options() {
+        let n = named(&["--state-dir", "/s", "--list", "--json"]);
+        assert_eq!((n.mode, n.json, n.state_dir.unwrap().to_bytes()), (Mode::List, true, &b"/s"[..]));
+        let n = named(&["--stop", "web", "--signal", "sigusr1"]);
+        assert_eq!((n.mode, n.name.to_bytes(), n.signal), (Mode::Stop, &b"web"[..], libc::SIGUSR1));
+        assert_eq!(named(&["--stop", "web"]).signal, libc::SIGTERM);
+        assert_eq!(named(&["--remove=old"]).name.to_bytes(), b"old");
+        let n = named(&["--join", "w", "--env", "A=1", "--cwd", "/t", "--user", "5:6", "--", "sh", "-c", "x"]);
+        assert_eq!((n.mode, n.user, n.cwd.unwrap().to_bytes(), n.command), (Mode::Join, Some((5, 6)), &b"/t"[..], 10));
+        assert_eq!(named(&["--join", "w", "--user", "7", "id"]).user, Some((7, 7)));
+        // After the command, options are the command's.
+        assert_eq!(named(&["--join", "w", "sh", "--list"]).command, 3);
+        assert!(matches!(parse(&args(&["--lower", "i", "--name", "n", "--", "sandbox", "--list"])), Ok(Parsed::Run(_))));
+        assert!(matches!(parse(&args(&["--list", "--help"])), Ok(Parsed::Help)));
+    }
+
+    #[test]
+    fn named_modes_refuse_what_does_not_belong() {
+        assert_eq!(err(&["--list", "x"]), Step::Misplaced);
+        assert_eq!(err(&["--list", "--list"]), Step::Misplaced);
+        assert_eq!(err(&["--list", "--stop", "a"]), Step::Misplaced);
+        assert_eq!(err(&["--list", "--keep"]), Step::UnknownOption);
+        assert_eq!(err(&["--remove", "a", "--signal", "1"]), Step::Misplaced);
+        assert_eq!(err(&["--join", "a", "--lower", "i", "sh"]), Step::Misplaced);
+        assert_eq!(err(&["--join", "a"]), Step::NoCommand);
+        assert_eq!(err(&["--join", "../a", "sh"]), Step::BadName);
+        assert_eq!(err(&["--join", "a", "--user", "x", "sh"]), Step::BadUser);
+        assert_eq!(err(&["--join", "a", "--cwd", "t", "sh"]), Step::Cwd);
+        assert_eq!(err(&["--join", "a", "--env", "=1", "sh"]), Step::BadEnv);
+        assert_eq!(err(&["--stop", "a", "--signal", "0"]), Step::BadSignal);
+        assert_eq!(err(&["--signal", "1", "sh"]), Step::Misplaced);
+        assert_eq!(err(&["--list", "--state-dir="]), Step::MissingValue);
+    }
+
+    #[test]
+    fn signals_and_users() {
+        assert_eq!(parse_signal(b"TERM"), Some(15));
+        assert_eq!(parse_signal(b"SIGKILL"), Some(9));
+        assert_eq!(parse_signal(b"sigrtmin"), None);
+        assert_eq!(parse_signal(b"sys"), Some(31));
+        assert_eq!(parse_signal(b"64"), Some(64));
+        assert_eq!(parse_signal(b"65"), None);
+        assert_eq!(parse_signal(b"SIG"), None);
+        assert_eq!(parse_user(b"0"), Some((0, 0)));
+        assert_eq!(parse_user(b"1000:100"), Some((1000, 100)));
+        assert_eq!(parse_user(b"4294967295"), None);
+        assert_eq!(parse_user(b":1"), None);
+        assert_eq!(parse_user(b"root"), None);
+    }
+
     #[test]
     fn help_and_version_win() {
         assert!(matches!(parse(&args(&["--help"])), Ok(Parsed::Help)));
@@ -496,6 +690,7 @@ mod tests {
             "--lower", "--name", "--state-dir", "--keep", "--hostname", "--env", "--cwd", "--bind", "--ro-bind",
             "--net", "--cap-add", "--cap-drop", "--memory", "--pids", "--cpus", "--tmp-size", "--timings", "-h", "-V", "--",
             "-", "--x", "-x", "=", "--env=", "--lower=", "none", "host", "all", "a", "/", ":", "a:b", "/a:/b",
+            "--list", "--json", "--remove", "--stop", "--signal", "--join", "--user", "TERM", "1:2",
             "K=V", "=V", "1", "0", "0.5", "64M", "..", "a/b", "", "sh",
         ];
         let mut seed: u64 = 0x5eed_1234_abcd_0001;

@@ -66,6 +66,15 @@ pub enum Step {
     Cleanup,
     // Before anything: the sealed copy of the binary.
     SelfCopy,
+    // Named sandboxes: --list, --remove, --stop, --join.
+    Misplaced,
+    BadSignal,
+    BadUser,
+    NoSuch,
+    NotRunning,
+    Running,
+    Record,
+    Join,
     // The machine's init.
     Machine,
 }
@@ -121,6 +130,14 @@ impl Step {
             Step::Exec | Step::ExecHere => b"cannot execute",
             Step::Cleanup => b"remove writable layer",
             Step::SelfCopy => b"run from a sealed copy of sandbox",
+            Step::Misplaced => b"option not valid here",
+            Step::BadSignal => b"invalid --signal",
+            Step::BadUser => b"invalid --user",
+            Step::NoSuch => b"no such sandbox",
+            Step::NotRunning => b"sandbox is not running",
+            Step::Running => b"sandbox is running",
+            Step::Record => b"record of the sandbox",
+            Step::Join => b"join the sandbox",
             Step::Machine => b"machine set-up",
         }
     }
@@ -131,6 +148,17 @@ impl Step {
             (Step::UnknownOption | Step::MissingValue | Step::NoCommand | Step::NeedsLower, _) => {
                 b"see sandbox --help"
             }
+            (Step::Misplaced, _) => b"see sandbox --help",
+            (Step::BadSignal, _) => b"a number, or a name such as TERM or SIGTERM",
+            (Step::BadUser, _) => b"UID or UID:GID, numbers",
+            (Step::NoSuch, _) => b"sandbox --list shows the sandboxes of this state directory",
+            (Step::NotRunning, _) => b"sandbox --list shows which run",
+            (Step::Running, _) => b"stop it first: sandbox --stop NAME",
+            (Step::Record, libc::ELOOP) | (Step::Record, libc::EPERM) => {
+                b"not a file of yours alone: left alone"
+            }
+            (Step::Join, libc::EPERM) | (Step::Join, libc::EACCES) => b"a sandbox of another user, or one you may not enter",
+            (Step::Join, libc::ESRCH) | (Step::Join, libc::ENOMEM) => b"it has just ended",
             (Step::NoName, _) => b"every sandbox with its own root has a name",
             (Step::BadName, _) => b"a name is [A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 bytes",
             (Step::BadHostname, _) => b"a hostname is 1 to 64 bytes",
@@ -238,6 +266,14 @@ const ALL: [Step; Step::Machine as usize] = [
     Step::ExecHere,
     Step::Cleanup,
     Step::SelfCopy,
+    Step::Misplaced,
+    Step::BadSignal,
+    Step::BadUser,
+    Step::NoSuch,
+    Step::NotRunning,
+    Step::Running,
+    Step::Record,
+    Step::Join,
     Step::Machine,
 ];
 

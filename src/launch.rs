@@ -15,6 +15,7 @@ use crate::init;
 use crate::network::{self, Network};
 use crate::out::Buf;
 use crate::pty;
+use crate::record;
 use crate::report::{self, Msg};
 use crate::root;
 use crate::state::{self, Layer, Sources, PATH_MAX};
@@ -83,6 +84,7 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     let cgroup_fd = cgroup.as_ref().map(|c| c.fd);
     let mut sb = Sandbox { cfg, args, env, layer, src, userns, cgroup: cgroup_fd, tty_fds: 0, outer_stops: sys::getpid() != 1, mask: SigSet(0), timings: t.on };
     let (status, ran) = supervise(&mut sb, t);
+    record::remove(sb.layer.dir);
     if let Some(c) = cgroup {
         c.remove();
     }
@@ -177,6 +179,12 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     }
     sys::close(maker);
     t.mark(b"clone");
+    // The record of the running sandbox, for --list, --stop and --join: written once PID 1
+    // says its root is complete (a joined command must never see it half built, with the
+    // host's root still in reach). Without it the sandbox runs all the same, unlisted.
+    let mut envp = Envp::new();
+    exec::sandbox_env(&sb.args, &sb.env, &mut envp);
+    let cfg = sb.cfg;
     sys::close(theirs);
     sys::close(job_theirs);
     sys::close(me);
@@ -214,34 +222,19 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
             t.mark(b"exec");
         }
     }
-    let mut w = Watch { job, master, caller: &mut caller, reading: false, stops: sb.outer_stops, pending: pty::Pending::new() };
+    let mut w = Watch::new(job, master, &mut caller, sb.outer_stops);
     if master.0 >= 0 {
         sys::set_nonblocking(master, true);
         w.go_on();
     }
     let status = loop {
-        let mut fds = [
-            libc::pollfd { fd: sigfd.0, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: w.job.0, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: w.master.0, events: libc::POLLIN | if w.pending.is_empty() { 0 } else { libc::POLLOUT }, revents: 0 },
-            libc::pollfd { fd: if w.reading && w.pending.is_empty() { w.caller.input.0 } else { -1 }, events: libc::POLLIN, revents: 0 },
-        ];
-        if sys::poll(&mut fds).is_err() {
-            continue;
+        let signal = w.next(sigfd);
+        if w.ready {
+            w.ready = false;
+            let new = record::New { pid, caps: cfg.caps, rootless: sb.userns.is_some(), netns: cfg.netns, cgroup: sb.cgroup.is_some(), lowers: &cfg.lowers[..cfg.nlowers], env: &envp, ns: &w.ns };
+            let _ = record::write(sb.layer.dir, &new);
         }
-        if fds[3].revents != 0 {
-            w.reading = w.pending.fill(w.caller.input);
-        }
-        if fds[3].revents != 0 || fds[2].revents & libc::POLLOUT != 0 {
-            w.pending.flush(w.master);
-        }
-        if fds[2].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 && !pty::copy_out(w.master, w.caller.output) {
-            w.master_done();
-        }
-        if fds[1].revents != 0 {
-            w.stopped();
-        }
-        let Some((sig, code)) = sys::read_signal(sigfd) else { continue };
+        let Some((sig, code)) = signal else { continue };
         match sig {
             libc::SIGCHLD => {
                 if let Some((h, _)) = helper {
@@ -268,6 +261,10 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
             }
         }
     };
+    // Held no longer: the sandbox's namespaces end with it, before its layer is removed.
+    for fd in w.ns {
+        sys::close(fd);
+    }
     // What the command wrote last: every process of the sandbox is gone, so the terminal's
     // master reads to its end (EIO) and no further.
     w.drain();
@@ -286,22 +283,67 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
 }
 
 /// The outer process's side of the job: the sandbox's terminal relayed to the caller's, and
-/// the job stopped and continued with the command.
-struct Watch<'c> {
+/// the job stopped and continued with the command. (--join's process is one too: join.rs.)
+pub struct Watch<'c> {
     job: Fd,
-    master: Fd,
-    caller: &'c mut pty::Caller,
+    pub master: Fd,
+    pub caller: &'c mut pty::Caller,
     /// The caller's terminal is read (the job is in its foreground).
     reading: bool,
     /// This process can stop with the job (it is not the PID 1 of a machine).
     stops: bool,
     pending: pty::Pending,
+    /// Rootless: PID 1's namespaces, as it sent them, held for --join (record.rs).
+    ns: [Fd; 7],
+    /// PID 1 says the sandbox is complete: time to write its record.
+    ready: bool,
 }
 
-impl Watch<'_> {
+impl<'c> Watch<'c> {
+    /// `job`: the channel to the init that tells of the command's stops; `master`: the
+    /// sandbox's terminal (-1: none); `stops`: this process may stop with the job.
+    pub fn new(job: Fd, master: Fd, caller: &'c mut pty::Caller, stops: bool) -> Self {
+        Watch { job, master, caller, reading: false, stops, pending: pty::Pending::new(), ns: [Fd(-1); 7], ready: false }
+    }
+
+    /// Wait until something happens: the terminals relayed, the init's word on `job` taken;
+    /// a signal read from the (non-blocking) `sigfd`, with its si_code, when one was.
+    pub fn next(&mut self, sigfd: Fd) -> Option<(i32, i32)> {
+        let mut fds = [
+            libc::pollfd { fd: sigfd.0, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: self.job.0, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: self.master.0, events: libc::POLLIN | if self.pending.is_empty() { 0 } else { libc::POLLOUT }, revents: 0 },
+            libc::pollfd { fd: if self.reading && self.pending.is_empty() { self.caller.input.0 } else { -1 }, events: libc::POLLIN, revents: 0 },
+        ];
+        sys::poll(&mut fds).ok()?;
+        if fds[3].revents != 0 {
+            self.reading = self.pending.fill(self.caller.input);
+        }
+        if fds[3].revents != 0 || fds[2].revents & libc::POLLOUT != 0 {
+            self.pending.flush(self.master);
+        }
+        if fds[2].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 && !pty::copy_out(self.master, self.caller.output) {
+            self.master_done();
+        }
+        if fds[1].revents != 0 {
+            self.stopped();
+        }
+        sys::read_signal(sigfd)
+    }
+
+    /// What the sandbox's terminal holds now, without waiting for its end: processes of the
+    /// sandbox may hold it still (a job that a joined command left behind).
+    pub fn drain_now(&mut self) {
+        while self.master.0 >= 0 && sys::poll_now(self.master, libc::POLLIN).is_ok_and(|r| r != 0) {
+            if !pty::copy_out(self.master, self.caller.output) {
+                self.master_done();
+            }
+        }
+    }
+
     /// The job goes on: in the foreground of the caller's terminal (raw, read, the command the
     /// foreground of its own), or in its background (not read; a read of the command stops it).
-    fn go_on(&mut self) {
+    pub fn go_on(&mut self) {
         let fg = !self.caller.present() || self.caller.may_read();
         if self.master.0 >= 0 {
             if fg {
@@ -318,8 +360,17 @@ impl Watch<'_> {
     /// PID 1 says the command stopped (or the channel ended: PID 1 is gone).
     fn stopped(&mut self) {
         let mut b = [0u8; 16];
-        match sys::read(self.job, &mut b) {
-            Ok(n) if n > 0 => {}
+        match sys::recv_fd(self.job, &mut b) {
+            Ok((n, fd)) if n > 0 && (b'0'..b'7').contains(&b[0]) => {
+                sys::close(self.ns[(b[0] - b'0') as usize]);
+                self.ns[(b[0] - b'0') as usize] = fd;
+                return;
+            }
+            Ok((n, _)) if n > 0 && b[0] == b'R' => {
+                self.ready = true;
+                return;
+            }
+            Ok((n, _)) if n > 0 => {}
             Err(Errno::EINTR) | Err(Errno::EAGAIN) => return,
             _ => {
                 self.job = Fd(-1);
@@ -527,6 +578,20 @@ fn inner(sb: &Sandbox, ch: Channels, net: Option<&Network>, maker: Fd) -> ! {
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
     let _ = sys::write(ready, b"g");
     sys::close(ready);
+    // The sandbox is complete: the outer process may record it. Rootless, a joiner cannot take
+    // PID 1's namespaces through a pidfd (PID 1 is not dumpable, and its memory belongs to the
+    // host's user namespace): PID 1 hands them to the outer process, which holds them for it.
+    if rootless {
+        for (i, (ns, _)) in record::NAMESPACES.iter().enumerate() {
+            let mut p = Buf::<32>::new();
+            p.push(b"/proc/self/ns/").push(ns);
+            if let Ok(fd) = sys::openat(AT_FDCWD, p.c(), libc::O_RDONLY | libc::O_CLOEXEC, 0) {
+                let _ = sys::send_fd(ch.job, b'0' + i as u8, fd);
+                sys::close(fd);
+            }
+        }
+    }
+    let _ = sys::write(ch.job, b"R");
     sys::close(sock);
     sys::exit(init::serve(pid, init::Job { tty: false, stops: false, outer: ch.job, pty: pty.map_or(Fd(-1), |p| p.slave) }))
 }

@@ -13,6 +13,9 @@
 //!   caps     (inside) the command's capabilities, no_new_privs and seccomp filter (seccomp)
 //!   exec     the command's environment, PATH search and execve
 //!   remove   remove a layer, however deep
+//!   record   the record of a running sandbox: who its PID 1 is, what its command got
+//!   manage   --list, --remove, --stop: the sandboxes of a state directory by name
+//!   join     --join: a command in a running sandbox, confined as its own
 //!   machine  as the machine's init: set it up first, power it off at the end
 //! Around them: sys (every raw syscall), error (what failed, where, why), out (byte strings),
 //! report (the child-to-parent channel), tty (the caller's terminal without a sandbox),
@@ -28,11 +31,14 @@ mod error;
 mod exe;
 mod exec;
 mod init;
+mod join;
 mod launch;
 mod machine;
+mod manage;
 mod network;
 mod out;
 mod pty;
+mod record;
 mod remove;
 mod report;
 mod root;
@@ -99,6 +105,14 @@ fn run(args: Args, env: Env) -> i32 {
 fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
     let cfg = match cli::parse(&args) {
         Ok(Parsed::Run(c)) => c,
+        Ok(Parsed::Named(n)) => {
+            return match n.mode {
+                cli::Mode::List => manage::list(&n, &env),
+                cli::Mode::Remove => manage::remove(&n, &env),
+                cli::Mode::Stop => manage::stop(&n, &env),
+                cli::Mode::Join => join::run(&n, args, env),
+            };
+        }
         Ok(Parsed::Help) => {
             let _ = sys::write_all(sys::Fd(1), cli::HELP);
             return 0;

@@ -136,13 +136,20 @@ pub fn make() -> Result<Pty, Errno> {
     sys::close(fs);
     let mount = made?;
     let m = sys::openat(mount, c"ptmx", libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC, 0)?;
+    let s = peer(m)?;
+    sys::ioctl_int(s, libc::TIOCSCTTY as u64, 0)?;
+    Ok(Pty { mount, master: m, slave: s })
+}
+
+/// The other side of the terminal whose master is `m` (unlocked), with the caller's modes and
+/// window size (from the first of stdin, stdout, stderr that is a terminal).
+pub fn peer(m: Fd) -> Result<Fd, Errno> {
     let mut unlock: i32 = 0;
     sys::ioctl(m, libc::TIOCSPTLCK as u64, &mut unlock)?;
     let mut n: u32 = 0;
     sys::ioctl(m, libc::TIOCGPTN as u64, &mut n)?;
     NUMBER.store(n, Ordering::Relaxed);
     let s = Fd(sys::ioctl_int(m, libc::TIOCGPTPEER as u64, (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as u64)?);
-    sys::ioctl_int(s, libc::TIOCSCTTY as u64, 0)?;
     let mut modes: Modes = [0; 64];
     let mut ws: Size = [0; 4];
     for fd in [STDIN, Fd(1), Fd(2)] {
@@ -154,7 +161,7 @@ pub fn make() -> Result<Pty, Errno> {
             break;
         }
     }
-    Ok(Pty { mount, master: m, slave: s })
+    Ok(s)
 }
 
 /// The terminal's foreground to `pgrp` (the command's, once it has one).

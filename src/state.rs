@@ -70,8 +70,8 @@ pub struct Layer<'a> {
 /// The state directory: --state-dir, else $SANDBOX_STATE_DIR, else /run/sandbox for root, else
 /// $XDG_RUNTIME_DIR/sandbox, else /tmp/sandbox-UID. True for the last, which is in a shared place
 /// (and so must not even be readable by others).
-fn state_dir(cfg: &Config, env: &Env, uid: u32, out: &mut Buf<PATH_MAX>) -> bool {
-    if let Some(d) = cfg.state_dir.or_else(|| env.get(b"SANDBOX_STATE_DIR").filter(|d| !d.is_empty())) {
+fn state_dir(given: Option<&'static CStr>, env: &Env, uid: u32, out: &mut Buf<PATH_MAX>) -> bool {
+    if let Some(d) = given.or_else(|| env.get(b"SANDBOX_STATE_DIR").filter(|d| !d.is_empty())) {
         out.push(d.to_bytes());
         return false;
     }
@@ -98,7 +98,7 @@ fn state_dir(cfg: &Config, env: &Env, uid: u32, out: &mut Buf<PATH_MAX>) -> bool
 /// Find or make the state directory and the layer of `cfg.name` in it, and lock it, for the
 /// caller `uid`. `buf` receives `<state-dir>/<name>`, which errors and the layer refer to.
 pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>) -> Result<Layer<'a>, Error<'a>> {
-    let shared_tmp = state_dir(cfg, env, uid, buf);
+    let shared_tmp = state_dir(cfg.state_dir, env, uid, buf);
     let base = buf.len();
     let name = cfg.name.unwrap_or(c"");
     buf.push(b"/").push(name.to_bytes());
@@ -134,16 +134,9 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
         // own between our lock and our mount: a state directory, however it was chosen, is ours
         // and writable by no one else, or nothing is done. In /tmp, where anyone may have made
         // it first, it is not even readable by others.
-        let open_to_others = if shared_tmp { 0o077 } else { 0o022 };
-        match sys::fstat(state) {
-            Ok(st) if st.uid == uid && st.mode & open_to_others == 0 => {}
-            r => {
-                sys::close(state);
-                return Err(undo(match r {
-                    Ok(_) => Error::usage(Step::StateDirUnsafe, sd),
-                    Err(e) => Error::new(Step::StateDir, sd, e),
-                }));
-            }
+        if let Err(e) = check_state(state, uid, shared_tmp, sd) {
+            sys::close(state);
+            return Err(undo(e));
         }
         let layer_err = |e| undo(Error::new(Step::Layer, full, e));
         break loop {
@@ -176,6 +169,8 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
             }
         };
     };
+    // A record left by a run killed outright: whoever holds the lock is the only live run.
+    crate::record::remove(dir);
     let mut layer = Layer { path: full, name, state, dir, fresh, resumed: false, made_state };
     if !fresh {
         layer.resumed = sys::openat(dir, c"keep", libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0)
@@ -196,6 +191,45 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
     Ok(layer)
 }
 
+/// The state directory as opened is the caller's and writable by no one else (in /tmp, not
+/// readable either).
+fn check_state(state: Fd, uid: u32, shared_tmp: bool, sd: &[u8]) -> Result<(), Error<'_>> {
+    let open_to_others = if shared_tmp { 0o077 } else { 0o022 };
+    match sys::fstat(state) {
+        Ok(st) if st.uid == uid && st.mode & open_to_others == 0 => Ok(()),
+        Ok(_) => Err(Error::usage(Step::StateDirUnsafe, sd)),
+        Err(e) => Err(Error::new(Step::StateDir, sd, e)),
+    }
+}
+
+/// The state directory for --list, --remove, --stop and --join: chosen as a run chooses it,
+/// never made, and checked the same way (another user's is refused: its records and layers
+/// are theirs to steer). `buf` receives its path. None: it does not exist, so no sandbox does.
+pub fn open_state<'a>(given: Option<&'static CStr>, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>) -> Result<Option<Fd>, Error<'a>> {
+    let shared_tmp = state_dir(given, env, uid, buf);
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW;
+    let buf: &'a Buf<PATH_MAX> = buf;
+    let state = match sys::openat(AT_FDCWD, buf.c(), flags, 0) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(e) => return Err(Error::new(Step::StateDir, buf.bytes(), e)),
+    };
+    check_state(state, uid, shared_tmp, buf.bytes()).inspect_err(|_| sys::close(state))?;
+    Ok(Some(state))
+}
+
+/// The layer directory `name` in `state`, if it is the caller's (a directory, not a symlink).
+pub fn open_layer(state: Fd, name: &CStr, uid: u32) -> Result<Fd, Errno> {
+    let dir = sys::openat(state, name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW, 0)?;
+    match sys::fstat(dir) {
+        Ok(st) if st.uid == uid => Ok(dir),
+        r => {
+            sys::close(dir);
+            Err(r.err().unwrap_or(Errno::EPERM))
+        }
+    }
+}
+
 fn make_dirs(dir: Fd, keep: bool) -> Result<(), Errno> {
     for sub in [c"upper", c"work"] {
         match sys::mkdirat(dir, sub, 0o755) {
@@ -210,11 +244,12 @@ fn make_dirs(dir: Fd, keep: bool) -> Result<(), Errno> {
     Ok(())
 }
 
-fn discard_contents(dir: Fd) -> Result<(), Errno> {
+pub fn discard_contents(dir: Fd) -> Result<(), Errno> {
     match sys::unlinkat(dir, c"keep", 0) {
         Ok(()) | Err(Errno::ENOENT) => {}
         Err(e) => return Err(e),
     }
+    crate::record::remove(dir);
     remove_tree(dir, c"upper")?;
     remove_overlay_work(dir);
     remove_tree(dir, c"work")

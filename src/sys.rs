@@ -875,3 +875,73 @@ pub fn on_read_only_mount(fd: Fd) -> bool {
     // SAFETY: st is a live, writable struct statfs.
     unsafe { syscall!(Sysno::fstatfs, fd.0, &mut st as *mut libc::statfs) }.is_ok_and(|_| st.f_flags & libc::ST_RDONLY != 0)
 }
+
+// ---- day two: records of running sandboxes, --list, --stop, --remove and --join -------------
+
+/// renameat: `from` in `fd_from` to `to` in `fd_to`, replacing it (atomic for a reader).
+pub fn renameat(fd_from: Fd, from: &CStr, fd_to: Fd, to: &CStr) -> Result<()> {
+    // SAFETY: both are live C strings.
+    unsafe { syscall!(Sysno::renameat, fd_from.0, from.as_ptr(), fd_to.0, to.as_ptr()) }.map(drop)
+}
+
+/// The working directory, as a C string in `buf`; returns its length without the NUL.
+pub fn getcwd(buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: buf is live and writable for its length.
+    let n = unsafe { syscall!(Sysno::getcwd, buf.as_mut_ptr(), buf.len()) }?;
+    Ok(n.saturating_sub(1))
+}
+
+/// The wall clock, seconds since the epoch.
+pub fn wall_secs() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a live timespec.
+    let _ = unsafe { syscall!(Sysno::clock_gettime, libc::CLOCK_REALTIME, &mut ts as *mut libc::timespec) };
+    ts.tv_sec as u64
+}
+
+/// Send `sig` to the process a pidfd names (never to a pid reused since).
+pub fn pidfd_send_signal(pidfd: Fd, sig: i32) -> Result<()> {
+    // SAFETY: no siginfo (NULL); integers only.
+    unsafe { syscall!(Sysno::pidfd_send_signal, pidfd.0, sig, 0, 0) }.map(drop)
+}
+
+pub fn setresuid(uid: u32) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::setresuid, uid, uid, uid) }.map(drop)
+}
+
+pub fn setresgid(gid: u32) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::setresgid, gid, gid, gid) }.map(drop)
+}
+
+/// No supplementary groups.
+pub fn setgroups_none() -> Result<()> {
+    // SAFETY: a size of 0 with a NULL list: the kernel reads nothing.
+    unsafe { syscall!(Sysno::setgroups, 0, 0) }.map(drop)
+}
+
+/// A buffer in .bss handed out once for good, for bytes that an execve array points to until
+/// the process execs or exits (they must be `'static`; there is no heap).
+pub struct Once<const N: usize> {
+    bytes: core::cell::UnsafeCell<[u8; N]>,
+    taken: core::sync::atomic::AtomicBool,
+}
+
+// SAFETY: the bytes are handed out at most once (`taken`), as one exclusive reference.
+unsafe impl<const N: usize> Sync for Once<N> {}
+
+impl<const N: usize> Once<N> {
+    pub const fn new() -> Self {
+        Once { bytes: core::cell::UnsafeCell::new([0; N]), taken: core::sync::atomic::AtomicBool::new(false) }
+    }
+    /// The buffer, the first time only.
+    #[allow(clippy::mut_from_ref)] // one exclusive reference ever: `taken`
+    pub fn take(&'static self) -> Option<&'static mut [u8; N]> {
+        if self.taken.swap(true, core::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        // SAFETY: `taken` makes this the only reference ever handed out.
+        Some(unsafe { &mut *self.bytes.get() })
+    }
+}

@@ -1,0 +1,326 @@
+//! The sandboxes of a state directory by name: --list, --remove, --stop. Only the caller's own
+//! state directory (checked as a run checks it, state.rs) and only layer directories of the
+//! caller's in it: names of other users' sandboxes are not shown, and nothing of theirs is
+//! touched. Whether a sandbox runs is told by its record (record.rs): its PID 1 is alive and
+//! is the very process recorded.
+
+use crate::cli::{valid_name, Named};
+use crate::error::{Error, Step, EXIT_SANDBOX};
+use crate::out::Buf;
+use crate::record::{self, Record};
+use crate::state::{self, PATH_MAX};
+use crate::sys::{self, Env, Errno, Fd};
+use core::ffi::CStr;
+
+/// The state directory and the caller's layer directory `n.name` in it.
+fn find<'a>(n: &Named, env: &Env, uid: u32, path: &'a mut Buf<PATH_MAX>) -> Result<(Fd, Fd), Error<'a>> {
+    let name = n.name.to_bytes();
+    let Some(state) = state::open_state(n.state_dir, env, uid, path)? else {
+        return Err(Error::new(Step::NoSuch, name, Errno::ENOENT));
+    };
+    match state::open_layer(state, n.name, uid) {
+        Ok(dir) => Ok((state, dir)),
+        Err(Errno::ENOENT) | Err(Errno::ENOTDIR) | Err(Errno::ELOOP) => Err(Error::new(Step::NoSuch, name, Errno::ENOENT)),
+        Err(Errno::EPERM) => Err(Error::new(Step::NotOwner, name, Errno::EPERM)),
+        Err(e) => Err(Error::new(Step::Layer, name, e)),
+    }
+}
+
+/// The record of the running sandbox `n.name` with a pidfd of its PID 1; or, said on stderr,
+/// why there is none (Err).
+pub fn find_running<'b>(n: &Named, env: &Env, buf: &'b mut [u8]) -> Result<(Record<'b>, Fd), ()> {
+    let uid = sys::geteuid();
+    let mut path = Buf::<PATH_MAX>::new();
+    let name = n.name.to_bytes();
+    let (state, dir) = find(n, env, uid, &mut path).map_err(|e| e.print())?;
+    let r = record::read(dir, uid, buf);
+    sys::close(dir);
+    sys::close(state);
+    let found = match r {
+        Ok(r) => record::pidfd_if(r.pid, r.start).map(|fd| (r, fd)).ok_or(Error::usage(Step::NotRunning, name)),
+        Err(Errno::ENOENT) => Err(Error::usage(Step::NotRunning, name)),
+        Err(e) => Err(Error::new(Step::Record, name, e)),
+    };
+    found.map_err(|e| e.print())
+}
+
+/// --stop NAME [--signal SIG]: the signal to the outer process, which passes it on to PID 1
+/// and so to the command, as when it is sent to the outer process by hand.
+#[inline(never)]
+pub fn stop(n: &Named, env: &Env) -> i32 {
+    let mut buf = [0u8; 4096 * 4];
+    let Ok((r, pid1)) = find_running(n, env, &mut buf) else { return EXIT_SANDBOX };
+    sys::close(pid1);
+    let Some(outer) = record::pidfd_if(r.outer, r.outer_start) else {
+        Error::usage(Step::NotRunning, n.name.to_bytes()).print();
+        return EXIT_SANDBOX;
+    };
+    let sent = sys::pidfd_send_signal(outer, n.signal);
+    sys::close(outer);
+    match sent {
+        Ok(()) => 0,
+        Err(Errno::ESRCH) => {
+            Error::usage(Step::NotRunning, n.name.to_bytes()).print();
+            EXIT_SANDBOX
+        }
+        Err(e) => {
+            Error::new(Step::Join, n.name.to_bytes(), e).print();
+            EXIT_SANDBOX
+        }
+    }
+}
+
+/// --remove NAME: discard a layer that no run holds (kept, or left by a killed run), however
+/// overlayfs left its modes. The name's lock is taken first, so no run can start on it
+/// meanwhile; a running sandbox holds it, and is refused.
+#[inline(never)]
+pub fn remove(n: &Named, env: &Env) -> i32 {
+    let uid = sys::geteuid();
+    let mut path = Buf::<PATH_MAX>::new();
+    let name = n.name.to_bytes();
+    let (state, dir) = match find(n, env, uid, &mut path) {
+        Ok(f) => f,
+        Err(e) => {
+            e.print();
+            return EXIT_SANDBOX;
+        }
+    };
+    match sys::flock(dir, libc::LOCK_EX | libc::LOCK_NB) {
+        Ok(()) => {}
+        Err(Errno::EWOULDBLOCK) => {
+            Error::usage(Step::Running, name).print();
+            return EXIT_SANDBOX;
+        }
+        Err(e) => {
+            Error::new(Step::Layer, name, e).print();
+            return EXIT_SANDBOX;
+        }
+    }
+    // Removed by a run that just ended, between our open and our lock.
+    if sys::fstat(dir).is_ok_and(|st| st.nlink == 0) {
+        Error::new(Step::NoSuch, name, Errno::ENOENT).print();
+        return EXIT_SANDBOX;
+    }
+    let r = state::discard_contents(dir).and_then(|()| sys::unlinkat(state, n.name, libc::AT_REMOVEDIR));
+    if let Err(e) = r {
+        Error::new(Step::Cleanup, name, e).print();
+        return EXIT_SANDBOX;
+    }
+    0
+}
+
+/// Standard output in pieces of a few KiB.
+struct Out {
+    b: Buf<8192>,
+}
+
+impl Out {
+    fn put(&mut self, s: &[u8]) -> &mut Self {
+        if self.b.len() + s.len() >= 8191 {
+            self.flush();
+        }
+        if s.len() >= 8191 {
+            let _ = sys::write_all(sys::Fd(1), s);
+        } else {
+            self.b.push(s);
+        }
+        self
+    }
+    fn flush(&mut self) {
+        let _ = sys::write_all(sys::Fd(1), self.b.bytes());
+        self.b.clear();
+    }
+    fn num(&mut self, v: u64) -> &mut Self {
+        let mut n = Buf::<24>::new();
+        n.push_u64(v);
+        self.put(n.bytes())
+    }
+    /// Text for a line: control characters shown as `?`, so that a line stays one line.
+    fn text(&mut self, s: &[u8]) -> &mut Self {
+        for c in s.chunks(1024) {
+            let mut b = Buf::<1024>::new();
+            b.push_printable(c);
+            self.put(b.bytes());
+        }
+        self
+    }
+    /// A JSON string. A name or path that is not UTF-8 has its bytes from 0x80 written as the
+    /// characters U+0080..U+00FF: valid JSON, the ASCII parts exact.
+    fn json(&mut self, s: &[u8]) -> &mut Self {
+        let utf8 = core::str::from_utf8(s).is_ok();
+        self.put(b"\"");
+        for &c in s {
+            match c {
+                b'"' => self.put(b"\\\""),
+                b'\\' => self.put(b"\\\\"),
+                b'\n' => self.put(b"\\n"),
+                b'\t' => self.put(b"\\t"),
+                c if c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8) => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    self.put(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]])
+                }
+                c => self.put(&[c]),
+            };
+        }
+        self.put(b"\"")
+    }
+}
+
+/// `2026-12-03T20:26:26Z` for seconds since the epoch (UTC, proleptic Gregorian).
+fn iso_time(secs: u64, out: &mut Buf<32>) {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    // Days to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + (m <= 2) as i64;
+    let two = |out: &mut Buf<32>, v: u64| {
+        if v < 10 {
+            out.push(b"0");
+        }
+        out.push_u64(v);
+    };
+    out.push_i64(y).push(b"-");
+    two(out, m as u64);
+    out.push(b"-");
+    two(out, d as u64);
+    out.push(b"T");
+    two(out, rem / 3600);
+    out.push(b":");
+    two(out, rem / 60 % 60);
+    out.push(b":");
+    two(out, rem % 60);
+    out.push(b"Z");
+}
+
+/// --list [--json]: one line per sandbox of the caller's in the state directory.
+#[inline(never)]
+pub fn list(n: &Named, env: &Env) -> i32 {
+    let uid = sys::geteuid();
+    let mut path = Buf::<PATH_MAX>::new();
+    let mut o = Out { b: Buf::new() };
+    let state = match state::open_state(n.state_dir, env, uid, &mut path) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            if n.json {
+                o.put(b"[]\n").flush();
+            }
+            return 0;
+        }
+        Err(e) => {
+            e.print();
+            return EXIT_SANDBOX;
+        }
+    };
+    if n.json {
+        o.put(b"[");
+    }
+    let mut first = true;
+    let mut ents = [0u8; 4096];
+    let mut rec = [0u8; 16 * 1024];
+    loop {
+        let got = match sys::getdents(state, &mut ents) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) => {
+                o.flush();
+                Error::new(Step::StateDir, path.bytes(), e).print();
+                return EXIT_SANDBOX;
+            }
+        };
+        let mut off = 0;
+        while off + 19 <= got {
+            let reclen = u16::from_ne_bytes([ents[off + 16], ents[off + 17]]) as usize;
+            let end = (off + reclen).min(got);
+            let entry = CStr::from_bytes_until_nul(&ents[off + 19..end]).ok();
+            off += reclen.max(1);
+            let Some(name) = entry.filter(|e| valid_name(e.to_bytes())) else { continue };
+            // Another user's (in a shared state directory), or not a directory: not shown.
+            let Ok(dir) = state::open_layer(state, name, uid) else { continue };
+            let kept = sys::openat(dir, c"keep", libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map(sys::close).is_ok();
+            let r = record::read(dir, uid, &mut rec).ok();
+            sys::close(dir);
+            let running = r.as_ref().is_some_and(record::running);
+            let word: &[u8] = if running {
+                b"running"
+            } else if kept {
+                b"kept"
+            } else {
+                // What a killed run left: discarded at the next start of the name, or by --remove.
+                b"stale"
+            };
+            let mut when = Buf::<32>::new();
+            if let Some(r) = r.as_ref().filter(|r| r.time > 0) {
+                iso_time(r.time, &mut when);
+            }
+            let name = name.to_bytes();
+            if n.json {
+                o.put(if first { b"\n  {\"name\": " } else { b",\n  {\"name\": " }).json(name);
+                o.put(b", \"state\": ").json(word).put(b", \"pid\": ");
+                match &r {
+                    Some(r) if running => o.num(r.pid as u64),
+                    _ => o.put(b"null"),
+                };
+                o.put(b", \"started\": ");
+                if when.len() > 0 {
+                    o.json(when.bytes());
+                } else {
+                    o.put(b"null");
+                }
+                o.put(b", \"lowers\": [");
+                if let Some(r) = &r {
+                    for (i, l) in r.values(b"lower=").enumerate() {
+                        o.put(if i == 0 { b"" } else { b", " }).json(l.to_bytes());
+                    }
+                }
+                o.put(b"]}");
+            } else {
+                o.text(name).put(b"\t").put(word).put(b"\t");
+                match &r {
+                    Some(r) if running => o.num(r.pid as u64),
+                    _ => o.put(b"-"),
+                };
+                o.put(b"\t").put(if when.len() > 0 { when.bytes() } else { b"-" }).put(b"\t");
+                let mut any = false;
+                if let Some(r) = &r {
+                    for l in r.values(b"lower=") {
+                        o.put(if any { b" " } else { b"" }).text(l.to_bytes());
+                        any = true;
+                    }
+                }
+                o.put(if any { b"\n" } else { b"-\n" });
+            }
+            first = false;
+        }
+    }
+    sys::close(state);
+    if n.json {
+        o.put(if first { b"]\n" } else { b"\n]\n" });
+    }
+    o.flush();
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_iso_8601_utc() {
+        let t = |s| {
+            let mut b = Buf::<32>::new();
+            iso_time(s, &mut b);
+            std::string::String::from_utf8(b.bytes().to_vec()).unwrap()
+        };
+        assert_eq!(t(0), "1970-01-01T00:00:00Z");
+        assert_eq!(t(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(t(1_796_329_586), "2026-12-03T20:26:26Z");
+        assert_eq!(t(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+}

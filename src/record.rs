@@ -1,0 +1,241 @@
+//! The record of a running sandbox: `<state-dir>/<name>/record`, beside its writable layer and
+//! never in it (the sandbox reaches its `upper`, not the directory above). The outer process
+//! writes it once PID 1 exists, atomically (a new file renamed over), owned by the caller, mode
+//! 0600, and removes it at exit; a run killed outright leaves it to the next start of its name.
+//!
+//! It says who PID 1 and the outer process are (pid and start time, /proc/PID/stat field 22: a
+//! pid alone may be reused), when the run started, its lowers, and what a joined command needs
+//! for the same confinement as the command: its capabilities (no_new_privs and the seccomp
+//! filter follow from them), its environment, which namespaces are its own. Entries are
+//! `key=value`, each ended by a NUL (no path or variable holds one).
+//!
+//! A record is read as input someone else may have touched: only from a state directory that
+//! passed the run's checks (state.rs), without following a symlink, only a regular file of the
+//! caller's that no one else may write, and a pid in it is used only while its start time is
+//! the recorded one, through a pidfd that cannot move to another process.
+
+use crate::out::Buf;
+use crate::exec::Envp;
+use crate::sys::{self, Errno, Fd};
+use core::ffi::CStr;
+
+const FILE: &CStr = c"record";
+const NEW: &CStr = c"record.new";
+/// The largest record read (a run with more --env or lowers than fit cannot be joined).
+pub const MAX: usize = 128 * 1024;
+
+/// What the outer process records of its run.
+pub struct New<'a> {
+    pub pid: i32,
+    pub caps: u64,
+    pub rootless: bool,
+    pub netns: bool,
+    pub cgroup: bool,
+    pub lowers: &'a [&'static CStr],
+    /// The command's environment.
+    pub env: &'a Envp,
+    /// Rootless: fds of the outer process holding PID 1's namespaces, in the order of NAMESPACES
+    /// (-1: none).
+    pub ns: &'a [Fd],
+}
+
+/// The namespaces a rootless joiner takes from the outer process, user first, by name in
+/// /proc/PID/ns and setns type.
+pub const NAMESPACES: [(&[u8], i32); 7] = [
+    (b"user", libc::CLONE_NEWUSER),
+    (b"mnt", libc::CLONE_NEWNS),
+    (b"pid", libc::CLONE_NEWPID),
+    (b"uts", libc::CLONE_NEWUTS),
+    (b"ipc", libc::CLONE_NEWIPC),
+    (b"cgroup", libc::CLONE_NEWCGROUP),
+    (b"net", libc::CLONE_NEWNET),
+];
+
+/// The record's key of each of NAMESPACES: the outer process's fd that holds it.
+pub const NS_KEYS: [&[u8]; 7] = [b"nsuser=", b"nsmnt=", b"nspid=", b"nsuts=", b"nsipc=", b"nscgroup=", b"nsnet="];
+
+/// Entries gathered in a buffer and written in pieces: one write for a usual record.
+struct Writer {
+    fd: Fd,
+    b: Buf<4096>,
+    ok: bool,
+}
+
+impl Writer {
+    fn put(&mut self, s: &[u8]) {
+        if self.b.len() + s.len() >= 4095 {
+            self.flush();
+        }
+        if s.len() >= 4095 {
+            self.ok &= sys::write_all(self.fd, s).is_ok();
+        } else {
+            self.b.push(s);
+        }
+    }
+    fn flush(&mut self) {
+        self.ok &= sys::write_all(self.fd, self.b.bytes()).is_ok();
+        self.b.clear();
+    }
+    fn num(&mut self, key: &[u8], v: u64) {
+        let mut n = Buf::<48>::new();
+        n.push(key).push(b"=").push_u64(v).push(b"\0");
+        self.put(n.bytes());
+    }
+}
+
+/// Write the record of this run into the locked layer directory `dir`.
+pub fn write(dir: Fd, r: &New) -> Result<(), Errno> {
+    let _ = sys::unlinkat(dir, NEW, 0);
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    let fd = sys::openat(dir, NEW, flags, 0o600)?;
+    let mut w = Writer { fd, b: Buf::new(), ok: true };
+    w.num(b"pid", r.pid as u64);
+    w.num(b"start", start_time(r.pid).unwrap_or(0));
+    w.num(b"outer", sys::getpid() as u64);
+    w.num(b"outerstart", start_time(sys::getpid()).unwrap_or(0));
+    w.num(b"time", sys::wall_secs());
+    w.num(b"caps", r.caps);
+    w.num(b"rootless", r.rootless as u64);
+    w.num(b"netns", r.netns as u64);
+    w.num(b"cgroup", r.cgroup as u64);
+    for (fd, key) in r.ns.iter().zip(NS_KEYS) {
+        if fd.0 >= 0 {
+            w.num(&key[..key.len() - 1], fd.0 as u64);
+        }
+    }
+    let mut cwd = [0u8; 4096];
+    let cwd_len = sys::getcwd(&mut cwd).unwrap_or(0);
+    for l in r.lowers {
+        w.put(b"lower=");
+        if l.to_bytes().first() != Some(&b'/') && cwd_len > 0 {
+            w.put(&cwd[..cwd_len]);
+            w.put(b"/");
+        }
+        w.put(l.to_bytes_with_nul());
+    }
+    for i in 0..r.env.len() {
+        w.put(b"env=");
+        w.put(r.env.get(i).to_bytes_with_nul());
+    }
+    w.flush();
+    sys::close(fd);
+    if !w.ok {
+        let _ = sys::unlinkat(dir, NEW, 0);
+        return Err(Errno::EIO);
+    }
+    sys::renameat(dir, NEW, dir, FILE)
+}
+
+/// Remove the record (and a half-written one) of the layer directory `dir`.
+pub fn remove(dir: Fd) {
+    let _ = sys::unlinkat(dir, FILE, 0);
+    let _ = sys::unlinkat(dir, NEW, 0);
+}
+
+/// A record as read.
+pub struct Record<'a> {
+    pub pid: i32,
+    pub start: u64,
+    pub outer: i32,
+    pub outer_start: u64,
+    /// Seconds since the epoch.
+    pub time: u64,
+    pub caps: u64,
+    pub rootless: bool,
+    pub netns: bool,
+    pub cgroup: bool,
+    data: &'a [u8],
+}
+
+impl<'a> Record<'a> {
+    /// The values of `key` (with its `=`), in order, as C strings.
+    pub fn values(&self, key: &'a [u8]) -> impl Iterator<Item = &'a CStr> + 'a {
+        let data = self.data;
+        let mut at = 0;
+        core::iter::from_fn(move || {
+            while at < data.len() {
+                let e = CStr::from_bytes_until_nul(&data[at..]).ok()?;
+                at += e.to_bytes_with_nul().len();
+                if let Some(v) = e.to_bytes_with_nul().strip_prefix(key) {
+                    return CStr::from_bytes_with_nul(v).ok();
+                }
+            }
+            None
+        })
+    }
+
+    pub fn num(&self, key: &'a [u8]) -> Option<u64> {
+        self.values(key).next().and_then(|v| crate::cgroup::parse_u64(v.to_bytes()))
+    }
+}
+
+/// Read the record of the layer directory `dir` into `buf`: a regular file of `uid`'s that no
+/// one else may write, reached without a symlink. ENOENT: none (the sandbox does not run).
+pub fn read(dir: Fd, uid: u32, buf: &mut [u8]) -> Result<Record<'_>, Errno> {
+    let fd = sys::openat(dir, FILE, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC, 0)?;
+    let n = match sys::fstat(fd) {
+        Ok(st) if st.mode & libc::S_IFMT == libc::S_IFREG && st.uid == uid && st.mode & 0o022 == 0 => read_all(fd, buf),
+        Ok(_) => Err(Errno::EPERM),
+        Err(e) => Err(e),
+    };
+    sys::close(fd);
+    let n = n?;
+    if n == buf.len() {
+        return Err(Errno::E2BIG);
+    }
+    let data = &buf[..n];
+    let mut r = Record { pid: 0, start: 0, outer: 0, outer_start: 0, time: 0, caps: 0, rootless: false, netns: false, cgroup: false, data };
+    let pid = |v: u64| i32::try_from(v).ok().filter(|&p| p > 0);
+    let (Some(p), Some(o)) = (r.num(b"pid=").and_then(pid), r.num(b"outer=").and_then(pid)) else { return Err(Errno::EINVAL) };
+    r.pid = p;
+    r.outer = o;
+    r.start = r.num(b"start=").ok_or(Errno::EINVAL)?;
+    r.outer_start = r.num(b"outerstart=").ok_or(Errno::EINVAL)?;
+    r.time = r.num(b"time=").unwrap_or(0);
+    r.caps = r.num(b"caps=").ok_or(Errno::EINVAL)?;
+    r.rootless = r.num(b"rootless=") == Some(1);
+    r.netns = r.num(b"netns=") != Some(0);
+    r.cgroup = r.num(b"cgroup=") == Some(1);
+    Ok(r)
+}
+
+fn read_all(fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut n = 0;
+    while n < buf.len() {
+        match sys::read(fd, &mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// When `pid` started (clock ticks after boot, /proc/PID/stat field 22); None if it is gone.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let mut p = Buf::<32>::new();
+    p.push(b"/proc/").push_u64(pid as u64).push(b"/stat");
+    let mut b = [0u8; 1024];
+    let n = sys::read_file(p.c(), &mut b).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    let after = &b[b[..n].iter().rposition(|&c| c == b')')? + 1..n];
+    let field = after.split(|&c| c == b' ').filter(|f| !f.is_empty()).nth(19)?;
+    crate::cgroup::parse_u64(field)
+}
+
+/// A pidfd of `pid` while it is the process that started at `start`: opened first, then the
+/// start time checked, so that the pidfd cannot name a process that took the pid since.
+pub fn pidfd_if(pid: i32, start: u64) -> Option<Fd> {
+    let fd = sys::pidfd_open(pid).ok()?;
+    if start != 0 && start_time(pid) == Some(start) {
+        return Some(fd);
+    }
+    sys::close(fd);
+    None
+}
+
+/// Whether the sandbox of this record runs: its PID 1 is the recorded one.
+pub fn running(r: &Record) -> bool {
+    pidfd_if(r.pid, r.start).map(sys::close).is_some()
+}
