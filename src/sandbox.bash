@@ -61,7 +61,9 @@ _sandbox() {
     i=1
     while ((i < COMP_CWORD)); do
         local w=${COMP_WORDS[i]}
-        if [[ $w == -- ]]; then
+        if [[ $w == [:=] ]]; then
+            i=$((i + 2)) # the rest of a value the shell split at : or = (SRC:DST, KEY=VALUE)
+        elif [[ $w == -- ]]; then
             command_at=$((i + 1))
             break
         elif [[ $w == -* ]]; then
@@ -79,7 +81,7 @@ _sandbox() {
     done
     if ((command_at > 0)); then
         if ((COMP_CWORD == command_at)); then
-            mapfile -t COMPREPLY < <(compgen -c -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -c -- "$cur" | sort -u)
         else
             compopt -o filenames 2>/dev/null
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
@@ -91,9 +93,14 @@ _sandbox() {
     opt=$prev
     if [[ $cur == = ]]; then
         cur=
+        [[ $opt == --* ]] || return # KEY= of --env KEY=VALUE
     elif [[ $prev == = ]] && ((COMP_CWORD > 1)); then
         opt=${COMP_WORDS[COMP_CWORD - 2]}
+        [[ $opt == --* ]] || return
     fi
+
+    # After the `:` of SRC:DST, DST[:SIZE] or UID:GID: a value of the user's own.
+    [[ $cur == : || $prev == : ]] && return
 
     case $opt in
         --lower | --state-dir | --cwd)
@@ -102,8 +109,6 @@ _sandbox() {
             return
             ;;
         --bind | --ro-bind | --dev-bind)
-            # SRC from the host; DST, after the `:`, is a path inside: nothing to offer there.
-            [[ $cur == : || $prev == : ]] && return
             compopt -o filenames 2>/dev/null
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return
@@ -153,7 +158,7 @@ _sandbox() {
         return
     fi
     # The first word that is not an option starts the command.
-    mapfile -t COMPREPLY < <(compgen -c -- "$cur")
+    mapfile -t COMPREPLY < <(compgen -c -- "$cur" | sort -u)
 }
 
 complete -F _sandbox sandbox
