@@ -3,16 +3,42 @@
 target := "x86_64-unknown-linux-musl"
 bin := "target/" + target + "/release/sandbox"
 
+# Where `just install` puts things: $DESTDIR$PREFIX/bin, share/man/man1, share/bash-completion.
+# Set them in the environment or on the command line (`just PREFIX=$HOME/.local install`).
+export PREFIX := env("PREFIX", "/usr/local")
+export DESTDIR := env("DESTDIR", "")
+
 default: build
 
 # The musl target, once.
 toolchain:
     @rustup target list --installed 2>/dev/null | grep -qx {{target}} || rustup target add {{target}}
 
-# The static release binary (prints its stripped size).
+# (sandbox-oci: the name under which the binary is an OCI runtime.)
+# The static release binary (prints its stripped size), and the link sandbox-oci beside it.
 build: toolchain
     cargo build --release --target {{target}}
+    ln -sfn sandbox {{bin}}-oci
     @echo "sandbox: $(stat -c %s {{bin}}) bytes (stripped, static)"
+
+# As root, or as a user who can write PREFIX. To build as yourself and install as root:
+# `just build && sudo "$(command -v just)" --no-deps install`.
+# Install the binary, sandbox-oci, the man page and the bash completion in $DESTDIR$PREFIX.
+install: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    root="$DESTDIR$PREFIX"
+    [ -x {{bin}} ] || { echo "install: no {{bin}}: run just build first" >&2; exit 1; }
+    # Make what is missing, 0755 whatever the umask; leave the modes of existing directories alone.
+    for d in "$root" "$root/bin" "$root/share" "$root/share/man" "$root/share/man/man1" \
+        "$root/share/bash-completion" "$root/share/bash-completion/completions"; do
+        [ -d "$d" ] || install -d -m 755 "$d"
+    done
+    install -m 755 {{bin}} "$root/bin/sandbox"
+    if [ -L {{bin}}-oci ]; then ln -sfn sandbox "$root/bin/sandbox-oci"; fi
+    install -m 644 src/sandbox.1 "$root/share/man/man1/sandbox.1"
+    install -m 644 src/sandbox.bash "$root/share/bash-completion/completions/sandbox"
+    echo "installed in $root: bin/sandbox$([ -L {{bin}}-oci ] && echo ' bin/sandbox-oci'), share/man/man1/sandbox.1, share/bash-completion/completions/sandbox"
 
 # The busybox image at rootfs/busybox (BUSYBOX=/path/to/static/busybox to choose the binary).
 rootfs:
