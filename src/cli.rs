@@ -14,6 +14,8 @@ pub const MAX_LOWERS: usize = 128;
 pub const MAX_BINDS: usize = 64;
 pub const MAX_ENVS: usize = 4096;
 pub const MAX_NAME: usize = 64;
+pub const MAX_DEVICES: usize = 32;
+pub const MAX_TMPFS: usize = 16;
 
 #[derive(Clone, Copy)]
 pub struct Bind {
@@ -48,6 +50,16 @@ pub struct Config {
     /// The capabilities named one by one in --cap-add (and not taken away after): an error if
     /// sandbox lacks one. The default set and `all` come down to what sandbox has (caps::limit).
     pub caps_named: u64,
+    /// --user USER[:GROUP], checked here, resolved inside (exec::switch_user).
+    pub user: Option<&'static [u8]>,
+    /// --device and --dev-bind: host device nodes bound inside.
+    pub devices: [Bind; MAX_DEVICES],
+    pub ndevices: usize,
+    /// --tmpfs: where, and the size in bytes (None: 10% of RAM).
+    pub tmpfs: [(&'static [u8], Option<u64>); MAX_TMPFS],
+    pub ntmpfs: usize,
+    /// --read-only: no writable layer; the root is the lowers.
+    pub read_only: bool,
     /// Index in argv where the command starts.
     pub command: usize,
 }
@@ -85,6 +97,14 @@ Options:
   --pids N            limit on the number of processes (pids.max)
   --cpus X            CPU limit, X CPUs' worth of time (cpu.max: X*100000 per 100000 us)
   --tmp-size SIZE     size of the tmpfs /tmp: bytes, or with K, M, G, T (default 10% of RAM)
+  --tmpfs DST[:SIZE]  a tmpfs at DST, like /tmp (repeatable)
+  --read-only         no writable layer: the root is the lowers, read-only; /tmp and --tmpfs
+                      are the writable places
+  --user U[:G]        run the command as uid U (gid G), numbers or names of the image's
+                      /etc/passwd and /etc/group, without capabilities unless U is 0
+                      (not root: only 0, the caller)
+  --device PATH       the host's device node PATH at PATH inside, usable (repeatable)
+  --dev-bind SRC:DST  the host's device node SRC at DST inside (repeatable)
   --cap-add CAP|all   give the command a capability beyond the default set (repeatable);
                       all: every one sandbox itself has
   --cap-drop CAP|all  take one from it (repeatable); names as in capabilities(7), CAP_ optional
@@ -124,7 +144,42 @@ pub fn split_bind(s: &'static [u8]) -> Option<(&'static [u8], &'static [u8])> {
     Some((src, dst))
 }
 
-const TAKES_VALUE: [&[u8]; 15] = [
+/// `USER[:GROUP]`: each a number below 2^32-1 or a name of the image's passwd or group file
+/// (`[A-Za-z0-9_.$-]`, not starting with `-`, at most 32 bytes). Returns it with its two parts.
+pub fn user_spec(s: &[u8]) -> Option<(&[u8], &[u8], Option<&[u8]>)> {
+    let ok = |p: &[u8]| {
+        let name = p.len() <= 32 && p.first().is_some_and(|&c| c != b'-') && p.iter().all(|&c| c.is_ascii_alphanumeric() || b"_.$-".contains(&c));
+        name && (!p.iter().all(u8::is_ascii_digit) || cgroup::parse_u64(p).is_some_and(|n| n < u32::MAX as u64))
+    };
+    let (user, group) = match s.iter().position(|&c| c == b':') {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    (ok(user) && group.is_none_or(ok)).then_some((s, user, group))
+}
+
+/// `DST[:SIZE]` of --tmpfs: DST as a bind's (absolute, not /, no ..), and no `:` in it.
+pub fn split_tmpfs(s: &'static [u8]) -> Option<(&'static [u8], Option<u64>)> {
+    let (dst, size) = match s.iter().rposition(|&c| c == b':') {
+        Some(i) => (&s[..i], Some(cgroup::parse_size(&s[i + 1..])?)),
+        None => (s, None),
+    };
+    match split_bind(dst) {
+        Some((_, d)) if d == dst => Some((dst, size)),
+        _ => None,
+    }
+}
+
+/// The --user value, if given (the parser has checked it): read again by the command's process.
+pub fn user(args: &Args) -> Option<&'static [u8]> {
+    Opts::new(args).filter_map(|o| o.ok().filter(|o| o.name == b"--user").and_then(|o| o.value)).last().map(CStr::to_bytes)
+}
+
+const TAKES_VALUE: [&[u8]; 19] = [
+    b"--user",
+    b"--device",
+    b"--dev-bind",
+    b"--tmpfs",
     b"--lower",
     b"--name",
     b"--state-dir",
@@ -232,6 +287,12 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         caps_named: 0,
         limits: Limits::default(),
         tmp_size: None,
+        user: None,
+        devices: [Bind { src: b"", dst: b"", ro: false }; MAX_DEVICES],
+        ndevices: 0,
+        tmpfs: [(b"", None); MAX_TMPFS],
+        ntmpfs: 0,
+        read_only: false,
         command: args.len(),
     };
     let mut sandbox_opt: Option<&'static [u8]> = None;
@@ -248,6 +309,10 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                     sandbox_opt = Some(opt);
                 }
                 b"--timings" => c.timings = true,
+                b"--read-only" => {
+                    c.read_only = true;
+                    sandbox_opt = Some(opt);
+                }
                 _ => return Err(Error::usage(Step::UnknownOption, opt)),
             }
             continue;
@@ -324,6 +389,24 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
             }
             b"--cpus" => c.limits.cpu_quota = Some(cgroup::parse_cpus(vb).ok_or(Error::usage(Step::BadLimit, vb))?),
             b"--tmp-size" => c.tmp_size = Some(cgroup::parse_size(vb).ok_or(Error::usage(Step::BadTmpSize, vb))?),
+            b"--user" => c.user = Some(user_spec(vb).ok_or(Error::usage(Step::BadUser, vb))?.0),
+            b"--device" | b"--dev-bind" => {
+                // --device PATH is PATH:PATH; both may name a DST as --bind does.
+                let (src, dst) = split_bind(vb).ok_or(Error::usage(Step::BadBind, vb))?;
+                if c.ndevices == MAX_DEVICES {
+                    return Err(Error::usage(Step::TooMany, opt));
+                }
+                c.devices[c.ndevices] = Bind { src, dst, ro: false };
+                c.ndevices += 1;
+            }
+            b"--tmpfs" => {
+                let t = split_tmpfs(vb).ok_or(Error::usage(Step::BadTmpfs, vb))?;
+                if c.ntmpfs == MAX_TMPFS {
+                    return Err(Error::usage(Step::TooMany, opt));
+                }
+                c.tmpfs[c.ntmpfs] = t;
+                c.ntmpfs += 1;
+            }
             b"--net" => {
                 c.netns = match vb {
                     b"none" => true,
@@ -343,6 +426,9 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
     }
     if c.nlowers > 0 && c.name.is_none() {
         return Err(Error::usage(Step::NoName, b""));
+    }
+    if c.read_only && c.keep {
+        return Err(Error::usage(Step::ReadOnlyKeep, b"--keep"));
     }
     if c.nlowers == 0 {
         if let Some(opt) = sandbox_opt.or(c.state_dir.map(|_| &b"--state-dir"[..])) {

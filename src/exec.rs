@@ -6,7 +6,8 @@ use crate::cli::{self, MAX_ENVS};
 use crate::error::{Error, Step};
 use crate::out::Buf;
 use crate::report;
-use crate::sys::{self, Args, Env, Errno, Fd, PtrArray};
+use crate::cgroup::parse_u64;
+use crate::sys::{self, Args, Env, Errno, Fd, PtrArray, AT_FDCWD};
 use core::ffi::CStr;
 
 pub const DEFAULT_PATH: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -90,9 +91,172 @@ fn exec_search(argv: Args, first: usize, envp: *const *const u8, path: &[u8]) ->
 /// Replace this process with the command, or report why not and exit. `step` is Step::Exec in
 /// a sandbox, Step::ExecHere without one (the hints differ).
 pub fn exec(step: Step, argv: Args, first: usize, envp: *const *const u8, path: &[u8], report_fd: Fd) -> ! {
+    // --user: the switch comes last, once the root is whole (its names are the image's).
+    let mut home = Buf::<{ 5 + LINE }>::new();
+    let mut with_home = Envp::new();
+    let mut envp = envp;
+    if let (Step::Exec, Some(spec)) = (step, cli::user(&argv)) {
+        if let Err(err) = switch_user(spec, &mut home) {
+            report::send_error(report_fd, &err);
+            sys::exit(err.status())
+        }
+        if !cli::envs(&argv).any(|e| key(e.to_bytes()) == b"HOME") {
+            // SAFETY: `envp` is the array sandbox_env made: NULL-terminated C strings that live
+            // as long as the process.
+            let given = unsafe { Env::new(envp) };
+            envp = sys::env_with(given, home.c(), &mut with_home);
+        }
+    }
     let e = exec_search(argv, first, envp, path);
     let name = argv.get(first).to_bytes();
     let err = Error::new(step, if name.is_empty() { b"''" } else { name }, e);
     report::send_error(report_fd, &err);
     sys::exit(err.status())
+}
+
+// ---- --user -----------------------------------------------------------------------------------
+
+/// The longest line of /etc/passwd or /etc/group read; longer ones are skipped.
+const LINE: usize = 4096;
+const MAX_GROUPS: usize = 64;
+
+/// Field `i` of a `:`-separated line.
+fn field(line: &[u8], i: usize) -> &[u8] {
+    line.split(|&c| c == b':').nth(i).unwrap_or(b"")
+}
+
+fn id(v: &[u8]) -> Option<u32> {
+    parse_u64(v).filter(|&n| n < u32::MAX as u64).map(|n| n as u32)
+}
+
+/// Call `f` on each line of the image's `path` (a regular file, resolved inside the root: its
+/// symlinks cannot lead out), until it returns true. A missing or odd file has no lines.
+fn each_line(root: Fd, path: &CStr, mut f: impl FnMut(&[u8]) -> bool) {
+    const RESOLVE_IN_ROOT_NO_MAGICLINKS: u64 = 0x10 | 0x02;
+    let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+    let Ok(fd) = sys::openat2(root, path, flags, RESOLVE_IN_ROOT_NO_MAGICLINKS) else { return };
+    if sys::fstat(fd).is_ok_and(|st| st.mode & libc::S_IFMT == libc::S_IFREG) {
+        let mut buf = [0u8; LINE];
+        let (mut have, mut skipping) = (0, false);
+        while let Ok(n) = sys::read(fd, &mut buf[have..]) {
+            let end = have + n;
+            let mut start = 0;
+            while let Some(nl) = buf[start..end].iter().position(|&c| c == b'\n') {
+                let line = &buf[start..start + nl];
+                if !skipping && f(line) {
+                    sys::close(fd);
+                    return;
+                }
+                skipping = false;
+                start += nl + 1;
+            }
+            if n == 0 {
+                if start < end && !skipping {
+                    f(&buf[start..end]);
+                }
+                break;
+            }
+            // A line longer than the buffer is skipped to its end.
+            if start == 0 && end == LINE {
+                skipping = true;
+                have = 0;
+            } else {
+                buf.copy_within(start..end, 0);
+                have = end - start;
+            }
+        }
+    }
+    sys::close(fd);
+}
+
+/// Who --user names: uid, gid, supplementary groups and home, as Docker reads them from the
+/// image: a name must be in /etc/passwd (or /etc/group); a number need not be, and then its gid
+/// is 0 and its home `/`. The supplementary groups are those of /etc/group that list the user.
+struct Ids {
+    uid: u32,
+    gid: u32,
+    groups: [u32; MAX_GROUPS],
+    ngroups: usize,
+}
+
+fn resolve<'a>(root: Fd, spec: &'a [u8], home: &mut Buf<{ 5 + LINE }>) -> Result<Ids, Error<'a>> {
+    let (_, user, group) = cli::user_spec(spec).ok_or(Error::usage(Step::BadUser, spec))?;
+    let by_number = id(user);
+    let mut ids = Ids { uid: by_number.unwrap_or(0), gid: 0, groups: [0; MAX_GROUPS], ngroups: 0 };
+    let mut name = Buf::<64>::new();
+    home.push(b"HOME=/");
+    each_line(root, c"etc/passwd", |line| {
+        let found = match by_number {
+            Some(n) => id(field(line, 2)) == Some(n),
+            None => field(line, 0) == user,
+        };
+        if let (true, Some(uid), Some(gid)) = (found, id(field(line, 2)), id(field(line, 3))) {
+            (ids.uid, ids.gid) = (uid, gid);
+            name.push(field(line, 0));
+            let dir = field(line, 5);
+            if dir.first() == Some(&b'/') {
+                home.clear();
+                home.push(b"HOME=").push(dir);
+            }
+            return true;
+        }
+        false
+    });
+    if by_number.is_none() && name.bytes().is_empty() {
+        return Err(Error::new(Step::User, user, Errno::ENOENT));
+    }
+    let mut group_found = group.is_none_or(|g| id(g).is_some());
+    if let Some(n) = group.and_then(id) {
+        ids.gid = n;
+    }
+    each_line(root, c"etc/group", |line| {
+        let gid = id(field(line, 2));
+        if let (Some(g), Some(gid), false) = (group, gid, group_found) {
+            if field(line, 0) == g {
+                ids.gid = gid;
+                group_found = true;
+            }
+        }
+        let member = !name.bytes().is_empty() && field(line, 3).split(|&c| c == b',').any(|m| m == name.bytes());
+        if let (true, Some(gid)) = (member, gid) {
+            if ids.ngroups < MAX_GROUPS && !ids.groups[..ids.ngroups].contains(&gid) {
+                ids.groups[ids.ngroups] = gid;
+                ids.ngroups += 1;
+            }
+        }
+        false
+    });
+    match group {
+        Some(g) if !group_found => Err(Error::new(Step::User, g, Errno::ENOENT)),
+        _ => Ok(ids),
+    }
+}
+
+/// Become the user that --user names (`spec`), in the command's process just before execve:
+/// supplementary groups, gid, uid. Any uid but 0 ends with no capabilities (effective,
+/// permitted, inheritable, ambient; the bounding set stays). `home` receives `HOME=...`.
+///
+/// Not root, the user namespace maps only the caller, as 0: setgroups is denied there (the
+/// groups stay as they are), and any other uid or gid fails with EINVAL.
+pub fn switch_user<'a>(spec: &'a [u8], home: &mut Buf<{ 5 + LINE }>) -> Result<(), Error<'a>> {
+    let e = |errno| Error::new(Step::User, spec, errno);
+    let root = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(e)?;
+    let ids = resolve(root, spec, home);
+    sys::close(root);
+    let ids = ids?;
+    match sys::setgroups(&ids.groups[..ids.ngroups]) {
+        Err(Errno::EPERM) if setgroups_denied() => {}
+        r => r.map_err(e)?,
+    }
+    sys::setresgid(ids.gid).and_then(|()| sys::setresuid(ids.uid)).map_err(e)?;
+    if ids.uid != 0 {
+        sys::prctl4(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0).and_then(|()| sys::capset(0, 0, 0)).map_err(e)?;
+    }
+    Ok(())
+}
+
+/// A user namespace whose maps an unprivileged process wrote: setgroups(2) is denied in it.
+fn setgroups_denied() -> bool {
+    let mut b = [0u8; 8];
+    sys::read_file(c"/proc/self/setgroups", &mut b).is_ok_and(|n| b[..n].starts_with(b"deny"))
 }
