@@ -513,6 +513,30 @@ mod tests {
         assert_eq!(c.nbinds, 2);
         assert_eq!((c.binds[0].src, c.binds[0].dst, c.binds[0].ro), (&b"/x"[..], &b"/y"[..], false));
         assert_eq!((c.binds[1].src, c.binds[1].dst, c.binds[1].ro), (&b"/p:q"[..], &b"/r"[..], true));
+        let c = run(&[
+            "--lower", "i", "--name", "n", "--user", "nobody:tty", "--device", "/dev/fuse", "--dev-bind", "/dev/null:/mnt/n",
+            "--tmpfs", "/a", "--tmpfs", "/b/c:8M", "--read-only", "--user=1000:1000", "sh",
+        ]);
+        assert_eq!(c.user, Some(&b"1000:1000"[..]));
+        assert_eq!(user(&args(&["--user", "a", "--user=b:c", "x", "--user", "d"])), Some(&b"b:c"[..]));
+        assert!(c.read_only);
+        assert_eq!(c.ndevices, 2);
+        assert_eq!((c.devices[0].src, c.devices[0].dst), (&b"/dev/fuse"[..], &b"/dev/fuse"[..]));
+        assert_eq!((c.devices[1].src, c.devices[1].dst), (&b"/dev/null"[..], &b"/mnt/n"[..]));
+        assert_eq!(c.ntmpfs, 2);
+        assert_eq!(c.tmpfs[0], (&b"/a"[..], None));
+        assert_eq!(c.tmpfs[1], (&b"/b/c"[..], Some(8 << 20)));
+    }
+
+    #[test]
+    fn users_are_numbers_or_names() {
+        assert_eq!(user_spec(b"0"), Some((&b"0"[..], &b"0"[..], None)));
+        assert_eq!(user_spec(b"alice:staff"), Some((&b"alice:staff"[..], &b"alice"[..], Some(&b"staff"[..]))));
+        assert!(user_spec(b"4294967294:1").is_some());
+        assert!(user_spec(b"4294967295").is_none());
+        for bad in [&b""[..], b":1", b"1:", b"a b", b"-a", b"a/b", b"a:b:c", &[b'x'; 33]] {
+            assert!(user_spec(bad).is_none(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -541,6 +565,15 @@ mod tests {
         assert_eq!(err(&["--lower", "i", "--name", "n", "--tmp-size", "0", "sh"]), Step::BadTmpSize);
         assert_eq!(err(&["--lower", "i", "--name", "n", "--tmp-size", "1.5G", "sh"]), Step::BadTmpSize);
         assert_eq!(err(&["--tmp-size", "1G", "sh"]), Step::NeedsLower);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--user", "a b", "sh"]), Step::BadUser);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--device", "rel", "sh"]), Step::BadBind);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--dev-bind", "/dev/null:/", "sh"]), Step::BadBind);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--tmpfs", "/", "sh"]), Step::BadTmpfs);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--tmpfs", "/a:b:1M", "sh"]), Step::BadTmpfs);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--tmpfs", "/a/../b", "sh"]), Step::BadTmpfs);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--read-only", "--keep", "sh"]), Step::ReadOnlyKeep);
+        assert_eq!(err(&["--read-only", "sh"]), Step::NeedsLower);
+        assert_eq!(err(&["--user", "0", "sh"]), Step::NeedsLower);
     }
 
     #[test]
@@ -582,7 +615,8 @@ mod tests {
             "--lower", "--name", "--state-dir", "--keep", "--hostname", "--env", "--cwd", "--bind", "--ro-bind",
             "--net", "--cap-add", "--cap-drop", "--memory", "--pids", "--cpus", "--tmp-size", "--timings", "-h", "-V", "--",
             "-", "--x", "-x", "=", "--env=", "--lower=", "none", "host", "all", "a", "/", ":", "a:b", "/a:/b",
-            "K=V", "=V", "1", "0", "0.5", "64M", "..", "a/b", "", "sh",
+            "K=V", "=V", "1", "0", "0.5", "64M", "..", "a/b", "", "sh", "--user", "--device", "--dev-bind",
+            "--tmpfs", "--read-only", "/x:1M", "nobody:tty",
         ];
         let mut seed: u64 = 0x5eed_1234_abcd_0001;
         let mut next = || {

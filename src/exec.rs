@@ -237,3 +237,43 @@ fn setgroups_denied() -> bool {
     let mut b = [0u8; 8];
     sys::read_file(c"/proc/self/setgroups", &mut b).is_ok_and(|n| b[..n].starts_with(b"deny"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::vec::Vec;
+
+    #[test]
+    fn passwd_fields() {
+        let line = b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false";
+        assert_eq!(field(line, 0), b"nobody");
+        assert_eq!(id(field(line, 2)), Some(65534));
+        assert_eq!(field(line, 5), b"/nonexistent");
+        assert_eq!(field(line, 9), b"");
+        assert_eq!(id(b"4294967295"), None);
+    }
+
+    #[test]
+    fn home_replaces_the_variable_or_is_added() {
+        let owned: Vec<CString> = ["PATH=/bin", "HOME=/root", "TERM=x"].iter().map(|s| CString::new(*s).unwrap()).collect();
+        let mut ptrs: Vec<*const u8> = owned.iter().map(|c| c.as_ptr() as *const u8).collect();
+        ptrs.push(std::ptr::null());
+        let read = |p: *const *const u8| -> Vec<Vec<u8>> {
+            // SAFETY: a NULL-terminated array of live C strings, made here.
+            let env = unsafe { Env::new(p) };
+            ["PATH", "HOME", "TERM"].iter().filter_map(|k| env.entry(k.as_bytes()).map(|e| e.to_bytes().to_vec())).collect()
+        };
+        let mut out = Envp::new();
+        // SAFETY: as above.
+        let p = sys::env_with(unsafe { Env::new(ptrs.as_ptr()) }, c"HOME=/home/a", &mut out);
+        assert_eq!(read(p), [b"PATH=/bin".to_vec(), b"HOME=/home/a".to_vec(), b"TERM=x".to_vec()]);
+        assert_eq!(out.len(), 3);
+        ptrs.remove(1);
+        let mut out = Envp::new();
+        // SAFETY: as above.
+        let p = sys::env_with(unsafe { Env::new(ptrs.as_ptr()) }, c"HOME=/", &mut out);
+        assert_eq!(read(p)[1], b"HOME=/");
+        assert_eq!(out.len(), 3);
+    }
+}

@@ -212,7 +212,7 @@ fn devices<'a>(root: Fd, trees: &[Fd], cfg: &'a crate::cli::Config) -> Result<()
 
 /// What the image has at `path` if it is an empty regular file (made if missing): a place for a
 /// name service file. None where it has one with content, a symlink, or cannot make one
-/// (--read-only): the image's choice stands.
+/// (--read-only, or an /etc that root inside may not write): the image's choice stands.
 fn empty_place(root: Fd, path: &[u8]) -> Result<Option<Fd>, Errno> {
     match beneath(root, path, false) {
         Ok(t) if sys::fstat(t).is_ok_and(|st| st.mode & libc::S_IFMT == libc::S_IFREG && st.size == 0) => Ok(Some(t)),
@@ -220,7 +220,7 @@ fn empty_place(root: Fd, path: &[u8]) -> Result<Option<Fd>, Errno> {
             sys::close(t);
             Ok(None)
         }
-        Err(Errno::ELOOP | Errno::ENOTDIR | Errno::EROFS | Errno::EISDIR) => Ok(None),
+        Err(Errno::ELOOP | Errno::ENOTDIR | Errno::EROFS | Errno::EISDIR | Errno::EACCES | Errno::EPERM) => Ok(None),
         Err(e) => Err(e),
     }
 }
