@@ -6,6 +6,7 @@ use crate::cli::{self, MAX_ENVS};
 use crate::error::{Error, Step};
 use crate::out::Buf;
 use crate::report;
+use crate::state::PATH_MAX;
 use crate::cgroup::parse_u64;
 use crate::sys::{self, Args, Env, Errno, Fd, PtrArray, AT_FDCWD};
 use core::ffi::CStr;
@@ -92,7 +93,7 @@ fn exec_search(argv: Args, first: usize, envp: *const *const u8, path: &[u8]) ->
 /// a sandbox, Step::ExecHere without one (the hints differ).
 pub fn exec(step: Step, argv: Args, first: usize, envp: *const *const u8, path: &[u8], report_fd: Fd) -> ! {
     // --user: the switch comes last, once the root is whole (its names are the image's).
-    let mut home = Buf::<{ 5 + LINE }>::new();
+    let mut home = Buf::<PATH_MAX>::new();
     let mut with_home = Envp::new();
     let mut envp = envp;
     if let (Step::Exec, Some(spec)) = (step, cli::user(&argv)) {
@@ -117,15 +118,9 @@ pub fn exec(step: Step, argv: Args, first: usize, envp: *const *const u8, path: 
 // ---- --user -----------------------------------------------------------------------------------
 
 /// The most of /etc/passwd and /etc/group read (the environment array takes 33 KiB of the
-/// command's 256 KiB stack), and the longest home directory.
+/// command's 256 KiB stack).
 const FILE: usize = 64 * 1024;
-const LINE: usize = 4096;
 const MAX_GROUPS: usize = 64;
-
-/// Field `i` of a `:`-separated line.
-fn field(line: &[u8], i: usize) -> &[u8] {
-    line.split(|&c| c == b':').nth(i).unwrap_or(b"")
-}
 
 fn id(v: &[u8]) -> Option<u32> {
     parse_u64(v).filter(|&n| n < u32::MAX as u64).map(|n| n as u32)
@@ -157,22 +152,20 @@ struct Ids {
     ngroups: usize,
 }
 
-fn resolve<'a>(root: Fd, spec: &'a [u8], home: &mut Buf<{ 5 + LINE }>) -> Result<Ids, Error<'a>> {
+fn resolve<'a>(root: Fd, spec: &'a [u8], home: &mut Buf<PATH_MAX>) -> Result<Ids, Error<'a>> {
     let (_, user, group) = cli::user_spec(spec).ok_or(Error::usage(Step::BadUser, spec))?;
-    let by_number = id(user);
-    let mut ids = Ids { uid: by_number.unwrap_or(0), gid: 0, groups: [0; MAX_GROUPS], ngroups: 0 };
-    let mut name = Buf::<64>::new();
+    let mut ids = Ids { uid: id(user).unwrap_or(0), gid: 0, groups: [0; MAX_GROUPS], ngroups: 0 };
+    let mut name = Buf::<256>::new();
     home.push(b"HOME=/");
     let mut buf = [0u8; FILE];
     for line in image_file(root, c"etc/passwd", &mut buf).split(|&c| c == b'\n') {
-        let found = match by_number {
-            Some(n) => id(field(line, 2)) == Some(n),
-            None => field(line, 0) == user,
-        };
-        if let (true, Some(uid), Some(gid)) = (found, id(field(line, 2)), id(field(line, 3))) {
+        let f = fields(line);
+        // A number is compared with the uid field, a name with the name field.
+        let key = if id(user).is_some() { f[2] } else { f[0] };
+        if let (true, Some(uid), Some(gid)) = (key == user, id(f[2]), id(f[3])) {
             (ids.uid, ids.gid) = (uid, gid);
-            name.push(field(line, 0));
-            let dir = field(line, 5);
+            name.push(f[0]);
+            let dir = line.rsplit(|&c| c == b':').nth(1).unwrap_or(b"");
             if dir.first() == Some(&b'/') {
                 home.clear();
                 home.push(b"HOME=").push(dir);
@@ -180,33 +173,41 @@ fn resolve<'a>(root: Fd, spec: &'a [u8], home: &mut Buf<{ 5 + LINE }>) -> Result
             break;
         }
     }
-    if by_number.is_none() && name.bytes().is_empty() {
-        return Err(Error::new(Step::User, user, Errno::ENOENT));
-    }
-    let mut group_found = group.is_none_or(|g| id(g).is_some());
-    if let Some(n) = group.and_then(id) {
-        ids.gid = n;
-    }
+    let name = name.bytes();
+    let mut missing = if name.is_empty() && id(user).is_none() { Some(user) } else { None };
+    let mut gid = group.map(|g| id(g).ok_or(g));
     for line in image_file(root, c"etc/group", &mut buf).split(|&c| c == b'\n') {
-        let gid = id(field(line, 2));
-        if let (Some(g), Some(gid), false) = (group, gid, group_found) {
-            if field(line, 0) == g {
-                ids.gid = gid;
-                group_found = true;
+        let f = fields(line);
+        let Some(n) = id(f[2]) else { continue };
+        if let Some(Err(g)) = gid {
+            if f[0] == g {
+                gid = Some(Ok(n));
             }
         }
-        let member = !name.bytes().is_empty() && field(line, 3).split(|&c| c == b',').any(|m| m == name.bytes());
-        if let (true, Some(gid)) = (member, gid) {
-            if ids.ngroups < MAX_GROUPS && !ids.groups[..ids.ngroups].contains(&gid) {
-                ids.groups[ids.ngroups] = gid;
-                ids.ngroups += 1;
-            }
+        let member = !name.is_empty() && f[3].split(|&c| c == b',').any(|m| m == name);
+        if member && ids.ngroups < MAX_GROUPS {
+            ids.groups[ids.ngroups] = n;
+            ids.ngroups += 1;
         }
     }
-    match group {
-        Some(g) if !group_found => Err(Error::new(Step::User, g, Errno::ENOENT)),
-        _ => Ok(ids),
+    match gid {
+        Some(Ok(n)) => ids.gid = n,
+        Some(Err(g)) => missing = missing.or(Some(g)),
+        None => {}
     }
+    match missing {
+        Some(what) => Err(Error::new(Step::User, what, Errno::ENOENT)),
+        None => Ok(ids),
+    }
+}
+
+/// The first four fields of a `:`-separated line (name, password, id, and gid or members).
+fn fields(line: &[u8]) -> [&[u8]; 4] {
+    let mut f = [&b""[..]; 4];
+    for (i, p) in line.splitn(5, |&c| c == b':').take(4).enumerate() {
+        f[i] = p;
+    }
+    f
 }
 
 /// Become the user that --user names (`spec`), in the command's process just before execve:
@@ -215,7 +216,7 @@ fn resolve<'a>(root: Fd, spec: &'a [u8], home: &mut Buf<{ 5 + LINE }>) -> Result
 ///
 /// Not root, the user namespace maps only the caller, as 0: setgroups is denied there (the
 /// groups stay as they are), and any other uid or gid fails with EINVAL.
-pub fn switch_user<'a>(spec: &'a [u8], home: &mut Buf<{ 5 + LINE }>) -> Result<(), Error<'a>> {
+pub fn switch_user<'a>(spec: &'a [u8], home: &mut Buf<PATH_MAX>) -> Result<(), Error<'a>> {
     let e = |errno| Error::new(Step::User, spec, errno);
     let root = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(e)?;
     let ids = resolve(root, spec, home);
@@ -246,11 +247,10 @@ mod tests {
 
     #[test]
     fn passwd_fields() {
-        let line = b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false";
-        assert_eq!(field(line, 0), b"nobody");
-        assert_eq!(id(field(line, 2)), Some(65534));
-        assert_eq!(field(line, 5), b"/nonexistent");
-        assert_eq!(field(line, 9), b"");
+        let f = fields(b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false");
+        assert_eq!(f, [&b"nobody"[..], b"x", b"65534", b"65534"]);
+        assert_eq!(fields(b"staff:x:50:a,b"), [&b"staff"[..], b"x", b"50", b"a,b"]);
+        assert_eq!(fields(b"x"), [&b"x"[..], b"", b"", b""]);
         assert_eq!(id(b"4294967295"), None);
     }
 
