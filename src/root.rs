@@ -633,12 +633,14 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, pts: Fd, join_network: impl FnOnce
         sys::mount(Some(c"cgroup2"), c"/sys/fs/cgroup", Some(c"cgroup2"), libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None)
             .map_err(e(Step::Cgroup, b"/sys/fs/cgroup"))?;
     }
+    // Before the binds: a bind of the user's over /etc or /etc/hosts wins, and no mount point is
+    // ever made in a host directory bound in.
+    name_service(root, h, cfg.netns)?;
     // Bind sources are mounts of the old root: bound while it is still attached.
     for i in 0..cfg.nbinds {
         let b = cfg.binds[i];
         bind(root, h.binds[i], b.dst, sb.src.bind_dirs[i], b.ro).map_err(e(Step::Bind, b.dst))?;
     }
-    name_service(root, h, cfg.netns)?;
     devices(root, &h.devices[..cfg.ndevices], cfg)?;
     if !detached_by_command(sb) {
         detach_old_root(root)?;

@@ -137,6 +137,37 @@ fn user_ids_groups_caps_and_home_as_root() {
 }
 
 #[test]
+fn users_are_looked_up_inside_the_image_only() {
+    if !require_root() {
+        return;
+    }
+    let s = Setup::new("user-links", Who::Root);
+    // A decoy passwd and group on the host, and the image's files as links that climb out.
+    let decoy = s.f.path("decoy");
+    fs::create_dir(&decoy).unwrap();
+    fs::write(decoy.join("passwd"), "decoy:x:4242:4242::/decoyhome:/bin/sh\n").unwrap();
+    fs::write(decoy.join("group"), "decoygroup:x:4343:decoy\n").unwrap();
+    let up = "../".repeat(decoy.components().count() + 4);
+    for f in ["passwd", "group"] {
+        let p = s.image.join("etc").join(f);
+        fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink(format!("{up}{}/{f}", decoy.display()), &p).unwrap();
+    }
+    let n = s.f.name("a");
+    one_line(&s.run(&n, &["--user", "decoy"], &["id"]), "--user: decoy: No such file or directory");
+    one_line(&s.run(&n, &["--user", "0:decoygroup"], &["id"]), "--user: decoygroup: No such file or directory");
+    // A number needs no file: its HOME is /, not the decoy's.
+    let out = s.run(&n, &["--user", "4242"], &["sh", "-c", IDS]);
+    assert!(out.expect(0).stdout.contains("uid=4242 gid=0 groups=0 home=/\n"), "{out:?}");
+    // /etc/passwd a FIFO: read as none, no hang.
+    let p = s.image.join("etc/passwd");
+    fs::remove_file(&p).unwrap();
+    assert!(Command::new("mkfifo").arg(&p).status().unwrap().success());
+    one_line(&s.run(&n, &["--user", "nobody"], &["id"]), "--user: nobody: No such file or directory");
+    s.f.finish();
+}
+
+#[test]
 fn files_the_user_writes_are_its_own_in_the_layer() {
     if !require_root() {
         return;
@@ -300,6 +331,18 @@ fn name_service_files() {
             };
             let out = s.run(&n, &["--net", "host"], &["cat", f]);
             assert_eq!(out.expect(0).stdout, host, "{who:?} {f}");
+        }
+        // A host directory bound at /etc gets no mount point made in it (a decoy, left empty).
+        let decoy = s.f.path("decoy-etc");
+        fs::create_dir(&decoy).unwrap();
+        if who == Who::Rootless {
+            chown_r(&decoy, NOBODY);
+        }
+        let bind = format!("{}:/etc", decoy.display());
+        for net in ["none", "host"] {
+            let out = s.run(&n, &["--net", net, "--bind", &bind], &["sh", "-c", "ls -A /etc"]);
+            assert_eq!(out.expect(0).stdout, "", "{who:?} {net}");
+            assert!(fs::read_dir(&decoy).unwrap().next().is_none(), "{who:?} {net}: made in the host's directory");
         }
         // An image's own file with content stands.
         s.put("/etc/hosts", "10.1.2.3 mine\n");
