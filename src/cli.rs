@@ -145,8 +145,8 @@ pub fn split_bind(s: &'static [u8]) -> Option<(&'static [u8], &'static [u8])> {
 }
 
 /// `USER[:GROUP]`: each a number below 2^32-1 or a name of the image's passwd or group file
-/// (`[A-Za-z0-9_.$-]`, not starting with `-`, at most 32 bytes). Returns it with its two parts.
-pub fn user_spec(s: &[u8]) -> Option<(&[u8], &[u8], Option<&[u8]>)> {
+/// (`[A-Za-z0-9_.$-]`, not starting with `-`, at most 32 bytes). Returns the two parts.
+pub fn user_spec(s: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
     let ok = |p: &[u8]| {
         let name = p.len() <= 32 && p.first().is_some_and(|&c| c != b'-') && p.iter().all(|&c| c.is_ascii_alphanumeric() || b"_.$-".contains(&c));
         name && (!p.iter().all(u8::is_ascii_digit) || cgroup::parse_u64(p).is_some_and(|n| n < u32::MAX as u64))
@@ -155,7 +155,7 @@ pub fn user_spec(s: &[u8]) -> Option<(&[u8], &[u8], Option<&[u8]>)> {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
         None => (s, None),
     };
-    (ok(user) && group.is_none_or(ok)).then_some((s, user, group))
+    (ok(user) && group.is_none_or(ok)).then_some((user, group))
 }
 
 /// `DST[:SIZE]` of --tmpfs: DST as a bind's (absolute, not /, no ..), and no `:` in it.
@@ -389,7 +389,10 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
             }
             b"--cpus" => c.limits.cpu_quota = Some(cgroup::parse_cpus(vb).ok_or(Error::usage(Step::BadLimit, vb))?),
             b"--tmp-size" => c.tmp_size = Some(cgroup::parse_size(vb).ok_or(Error::usage(Step::BadTmpSize, vb))?),
-            b"--user" => c.user = Some(user_spec(vb).ok_or(Error::usage(Step::BadUser, vb))?.0),
+            b"--user" => {
+                user_spec(vb).ok_or(Error::usage(Step::BadUser, vb))?;
+                c.user = Some(vb);
+            }
             b"--device" | b"--dev-bind" => {
                 // --device PATH is PATH:PATH; both may name a DST as --bind does.
                 let (src, dst) = split_bind(vb).ok_or(Error::usage(Step::BadBind, vb))?;
@@ -530,8 +533,8 @@ mod tests {
 
     #[test]
     fn users_are_numbers_or_names() {
-        assert_eq!(user_spec(b"0"), Some((&b"0"[..], &b"0"[..], None)));
-        assert_eq!(user_spec(b"alice:staff"), Some((&b"alice:staff"[..], &b"alice"[..], Some(&b"staff"[..]))));
+        assert_eq!(user_spec(b"0"), Some((&b"0"[..], None)));
+        assert_eq!(user_spec(b"alice:staff"), Some((&b"alice"[..], Some(&b"staff"[..]))));
         assert!(user_spec(b"4294967294:1").is_some());
         assert!(user_spec(b"4294967295").is_none());
         for bad in [&b""[..], b":1", b"1:", b"a b", b"-a", b"a/b", b"a:b:c", &[b'x'; 33]] {

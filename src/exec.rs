@@ -153,7 +153,7 @@ struct Ids {
 }
 
 fn resolve<'a>(root: Fd, spec: &'a [u8], home: &mut Buf<PATH_MAX>) -> Result<Ids, Error<'a>> {
-    let (_, user, group) = cli::user_spec(spec).ok_or(Error::usage(Step::BadUser, spec))?;
+    let (user, group) = cli::user_spec(spec).ok_or(Error::usage(Step::BadUser, spec))?;
     let mut ids = Ids { uid: id(user).unwrap_or(0), gid: 0, groups: [0; MAX_GROUPS], ngroups: 0 };
     let mut name = Buf::<256>::new();
     home.push(b"HOME=/");
@@ -165,7 +165,7 @@ fn resolve<'a>(root: Fd, spec: &'a [u8], home: &mut Buf<PATH_MAX>) -> Result<Ids
         if let (true, Some(uid), Some(gid)) = (key == user, id(f[2]), id(f[3])) {
             (ids.uid, ids.gid) = (uid, gid);
             name.push(f[0]);
-            let dir = line.rsplit(|&c| c == b':').nth(1).unwrap_or(b"");
+            let dir = f[5];
             if dir.first() == Some(&b'/') {
                 home.clear();
                 home.push(b"HOME=").push(dir);
@@ -201,10 +201,11 @@ fn resolve<'a>(root: Fd, spec: &'a [u8], home: &mut Buf<PATH_MAX>) -> Result<Ids
     }
 }
 
-/// The first four fields of a `:`-separated line (name, password, id, and gid or members).
-fn fields(line: &[u8]) -> [&[u8]; 4] {
-    let mut f = [&b""[..]; 4];
-    for (i, p) in line.splitn(5, |&c| c == b':').take(4).enumerate() {
+/// The first six fields of a `:`-separated line: name, password, id, then the gid, gecos and
+/// home of passwd or the members of group.
+fn fields(line: &[u8]) -> [&[u8]; 6] {
+    let mut f = [&b""[..]; 6];
+    for (i, p) in line.split(|&c| c == b':').take(6).enumerate() {
         f[i] = p;
     }
     f
@@ -248,9 +249,9 @@ mod tests {
     #[test]
     fn passwd_fields() {
         let f = fields(b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false");
-        assert_eq!(f, [&b"nobody"[..], b"x", b"65534", b"65534"]);
-        assert_eq!(fields(b"staff:x:50:a,b"), [&b"staff"[..], b"x", b"50", b"a,b"]);
-        assert_eq!(fields(b"x"), [&b"x"[..], b"", b"", b""]);
+        assert_eq!(f, [&b"nobody"[..], b"x", b"65534", b"65534", b"nobody", b"/nonexistent"]);
+        assert_eq!(fields(b"staff:x:50:a,b"), [&b"staff"[..], b"x", b"50", b"a,b", b"", b""]);
+        assert_eq!(fields(b"x"), [&b"x"[..], b"", b"", b"", b"", b""]);
         assert_eq!(id(b"4294967295"), None);
     }
 
