@@ -92,27 +92,40 @@ fn exec_search(argv: Args, first: usize, envp: *const *const u8, path: &[u8]) ->
 /// Replace this process with the command, or report why not and exit. `step` is Step::Exec in
 /// a sandbox, Step::ExecHere without one (the hints differ).
 pub fn exec(step: Step, argv: Args, first: usize, envp: *const *const u8, path: &[u8], report_fd: Fd) -> ! {
-    // --user: the switch comes last, once the root is whole (its names are the image's).
-    let mut home = Buf::<PATH_MAX>::new();
-    let mut with_home = Envp::new();
-    let mut envp = envp;
     if let (Step::Exec, Some(spec)) = (step, cli::user(&argv)) {
-        if let Err(err) = switch_user(spec, &mut home) {
-            report::send_error(report_fd, &err);
-            sys::exit(err.status())
-        }
-        if !cli::envs(&argv).any(|e| key(e.to_bytes()) == b"HOME") {
-            // SAFETY: `envp` is the array sandbox_env made: NULL-terminated C strings that live
-            // as long as the process.
-            let given = unsafe { Env::new(envp) };
-            envp = sys::env_with(given, home.c(), &mut with_home);
-        }
+        exec_as(spec, argv, first, envp, path, report_fd)
     }
+    exec_or_fail(step, argv, first, envp, path, report_fd)
+}
+
+#[inline(never)]
+fn exec_or_fail(step: Step, argv: Args, first: usize, envp: *const *const u8, path: &[u8], report_fd: Fd) -> ! {
     let e = exec_search(argv, first, envp, path);
     let name = argv.get(first).to_bytes();
     let err = Error::new(step, if name.is_empty() { b"''" } else { name }, e);
     report::send_error(report_fd, &err);
     sys::exit(err.status())
+}
+
+/// --user: the switch comes last, once the root is whole (its names are the image's), with
+/// HOME set from the image's passwd. A frame of its own, so that a run without --user does
+/// not touch the pages of its buffers.
+#[inline(never)]
+fn exec_as(spec: &'static [u8], argv: Args, first: usize, envp: *const *const u8, path: &[u8], report_fd: Fd) -> ! {
+    let mut home = Buf::<PATH_MAX>::new();
+    let mut with_home = Envp::new();
+    if let Err(err) = switch_user(spec, &mut home) {
+        report::send_error(report_fd, &err);
+        sys::exit(err.status())
+    }
+    let mut envp = envp;
+    if !cli::envs(&argv).any(|e| key(e.to_bytes()) == b"HOME") {
+        // SAFETY: `envp` is the array sandbox_env made: NULL-terminated C strings that live as
+        // long as the process.
+        let given = unsafe { Env::new(envp) };
+        envp = sys::env_with(given, home.c(), &mut with_home);
+    }
+    exec_or_fail(Step::Exec, argv, first, envp, path, report_fd)
 }
 
 // ---- --user -----------------------------------------------------------------------------------
