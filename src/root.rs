@@ -185,7 +185,8 @@ fn host_name_file(path: &CStr) -> Result<Fd, Errno> {
     Ok(tree)
 }
 
-/// /dev is read-only once made; `f` runs with it writable a moment (PID 1 alone runs then).
+/// /dev is read-only once made; `f` runs with it writable a moment (before anything of the
+/// user's runs).
 fn in_writable_dev(f: impl FnOnce() -> Result<(), Errno>) -> Result<(), Errno> {
     sys::mount_setattr(AT_FDCWD, c"/dev", 0, 0, libc::MOUNT_ATTR_RDONLY)?;
     let r = f();
