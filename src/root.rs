@@ -172,13 +172,19 @@ const NAME_FILES: [&CStr; 2] = [c"/etc/resolv.conf", c"/etc/hosts"];
 /// The host's name service file `path` as a detached read-only bind, or Fd(-1) when the host
 /// has none.
 fn host_name_file(path: &CStr) -> Result<Fd, Errno> {
-    let fd = match sys::openat(AT_FDCWD, path, libc::O_PATH | libc::O_CLOEXEC, 0) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Ok(Fd(-1)),
-        Err(e) => return Err(e),
-    };
-    let tree = sys::open_tree_clone(fd, c"");
-    sys::close(fd);
+    match sys::openat(AT_FDCWD, path, libc::O_PATH | libc::O_CLOEXEC, 0) {
+        Ok(fd) => {
+            let tree = sys::open_tree_clone(fd, c"");
+            sys::close(fd);
+            read_only_tree(tree)
+        }
+        Err(Errno::ENOENT) => Ok(Fd(-1)),
+        Err(e) => Err(e),
+    }
+}
+
+/// A detached mount made read-only, nodev, nosuid and noexec.
+fn read_only_tree(tree: Result<Fd, Errno>) -> Result<Fd, Errno> {
     let tree = tree?;
     let ro = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NODEV | NOSUID_NOEXEC;
     sys::mount_setattr(tree, c"", libc::AT_EMPTY_PATH, ro, 0).inspect_err(|_| sys::close(tree))?;
@@ -187,7 +193,7 @@ fn host_name_file(path: &CStr) -> Result<Fd, Errno> {
 
 /// /dev is read-only once made; `f` runs with it writable a moment (before anything of the
 /// user's runs).
-fn in_writable_dev(f: impl FnOnce() -> Result<(), Errno>) -> Result<(), Errno> {
+fn in_writable_dev<T>(f: impl FnOnce() -> Result<T, Errno>) -> Result<T, Errno> {
     sys::mount_setattr(AT_FDCWD, c"/dev", 0, 0, libc::MOUNT_ATTR_RDONLY)?;
     let r = f();
     sys::mount_setattr(AT_FDCWD, c"/dev", 0, libc::MOUNT_ATTR_RDONLY, 0)?;
@@ -231,41 +237,44 @@ const LOCALHOST: &[u8] = b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip
 
 /// Name service files where the image has none or an empty one: with --net host the host's
 /// /etc/resolv.conf and /etc/hosts, read-only binds; with a network of its own an /etc/hosts
-/// that names localhost (a read-only bind of a file made in /dev's tmpfs, unlinked once bound).
+/// that names localhost (made in /dev's tmpfs, taken as a read-only mount and unlinked).
 fn name_service<'a>(root: Fd, h: &Host, netns: bool) -> Result<(), Error<'a>> {
     for (i, f) in NAME_FILES.iter().enumerate() {
         let path = f.to_bytes();
-        let e = |errno| Error::new(Step::NameService, path, errno);
-        let tree = h.names[i];
-        if !netns && tree.0 < 0 || netns && i == 0 {
+        let host = h.names[i];
+        if netns && i == 0 || !netns && host.0 < 0 {
             continue;
         }
-        let Some(t) = empty_place(root, path).map_err(e)? else {
+        let attach = |tree: Result<Fd, Errno>, t: Fd| {
+            let tree = tree?;
+            let r = sys::move_mount(tree, t);
             sys::close(tree);
-            continue;
+            r
         };
-        let r = if !netns {
-            sys::move_mount(tree, t)
-        } else {
-            in_writable_dev(|| {
-                let made = sys::openat(AT_FDCWD, HOSTS, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC, 0o644)?;
-                let w = sys::write_all(made, LOCALHOST);
-                sys::close(made);
-                w.and_then(|()| sys::mount(Some(HOSTS), via(t).c(), None, libc::MS_BIND, None))
-                    .and(sys::unlinkat(AT_FDCWD, HOSTS, 0))
-            })
-            .and_then(|()| {
-                let m = beneath(root, path, false)?;
-                let r = sys::mount_setattr(m, c"", libc::AT_EMPTY_PATH, libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NODEV | NOSUID_NOEXEC, 0);
-                sys::close(m);
-                r
-            })
-        };
-        sys::close(t);
-        sys::close(tree);
-        r.map_err(e)?;
+        let r = empty_place(root, path).and_then(|place| {
+            let Some(t) = place else { return Ok(()) };
+            let r = if netns {
+                // Unlinked once attached (a mount of an unlinked file cannot be attached).
+                in_writable_dev(|| attach(localhost_tree(), t).and(sys::unlinkat(AT_FDCWD, HOSTS, 0)))
+            } else {
+                attach(Ok(host), t)
+            };
+            sys::close(t);
+            r
+        });
+        sys::close(host);
+        r.map_err(|errno| Error::new(Step::NameService, path, errno))?;
     }
     Ok(())
+}
+
+/// An /etc/hosts naming localhost, made in /dev's tmpfs and taken as a detached read-only
+/// mount.
+fn localhost_tree() -> Result<Fd, Errno> {
+    let made = sys::openat(AT_FDCWD, HOSTS, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC, 0o644)?;
+    let tree = read_only_tree(sys::write_all(made, LOCALHOST).and_then(|()| sys::open_tree_clone(made, c"")));
+    sys::close(made);
+    tree
 }
 
 const HOSTS: &CStr = c"/dev/.hosts";
