@@ -14,6 +14,8 @@ pub const MAX_LOWERS: usize = 128;
 pub const MAX_BINDS: usize = 64;
 pub const MAX_ENVS: usize = 4096;
 pub const MAX_NAME: usize = 64;
+pub const MAX_DEVICES: usize = 32;
+pub const MAX_TMPFS: usize = 16;
 
 #[derive(Clone, Copy)]
 pub struct Bind {
@@ -48,6 +50,16 @@ pub struct Config {
     /// The capabilities named one by one in --cap-add (and not taken away after): an error if
     /// sandbox lacks one. The default set and `all` come down to what sandbox has (caps::limit).
     pub caps_named: u64,
+    /// --user USER[:GROUP], checked here, resolved inside (exec::switch_user).
+    pub user: Option<&'static [u8]>,
+    /// --device and --dev-bind: host device nodes bound inside.
+    pub devices: [Bind; MAX_DEVICES],
+    pub ndevices: usize,
+    /// --tmpfs: where, and the size in bytes (None: 10% of RAM).
+    pub tmpfs: [(&'static [u8], Option<u64>); MAX_TMPFS],
+    pub ntmpfs: usize,
+    /// --read-only: no writable layer; the root is the lowers.
+    pub read_only: bool,
     /// Index in argv where the command starts.
     pub command: usize,
 }
@@ -111,6 +123,14 @@ Options:
   --pids N            limit on the number of processes (pids.max)
   --cpus X            CPU limit, X CPUs' worth of time (cpu.max: X*100000 per 100000 us)
   --tmp-size SIZE     size of the tmpfs /tmp: bytes, or with K, M, G, T (default 10% of RAM)
+  --tmpfs DST[:SIZE]  a tmpfs at DST, like /tmp (repeatable)
+  --read-only         no writable layer: the root is the lowers, read-only; /tmp and --tmpfs
+                      are the writable places
+  --user U[:G]        run the command as uid U (gid G), numbers or names of the image's
+                      /etc/passwd and /etc/group, without capabilities unless U is 0
+                      (not root: only 0, the caller)
+  --device PATH       the host's device node PATH at PATH inside, usable (repeatable)
+  --dev-bind SRC:DST  the host's device node SRC at DST inside (repeatable)
   --cap-add CAP|all   give the command a capability beyond the default set (repeatable);
                       all: every one sandbox itself has
   --cap-drop CAP|all  take one from it (repeatable); names as in capabilities(7), CAP_ optional
@@ -159,12 +179,46 @@ pub fn split_bind(s: &'static [u8]) -> Option<(&'static [u8], &'static [u8])> {
     Some((src, dst))
 }
 
-const TAKES_VALUE: [&[u8]; 20] = [
+/// `USER[:GROUP]`: each a number below 2^32-1 or a name of the image's passwd or group file
+/// (`[A-Za-z0-9_.$-]`, not starting with `-`, at most 32 bytes). Returns the two parts.
+pub fn user_spec(s: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    let ok = |p: &[u8]| {
+        let name = p.len() <= 32 && p.first().is_some_and(|&c| c != b'-') && p.iter().all(|&c| c.is_ascii_alphanumeric() || b"_.$-".contains(&c));
+        name && (!p.iter().all(u8::is_ascii_digit) || cgroup::parse_u64(p).is_some_and(|n| n < u32::MAX as u64))
+    };
+    let (user, group) = match s.iter().position(|&c| c == b':') {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    (ok(user) && group.is_none_or(ok)).then_some((user, group))
+}
+
+/// `DST[:SIZE]` of --tmpfs: DST as a bind's (absolute, not /, no ..), and no `:` in it.
+pub fn split_tmpfs(s: &'static [u8]) -> Option<(&'static [u8], Option<u64>)> {
+    let (dst, size) = match s.iter().rposition(|&c| c == b':') {
+        Some(i) => (&s[..i], Some(cgroup::parse_size(&s[i + 1..])?)),
+        None => (s, None),
+    };
+    match split_bind(dst) {
+        Some((_, d)) if d == dst => Some((dst, size)),
+        _ => None,
+    }
+}
+
+/// The --user value, if given (the parser has checked it): read again by the command's process.
+pub fn user(args: &Args) -> Option<&'static [u8]> {
+    Opts::new(args).filter_map(|o| o.ok().filter(|o| o.name == b"--user").and_then(|o| o.value)).last().map(CStr::to_bytes)
+}
+
+const TAKES_VALUE: [&[u8]; 23] = [
     b"--join",
     b"--remove",
     b"--stop",
     b"--signal",
     b"--user",
+    b"--device",
+    b"--dev-bind",
+    b"--tmpfs",
     b"--lower",
     b"--name",
     b"--state-dir",
@@ -275,6 +329,12 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         caps_named: 0,
         limits: Limits::default(),
         tmp_size: None,
+        user: None,
+        devices: [Bind { src: b"", dst: b"", ro: false }; MAX_DEVICES],
+        ndevices: 0,
+        tmpfs: [(b"", None); MAX_TMPFS],
+        ntmpfs: 0,
+        read_only: false,
         command: args.len(),
     };
     let mut sandbox_opt: Option<&'static [u8]> = None;
@@ -291,6 +351,10 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                     sandbox_opt = Some(opt);
                 }
                 b"--timings" => c.timings = true,
+                b"--read-only" => {
+                    c.read_only = true;
+                    sandbox_opt = Some(opt);
+                }
                 _ => return Err(Error::usage(Step::UnknownOption, opt)),
             }
             continue;
@@ -367,6 +431,27 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
             }
             b"--cpus" => c.limits.cpu_quota = Some(cgroup::parse_cpus(vb).ok_or(Error::usage(Step::BadLimit, vb))?),
             b"--tmp-size" => c.tmp_size = Some(cgroup::parse_size(vb).ok_or(Error::usage(Step::BadTmpSize, vb))?),
+            b"--user" => {
+                user_spec(vb).ok_or(Error::usage(Step::BadUser, vb))?;
+                c.user = Some(vb);
+            }
+            b"--device" | b"--dev-bind" => {
+                // --device PATH is PATH:PATH; both may name a DST as --bind does.
+                let (src, dst) = split_bind(vb).ok_or(Error::usage(Step::BadBind, vb))?;
+                if c.ndevices == MAX_DEVICES {
+                    return Err(Error::usage(Step::TooMany, opt));
+                }
+                c.devices[c.ndevices] = Bind { src, dst, ro: false };
+                c.ndevices += 1;
+            }
+            b"--tmpfs" => {
+                let t = split_tmpfs(vb).ok_or(Error::usage(Step::BadTmpfs, vb))?;
+                if c.ntmpfs == MAX_TMPFS {
+                    return Err(Error::usage(Step::TooMany, opt));
+                }
+                c.tmpfs[c.ntmpfs] = t;
+                c.ntmpfs += 1;
+            }
             b"--net" => {
                 c.netns = match vb {
                     b"none" => true,
@@ -374,7 +459,7 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                     _ => return Err(Error::usage(Step::BadNet, vb)),
                 };
             }
-            b"--signal" | b"--user" => return Err(Error::usage(Step::Misplaced, opt)),
+            b"--signal" => return Err(Error::usage(Step::Misplaced, opt)),
             _ => unreachable!(),
         }
         if opt != b"--lower" && opt != b"--state-dir" {
@@ -387,6 +472,9 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
     }
     if c.nlowers > 0 && c.name.is_none() {
         return Err(Error::usage(Step::NoName, b""));
+    }
+    if c.read_only && c.keep {
+        return Err(Error::usage(Step::ReadOnlyKeep, b"--keep"));
     }
     if c.nlowers == 0 {
         if let Some(opt) = sandbox_opt.or(c.state_dir.map(|_| &b"--state-dir"[..])) {
@@ -562,6 +650,30 @@ mod tests {
         assert_eq!(c.nbinds, 2);
         assert_eq!((c.binds[0].src, c.binds[0].dst, c.binds[0].ro), (&b"/x"[..], &b"/y"[..], false));
         assert_eq!((c.binds[1].src, c.binds[1].dst, c.binds[1].ro), (&b"/p:q"[..], &b"/r"[..], true));
+        let c = run(&[
+            "--lower", "i", "--name", "n", "--user", "nobody:tty", "--device", "/dev/fuse", "--dev-bind", "/dev/null:/mnt/n",
+            "--tmpfs", "/a", "--tmpfs", "/b/c:8M", "--read-only", "--user=1000:1000", "sh",
+        ]);
+        assert_eq!(c.user, Some(&b"1000:1000"[..]));
+        assert_eq!(user(&args(&["--user", "a", "--user=b:c", "x", "--user", "d"])), Some(&b"b:c"[..]));
+        assert!(c.read_only);
+        assert_eq!(c.ndevices, 2);
+        assert_eq!((c.devices[0].src, c.devices[0].dst), (&b"/dev/fuse"[..], &b"/dev/fuse"[..]));
+        assert_eq!((c.devices[1].src, c.devices[1].dst), (&b"/dev/null"[..], &b"/mnt/n"[..]));
+        assert_eq!(c.ntmpfs, 2);
+        assert_eq!(c.tmpfs[0], (&b"/a"[..], None));
+        assert_eq!(c.tmpfs[1], (&b"/b/c"[..], Some(8 << 20)));
+    }
+
+    #[test]
+    fn users_are_numbers_or_names() {
+        assert_eq!(user_spec(b"0"), Some((&b"0"[..], None)));
+        assert_eq!(user_spec(b"alice:staff"), Some((&b"alice"[..], Some(&b"staff"[..]))));
+        assert!(user_spec(b"4294967294:1").is_some());
+        assert!(user_spec(b"4294967295").is_none());
+        for bad in [&b""[..], b":1", b"1:", b"a b", b"-a", b"a/b", b"a:b:c", &[b'x'; 33]] {
+            assert!(user_spec(bad).is_none(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -590,6 +702,15 @@ mod tests {
         assert_eq!(err(&["--lower", "i", "--name", "n", "--tmp-size", "0", "sh"]), Step::BadTmpSize);
         assert_eq!(err(&["--lower", "i", "--name", "n", "--tmp-size", "1.5G", "sh"]), Step::BadTmpSize);
         assert_eq!(err(&["--tmp-size", "1G", "sh"]), Step::NeedsLower);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--user", "a b", "sh"]), Step::BadUser);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--device", "rel", "sh"]), Step::BadBind);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--dev-bind", "/dev/null:/", "sh"]), Step::BadBind);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--tmpfs", "/", "sh"]), Step::BadTmpfs);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--tmpfs", "/a:b:1M", "sh"]), Step::BadTmpfs);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--tmpfs", "/a/../b", "sh"]), Step::BadTmpfs);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--read-only", "--keep", "sh"]), Step::ReadOnlyKeep);
+        assert_eq!(err(&["--read-only", "sh"]), Step::NeedsLower);
+        assert_eq!(err(&["--user", "0", "sh"]), Step::NeedsLower);
     }
 
     fn named(v: &[&str]) -> Named {
@@ -691,7 +812,8 @@ mod tests {
             "--net", "--cap-add", "--cap-drop", "--memory", "--pids", "--cpus", "--tmp-size", "--timings", "-h", "-V", "--",
             "-", "--x", "-x", "=", "--env=", "--lower=", "none", "host", "all", "a", "/", ":", "a:b", "/a:/b",
             "--list", "--json", "--remove", "--stop", "--signal", "--join", "--user", "TERM", "1:2",
-            "K=V", "=V", "1", "0", "0.5", "64M", "..", "a/b", "", "sh",
+            "K=V", "=V", "1", "0", "0.5", "64M", "..", "a/b", "", "sh", "--user", "--device", "--dev-bind",
+            "--tmpfs", "--read-only", "/x:1M", "nobody:tty",
         ];
         let mut seed: u64 = 0x5eed_1234_abcd_0001;
         let mut next = || {

@@ -77,6 +77,14 @@ pub enum Step {
     Join,
     // The machine's init.
     Machine,
+    // --user, --device, --tmpfs, --read-only, the name service files.
+    User,
+    BadTmpfs,
+    ReadOnlyKeep,
+    Device,
+    Tmpfs,
+    ReadOnly,
+    NameService,
 }
 
 impl Step {
@@ -139,6 +147,13 @@ impl Step {
             Step::Record => b"record of the sandbox",
             Step::Join => b"join the sandbox",
             Step::Machine => b"machine set-up",
+            Step::User => b"--user",
+            Step::BadTmpfs => b"invalid --tmpfs",
+            Step::ReadOnlyKeep => b"--read-only has no writable layer to keep",
+            Step::Device => b"device",
+            Step::Tmpfs => b"mount --tmpfs",
+            Step::ReadOnly => b"--read-only",
+            Step::NameService => b"name service file",
         }
     }
 
@@ -150,7 +165,6 @@ impl Step {
             }
             (Step::Misplaced, _) => b"see sandbox --help",
             (Step::BadSignal, _) => b"a number, or a name such as TERM or SIGTERM",
-            (Step::BadUser, _) => b"UID or UID:GID, numbers",
             (Step::NoSuch, _) => b"sandbox --list shows the sandboxes of this state directory",
             (Step::NotRunning, _) => b"sandbox --list shows which run",
             (Step::Running, _) => b"stop it first: sandbox --stop NAME",
@@ -201,7 +215,7 @@ impl Step {
             }
             (Step::Overlay, libc::ENODEV) => b"the kernel has no overlayfs: modprobe overlay",
             (Step::Overlay, libc::ELOOP) => b"overlay directories may not overlap",
-            (Step::Proc | Step::Dev | Step::Sys | Step::Tmp | Step::Bind, libc::ELOOP) => {
+            (Step::Proc | Step::Dev | Step::Sys | Step::Tmp | Step::Bind | Step::Tmpfs | Step::Device | Step::NameService, libc::ELOOP) => {
                 b"a mount point in the sandbox may not be a symlink"
             }
             (Step::PivotRoot, libc::EXDEV) => b"the old root is still reachable; refusing to run",
@@ -212,6 +226,21 @@ impl Step {
             (Step::Cwd, libc::ELOOP) | (Step::Cwd, libc::EXDEV) => {
                 b"--cwd is resolved inside the sandbox, and may not lead through /proc/*/cwd or other magic links"
             }
+            (Step::BadUser, _) => b"use UID[:GID], or USER[:GROUP] of the image's /etc/passwd and /etc/group",
+            (Step::User, libc::ENOENT) => b"no such user or group in the image's /etc/passwd or /etc/group",
+            (Step::User, libc::EINVAL) => {
+                b"not root, the sandbox's user namespace maps only the caller, as 0: only --user 0 works"
+            }
+            (Step::User, libc::EPERM) => b"switching needs SETUID and SETGID: do not --cap-drop them",
+            (Step::BadTmpfs, _) => b"use DST[:SIZE] with an absolute DST other than /, without .. or :",
+            (Step::ReadOnlyKeep, _) => b"drop --keep or --read-only",
+            (Step::Device, libc::ENODEV) => b"--device and --dev-bind take a character or block device",
+            (Step::ReadOnly, libc::EEXIST) => {
+                b"a kept layer of this name exists, which a run would discard: use another --name"
+            }
+            (Step::Bind | Step::Tmpfs | Step::Device, libc::EROFS) => {
+                b"with --read-only a mount point must exist in the image"
+            }
             (Step::Exec, libc::ENOENT) => b"command not found in the sandbox",
             (Step::ExecHere, libc::ENOENT) => b"command not found",
             (Step::Exec | Step::ExecHere, libc::EACCES) => b"not an executable file",
@@ -221,7 +250,7 @@ impl Step {
     }
 }
 
-const ALL: [Step; Step::Machine as usize] = [
+const ALL: [Step; Step::NameService as usize] = [
     Step::UnknownOption,
     Step::MissingValue,
     Step::NoCommand,
@@ -275,6 +304,13 @@ const ALL: [Step; Step::Machine as usize] = [
     Step::Record,
     Step::Join,
     Step::Machine,
+    Step::User,
+    Step::BadTmpfs,
+    Step::ReadOnlyKeep,
+    Step::Device,
+    Step::Tmpfs,
+    Step::ReadOnly,
+    Step::NameService,
 ];
 
 /// A failure: the step, the path or argument it concerns, and the OS error (0: none).

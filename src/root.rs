@@ -12,7 +12,7 @@
 //! through fds opened before pivot_root (/proc/self/fd/N), closed once used: PID 1 keeps no
 //! handle on the host.
 
-use crate::cli::{MAX_BINDS, MAX_LOWERS};
+use crate::cli::{MAX_BINDS, MAX_DEVICES, MAX_LOWERS};
 use crate::error::{Error, Step};
 use crate::out::Buf;
 use crate::launch::Sandbox;
@@ -104,6 +104,10 @@ pub struct Host {
     /// when it cannot be mounted (sysfs needs a network namespace of our own).
     devs: [Fd; 6],
     sys: Fd,
+    /// --device and --dev-bind: detached bind mounts of the host's nodes (open_tree).
+    devices: [Fd; MAX_DEVICES],
+    /// With --net host: the host's /etc/resolv.conf and /etc/hosts, detached read-only binds.
+    names: [Fd; 2],
 }
 
 const DEVS: [&CStr; 6] = [c"null", c"zero", c"full", c"random", c"urandom", c"tty"];
@@ -132,8 +136,148 @@ fn open_host<'a>(sb: &Sandbox<'a>, h: &mut Host) -> Result<(), Error<'a>> {
             h.sys = sys::openat(AT_FDCWD, c"/sys", flags | libc::O_DIRECTORY, 0).map_err(|e| Error::new(Step::Sys, b"/sys", e))?;
         }
     }
+    for (i, d) in cfg.devices[..cfg.ndevices].iter().enumerate() {
+        h.devices[i] = device_tree(d.src).map_err(|e| Error::new(Step::Device, d.src, e))?;
+    }
+    if !cfg.netns {
+        for (i, f) in NAME_FILES.iter().enumerate() {
+            h.names[i] = host_name_file(f).map_err(|e| Error::new(Step::NameService, f.to_bytes(), e))?;
+        }
+    }
     Ok(())
 }
+
+/// A host device node as a detached bind mount, usable (not nodev) but nosuid and noexec; any
+/// file that is not a character or block device is refused (ENODEV). Taken as a mount of its
+/// own while the host's tree is in sight, it is attached after the old root is gone too.
+fn device_tree(src: &[u8]) -> Result<Fd, Errno> {
+    let mut p = Buf::<PATH_MAX>::new();
+    p.push(src);
+    let fd = sys::openat(AT_FDCWD, p.c(), libc::O_PATH | libc::O_CLOEXEC, 0)?;
+    let node = sys::fstat(fd).map(|st| matches!(st.mode & libc::S_IFMT, libc::S_IFCHR | libc::S_IFBLK));
+    let tree = match node {
+        Ok(true) => sys::open_tree_clone(fd, c""),
+        Ok(false) => Err(Errno::ENODEV),
+        Err(e) => Err(e),
+    };
+    sys::close(fd);
+    let tree = tree?;
+    sys::mount_setattr(tree, c"", libc::AT_EMPTY_PATH, NOSUID_NOEXEC, libc::MOUNT_ATTR_NODEV).inspect_err(|_| sys::close(tree))?;
+    Ok(tree)
+}
+
+const NOSUID_NOEXEC: u64 = libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOEXEC;
+const NAME_FILES: [&CStr; 2] = [c"/etc/resolv.conf", c"/etc/hosts"];
+
+/// The host's name service file `path` as a detached read-only bind, or Fd(-1) when the host
+/// has none.
+fn host_name_file(path: &CStr) -> Result<Fd, Errno> {
+    match sys::openat(AT_FDCWD, path, libc::O_PATH | libc::O_CLOEXEC, 0) {
+        Ok(fd) => {
+            let tree = sys::open_tree_clone(fd, c"");
+            sys::close(fd);
+            read_only_tree(tree)
+        }
+        Err(Errno::ENOENT) => Ok(Fd(-1)),
+        Err(e) => Err(e),
+    }
+}
+
+/// A detached mount made read-only, nodev, nosuid and noexec.
+fn read_only_tree(tree: Result<Fd, Errno>) -> Result<Fd, Errno> {
+    let tree = tree?;
+    let ro = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NODEV | NOSUID_NOEXEC;
+    sys::mount_setattr(tree, c"", libc::AT_EMPTY_PATH, ro, 0).inspect_err(|_| sys::close(tree))?;
+    Ok(tree)
+}
+
+/// /dev is read-only once made; `f` runs with it writable a moment (before anything of the
+/// user's runs).
+fn in_writable_dev<T>(f: impl FnOnce() -> Result<T, Errno>) -> Result<T, Errno> {
+    sys::mount_setattr(AT_FDCWD, c"/dev", 0, 0, libc::MOUNT_ATTR_RDONLY)?;
+    let r = f();
+    sys::mount_setattr(AT_FDCWD, c"/dev", 0, libc::MOUNT_ATTR_RDONLY, 0)?;
+    r
+}
+
+/// The --device and --dev-bind nodes at their places (a mount point missing is made: an empty
+/// file, in /dev's tmpfs or the writable layer), last of all mounts so that none hides them.
+fn devices<'a>(root: Fd, trees: &[Fd], cfg: &'a crate::cli::Config) -> Result<(), Error<'a>> {
+    for (i, &tree) in trees.iter().enumerate() {
+        let dst = cfg.devices[i].dst;
+        let r = in_writable_dev(|| {
+            let t = beneath(root, dst, false)?;
+            let r = sys::move_mount(tree, t);
+            sys::close(t);
+            r
+        });
+        sys::close(tree);
+        r.map_err(|e| Error::new(Step::Device, dst, e))?;
+    }
+    Ok(())
+}
+
+/// What the image has at `path` if it is an empty regular file (made if missing): a place for a
+/// name service file. None where it has one with content, a symlink, or cannot make one
+/// (--read-only, or an /etc that root inside may not write): the image's choice stands.
+fn empty_place(root: Fd, path: &[u8]) -> Result<Option<Fd>, Errno> {
+    match beneath(root, path, false) {
+        Ok(t) if sys::fstat(t).is_ok_and(|st| st.mode & libc::S_IFMT == libc::S_IFREG && st.size == 0) => Ok(Some(t)),
+        Ok(t) => {
+            sys::close(t);
+            Ok(None)
+        }
+        Err(Errno::ELOOP | Errno::ENOTDIR | Errno::EROFS | Errno::EISDIR | Errno::EACCES | Errno::EPERM) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The localhost entries of a sandbox with a network of its own.
+const LOCALHOST: &[u8] = b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+
+/// Name service files where the image has none or an empty one: with --net host the host's
+/// /etc/resolv.conf and /etc/hosts, read-only binds; with a network of its own an /etc/hosts
+/// that names localhost (made in /dev's tmpfs, taken as a read-only mount and unlinked).
+fn name_service<'a>(root: Fd, h: &Host, netns: bool) -> Result<(), Error<'a>> {
+    for (i, f) in NAME_FILES.iter().enumerate() {
+        let path = f.to_bytes();
+        let host = h.names[i];
+        if netns && i == 0 || !netns && host.0 < 0 {
+            continue;
+        }
+        let attach = |tree: Result<Fd, Errno>, t: Fd| {
+            let tree = tree?;
+            let r = sys::move_mount(tree, t);
+            sys::close(tree);
+            r
+        };
+        let r = empty_place(root, path).and_then(|place| {
+            let Some(t) = place else { return Ok(()) };
+            let r = if netns {
+                // Unlinked once attached (a mount of an unlinked file cannot be attached).
+                in_writable_dev(|| attach(localhost_tree(), t).and(sys::unlinkat(AT_FDCWD, HOSTS, 0)))
+            } else {
+                attach(Ok(host), t)
+            };
+            sys::close(t);
+            r
+        });
+        sys::close(host);
+        r.map_err(|errno| Error::new(Step::NameService, path, errno))?;
+    }
+    Ok(())
+}
+
+/// An /etc/hosts naming localhost, made in /dev's tmpfs and taken as a detached read-only
+/// mount.
+fn localhost_tree() -> Result<Fd, Errno> {
+    let made = sys::openat(AT_FDCWD, HOSTS, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC, 0o644)?;
+    let tree = read_only_tree(sys::write_all(made, LOCALHOST).and_then(|()| sys::open_tree_clone(made, c"")));
+    sys::close(made);
+    tree
+}
+
+const HOSTS: &CStr = c"/dev/.hosts";
 
 /// Mount the overlay on the layer's directory (seen by this mount namespace only), go in, and
 /// pivot_root. The old root stays stacked on "/" until `detach_old_root`: the kernel lets a
@@ -160,6 +304,9 @@ fn pivot_into_overlay<'a>(sb: &Sandbox<'a>, lowers: &[Fd]) -> Result<(), Error<'
         _ => return Err(Error::new(Step::Replaced, path, Errno::ESTALE)),
     }
     sys::close(layer.dir);
+    if sb.cfg.read_only {
+        return read_only_root(sb, lowers, dir);
+    }
     let upper = sys::openat(dir, c"upper", flags, 0).map_err(e(Step::Layer))?;
     let work = sys::openat(dir, c"work", flags, 0).map_err(e(Step::Layer))?;
     let mut lowerdir = Buf::<PATH_MAX>::new();
@@ -186,6 +333,45 @@ fn pivot_into_overlay<'a>(sb: &Sandbox<'a>, lowers: &[Fd]) -> Result<(), Error<'
         .and_then(|()| sys::fsmount(fs, libc::MOUNT_ATTR_NODEV))
         .map_err(e(Step::Overlay))?;
     for fd in lowers.iter().chain([&fs, &upper, &work]) {
+        sys::close(*fd);
+    }
+    sys::move_mount(mnt, dir)
+        .and_then(|()| sys::fchdir(mnt))
+        .and_then(|()| sys::pivot_root(c".", c"."))
+        .map_err(e(Step::PivotRoot))?;
+    sys::close(mnt);
+    sys::close(dir);
+    Ok(())
+}
+
+/// --read-only: the root is the lowers alone, read-only and nodev: an overlay of them without an
+/// upper layer, or (overlayfs wants two lowers then) a read-only bind of the one lower. Attached
+/// on the locked layer directory `dir` and pivoted into, as the overlay is. A kept layer of the
+/// name is refused: the run would discard it at its end.
+fn read_only_root<'a>(sb: &Sandbox<'a>, lowers: &[Fd], dir: Fd) -> Result<(), Error<'a>> {
+    let path = sb.layer.path;
+    if sb.layer.resumed {
+        return Err(Error::new(Step::ReadOnly, path, Errno::EEXIST));
+    }
+    let e = |step: Step| move |errno| Error::new(step, path, errno);
+    let ro = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NODEV;
+    let mnt = if let [one] = lowers {
+        sys::open_tree_clone(*one, c"").and_then(|m| sys::mount_setattr(m, c"", libc::AT_EMPTY_PATH, ro, 0).map(|()| m))
+    } else {
+        let mut lowerdir = Buf::<PATH_MAX>::new();
+        lower_list(&mut lowerdir, lowers);
+        sys::fsopen(c"overlay").and_then(|fs| {
+            let mut made = sys::fsconfig(fs, sys::FSCONFIG_SET_STRING, Some(c"lowerdir"), Some(lowerdir.c()));
+            if sb.userns.is_some() {
+                made = made.and_then(|()| sys::fsconfig(fs, sys::FSCONFIG_SET_FLAG, Some(c"userxattr"), None));
+            }
+            let m = made.and_then(|()| sys::fsconfig(fs, sys::FSCONFIG_CMD_CREATE, None, None)).and_then(|()| sys::fsmount(fs, ro));
+            sys::close(fs);
+            m
+        })
+    }
+    .map_err(e(Step::Overlay))?;
+    for fd in lowers {
         sys::close(*fd);
     }
     sys::move_mount(mnt, dir)
@@ -407,7 +593,7 @@ fn sysfs(root: Fd, host: Fd) -> Result<(), Errno> {
 /// The first half of the root, which the command's process is forked after: open the host's
 /// files, mount the overlay and pivot_root into it.
 pub fn enter<'a>(sb: &Sandbox<'a>) -> Result<Host, Error<'a>> {
-    let mut h = Host { lowers: [Fd(-1); MAX_LOWERS], binds: [Fd(-1); MAX_BINDS], devs: [Fd(-1); 6], sys: Fd(-1) };
+    let mut h = Host { lowers: [Fd(-1); MAX_LOWERS], binds: [Fd(-1); MAX_BINDS], devs: [Fd(-1); 6], sys: Fd(-1), devices: [Fd(-1); MAX_DEVICES], names: [Fd(-1); 2] };
     open_host(sb, &mut h)?;
     pivot_into_overlay(sb, &h.lowers[..sb.cfg.nlowers])?;
     Ok(h)
@@ -437,6 +623,15 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, pts: Fd, join_network: impl FnOnce
         None => tmp.push(b"10%"),
     };
     mount_in(root, b"/tmp", c"tmpfs", NOSUID | NODEV, Some(tmp.c())).map_err(e(Step::Tmp, b"/tmp"))?;
+    for &(dst, size) in &cfg.tmpfs[..cfg.ntmpfs] {
+        tmp.clear();
+        tmp.push(b"mode=1777,size=");
+        match size.or(cfg.tmp_size) {
+            Some(n) => tmp.push_u64(n),
+            None => tmp.push(b"10%"),
+        };
+        mount_in(root, dst, c"tmpfs", NOSUID | NODEV, Some(tmp.c())).map_err(e(Step::Tmpfs, dst))?;
+    }
     // /sys shows the network namespace of whoever mounts it.
     if cfg.netns {
         join_network()?;
@@ -448,11 +643,15 @@ pub fn finish<'a>(sb: &Sandbox<'a>, h: &Host, pts: Fd, join_network: impl FnOnce
         sys::mount(Some(c"cgroup2"), c"/sys/fs/cgroup", Some(c"cgroup2"), libc::MS_RDONLY | NOSUID | NODEV | NOEXEC, None)
             .map_err(e(Step::Cgroup, b"/sys/fs/cgroup"))?;
     }
+    // Before the binds: a bind of the user's over /etc or /etc/hosts wins, and no mount point is
+    // ever made in a host directory bound in.
+    name_service(root, h, cfg.netns)?;
     // Bind sources are mounts of the old root: bound while it is still attached.
     for i in 0..cfg.nbinds {
         let b = cfg.binds[i];
         bind(root, h.binds[i], b.dst, sb.src.bind_dirs[i], b.ro).map_err(e(Step::Bind, b.dst))?;
     }
+    devices(root, &h.devices[..cfg.ndevices], cfg)?;
     if !detached_by_command(sb) {
         detach_old_root(root)?;
     }

@@ -910,6 +910,14 @@ pub fn setresuid(uid: u32) -> Result<()> {
     unsafe { syscall!(Sysno::setresuid, uid, uid, uid) }.map(drop)
 }
 
+// ---- user, devices ---------------------------------------------------------------------------
+
+/// setgroups(2): the supplementary groups of this thread.
+pub fn setgroups(groups: &[u32]) -> Result<()> {
+    // SAFETY: groups is a live slice of gid_t (u32) of the length passed.
+    unsafe { syscall!(Sysno::setgroups, groups.len(), groups.as_ptr()) }.map(drop)
+}
+
 pub fn setresgid(gid: u32) -> Result<()> {
     // SAFETY: no pointers.
     unsafe { syscall!(Sysno::setresgid, gid, gid, gid) }.map(drop)
@@ -944,4 +952,39 @@ impl<const N: usize> Once<N> {
         // SAFETY: `taken` makes this the only reference ever handed out.
         Some(unsafe { &mut *self.bytes.get() })
     }
+}
+
+/// `env` copied into `out` with the variable that `entry` (`KEY=value`) sets replaced by it, or
+/// added; NULL-terminated, for an execve made while `entry` lives (the one value known only at
+/// the last moment: HOME of --user).
+pub fn env_with<const N: usize>(env: Env, entry: &CStr, out: &mut PtrArray<N>) -> *const *const u8 {
+    let e = entry.to_bytes();
+    let key = &e[..e.iter().position(|&b| b == b'=').map_or(e.len(), |i| i + 1)];
+    let mut set = false;
+    let mut i = 0;
+    while !env.0.is_null() && out.n + 2 < N {
+        // SAFETY: Env's array is NULL-terminated; we stop at the NULL.
+        let p = unsafe { *env.0.add(i) };
+        if p.is_null() {
+            break;
+        }
+        // SAFETY: every non-NULL entry is a live C string.
+        let c = unsafe { CStr::from_ptr(p as *const core::ffi::c_char) };
+        let same = c.to_bytes().starts_with(key);
+        let at = out.slot(out.n);
+        // SAFETY: `at` is a valid slot of the array (n + 2 < N).
+        unsafe { at.write(if same && !set { entry.as_ptr() as *const u8 } else { p }) };
+        if !same || !set {
+            out.n += 1;
+        }
+        set |= same;
+        i += 1;
+    }
+    if !set {
+        let at = out.slot(out.n);
+        // SAFETY: `at` is a valid slot of the array (one is always left for this and the NULL).
+        unsafe { at.write(entry.as_ptr() as *const u8) };
+        out.n += 1;
+    }
+    out.as_ptr()
 }

@@ -254,7 +254,8 @@ fn mounts_and_dev_inside() {
     }
     // The old root is gone: none of the host's other mount points is mounted inside (mounts
     // under /proc, /dev and /sys, such as masks of /proc files, are the sandbox's own).
-    let ours = |mp: &str| ["/proc/", "/dev/", "/sys/"].iter().any(|p| mp.starts_with(p)) || want.contains_key(mp);
+    // /etc/hosts: the localhost entries of a sandbox with a network of its own (the image has none).
+    let ours = |mp: &str| ["/proc/", "/dev/", "/sys/"].iter().any(|p| mp.starts_with(p)) || want.contains_key(mp) || mp == "/etc/hosts";
     let host_only: BTreeSet<String> = fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
