@@ -90,10 +90,10 @@ pub struct Named {
     pub json: bool,
     /// --stop --signal (default SIGTERM).
     pub signal: i32,
-    /// --join: --cwd, --user UID[:GID] (GID defaults to UID), the index of the command in argv
-    /// (its --env values are read from argv again, see `envs`).
+    /// --join: --cwd, --user (as for a run: the command's process switches, exec.rs), the index
+    /// of the command in argv (its --env and --user values are read from argv again).
     pub cwd: Option<&'static CStr>,
-    pub user: Option<(u32, u32)>,
+    pub user: Option<&'static [u8]>,
     pub command: usize,
 }
 
@@ -532,8 +532,8 @@ fn parse_named(args: &Args) -> Option<Result<Parsed, Error<'static>>> {
             },
             (b"--cwd", Mode::Join) if v.first() == Some(&b'/') => n.cwd = o.value,
             (b"--cwd", Mode::Join) => return Some(Err(Error::usage(Step::Cwd, v))),
-            (b"--user", Mode::Join) => match parse_user(v) {
-                Some(u) => n.user = Some(u),
+            (b"--user", Mode::Join) => match user_spec(v) {
+                Some(_) => n.user = Some(v),
                 None => return Some(Err(Error::usage(Step::BadUser, v))),
             },
             (b"--state-dir", _) => return Some(Err(Error::usage(Step::MissingValue, opt))),
@@ -564,15 +564,6 @@ pub fn parse_signal(v: &[u8]) -> Option<i32> {
     let upper = |c: &u8| c.to_ascii_uppercase();
     let v = if v.len() > 3 && v[..3].iter().map(upper).eq(*b"SIG") { &v[3..] } else { v };
     NAMES.iter().position(|n| n.len() == v.len() && v.iter().map(upper).eq(n.iter().copied())).map(|i| i as i32 + 1)
-}
-
-/// `UID` or `UID:GID`, numbers below 2^32-1 (which is "no id").
-pub fn parse_user(v: &[u8]) -> Option<(u32, u32)> {
-    let id = |s: &[u8]| cgroup::parse_u64(s).filter(|&n| n < u32::MAX as u64).map(|n| n as u32);
-    match v.iter().position(|&c| c == b':') {
-        Some(i) => Some((id(&v[..i])?, id(&v[i + 1..])?)),
-        None => id(v).map(|u| (u, u)),
-    }
 }
 
 #[cfg(test)]
@@ -730,8 +721,8 @@ mod tests {
         assert_eq!(named(&["--stop", "web"]).signal, libc::SIGTERM);
         assert_eq!(named(&["--remove=old"]).name.to_bytes(), b"old");
         let n = named(&["--join", "w", "--env", "A=1", "--cwd", "/t", "--user", "5:6", "--", "sh", "-c", "x"]);
-        assert_eq!((n.mode, n.user, n.cwd.unwrap().to_bytes(), n.command), (Mode::Join, Some((5, 6)), &b"/t"[..], 10));
-        assert_eq!(named(&["--join", "w", "--user", "7", "id"]).user, Some((7, 7)));
+        assert_eq!((n.mode, n.user, n.cwd.unwrap().to_bytes(), n.command), (Mode::Join, Some(&b"5:6"[..]), &b"/t"[..], 10));
+        assert_eq!(named(&["--join", "w", "--user", "nobody", "id"]).user, Some(&b"nobody"[..]));
         // After the command, options are the command's.
         assert_eq!(named(&["--join", "w", "sh", "--list"]).command, 3);
         assert!(matches!(parse(&args(&["--lower", "i", "--name", "n", "--", "sandbox", "--list"])), Ok(Parsed::Run(_))));
@@ -748,7 +739,7 @@ mod tests {
         assert_eq!(err(&["--join", "a", "--lower", "i", "sh"]), Step::Misplaced);
         assert_eq!(err(&["--join", "a"]), Step::NoCommand);
         assert_eq!(err(&["--join", "../a", "sh"]), Step::BadName);
-        assert_eq!(err(&["--join", "a", "--user", "x", "sh"]), Step::BadUser);
+        assert_eq!(err(&["--join", "a", "--user", "x:", "sh"]), Step::BadUser);
         assert_eq!(err(&["--join", "a", "--cwd", "t", "sh"]), Step::Cwd);
         assert_eq!(err(&["--join", "a", "--env", "=1", "sh"]), Step::BadEnv);
         assert_eq!(err(&["--stop", "a", "--signal", "0"]), Step::BadSignal);
@@ -765,11 +756,6 @@ mod tests {
         assert_eq!(parse_signal(b"64"), Some(64));
         assert_eq!(parse_signal(b"65"), None);
         assert_eq!(parse_signal(b"SIG"), None);
-        assert_eq!(parse_user(b"0"), Some((0, 0)));
-        assert_eq!(parse_user(b"1000:100"), Some((1000, 100)));
-        assert_eq!(parse_user(b"4294967295"), None);
-        assert_eq!(parse_user(b":1"), None);
-        assert_eq!(parse_user(b"root"), None);
     }
 
     #[test]

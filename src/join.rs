@@ -249,22 +249,10 @@ fn leader(n: &Named, args: &Args, envp: &mut Envp, caps: u64, ch: Channels, mask
         }
     }
     // The command's confinement, in the order its own process takes it (launch.rs): bounding
-    // set, then (with --user) the ids, which clear the other sets, then the sets, no_new_privs
-    // and the seccomp filter. This process takes it too: it lives in the sandbox beside it.
-    let confined = caps::bound(caps)
-        .and_then(|()| match n.user {
-            Some((uid, gid)) => {
-                match sys::setgroups_none() {
-                    // A user namespace of a rootless sandbox denies setgroups: it has none.
-                    Ok(()) | Err(Errno::EPERM) => {}
-                    Err(e) => return Err(e),
-                }
-                sys::setresgid(gid).and_then(|()| sys::setresuid(uid))
-            }
-            None => Ok(()),
-        })
-        .and_then(|()| caps::limit(caps))
-        .and_then(caps::confine);
+    // set, the sets, no_new_privs and the seccomp filter; with --user, the command's process
+    // switches last, as the main command's does (exec.rs). This process takes it too: it lives
+    // in the sandbox beside it.
+    let confined = caps::bound(caps).and_then(|()| caps::limit(caps)).and_then(caps::confine);
     if let Err(e) = confined {
         fail(Error::new(Step::Privileges, b"", e));
     }

@@ -427,7 +427,7 @@ fn bad_input_for_each_new_option_is_refused_and_changes_nothing() {
         (vec!["--stop", "x", "--signal", "65"], "invalid --signal"),
         (vec!["--signal", "TERM", "true"], "option not valid here"),
         (vec!["--join", "x"], "no command given"),
-        (vec!["--join", "x", "--user", "me", "true"], "invalid --user"),
+        (vec!["--join", "x", "--user", "a b", "true"], "invalid --user"),
         (vec!["--join", "x", "--user", "1:", "true"], "invalid --user"),
         (vec!["--join", "x", "--cwd", "rel", "true"], "working directory"),
         (vec!["--join", "x", "--env", "NOEQ", "true"], "invalid --env"),
