@@ -81,14 +81,19 @@ fn run(args: Args, env: Env) -> i32 {
     let mut t = Timings::start();
     // PID 1 of a machine sets it up first and, whatever happens, powers it off at the end.
     let machine = machine::is_machine_init();
-    // A sandbox is made only by a sealed copy of the binary, which nothing inside can change.
-    if let Ok(Parsed::Run(cfg)) = cli::parse(&args) {
-        if cfg.nlowers > 0 {
-            if let Err(e) = exe::run_sealed(&args, &env) {
-                e.print();
-                if !machine {
-                    return EXIT_SANDBOX;
-                }
+    // A sandbox is made, or entered (--join), only by a sealed copy of the binary, which nothing
+    // inside can change: a process of sandbox in the sandbox's PID namespace is reachable there
+    // through /proc/PID/exe.
+    let enters = match cli::parse(&args) {
+        Ok(Parsed::Run(cfg)) => cfg.nlowers > 0,
+        Ok(Parsed::Named(n)) => n.mode == cli::Mode::Join,
+        _ => false,
+    };
+    if enters {
+        if let Err(e) = exe::run_sealed(&args, &env) {
+            e.print();
+            if !machine {
+                return EXIT_SANDBOX;
             }
         }
     }

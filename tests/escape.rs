@@ -147,6 +147,23 @@ fn host_binary_cannot_be_changed(who: Who) {
     let out = s.run(&c, &[], &["/bin/true"]);
     check(&out, "kept layer");
     out.expect(0);
+    // A command joined to a running sandbox (--join): its process is sandbox's until it execs,
+    // in the sandbox's PID namespace, and its command is the image's.
+    let j = s.f.name("j");
+    let mut held = spawn_held(s.cmd(&j, &[], &["sh", "-c", "read x; exit 0"]));
+    let join = |command: &[&str]| {
+        let mut c = s.command();
+        c.arg("--state-dir").arg(&s.f.state).args(["--join", &j, "--"]).args(command);
+        run_cmd(c, b"")
+    };
+    assert!(wait_until(TIMEOUT, || held.running() && join(&["true"]).code == 0), "{who:?}: the sandbox to join never ran");
+    for (how, command) in [("join script", &["/bin/hostile"][..]), ("join direct", &["/proc/self/exe", "/bin/evil"][..])] {
+        let out = join(command);
+        check(&out, how);
+        out.expect(0);
+    }
+    held.release();
+    held.wait().expect(0);
     s.f.finish();
 }
 
