@@ -10,6 +10,7 @@ pub struct Buf<const N: usize> {
 }
 
 impl<const N: usize> Buf<N> {
+    #[inline(never)]
     pub const fn new() -> Self {
         Buf { b: [0; N], len: 0, overflow: false }
     }
@@ -64,7 +65,7 @@ impl<const N: usize> Buf<N> {
     /// The contents as a C string. Embedded NULs cannot occur: every piece pushed comes from a
     /// C string or from digits; if one did, the string ends there.
     pub fn c(&self) -> &CStr {
-        CStr::from_bytes_until_nul(&self.b[..=self.len]).unwrap_or(c"")
+        c_str(&self.b[..=self.len])
     }
 }
 
@@ -78,6 +79,12 @@ fn append(b: &mut [u8], len: &mut usize, s: &[u8]) -> bool {
     *len += n;
     b[*len] = 0;
     n == s.len()
+}
+
+/// `b` up to its first NUL, as a C string. One copy for every size of `Buf`.
+#[inline(never)]
+fn c_str(b: &[u8]) -> &CStr {
+    CStr::from_bytes_until_nul(b).unwrap_or(c"")
 }
 
 /// The decimal digits of `v`, written at the end of `d`.
