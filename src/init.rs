@@ -51,6 +51,7 @@ extern "C" fn command_main<F: Fn()>(c: &Command<F>) -> ! {
 /// Start the command's process; returns its pid. It shares our memory until it execs
 /// (`sys::spawn`): `c` and whatever `exec` reads must live on, unchanged, until then; the
 /// callers keep them in a frame that outlives the command.
+#[inline(never)]
 pub fn start<F: Fn()>(c: &Command<F>) -> Result<i32, Errno> {
     // About 40 KiB is used: the environment array is 33.
     static STACK: sys::Stack<{ 256 * 1024 }> = sys::Stack::new();
@@ -164,6 +165,7 @@ fn go_on(job: Job, child: i32) -> Fd {
 }
 
 /// Stop the caller's job, this process with it, until it is continued.
+#[inline(never)]
 fn stop_job() {
     let tstp = SigSet::of(&[SIGTSTP]);
     let _ = sys::sigprocmask(libc::SIG_UNBLOCK, tstp);

@@ -47,6 +47,7 @@ fn set(envp: &mut Envp, e: &'static CStr) {
 
 /// The cgroup of PID 1 (`pid`), as the kernel names it in /proc/PID/cgroup (`0::/path`),
 /// opened under /sys/fs/cgroup: the sandbox's own, where its limits apply.
+#[inline(never)]
 fn cgroup_of(pid: i32) -> Result<Fd, Errno> {
     let mut p = Buf::<32>::new();
     p.push(b"/proc/").push_u64(pid as u64).push(b"/cgroup");

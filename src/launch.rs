@@ -102,6 +102,7 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
 }
 
 /// Returns the exit status, and whether the command started (its execve succeeded).
+#[inline(never)]
 fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     let (theirs, ours) = match report::channel() {
         Ok(p) => p,
@@ -302,6 +303,7 @@ pub struct Watch<'c> {
 impl<'c> Watch<'c> {
     /// `job`: the channel to the init that tells of the command's stops; `master`: the
     /// sandbox's terminal (-1: none); `stops`: this process may stop with the job.
+    #[inline(never)]
     pub fn new(job: Fd, master: Fd, caller: &'c mut pty::Caller, stops: bool) -> Self {
         Watch { job, master, caller, reading: false, stops, pending: pty::Pending::new(), ns: [Fd(-1); 7], ready: false }
     }
@@ -401,6 +403,7 @@ impl<'c> Watch<'c> {
     }
 
     /// The sandbox's terminal has nothing more: every process of the sandbox closed it.
+    #[inline(never)]
     fn master_done(&mut self) {
         self.reading = false;
         sys::close(self.master);

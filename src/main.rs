@@ -146,6 +146,7 @@ fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
 
 /// Without --lower: only the init duties, in the caller's namespaces (a container's entrypoint,
 /// like tini). When not PID 1, become a child subreaper so that orphans still come here.
+#[inline(never)]
 fn init_only(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     if sys::getpid() != 1 {
         let _ = sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);

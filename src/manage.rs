@@ -167,6 +167,7 @@ impl Out {
 }
 
 /// `2026-12-03T20:26:26Z` for seconds since the epoch (UTC, proleptic Gregorian).
+#[inline(never)]
 fn iso_time(secs: u64, out: &mut Buf<32>) {
     let days = (secs / 86400) as i64;
     let rem = secs % 86400;

@@ -199,6 +199,7 @@ pub fn read(dir: Fd, uid: u32, buf: &mut [u8]) -> Result<Record<'_>, Errno> {
     Ok(r)
 }
 
+#[inline(never)]
 fn read_all(fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
     let mut n = 0;
     while n < buf.len() {
