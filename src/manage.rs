@@ -175,20 +175,20 @@ impl Out {
 /// `2026-12-03T20:26:26Z` for seconds since the epoch (UTC, proleptic Gregorian).
 #[inline(never)]
 fn iso_time(secs: u64, out: &mut Buf<32>) {
-    let days = (secs / 86400) as i64;
+    let days = secs / 86400;
     let rem = secs % 86400;
-    // Days to a civil date (Howard Hinnant's algorithm).
+    // Days to a civil date (Howard Hinnant's algorithm; no date before the epoch, so unsigned).
     let z = days + 719_468;
-    let era = z.div_euclid(146_097);
+    let era = z / 146_097;
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + (m <= 2) as i64;
-    out.push_i64(y);
-    for (sep, v) in [(b"-", m as u64), (b"-", d as u64), (b"T", rem / 3600), (b":", rem / 60 % 60), (b":", rem % 60)] {
+    let y = yoe + era * 400 + (m <= 2) as u64;
+    out.push_u64(y);
+    for (sep, v) in [(b"-", m), (b"-", d), (b"T", rem / 3600), (b":", rem / 60 % 60), (b":", rem % 60)] {
         out.push(sep);
         if v < 10 {
             out.push(b"0");
