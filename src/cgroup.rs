@@ -100,7 +100,8 @@ pub fn create<'a>(cfg: &Config, env: &Env, buf: &'a mut Buf<PATH_MAX>) -> Result
     let mut enable = Buf::<64>::new();
     for (c, needed) in controllers(&l) {
         if needed {
-            enable.push(if enable.len() > 0 { b" +" } else { b"+" }).push(c);
+            let sep: &[u8] = if enable.len() > 0 { b" +" } else { b"+" };
+            enable.push(sep).push(c);
         }
     }
     let e = |path: &'a [u8]| move |errno| Error::new(Step::Cgroup, path, errno);
