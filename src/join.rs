@@ -272,7 +272,7 @@ fn leader(n: &Named, args: &Args, envp: &mut Envp, caps: u64, ch: Channels, mask
     // Nothing of the host's but stdio from here on.
     sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock, ch.job, ch.slave]);
     let (env_ptr, path) = (envp.as_ptr(), exec::path_of(envp));
-    let command = init::Command { own_group: true, take_tty: false, mask, umask: None, exec: || {
+    let command = init::Command { own_group: true, take_tty: false, mask, umask: None, exec: &|| {
         let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
         if ch.slave.0 >= 0 {
             let taken = (0..3).filter(|fd| ch.tty_fds & (1 << fd) != 0).try_for_each(|fd| sys::dup3(ch.slave, Fd(fd)));

@@ -497,7 +497,7 @@ fn inner(sb: &Sandbox, ch: Channels, net: Option<&Network>, maker: Fd) -> ! {
     let (go, ready) = sys::pipe(libc::O_CLOEXEC).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
     let cfg = sb.cfg;
     let early_detach = root::detached_by_command(sb);
-    let command = init::Command { own_group: true, take_tty: false, mask: sb.mask, umask: Some(umask), exec: || {
+    let command = init::Command { own_group: true, take_tty: false, mask: sb.mask, umask: Some(umask), exec: &|| {
         sys::close(ready);
         // The bounding set first, while the network namespace may still be in the making.
         if let Err(e) = caps::bound(cfg.caps) {

@@ -161,7 +161,7 @@ fn init_only(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> i32 {
         }
     };
     let path = env.get(b"PATH").map_or(&b"/usr/local/bin:/usr/bin:/bin"[..], |p| p.to_bytes());
-    let command = init::Command { own_group: false, take_tty: tty.take, mask, umask: None, exec: || exec::exec(error::Step::ExecHere, args, cfg.command, env.raw(), path, theirs) };
+    let command = init::Command { own_group: false, take_tty: tty.take, mask, umask: None, exec: &|| exec::exec(error::Step::ExecHere, args, cfg.command, env.raw(), path, theirs) };
     let started = init::start(&command);
     let pid = match started {
         Ok(pid) => pid,
