@@ -304,22 +304,8 @@ fn relay(child: i32, sigfd: Fd, job: Fd, master: Fd, caller: &mut pty::Caller) -
     }
     let status = loop {
         let Some((sig, code)) = w.next(sigfd) else { continue };
-        match sig {
-            libc::SIGCHLD => match sys::wait4(child, libc::WNOHANG) {
-                Ok((p, st)) if p == child => break st,
-                Err(e) if e != Errno::EINTR => break EXIT_SANDBOX << 8,
-                _ => {}
-            },
-            libc::SIGCONT => w.go_on(),
-            libc::SIGWINCH if w.master.0 >= 0 => {
-                w.caller.size_to(w.master);
-                if code != init::SI_KERNEL {
-                    let _ = sys::kill(child, sig);
-                }
-            }
-            _ => {
-                let _ = sys::kill(child, sig);
-            }
+        if let Some(st) = w.on_signal(child, sig, code) {
+            break st;
         }
     };
     w.drain_now();

@@ -236,30 +236,15 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
             let _ = record::write(sb.layer.dir, &new);
         }
         let Some((sig, code)) = signal else { continue };
-        match sig {
-            libc::SIGCHLD => {
-                if let Some((h, _)) = helper {
-                    if sys::wait4(h, libc::WNOHANG).is_ok_and(|(p, _)| p == h) {
-                        helper = None;
-                    }
-                }
-                match sys::wait4(pid, libc::WNOHANG) {
-                    Ok((p, st)) if p == pid => break st,
-                    Err(e) if e != Errno::EINTR => break EXIT_SANDBOX << 8,
-                    _ => {}
+        if sig == libc::SIGCHLD {
+            if let Some((h, _)) = helper {
+                if sys::wait4(h, libc::WNOHANG).is_ok_and(|(p, _)| p == h) {
+                    helper = None;
                 }
             }
-            // `fg`, `bg`, or a SIGCONT sent to sandbox: the job goes on, and the command with it.
-            libc::SIGCONT => w.go_on(),
-            libc::SIGWINCH if w.master.0 >= 0 => {
-                w.caller.size_to(w.master);
-                if code != init::SI_KERNEL {
-                    let _ = sys::kill(pid, sig);
-                }
-            }
-            _ => {
-                let _ = sys::kill(pid, sig);
-            }
+        }
+        if let Some(st) = w.on_signal(pid, sig, code) {
+            break st;
         }
     };
     // Held no longer: the sandbox's namespaces end with it, before its layer is removed.
@@ -331,6 +316,31 @@ impl<'c> Watch<'c> {
             self.stopped();
         }
         sys::read_signal(sigfd)
+    }
+
+    /// A signal read from the sigfd: the end of `pid` (PID 1, or a joined command's leader)
+    /// waited for on SIGCHLD, the job continued on SIGCONT, the window's size passed on, any
+    /// other signal sent on to `pid`. Its wait status once it has ended.
+    pub fn on_signal(&mut self, pid: i32, sig: i32, code: i32) -> Option<i32> {
+        match sig {
+            libc::SIGCHLD => match sys::wait4(pid, libc::WNOHANG) {
+                Ok((p, st)) if p == pid => return Some(st),
+                Err(e) if e != Errno::EINTR => return Some(EXIT_SANDBOX << 8),
+                _ => {}
+            },
+            // `fg`, `bg`, or a SIGCONT sent to sandbox: the job goes on, and the command with it.
+            libc::SIGCONT => self.go_on(),
+            libc::SIGWINCH if self.master.0 >= 0 => {
+                self.caller.size_to(self.master);
+                if code != init::SI_KERNEL {
+                    let _ = sys::kill(pid, sig);
+                }
+            }
+            _ => {
+                let _ = sys::kill(pid, sig);
+            }
+        }
+        None
     }
 
     /// What the sandbox's terminal holds now, without waiting for its end: processes of the
