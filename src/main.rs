@@ -67,6 +67,26 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     sys::exit(EXIT_SANDBOX)
 }
 
+// The process's entry (build.rs names it): the kernel's argc, argv and environment handed to
+// `main` as they lie on the stack, without the C runtime's start-up, which sets up what
+// sandbox never uses (thread-local storage, stdio, constructors) and is a twentieth of the
+// binary. `main` never returns: it ends with exit_group. (The unit tests' harness needs the C
+// runtime: there the entry goes on to it.)
+#[cfg(not(test))]
+core::arch::global_asm!(
+    ".globl sandbox_start",
+    "sandbox_start:",
+    "xor ebp, ebp",
+    "mov edi, [rsp]",
+    "lea rsi, [rsp + 8]",
+    "lea rdx, [rsi + rdi * 8 + 8]",
+    "call {main}",
+    "ud2",
+    main = sym main,
+);
+#[cfg(test)]
+core::arch::global_asm!(".globl sandbox_start", "sandbox_start:", "jmp _start");
+
 #[cfg(not(test))]
 #[no_mangle]
 #[allow(clippy::not_unsafe_ptr_arg_deref)] // the C runtime's entry: its pointers are the process's own
