@@ -18,6 +18,9 @@ fn main() {
         // One read-only segment, no page padding between code and data: a smaller file.
         println!("cargo:rustc-link-arg-bins=-Wl,-z,noseparate-code");
         println!("cargo:rustc-link-arg-bins=-Wl,--build-id=none");
+        // Start at main.rs's entry: the C runtime's start-up code is then unreferenced and
+        // left out (section GC), musl's memcpy and friends stay.
+        println!("cargo:rustc-link-arg-bins=-Wl,-e,sandbox_start");
         // No RELRO segment: musl applies no relocations in a static non-PIE binary, so there is
         // nothing to protect after start, and its page alignment would pad the file by up to 4 KiB.
         println!("cargo:rustc-link-arg-bins=-Wl,-z,norelro");

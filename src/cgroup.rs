@@ -92,33 +92,35 @@ pub fn create<'a>(cfg: &Config, env: &Env, buf: &'a mut Buf<PATH_MAX>) -> Result
     file.push(base.bytes()).push(b"/cgroup.controllers");
     let mut have = [0u8; 512];
     let n = sys::read_file(file.c(), &mut have).unwrap_or(0);
-    for (c, needed) in controllers(&l) {
-        if needed && !has_word(&have[..n], c) {
-            return Err(Error::usage(Step::NoController, c));
-        }
-    }
     let mut enable = Buf::<64>::new();
     for (c, needed) in controllers(&l) {
         if needed {
-            enable.push(if enable.len() > 0 { b" +" } else { b"+" }).push(c);
+            if !has_word(&have[..n], c) {
+                return Err(Error::usage(Step::NoController, c));
+            }
+            let sep: &[u8] = if enable.len() > 0 { b" +" } else { b"+" };
+            enable.push(sep).push(c);
         }
     }
     let e = |path: &'a [u8]| move |errno| Error::new(Step::Cgroup, path, errno);
-    if delegated.is_none() {
-        // /sys/fs/cgroup -> /sys/fs/cgroup/sandbox -> /sys/fs/cgroup/sandbox/<name>
-        let base_fd = sys::openat(AT_FDCWD, base.c(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
+    // /sys/fs/cgroup -> /sys/fs/cgroup/sandbox -> /sys/fs/cgroup/sandbox/<name>; a delegated
+    // cgroup is the base itself. Controllers are enabled on the way; only the base's must be.
+    let mut top = delegated.is_none();
+    let (base_fd, r) = loop {
+        let fd = sys::openat(AT_FDCWD, base.c(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
             .map_err(|er| Error::new(Step::Cgroup, ROOT, er))?;
-        let _ = sys::write_file(base_fd, c"cgroup.subtree_control", enable.bytes());
-        sys::close(base_fd);
+        let r = sys::write_file(fd, c"cgroup.subtree_control", enable.bytes());
+        if !top {
+            break (fd, r);
+        }
+        top = false;
+        sys::close(fd);
         base.push(b"/sandbox");
         match sys::mkdirat(AT_FDCWD, base.c(), 0o755) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(er) => return Err(Error::new(Step::Cgroup, ROOT, er)),
         }
-    }
-    let base_fd = sys::openat(AT_FDCWD, base.c(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
-        .map_err(|er| Error::new(Step::Cgroup, ROOT, er))?;
-    let r = sys::write_file(base_fd, c"cgroup.subtree_control", enable.bytes());
+    };
     let name = cfg.name.unwrap_or(c"sandbox");
     buf.push(base.bytes()).push(b"/").push(name.to_bytes());
     let path: &'a Buf<PATH_MAX> = buf;
@@ -134,11 +136,11 @@ pub fn create<'a>(cfg: &Config, env: &Env, buf: &'a mut Buf<PATH_MAX>) -> Result
     let mut v = Buf::<48>::new();
     let limits: [(&CStr, Option<u64>); 3] =
         [(c"memory.max", l.memory), (c"pids.max", l.pids), (c"cpu.max", l.cpu_quota)];
-    for (file, value) in limits {
+    for (i, (file, value)) in limits.into_iter().enumerate() {
         if let Some(n) = value {
             v.clear();
             v.push_u64(n);
-            if file == c"cpu.max" {
+            if i == 2 {
                 v.push(b" 100000");
             }
             if let Err(er) = sys::write_file(cg.fd, file, v.bytes()) {

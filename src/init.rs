@@ -26,15 +26,15 @@ pub fn status(w: i32) -> i32 {
 /// The command's process: a process group of its own in a sandbox (`own_group`); without one,
 /// the terminal's foreground group when `take_tty`; the caller's signal mask and umask back,
 /// then `exec` (which does not return).
-pub struct Command<F: Fn()> {
+pub struct Command<'a> {
     pub own_group: bool,
     pub take_tty: bool,
     pub mask: SigSet,
     pub umask: Option<u32>,
-    pub exec: F,
+    pub exec: &'a dyn Fn(),
 }
 
-extern "C" fn command_main<F: Fn()>(c: &Command<F>) -> ! {
+extern "C" fn command_main(c: &Command) -> ! {
     if c.own_group {
         let _ = sys::setpgid(0, 0);
     } else {
@@ -51,10 +51,11 @@ extern "C" fn command_main<F: Fn()>(c: &Command<F>) -> ! {
 /// Start the command's process; returns its pid. It shares our memory until it execs
 /// (`sys::spawn`): `c` and whatever `exec` reads must live on, unchanged, until then; the
 /// callers keep them in a frame that outlives the command.
-pub fn start<F: Fn()>(c: &Command<F>) -> Result<i32, Errno> {
+#[inline(never)]
+pub fn start(c: &Command) -> Result<i32, Errno> {
     // About 40 KiB is used: the environment array is 33.
     static STACK: sys::Stack<{ 256 * 1024 }> = sys::Stack::new();
-    let pid = sys::spawn(SIGCHLD as u64, &STACK, command_main::<F>, c)?;
+    let pid = sys::spawn(SIGCHLD as u64, &STACK, command_main, c)?;
     if c.own_group {
         // Both sides set it, so that it is set before either goes on.
         let _ = sys::setpgid(pid, pid);
@@ -164,6 +165,7 @@ fn go_on(job: Job, child: i32) -> Fd {
 }
 
 /// Stop the caller's job, this process with it, until it is continued.
+#[inline(never)]
 fn stop_job() {
     let tstp = SigSet::of(&[SIGTSTP]);
     let _ = sys::sigprocmask(libc::SIG_UNBLOCK, tstp);

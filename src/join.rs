@@ -47,6 +47,7 @@ fn set(envp: &mut Envp, e: &'static CStr) {
 
 /// The cgroup of PID 1 (`pid`), as the kernel names it in /proc/PID/cgroup (`0::/path`),
 /// opened under /sys/fs/cgroup: the sandbox's own, where its limits apply.
+#[inline(never)]
 fn cgroup_of(pid: i32) -> Result<Fd, Errno> {
     let mut p = Buf::<32>::new();
     p.push(b"/proc/").push_u64(pid as u64).push(b"/cgroup");
@@ -259,7 +260,7 @@ fn leader(n: &Named, args: &Args, envp: &mut Envp, caps: u64, ch: Channels, mask
     // Nothing of the host's but stdio from here on.
     sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock, ch.job, ch.slave]);
     let (env_ptr, path) = (envp.as_ptr(), exec::path_of(envp));
-    let command = init::Command { own_group: true, take_tty: false, mask, umask: None, exec: || {
+    let command = init::Command { own_group: true, take_tty: false, mask, umask: None, exec: &|| {
         let _ = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64);
         if ch.slave.0 >= 0 {
             let taken = (0..3).filter(|fd| ch.tty_fds & (1 << fd) != 0).try_for_each(|fd| sys::dup3(ch.slave, Fd(fd)));
@@ -291,22 +292,8 @@ fn relay(child: i32, sigfd: Fd, job: Fd, master: Fd, caller: &mut pty::Caller) -
     }
     let status = loop {
         let Some((sig, code)) = w.next(sigfd) else { continue };
-        match sig {
-            libc::SIGCHLD => match sys::wait4(child, libc::WNOHANG) {
-                Ok((p, st)) if p == child => break st,
-                Err(e) if e != Errno::EINTR => break EXIT_SANDBOX << 8,
-                _ => {}
-            },
-            libc::SIGCONT => w.go_on(),
-            libc::SIGWINCH if w.master.0 >= 0 => {
-                w.caller.size_to(w.master);
-                if code != init::SI_KERNEL {
-                    let _ = sys::kill(child, sig);
-                }
-            }
-            _ => {
-                let _ = sys::kill(child, sig);
-            }
+        if let Some(st) = w.on_signal(child, sig, code) {
+            break st;
         }
     };
     w.drain_now();

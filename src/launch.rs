@@ -102,6 +102,7 @@ pub fn run(cfg: &Config, args: Args, env: Env, t: &mut Timings) -> i32 {
 }
 
 /// Returns the exit status, and whether the command started (its execve succeeded).
+#[inline(never)]
 fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
     let (theirs, ours) = match report::channel() {
         Ok(p) => p,
@@ -235,30 +236,15 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
             let _ = record::write(sb.layer.dir, &new);
         }
         let Some((sig, code)) = signal else { continue };
-        match sig {
-            libc::SIGCHLD => {
-                if let Some((h, _)) = helper {
-                    if sys::wait4(h, libc::WNOHANG).is_ok_and(|(p, _)| p == h) {
-                        helper = None;
-                    }
-                }
-                match sys::wait4(pid, libc::WNOHANG) {
-                    Ok((p, st)) if p == pid => break st,
-                    Err(e) if e != Errno::EINTR => break EXIT_SANDBOX << 8,
-                    _ => {}
+        if sig == libc::SIGCHLD {
+            if let Some((h, _)) = helper {
+                if sys::wait4(h, libc::WNOHANG).is_ok_and(|(p, _)| p == h) {
+                    helper = None;
                 }
             }
-            // `fg`, `bg`, or a SIGCONT sent to sandbox: the job goes on, and the command with it.
-            libc::SIGCONT => w.go_on(),
-            libc::SIGWINCH if w.master.0 >= 0 => {
-                w.caller.size_to(w.master);
-                if code != init::SI_KERNEL {
-                    let _ = sys::kill(pid, sig);
-                }
-            }
-            _ => {
-                let _ = sys::kill(pid, sig);
-            }
+        }
+        if let Some(st) = w.on_signal(pid, sig, code) {
+            break st;
         }
     };
     // Held no longer: the sandbox's namespaces end with it, before its layer is removed.
@@ -302,6 +288,7 @@ pub struct Watch<'c> {
 impl<'c> Watch<'c> {
     /// `job`: the channel to the init that tells of the command's stops; `master`: the
     /// sandbox's terminal (-1: none); `stops`: this process may stop with the job.
+    #[inline(never)]
     pub fn new(job: Fd, master: Fd, caller: &'c mut pty::Caller, stops: bool) -> Self {
         Watch { job, master, caller, reading: false, stops, pending: pty::Pending::new(), ns: [Fd(-1); 7], ready: false }
     }
@@ -329,6 +316,31 @@ impl<'c> Watch<'c> {
             self.stopped();
         }
         sys::read_signal(sigfd)
+    }
+
+    /// A signal read from the sigfd: the end of `pid` (PID 1, or a joined command's leader)
+    /// waited for on SIGCHLD, the job continued on SIGCONT, the window's size passed on, any
+    /// other signal sent on to `pid`. Its wait status once it has ended.
+    pub fn on_signal(&mut self, pid: i32, sig: i32, code: i32) -> Option<i32> {
+        match sig {
+            libc::SIGCHLD => match sys::wait4(pid, libc::WNOHANG) {
+                Ok((p, st)) if p == pid => return Some(st),
+                Err(e) if e != Errno::EINTR => return Some(EXIT_SANDBOX << 8),
+                _ => {}
+            },
+            // `fg`, `bg`, or a SIGCONT sent to sandbox: the job goes on, and the command with it.
+            libc::SIGCONT => self.go_on(),
+            libc::SIGWINCH if self.master.0 >= 0 => {
+                self.caller.size_to(self.master);
+                if code != init::SI_KERNEL {
+                    let _ = sys::kill(pid, sig);
+                }
+            }
+            _ => {
+                let _ = sys::kill(pid, sig);
+            }
+        }
+        None
     }
 
     /// What the sandbox's terminal holds now, without waiting for its end: processes of the
@@ -401,6 +413,7 @@ impl<'c> Watch<'c> {
     }
 
     /// The sandbox's terminal has nothing more: every process of the sandbox closed it.
+    #[inline(never)]
     fn master_done(&mut self) {
         self.reading = false;
         sys::close(self.master);
@@ -494,7 +507,7 @@ fn inner(sb: &Sandbox, ch: Channels, net: Option<&Network>, maker: Fd) -> ! {
     let (go, ready) = sys::pipe(libc::O_CLOEXEC).unwrap_or_else(|e| fail(Error::new(Step::Fork, b"", e)));
     let cfg = sb.cfg;
     let early_detach = root::detached_by_command(sb);
-    let command = init::Command { own_group: true, take_tty: false, mask: sb.mask, umask: Some(umask), exec: || {
+    let command = init::Command { own_group: true, take_tty: false, mask: sb.mask, umask: Some(umask), exec: &|| {
         sys::close(ready);
         // The bounding set first, while the network namespace may still be in the making.
         if let Err(e) = caps::bound(cfg.caps) {

@@ -35,6 +35,7 @@ fn mount(src: &CStr, target: &CStr, fstype: &CStr, flags: u64, data: Option<&CSt
 }
 
 /// Whether this process is the machine's init.
+#[inline(never)]
 pub fn is_machine_init() -> bool {
     if sys::getpid() != 1 {
         return false;
@@ -98,6 +99,7 @@ fn overlay_module() {
 }
 
 /// Move into a bind mount of the initramfs root, so that sandboxes can pivot_root.
+#[inline(never)]
 fn pivotable_root() -> Result<(), Errno> {
     let dir = c"/.sandbox-root";
     match sys::mkdirat(AT_FDCWD, dir, 0o700) {

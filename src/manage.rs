@@ -137,12 +137,18 @@ impl Out {
     }
     /// Text for a line: control characters shown as `?`, so that a line stays one line.
     fn text(&mut self, s: &[u8]) -> &mut Self {
-        for c in s.chunks(1024) {
-            let mut b = Buf::<1024>::new();
-            b.push_printable(c);
-            self.put(b.bytes());
+        for c in s {
+            self.put(if *c < 0x20 || *c == 0x7f { b"?" } else { core::slice::from_ref(c) });
         }
         self
+    }
+    /// A value: a JSON string, or text.
+    fn val(&mut self, json: bool, s: &[u8]) -> &mut Self {
+        if json {
+            self.json(s)
+        } else {
+            self.text(s)
+        }
     }
     /// A JSON string. A name or path that is not UTF-8 has its bytes from 0x80 written as the
     /// characters U+0080..U+00FF: valid JSON, the ASCII parts exact.
@@ -167,35 +173,28 @@ impl Out {
 }
 
 /// `2026-12-03T20:26:26Z` for seconds since the epoch (UTC, proleptic Gregorian).
+#[inline(never)]
 fn iso_time(secs: u64, out: &mut Buf<32>) {
-    let days = (secs / 86400) as i64;
+    let days = secs / 86400;
     let rem = secs % 86400;
-    // Days to a civil date (Howard Hinnant's algorithm).
+    // Days to a civil date (Howard Hinnant's algorithm; no date before the epoch, so unsigned).
     let z = days + 719_468;
-    let era = z.div_euclid(146_097);
+    let era = z / 146_097;
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + (m <= 2) as i64;
-    let two = |out: &mut Buf<32>, v: u64| {
+    let y = yoe + era * 400 + (m <= 2) as u64;
+    out.push_u64(y);
+    for (sep, v) in [(b"-", m), (b"-", d), (b"T", rem / 3600), (b":", rem / 60 % 60), (b":", rem % 60)] {
+        out.push(sep);
         if v < 10 {
             out.push(b"0");
         }
         out.push_u64(v);
-    };
-    out.push_i64(y).push(b"-");
-    two(out, m as u64);
-    out.push(b"-");
-    two(out, d as u64);
-    out.push(b"T");
-    two(out, rem / 3600);
-    out.push(b":");
-    two(out, rem / 60 % 60);
-    out.push(b":");
-    two(out, rem % 60);
+    }
     out.push(b"Z");
 }
 
@@ -260,42 +259,42 @@ pub fn list(n: &Named, env: &Env) -> i32 {
                 iso_time(r.time, &mut when);
             }
             let name = name.to_bytes();
-            if n.json {
-                o.put(if first { b"\n  {\"name\": " } else { b",\n  {\"name\": " }).json(name);
-                o.put(b", \"state\": ").json(word).put(b", \"pid\": ");
-                match &r {
-                    Some(r) if running => o.num(r.pid as u64),
-                    _ => o.put(b"null"),
-                };
-                o.put(b", \"started\": ");
-                if when.len() > 0 {
-                    o.json(when.bytes());
-                } else {
-                    o.put(b"null");
-                }
-                o.put(b", \"lowers\": [");
-                if let Some(r) = &r {
-                    for (i, l) in r.values(b"lower=").enumerate() {
-                        o.put(if i == 0 { b"" } else { b", " }).json(l.to_bytes());
-                    }
-                }
-                o.put(b"]}");
+            // The same fields either way: tab-separated text with `-` for none, or JSON.
+            let j = n.json;
+            let (none, sep): (&[u8], &[u8]) = if j { (b"null", b", ") } else { (b"-", b" ") };
+            o.put(match (j, first) {
+                (true, true) => b"\n  {\"name\": ",
+                (true, false) => b",\n  {\"name\": ",
+                _ => b"",
+            })
+            .val(j, name);
+            o.put(if j { b", \"state\": " } else { b"\t" }).val(j, word);
+            o.put(if j { b", \"pid\": " } else { b"\t" });
+            match &r {
+                Some(r) if running => o.num(r.pid as u64),
+                _ => o.put(none),
+            };
+            o.put(if j { b", \"started\": " } else { b"\t" });
+            if when.len() > 0 {
+                o.val(j, when.bytes());
             } else {
-                o.text(name).put(b"\t").put(word).put(b"\t");
-                match &r {
-                    Some(r) if running => o.num(r.pid as u64),
-                    _ => o.put(b"-"),
-                };
-                o.put(b"\t").put(if when.len() > 0 { when.bytes() } else { b"-" }).put(b"\t");
-                let mut any = false;
-                if let Some(r) = &r {
-                    for l in r.values(b"lower=") {
-                        o.put(if any { b" " } else { b"" }).text(l.to_bytes());
-                        any = true;
-                    }
-                }
-                o.put(if any { b"\n" } else { b"-\n" });
+                o.put(none);
             }
+            o.put(if j { b", \"lowers\": [" } else { b"\t" });
+            let mut any = false;
+            if let Some(r) = &r {
+                for l in r.values(b"lower=") {
+                    o.put(if any { sep } else { b"" }).val(j, l.to_bytes());
+                    any = true;
+                }
+            }
+            o.put(if j {
+                b"]}"
+            } else if any {
+                b"\n"
+            } else {
+                b"-\n"
+            });
             first = false;
         }
     }

@@ -3,17 +3,37 @@
 
 use core::ffi::CStr;
 
-pub struct Buf<const N: usize> {
-    b: [u8; N],
+/// A buffer of N bytes. Its methods are those of `Bytes<[u8]>`, which every size derefs to:
+/// one copy of each for every N.
+pub type Buf<const N: usize> = Bytes<[u8; N]>;
+
+pub struct Bytes<B: ?Sized> {
     len: usize,
     overflow: bool,
+    b: B,
 }
 
 impl<const N: usize> Buf<N> {
+    #[inline(never)]
     pub const fn new() -> Self {
-        Buf { b: [0; N], len: 0, overflow: false }
+        Bytes { len: 0, overflow: false, b: [0; N] }
     }
+}
 
+impl<const N: usize> core::ops::Deref for Buf<N> {
+    type Target = Bytes<[u8]>;
+    fn deref(&self) -> &Bytes<[u8]> {
+        self
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for Buf<N> {
+    fn deref_mut(&mut self) -> &mut Bytes<[u8]> {
+        self
+    }
+}
+
+impl Bytes<[u8]> {
     pub fn push(&mut self, s: &[u8]) -> &mut Self {
         if !append(&mut self.b, &mut self.len, s) {
             self.overflow = true;
@@ -68,9 +88,7 @@ impl<const N: usize> Buf<N> {
     }
 }
 
-/// Append `s` to `b[..*len]`, as much as fits before the final NUL; false if it was cut. One
-/// copy for every size of `Buf`.
-#[inline(never)]
+/// Append `s` to `b[..*len]`, as much as fits before the final NUL; false if it was cut.
 fn append(b: &mut [u8], len: &mut usize, s: &[u8]) -> bool {
     let room = b.len() - 1 - *len;
     let n = s.len().min(room);

@@ -154,10 +154,11 @@ impl<'a> Record<'a> {
         let mut at = 0;
         core::iter::from_fn(move || {
             while at < data.len() {
-                let e = CStr::from_bytes_until_nul(&data[at..]).ok()?;
-                at += e.to_bytes_with_nul().len();
-                if let Some(v) = e.to_bytes_with_nul().strip_prefix(key) {
-                    return CStr::from_bytes_with_nul(v).ok();
+                let e = CStr::from_bytes_until_nul(&data[at..]).ok()?.to_bytes_with_nul();
+                at += e.len();
+                if let Some(v) = e.strip_prefix(key) {
+                    // The rest of the entry, NUL and all: the same scan as above, one copy of it.
+                    return CStr::from_bytes_until_nul(v).ok();
                 }
             }
             None
@@ -199,6 +200,7 @@ pub fn read(dir: Fd, uid: u32, buf: &mut [u8]) -> Result<Record<'_>, Errno> {
     Ok(r)
 }
 
+#[inline(never)]
 fn read_all(fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
     let mut n = 0;
     while n < buf.len() {

@@ -33,6 +33,7 @@ pub struct Sources {
 /// Check every --lower and bind source before anything is created: it exists, and a lower is
 /// a directory. The sandbox opens them again from its own mount namespace (overlayfs and bind
 /// mounts take only mounts of the caller's namespace).
+#[inline(never)]
 pub fn check_sources(cfg: &Config) -> Result<Sources, Error<'static>> {
     let mut s = Sources { bind_dirs: [false; MAX_BINDS] };
     for p in &cfg.lowers[..cfg.nlowers] {
@@ -97,6 +98,7 @@ fn state_dir(given: Option<&'static CStr>, env: &Env, uid: u32, out: &mut Buf<PA
 
 /// Find or make the state directory and the layer of `cfg.name` in it, and lock it, for the
 /// caller `uid`. `buf` receives `<state-dir>/<name>`, which errors and the layer refer to.
+#[inline(never)]
 pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>) -> Result<Layer<'a>, Error<'a>> {
     let shared_tmp = state_dir(cfg.state_dir, env, uid, buf);
     let base = buf.len();
@@ -230,6 +232,7 @@ pub fn open_layer(state: Fd, name: &CStr, uid: u32) -> Result<Fd, Errno> {
     }
 }
 
+#[inline(never)]
 fn make_dirs(dir: Fd, keep: bool) -> Result<(), Errno> {
     for sub in [c"upper", c"work"] {
         match sys::mkdirat(dir, sub, 0o755) {
@@ -258,6 +261,7 @@ pub fn discard_contents(dir: Fd) -> Result<(), Errno> {
 /// What overlayfs leaves in its work directory, removed by name: a walk of the tree (open,
 /// read, rewind, climb) costs several times more, and is left for whatever else is there. One
 /// directory at a time, never through a symlink: a layer's `work` may lead anywhere.
+#[inline(never)]
 fn remove_overlay_work(dir: Fd) {
     const CHAIN: [&CStr; 4] = [c"work", c"work", c"incompat", c"volatile"];
     let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
