@@ -37,11 +37,13 @@ pub fn exit(code: i32) -> ! {
     loop {}
 }
 
+#[inline(never)]
 pub fn getpid() -> i32 {
     // SAFETY: no arguments.
     unsafe { syscall!(Sysno::getpid) }.unwrap_or(0) as i32
 }
 
+#[inline(never)]
 pub fn geteuid() -> u32 {
     // SAFETY: no arguments.
     unsafe { syscall!(Sysno::geteuid) }.unwrap_or(0) as u32
@@ -52,6 +54,7 @@ pub fn getegid() -> u32 {
     unsafe { syscall!(Sysno::getegid) }.unwrap_or(0) as u32
 }
 
+#[inline(never)]
 pub fn getpgrp() -> i32 {
     // SAFETY: getpgid(0) takes no pointers.
     unsafe { syscall!(Sysno::getpgid, 0) }.unwrap_or(0) as i32
@@ -67,6 +70,7 @@ pub fn getpgid(pid: i32) -> i32 {
     unsafe { syscall!(Sysno::getpgid, pid) }.map_or(-1, |g| g as i32)
 }
 
+#[inline(never)]
 pub fn setpgid(pid: i32, pgid: i32) -> Result<()> {
     // SAFETY: no pointers.
     unsafe { syscall!(Sysno::setpgid, pid, pgid) }.map(drop)
@@ -149,6 +153,7 @@ pub fn wait4(pid: i32, options: i32) -> Result<(i32, i32)> {
     Ok((r as i32, status))
 }
 
+#[inline(never)]
 pub fn kill(pid: i32, sig: i32) -> Result<()> {
     // SAFETY: no pointers.
     unsafe { syscall!(Sysno::kill, pid, sig) }.map(drop)
@@ -227,6 +232,7 @@ pub fn openat(dir: Fd, path: &CStr, flags: i32, mode: u32) -> Result<Fd> {
 }
 
 /// Close `fd`; a negative one (none) costs no syscall.
+#[inline(never)]
 pub fn close(fd: Fd) {
     if fd.0 >= 0 {
         // SAFETY: no pointers.
@@ -271,6 +277,7 @@ pub fn fchmodat(dir: Fd, path: &CStr, mode: u32) -> Result<()> {
     unsafe { syscall!(Sysno::fchmodat, dir.0, path.as_ptr(), mode) }.map(drop)
 }
 
+#[inline(never)]
 pub fn mknodat(dir: Fd, path: &CStr, mode: u32, dev: u64) -> Result<()> {
     // SAFETY: path is a live C string.
     unsafe { syscall!(Sysno::mknodat, dir.0, path.as_ptr(), mode, dev) }.map(drop)
@@ -332,6 +339,7 @@ pub fn socketpair(domain: i32, ty: i32) -> Result<(Fd, Fd)> {
     Ok((Fd(fds[0]), Fd(fds[1])))
 }
 
+#[inline(never)]
 pub fn socket(domain: i32, ty: i32, proto: i32) -> Result<Fd> {
     // SAFETY: no pointers.
     unsafe { syscall!(Sysno::socket, domain, ty, proto) }.map(|f| Fd(f as i32))
@@ -353,6 +361,7 @@ pub fn ioctl<T>(fd: Fd, req: u64, arg: &mut T) -> Result<()> {
 
 // ---- mounts and namespaces -------------------------------------------------------------------
 
+#[inline(never)]
 pub fn mount(
     src: Option<&CStr>,
     target: &CStr,
@@ -595,6 +604,7 @@ pub fn seccomp_filter<T>(prog: &[T], flags: u32) -> Result<()> {
 // ---- the machine (sandbox as the kernel's init) ----------------------------------------------
 
 /// Whether `fd` is open.
+#[inline(never)]
 pub fn fd_open(fd: Fd) -> bool {
     // SAFETY: F_GETFD takes no pointer.
     unsafe { syscall!(Sysno::fcntl, fd.0, libc::F_GETFD) }.is_ok()
@@ -694,6 +704,7 @@ pub fn unshare(flags: i32) -> Result<()> {
     unsafe { syscall!(Sysno::unshare, flags) }.map(drop)
 }
 
+#[inline(never)]
 pub fn sleep_ms(ms: u64) {
     let ts = libc::timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 };
     // SAFETY: ts is a live timespec; the remainder pointer is NULL.
