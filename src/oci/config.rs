@@ -51,6 +51,7 @@ pub struct Rlimit {
     pub hard: u64,
 }
 
+#[derive(Clone, Copy)]
 pub struct Process<'a> {
     pub args: [&'a CStr; MAX_ARGS],
     pub nargs: usize,
