@@ -460,7 +460,7 @@ fn sysctls(spec: &Spec<'static>) -> Result<(), Fail<'static>> {
             p.push(if c == b'.' { b"/" } else { core::slice::from_ref(&c) });
         }
         let key: &'static [u8] = k.to_bytes();
-        let f = sys::openat2(AT_FDCWD, p.c(), libc::O_WRONLY | libc::O_CLOEXEC, 0x08 | 0x04 | 0x02).map_err(|e| Fail::new(Step::Sysctl, key, e))?;
+        let f = sys::openat2(AT_FDCWD, p.c(), libc::O_WRONLY | libc::O_CLOEXEC, 0x04 /* RESOLVE_NO_SYMLINKS */).map_err(|e| Fail::new(Step::Sysctl, key, e))?;
         let r = sys::write_all(f, v.to_bytes());
         sys::close(f);
         r.map_err(|e| Fail::new(Step::Sysctl, key, e))?;

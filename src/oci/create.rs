@@ -336,11 +336,16 @@ fn build(
     }
     let buf = MESSAGE.take().ok_or(Fail::new(Step::Clone, b"", Errno::EBUSY))?;
     let kept = FAILED_PATH.take().ok_or(Fail::new(Step::Clone, b"", Errno::EBUSY))?;
+    let mut ready = false;
     loop {
         match container::recv(ours, buf) {
             Some(Msg::Maps) => {
                 write_maps(made.first, spec)?;
                 container::send(ours, container::GO, None, 0);
+            }
+            Some(Msg::Pid(p)) if ready => {
+                made.pid = p;
+                break;
             }
             Some(Msg::Pid(p)) => made.pid = p,
             Some(Msg::Pty(m)) => {
@@ -348,7 +353,9 @@ fn build(
                 sys::close(m);
                 r.map_err(|e| Fail::new(Step::Console, console.map_or(&b""[..], |c| c.to_bytes()), e))?;
             }
-            Some(Msg::Ready) => break,
+            // The container's process may be ready before the first one told its pid.
+            Some(Msg::Ready) if made.pid > 0 => break,
+            Some(Msg::Ready) => ready = true,
             Some(Msg::Fail(f)) => {
                 // The message's buffer is read again each turn: the path is kept apart.
                 let n = f.path.len().min(kept.len());
@@ -535,7 +542,7 @@ pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
         Status::Stopped => {}
         _ => {
             if r.status == Status::Paused {
-                freeze_file(r.cgroup, false);
+                let _ = freeze_file(r.cgroup, false);
             }
             cgroup_pids(r.cgroup, |pid| {
                 let _ = sys::kill(pid, libc::SIGKILL);

@@ -222,8 +222,13 @@ fn run(_g: &Global, r: &record::Record, p: &Process<'static>, filter: Option<&Fi
     let buf = MESSAGE.take().ok_or(Fail::new(Step::Clone, b"", Errno::EBUSY))?;
     let kept = FAILED_PATH.take().ok_or(Fail::new(Step::Clone, b"", Errno::EBUSY))?;
     let mut pid = 0;
+    let mut ready = false;
     let failed = loop {
         match container::recv(ours, buf) {
+            Some(Msg::Pid(n)) if ready => {
+                pid = n;
+                break None;
+            }
             Some(Msg::Pid(n)) => pid = n,
             Some(Msg::Pty(m)) => {
                 let r = sys::send_fd(sock, 0, m);
@@ -232,7 +237,9 @@ fn run(_g: &Global, r: &record::Record, p: &Process<'static>, filter: Option<&Fi
                     break Some(Fail::new(Step::Console, x.console.map_or(&b""[..], |c| c.to_bytes()), e));
                 }
             }
-            Some(Msg::Ready) => break None,
+            // The new process may be ready before the first one told its pid.
+            Some(Msg::Ready) if pid > 0 => break None,
+            Some(Msg::Ready) => ready = true,
             Some(Msg::Fail(f)) => {
                 let n = f.path.len().min(kept.len());
                 kept[..n].copy_from_slice(&f.path[..n]);
