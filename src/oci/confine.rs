@@ -4,14 +4,11 @@
 
 use super::config::{refuse, Refused};
 use super::json::{Kind, Val};
-use crate::seccomp::{Action, ArgCheck, Cmp, OciRule, Profile, MAX_CHECKS};
+use crate::seccomp::{self, Action, ArgCheck, Cmp, Insn, OciRule, Profile, MAX_CHECKS};
 use crate::sys::Errno;
 
-pub const MAX_RULES: usize = 1024;
+pub const MAX_RULES: usize = seccomp::MAX_RULES;
 
-/// SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW.
-const FLAG_LOG: u32 = 2;
-const FLAG_SPEC_ALLOW: u32 = 4;
 
 pub struct Filter {
     pub default: Action,
@@ -87,14 +84,10 @@ pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
     if arches.is_some_and(|a| a.len() > 0 && !a.items().any(|x| x.bytes() == Some(b"SCMP_ARCH_X86_64"))) {
         return refuse(b"linux.seccomp.architectures", b"sandbox filters x86_64 calls: the list must hold SCMP_ARCH_X86_64");
     }
-    f.flags = FLAG_SPEC_ALLOW;
+    // SPEC_ALLOW whatever the profile says, as the CLI's filter has it (caps.rs: why).
+    f.flags = libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW as u32;
     for fl in v.get(b"flags").iter().flat_map(|x| x.items()) {
-        match fl.bytes() {
-            Some(b"SECCOMP_FILTER_FLAG_LOG") => f.flags |= FLAG_LOG,
-            Some(b"SECCOMP_FILTER_FLAG_SPEC_ALLOW") => {}
-            Some(b"SECCOMP_FILTER_FLAG_TSYNC") => {}
-            _ => return refuse(b"linux.seccomp.flags", b"unknown flag"),
-        }
+        f.flags |= fl.bytes().and_then(seccomp::flag).ok_or(Refused { field: b"linux.seccomp.flags", why: b"unknown flag" })?;
     }
     for s in v.get(b"syscalls").iter().flat_map(|x| x.items()) {
         let act = action(s.get(b"action"), s.get(b"errnoRet"), libc::EPERM as u16, b"linux.seccomp.syscalls.action")?;
@@ -119,7 +112,7 @@ pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
         for name in s.get(b"names").iter().flat_map(|x| x.items()) {
             let name = name.bytes().ok_or(Refused { field: b"linux.seccomp.syscalls.names", why: b"wrong type" })?;
             // A name x86_64 does not have is skipped, as runc does.
-            let Some(nr) = number(name) else { continue };
+            let Some(nr) = seccomp::number(name) else { continue };
             if repeated {
                 // Checks of one argument named twice: any of them (libseccomp's reading, which
                 // profiles rely on), one rule each.
@@ -136,22 +129,22 @@ pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
     Ok(())
 }
 
-/// The x86_64 number of a call by name.
-fn number(name: &[u8]) -> Option<u32> {
-    let mut s = syscalls::Sysno::first();
-    loop {
-        if s.name().as_bytes() == name {
-            return Some(s.id() as u32);
-        }
-        s = s.next()?;
-    }
+/// The program of the filter, in `out`; its length. Compiled by create to check it (a profile
+/// the compiler refuses fails create) and again by the process that installs it.
+fn compile(f: &Filter, out: &mut [Insn]) -> Result<usize, Errno> {
+    seccomp::compile(&Profile { default: f.default, rules: &f.rules[..f.nrules] }, out)
 }
 
-/// Compile and install the filter on this thread.
+pub fn check(f: &Filter) -> Result<(), Errno> {
+    let mut prog = [seccomp::for_caps(0)[0]; seccomp::MAX_INSNS];
+    compile(f, &mut prog).map(drop)
+}
+
+/// Compile and install the filter on this thread (no_new_privs set, or CAP_SYS_ADMIN held).
 pub fn install(f: &Filter) -> Result<(), Errno> {
-    let _p = Profile { default: f.default, rules: &f.rules[..f.nrules] };
-    let _ = f.flags;
-    Err(Errno::ENOSYS)
+    let mut prog = [seccomp::for_caps(0)[0]; seccomp::MAX_INSNS];
+    let n = compile(f, &mut prog)?;
+    seccomp::install(&prog[..n], f.flags)
 }
 
 #[cfg(test)]

@@ -53,6 +53,7 @@ pub fn load(bundle: &'static CStr, id: &'static [u8], spec: &mut Spec<'static>) 
         Some(v) => {
             let f = FILTER.take().ok_or((Fail::new(Step::Config, path, Errno::EBUSY), id))?;
             confine::profile(v, f).map_err(|r| (Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why }, id))?;
+            confine::check(f).map_err(|e| (Fail::new(Step::Seccomp, b"linux.seccomp", e), id))?;
             Some(&*f)
         }
     };

@@ -196,7 +196,7 @@ impl<'a> Fail<'a> {
             }
             (Step::NoController, _) => b"resources need cgroup v2 with this controller; or run with --cgroup-manager=disabled and no resources",
             (Step::Exists, _) => b"delete it first, or choose another id",
-            (Step::Seccomp, libc::ENOSYS) => b"this build has no seccomp compiler for OCI profiles yet",
+            (Step::Seccomp, libc::E2BIG) => b"the profile is too large for one filter",
             (Step::AppArmor, libc::ENOENT) => b"AppArmor is not enabled on this host",
             _ => b"",
         }
