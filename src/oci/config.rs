@@ -174,6 +174,10 @@ pub struct Device<'a> {
 #[derive(Clone, Copy, Default)]
 pub struct Resources {
     pub memory: Option<u64>,
+    /// memory.swap.max: swap beyond the memory limit (OCI's swap counts both); u64::MAX: max.
+    pub swap: Option<u64>,
+    /// memory.low
+    pub reservation: Option<u64>,
     pub pids: Option<u64>,
     /// cpu.weight, from shares.
     pub cpu_weight: Option<u64>,
@@ -184,7 +188,7 @@ pub struct Resources {
 
 impl Resources {
     pub fn any(&self) -> bool {
-        self.memory.is_some() || self.pids.is_some() || self.cpu_weight.is_some() || self.cpu_quota.is_some()
+        self.memory.is_some() || self.swap.is_some() || self.reservation.is_some() || self.pids.is_some() || self.cpu_weight.is_some() || self.cpu_quota.is_some()
     }
 }
 
@@ -570,8 +574,15 @@ fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
     let limit = |x: Option<Val>| x.and_then(|x| x.i64()).filter(|&n| n > 0).map(|n| n as u64);
     if let Some(m) = v.get(b"memory") {
         r.memory = limit(m.get(b"limit"));
-        if limit(m.get(b"swap")).is_some_and(|s| Some(s) != r.memory) || limit(m.get(b"kernel")).is_some() {
-            return refuse(b"linux.resources.memory.swap", NOT_SUPPORTED);
+        r.reservation = limit(m.get(b"reservation"));
+        r.swap = match (m.get(b"swap").and_then(|x| x.i64()), r.memory) {
+            (Some(-1), _) => Some(u64::MAX),
+            (Some(s), Some(l)) if s > 0 && s as u64 >= l => Some(s as u64 - l),
+            (Some(s), _) if s > 0 => return refuse(b"linux.resources.memory.swap", b"needs a memory limit no larger"),
+            _ => None,
+        };
+        if limit(m.get(b"kernel")).is_some() || limit(m.get(b"kernelTCP")).is_some() {
+            return refuse(b"linux.resources.memory.kernel", NOT_SUPPORTED);
         }
     }
     if let Some(p) = v.get(b"pids") {

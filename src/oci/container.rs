@@ -504,6 +504,18 @@ fn mask(root: Fd, spec: &Spec<'static>) -> Result<(), Fail<'static>> {
     Ok(())
 }
 
+/// Whether this process is in a user namespace other than the host's (rootless engines run the
+/// runtime in one): device nodes are bound from the host then, as mknod makes none that opens.
+fn in_user_namespace() -> bool {
+    let mut b = [0u8; 64];
+    let n = sys::read_file(c"/proc/self/uid_map", &mut b).unwrap_or(0);
+    let words: [&[u8]; 3] = {
+        let mut w = b[..n].split(|c| c.is_ascii_whitespace()).filter(|w| !w.is_empty());
+        [w.next().unwrap_or(b""), w.next().unwrap_or(b""), w.next().unwrap_or(b"")]
+    };
+    n > 0 && words != [&b"0"[..], b"0", b"4294967295"]
+}
+
 /// The container's process: everything before the gate. Returns only on failure.
 fn setup(job: &Job) -> Fail<'static> {
     match build(job) {
@@ -532,7 +544,7 @@ fn gate(fd: Fd) {
 
 fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     let spec = job.spec;
-    let userns = spec.namespace(libc::CLONE_NEWUSER).is_some();
+    let userns = spec.namespace(libc::CLONE_NEWUSER).is_some() || in_user_namespace();
     let prop = match spec.propagation & !libc::MS_REC {
         libc::MS_PRIVATE => libc::MS_PRIVATE,
         _ => libc::MS_SLAVE,

@@ -115,7 +115,7 @@ fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> 
     let e = |errno| Fail::new(Step::Cgroup, b"", errno);
     let mut have = [0u8; 512];
     let n = sys::read_file(c"/sys/fs/cgroup/cgroup.controllers", &mut have).unwrap_or(0);
-    let wanted: [(&'static [u8], bool); 3] = [(b"memory", r.memory.is_some()), (b"pids", r.pids.is_some()), (b"cpu", r.cpu_weight.is_some() || r.cpu_quota.is_some())];
+    let wanted: [(&'static [u8], bool); 3] = [(b"memory", r.memory.is_some() || r.swap.is_some() || r.reservation.is_some()), (b"pids", r.pids.is_some()), (b"cpu", r.cpu_weight.is_some() || r.cpu_quota.is_some())];
     let mut enable = Buf::<64>::new();
     for (c, needed) in wanted {
         if needed {
@@ -153,6 +153,18 @@ fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> 
         v.clear();
         v.push_u64(m);
         write(b"memory.max", v.bytes()).map_err(|er| Fail::new(Step::Cgroup, b"memory.max", er))?;
+    }
+    for (file, value) in [(&b"memory.swap.max"[..], r.swap), (b"memory.low", r.reservation)] {
+        if let Some(n) = value {
+            v.clear();
+            if n == u64::MAX {
+                v.push(b"max");
+            } else {
+                v.push_u64(n);
+            }
+            let f: &'static [u8] = if file == b"memory.low" { b"memory.low" } else { b"memory.swap.max" };
+            write(file, v.bytes()).map_err(|er| Fail::new(Step::Cgroup, f, er))?;
+        }
     }
     if let Some(p) = r.pids {
         v.clear();

@@ -315,6 +315,7 @@ impl<'a> Val<'a> {
     pub fn at(&self) -> usize {
         self.tok().start as usize
     }
+    #[inline(never)]
     pub fn str(&self) -> Option<&'a CStr> {
         let t = self.tok();
         if t.kind != Kind::Str {
@@ -323,6 +324,7 @@ impl<'a> Val<'a> {
         let s = t.start as usize;
         CStr::from_bytes_with_nul(&self.doc.buf[s..=s + t.len as usize]).ok()
     }
+    #[inline(never)]
     pub fn bytes(&self) -> Option<&'a [u8]> {
         self.str().map(CStr::to_bytes)
     }
@@ -331,9 +333,11 @@ impl<'a> Val<'a> {
         (t.kind == Kind::Num).then(|| &self.doc.buf[t.start as usize..(t.start + t.len) as usize])
     }
     /// A non-negative integer (no fraction or exponent) that fits in u64.
+    #[inline(never)]
     pub fn u64(&self) -> Option<u64> {
         Val::parse_digits(self.num_text()?)
     }
+    #[inline(never)]
     pub fn i64(&self) -> Option<i64> {
         let s = self.num_text()?;
         match s.strip_prefix(b"-") {
@@ -348,12 +352,14 @@ impl<'a> Val<'a> {
             None => Val::parse_digits(s).and_then(|v| i64::try_from(v).ok()),
         }
     }
+    #[inline(never)]
     fn parse_digits(s: &[u8]) -> Option<u64> {
         if s.is_empty() || s.len() > 20 || !s.iter().all(u8::is_ascii_digit) {
             return None;
         }
         s.iter().try_fold(0u64, |v, d| v.checked_mul(10)?.checked_add((d - b'0') as u64))
     }
+    #[inline(never)]
     pub fn bool(&self) -> Option<bool> {
         match self.kind() {
             Kind::True => Some(true),
@@ -372,6 +378,7 @@ impl<'a> Val<'a> {
         }
     }
     /// The value of `key` in an object (the last one if repeated).
+    #[inline(never)]
     pub fn get(&self, key: &[u8]) -> Option<Val<'a>> {
         let mut found = None;
         for (k, v) in self.entries() {
@@ -382,12 +389,14 @@ impl<'a> Val<'a> {
         found
     }
     /// The key/value pairs of an object (none for other kinds).
+    #[inline(never)]
     pub fn entries(&self) -> Entries<'a> {
         let t = self.tok();
         let (i, end) = if t.kind == Kind::Obj { (self.i + 1, t.end as usize) } else { (0, 0) };
         Entries { doc: self.doc, i, end }
     }
     /// The elements of an array (none for other kinds).
+    #[inline(never)]
     pub fn items(&self) -> Items<'a> {
         let t = self.tok();
         let (i, end) = if t.kind == Kind::Arr { (self.i + 1, t.end as usize) } else { (0, 0) };
@@ -403,6 +412,7 @@ pub struct Entries<'a> {
 
 impl<'a> Iterator for Entries<'a> {
     type Item = (&'a CStr, Val<'a>);
+    #[inline(never)]
     fn next(&mut self) -> Option<Self::Item> {
         if self.i >= self.end {
             return None;
@@ -422,6 +432,7 @@ pub struct Items<'a> {
 
 impl<'a> Iterator for Items<'a> {
     type Item = Val<'a>;
+    #[inline(never)]
     fn next(&mut self) -> Option<Val<'a>> {
         if self.i >= self.end {
             return None;

@@ -407,7 +407,7 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
                         Ok(())
                     }
                     // Options of runc's that change nothing here.
-                    b"rootless" | b"criu" => o.value(b"--rootless", given).map(drop),
+                    b"rootless" | b"criu" | b"log-level" => o.value(b"--rootless", given).map(drop),
                     b"v" | b"version" => {
                         let _ = sys::write_all(sys::Fd(1), concat!("sandbox-oci version ", env!("CARGO_PKG_VERSION"), "\nspec: 1.0.2\n").as_bytes());
                         return 0;
