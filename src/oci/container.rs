@@ -312,11 +312,16 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool) -> Result<(), Errno>
     let dst = resolve(root, m.dest.to_bytes(), true, true)?;
     let src = m.source.unwrap_or(kind);
     let mut r = sys::mount(Some(src), via(dst).c(), Some(kind), flags, if d.len() > 0 { Some(d.c()) } else { None });
-    if r == Err(Errno::EPERM) && userns && kind.to_bytes() == b"sysfs" {
-        // A user namespace without a network namespace of its own may not mount sysfs: the
-        // host's, bound read-only, as runc does.
+    let host = match kind.to_bytes() {
+        b"sysfs" => Some(c"/sys"),
+        b"cgroup2" => Some(c"/sys/fs/cgroup"),
+        _ => None,
+    };
+    if let (Err(Errno::EPERM), true, Some(host)) = (r, userns, host) {
+        // A user namespace may mount sysfs only with a network namespace of its own, and
+        // cgroup2 only with a cgroup namespace: the host's, bound read-only, as runc does.
         flags |= libc::MS_RDONLY;
-        r = sys::open_tree(AT_FDCWD, c"/sys", 1 | libc::AT_RECURSIVE as u32).and_then(|t| {
+        r = sys::open_tree(AT_FDCWD, host, 1 | libc::AT_RECURSIVE as u32).and_then(|t| {
             let r = sys::mount_setattr(t, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, attrs(flags), 0).and_then(|()| sys::move_mount(t, dst));
             sys::close(t);
             r

@@ -62,7 +62,7 @@ struct Opt {
     console: Option<&'static CStr>,
     tty: bool,
     cwd: Option<&'static CStr>,
-    envs: [&'static CStr; 64],
+    envs: [Option<&'static CStr>; 64],
     nenvs: usize,
     user: Option<&'static CStr>,
     caps: u64,
@@ -73,7 +73,7 @@ struct Opt {
 type Failed = (Fail<'static>, &'static [u8]);
 
 fn options(o: &mut Opts) -> Result<Opt, Failed> {
-    let mut x = Opt { process: None, detach: false, pid_file: None, console: None, tty: false, cwd: None, envs: [c""; 64], nenvs: 0, user: None, caps: 0, nnp: false, preserve: 0 };
+    let mut x = Opt { process: None, detach: false, pid_file: None, console: None, tty: false, cwd: None, envs: [None; 64], nenvs: 0, user: None, caps: 0, nnp: false, preserve: 0 };
     let nid = |f| (f, &b""[..]);
     loop {
         let Arg::Opt(name, given) = o.next() else { break };
@@ -89,7 +89,7 @@ fn options(o: &mut Opts) -> Result<Opt, Failed> {
                 if x.nenvs == x.envs.len() || !v.to_bytes().contains(&b'=') {
                     return Err(nid(Fail::usage(Step::Usage, v.to_bytes(), b"--env takes KEY=VALUE, at most 64 times")));
                 }
-                x.envs[x.nenvs] = v;
+                x.envs[x.nenvs] = Some(v);
                 x.nenvs += 1;
             }
             b"user" | b"u" => x.user = Some(o.value(b"--user", given).map_err(nid)?),
@@ -171,7 +171,7 @@ pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
                 p.nargs += 1;
             }
             p.terminal = x.tty;
-            for e in &x.envs[..x.nenvs] {
+            for e in x.envs[..x.nenvs].iter().flatten() {
                 p.push_env(e);
             }
             if let Some(c) = x.cwd {
