@@ -511,7 +511,7 @@ fn mask(root: Fd, spec: &Spec<'static>) -> Result<(), Fail<'static>> {
 
 /// Whether this process is in a user namespace other than the host's (rootless engines run the
 /// runtime in one): device nodes are bound from the host then, as mknod makes none that opens.
-fn in_user_namespace() -> bool {
+pub fn in_user_namespace() -> bool {
     let mut b = [0u8; 64];
     let n = sys::read_file(c"/proc/self/uid_map", &mut b).unwrap_or(0);
     let words: [&[u8]; 3] = {

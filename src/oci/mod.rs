@@ -371,9 +371,23 @@ Global options:
   -h, --help
 ";
 
+static XDG_ROOT: sys::Static<[u8; crate::state::PATH_MAX]> = sys::Static::new([0; crate::state::PATH_MAX]);
+
 /// The entry of the OCI runtime: `argv[0]` named `sandbox-oci`.
 pub fn main(args: Args, env: sys::Env) -> i32 {
     let mut g = Global { root: c"/run/sandbox-oci", log: Fd(-1), json_log: false, systemd_cgroup: false, no_cgroups: false, debug: false };
+    // Rootless engines run the runtime in a user namespace of theirs: state under
+    // $XDG_RUNTIME_DIR then, as runc keeps it.
+    let mut xdg = Buf::<{ crate::state::PATH_MAX }>::new();
+    if let Some(dir) = env.get(b"XDG_RUNTIME_DIR").filter(|d| d.to_bytes().first() == Some(&b'/')) {
+        if sys::geteuid() != 0 || container::in_user_namespace() {
+            xdg.push(dir.to_bytes()).push(b"/sandbox-oci");
+            g.root = XDG_ROOT.take().map_or(g.root, |b| {
+                b[..xdg.len() + 1].copy_from_slice(xdg.c().to_bytes_with_nul());
+                CStr::from_bytes_until_nul(&b[..]).unwrap_or(g.root)
+            });
+        }
+    }
     let mut o = Opts { args, at: 1 };
     let cmd = loop {
         match o.next() {
