@@ -92,6 +92,17 @@ pub fn recv(fd: Fd, buf: &mut [u8; MSG_MAX]) -> Option<Msg<'_>> {
     })
 }
 
+/// After a failure: the rest of the messages, to the end (the first process and the failed one
+/// both gone), for the pid if it was not told yet, so that the failed process can be reaped.
+pub fn drain(fd: Fd, buf: &mut [u8; MSG_MAX], mut pid: i32) -> i32 {
+    while let Some(m) = recv(fd, buf) {
+        if let Msg::Pid(p) = m {
+            pid = p;
+        }
+    }
+    pid
+}
+
 // ---- the first process ------------------------------------------------------------------------
 
 /// What the container's processes get from create (they are fork-like clones: all of it is

@@ -373,7 +373,9 @@ fn build(
                 // The message's buffer is read again each turn: the path is kept apart.
                 let n = f.path.len().min(kept.len());
                 kept[..n].copy_from_slice(&f.path[..n]);
-                return Err(Fail { path: &kept[..n], ..f });
+                let f = Fail { path: &kept[..n], ..f };
+                made.pid = container::drain(ours, buf, made.pid);
+                return Err(f);
             }
             Some(Msg::Go) => {}
             None => return Err(Fail::usage(Step::Clone, b"", b"the container's process ended before it was ready")),

@@ -243,7 +243,9 @@ fn run(_g: &Global, r: &record::Record, p: &Process<'static>, filter: Option<&Fi
             Some(Msg::Fail(f)) => {
                 let n = f.path.len().min(kept.len());
                 kept[..n].copy_from_slice(&f.path[..n]);
-                break Some(Fail { path: &kept[..n], ..f });
+                let f = Fail { path: &kept[..n], ..f };
+                pid = container::drain(ours, buf, pid);
+                break Some(f);
             }
             Some(_) => {}
             None => break Some(Fail::usage(Step::Clone, b"", b"the new process ended before it was ready")),
