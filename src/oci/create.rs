@@ -21,39 +21,39 @@ static MESSAGE: Static<[u8; MSG_MAX]> = Static::new([0; MSG_MAX]);
 static FAILED_PATH: Static<[u8; MSG_MAX]> = Static::new([0; MSG_MAX]);
 static RECORD: Static<Space> = Static::new(Space::new());
 
-type Failed = (Fail<'static>, &'static [u8]);
+type Failed = Fail<'static>;
 
 /// Read and check `DIR/config.json` into `spec` (and its seccomp profile into a filter).
-pub fn load(bundle: &'static CStr, id: &'static [u8], spec: &mut Spec<'static>) -> Result<(Fd, Option<&'static Filter>), Failed> {
+pub fn load(bundle: &'static CStr, spec: &mut Spec<'static>) -> Result<(Fd, Option<&'static Filter>), Failed> {
     let path = bundle.to_bytes();
-    let bfd = sys::openat(AT_FDCWD, bundle, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| (Fail::new(Step::Bundle, path, e), id))?;
-    let text = CONFIG.take().ok_or((Fail::new(Step::Config, path, Errno::EBUSY), id))?;
-    let toks = TOKENS.take().ok_or((Fail::new(Step::Config, path, Errno::EBUSY), id))?;
-    let f = sys::openat(bfd, c"config.json", libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|e| (Fail::new(Step::Config, path, e), id))?;
+    let bfd = sys::openat(AT_FDCWD, bundle, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Bundle, path, e))?;
+    let text = CONFIG.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
+    let toks = TOKENS.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
+    let f = sys::openat(bfd, c"config.json", libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Config, path, e))?;
     let mut n = 0;
     while n < text.len() {
         match sys::read(f, &mut text[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(Errno::EINTR) => {}
-            Err(e) => return Err((Fail::new(Step::Config, path, e), id)),
+            Err(e) => return Err(Fail::new(Step::Config, path, e)),
         }
     }
     sys::close(f);
     if n == text.len() {
-        return Err((Fail::new(Step::Config, path, Errno::EFBIG), id));
+        return Err(Fail::new(Step::Config, path, Errno::EFBIG));
     }
-    let doc = json::parse(&mut text[..n], toks).map_err(|b| (Fail::usage(Step::Config, path, b.what), id))?;
-    config::spec(doc.root(), spec).map_err(|r| (Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why }, id))?;
+    let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path, b.what))?;
+    config::spec(doc.root(), spec).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
     if (spec.hostname.is_some() || spec.domainname.is_some()) && spec.namespace(libc::CLONE_NEWUTS).is_none_or(|n| n.path.is_some()) {
-        return Err((Fail::usage(Step::Refused, b"hostname", b"needs a new uts namespace"), id));
+        return Err(Fail::usage(Step::Refused, b"hostname", b"needs a new uts namespace"));
     }
     let filter = match spec.seccomp {
         None => None,
         Some(v) => {
-            let f = FILTER.take().ok_or((Fail::new(Step::Config, path, Errno::EBUSY), id))?;
-            confine::profile(v, f).map_err(|r| (Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why }, id))?;
-            confine::check(f).map_err(|e| (Fail::new(Step::Seccomp, b"linux.seccomp", e), id))?;
+            let f = FILTER.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
+            confine::profile(v, f).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
+            confine::check(f).map_err(|e| Fail::new(Step::Seccomp, b"linux.seccomp", e))?;
             Some(&*f)
         }
     };
@@ -250,30 +250,28 @@ pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static>
     let (mut bundle, mut pid_path, mut console, mut preserve, mut no_pivot) = (c".", None, None, 0u32, false);
     loop {
         let Arg::Opt(name, given) = o.next() else { break };
-        let nid = |f| (f, &b""[..]);
         match name {
-            b"bundle" | b"b" => bundle = o.value(b"--bundle", given).map_err(nid)?,
-            b"pid-file" => pid_path = Some(o.value(b"--pid-file", given).map_err(nid)?),
-            b"console-socket" => console = Some(o.value(b"--console-socket", given).map_err(nid)?),
+            b"bundle" | b"b" => bundle = o.value(b"--bundle", given)?,
+            b"pid-file" => pid_path = Some(o.value(b"--pid-file", given)?),
+            b"console-socket" => console = Some(o.value(b"--console-socket", given)?),
             b"preserve-fds" => {
-                let v = o.value(b"--preserve-fds", given).map_err(nid)?;
-                preserve = crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).ok_or(nid(Fail::usage(Step::Usage, v.to_bytes(), b"--preserve-fds takes a number")))? as u32;
+                let v = o.value(b"--preserve-fds", given)?;
+                preserve = crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"--preserve-fds takes a number"))? as u32;
             }
             b"no-pivot" => no_pivot = true,
             b"no-new-keyring" => {}
             _ => return Err(unknown(name)),
         }
     }
-    let id = take_id(o)?;
-    let idb: &'static [u8] = id.to_bytes();
+    let id = take_id(g, o)?;
     // From here on the runtime's file is one nothing in the container can change.
-    crate::exe::run_sealed(args, env).map_err(|e| (Fail { step: Step::SelfCopy, path: b"/proc/self/exe", errno: e.errno, why: b"" }, idb))?;
+    crate::exe::run_sealed(args, env).map_err(|e| Fail { step: Step::SelfCopy, path: b"/proc/self/exe", errno: e.errno, why: b"" })?;
     let mut spec = Spec::new();
-    let (bfd, filter) = load(bundle, idb, &mut spec)?;
+    let (bfd, filter) = load(bundle, &mut spec)?;
     if spec.process.terminal && console.is_none() {
-        return Err((Fail::usage(Step::Console, b"process.terminal", b"a terminal needs --console-socket"), idb));
+        return Err(Fail::usage(Step::Console, b"process.terminal", b"a terminal needs --console-socket"));
     }
-    let dir = record::make(g.root, id).map_err(|f| (f, idb))?;
+    let dir = record::make(g.root, id)?;
     let mut made = Made { cgroup: Buf::new(), first: 0, pid: 0 };
     match build(g, &spec, filter, bfd, dir, id, bundle, console, preserve, no_pivot, &mut made) {
         Ok(()) => {}
@@ -288,7 +286,7 @@ pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static>
             remove_cgroup(made.cgroup.bytes());
             sys::close(dir);
             record::remove(g.root, id);
-            return Err((f, idb));
+            return Err(f);
         }
     }
     sys::close(dir);
@@ -298,7 +296,7 @@ pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static>
             kill_and_wait(made.pid);
             remove_cgroup(made.cgroup.bytes());
             record::remove(g.root, id);
-            return Err((f, idb));
+            return Err(f);
         }
     }
     Ok(0)
@@ -412,27 +410,26 @@ fn build(
 
 /// Read a container's record; NotFound and the like as a command's failure.
 pub fn open(g: &Global, id: &'static CStr) -> Result<Record<'static>, Failed> {
-    let space = RECORD.take().ok_or((Fail::new(Step::StateDir, b"", Errno::EBUSY), id.to_bytes()))?;
-    record::read(g.root, id, space).map_err(|f| (f, id.to_bytes()))
+    let space = RECORD.take().ok_or(Fail::new(Step::StateDir, b"", Errno::EBUSY))?;
+    record::read(g.root, id, space)
 }
 
-fn no_options(o: &mut Opts) -> Result<&'static CStr, Failed> {
+fn no_options(g: &Global, o: &mut Opts) -> Result<&'static CStr, Failed> {
     if let Arg::Opt(name, _) = o.next() {
         return Err(unknown(name));
     }
-    take_id(o)
+    take_id(g, o)
 }
 
 pub fn start(g: &Global, o: &mut Opts) -> Done<'static> {
-    let id = no_options(o)?;
-    let idb = id.to_bytes();
+    let id = no_options(g, o)?;
     let r = open(g, id)?;
     if r.status != Status::Created {
-        return Err((Fail::usage(Step::Status, r.status.name(), b"only a created container can be started"), idb));
+        return Err(Fail::usage(Step::Status, r.status.name(), b"only a created container can be started"));
     }
     let mut p = record::dir_path(g.root, id);
     p.push(b"/").push(record::GATE.to_bytes());
-    let e = |errno| (Fail::new(Step::Gate, record::GATE.to_bytes(), errno), idb);
+    let e = |errno| Fail::new(Step::Gate, record::GATE.to_bytes(), errno);
     let f = sys::openat(AT_FDCWD, p.c(), libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC, 0).map_err(e)?;
     let _ = sys::unlinkat(AT_FDCWD, p.c(), 0);
     let w = sys::write(f, b"0");
@@ -442,7 +439,7 @@ pub fn start(g: &Global, o: &mut Opts) -> Done<'static> {
 }
 
 pub fn state(g: &Global, o: &mut Opts) -> Done<'static> {
-    let id = no_options(o)?;
+    let id = no_options(g, o)?;
     let r = open(g, id)?;
     let mut b = Buf::<{ record::MAX + 256 }>::new();
     print_state(&mut b, id.to_bytes(), &r);
@@ -507,15 +504,14 @@ pub fn kill(g: &Global, o: &mut Opts) -> Done<'static> {
             _ => break,
         }
     }
-    let id = take_id(o)?;
-    let idb = id.to_bytes();
+    let id = take_id(g, o)?;
     let sig = match o.word() {
         None => libc::SIGTERM,
-        Some(s) => signal_number(s.to_bytes()).ok_or((Fail::usage(Step::Signal, s.to_bytes(), b"a number, TERM or SIGTERM"), idb))?,
+        Some(s) => signal_number(s.to_bytes()).ok_or(Fail::usage(Step::Signal, s.to_bytes(), b"a number, TERM or SIGTERM"))?,
     };
     let r = open(g, id)?;
     let Some(fd) = record::pidfd(&r).filter(|_| r.status != Status::Stopped) else {
-        return Err((Fail::usage(Step::Signal, b"", b"the container is not running"), idb));
+        return Err(Fail::usage(Step::Signal, b"", b"the container is not running"));
     };
     if all {
         cgroup_pids(r.cgroup, |pid| {
@@ -527,7 +523,7 @@ pub fn kill(g: &Global, o: &mut Opts) -> Done<'static> {
     }
     let res = sys::pidfd_send_signal(fd, sig);
     sys::close(fd);
-    res.map_err(|e| (Fail::new(Step::Signal, b"", e), idb))?;
+    res.map_err(|e| Fail::new(Step::Signal, b"", e))?;
     Ok(0)
 }
 
@@ -540,11 +536,10 @@ pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
             _ => break,
         }
     }
-    let id = take_id(o)?;
-    let idb = id.to_bytes();
+    let id = take_id(g, o)?;
     let r = match open(g, id) {
         Ok(r) => r,
-        Err((f, _)) if force && matches!(f.step, Step::NotFound | Step::Status | Step::StateDir) => {
+        Err(f) if force && matches!(f.step, Step::NotFound | Step::Status | Step::StateDir) => {
             record::remove(g.root, id);
             return Ok(0);
         }
@@ -552,7 +547,7 @@ pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
     };
     match r.status {
         Status::Running | Status::Paused if !force => {
-            return Err((Fail::usage(Step::Delete, r.status.name(), b"the container is running: stop it first, or use --force"), idb));
+            return Err(Fail::usage(Step::Delete, r.status.name(), b"the container is running: stop it first, or use --force"));
         }
         Status::Stopped => {}
         _ => {

@@ -70,41 +70,40 @@ struct Opt {
     preserve: u32,
 }
 
-type Failed = (Fail<'static>, &'static [u8]);
+type Failed = Fail<'static>;
 
 fn options(o: &mut Opts) -> Result<Opt, Failed> {
     let mut x = Opt { process: None, detach: false, pid_file: None, console: None, tty: false, cwd: None, envs: [None; 64], nenvs: 0, user: None, caps: 0, nnp: false, preserve: 0 };
-    let nid = |f| (f, &b""[..]);
     loop {
         let Arg::Opt(name, given) = o.next() else { break };
         match name {
-            b"process" | b"p" => x.process = Some(o.value(b"--process", given).map_err(nid)?),
+            b"process" | b"p" => x.process = Some(o.value(b"--process", given)?),
             b"detach" | b"d" => x.detach = true,
-            b"pid-file" => x.pid_file = Some(o.value(b"--pid-file", given).map_err(nid)?),
-            b"console-socket" => x.console = Some(o.value(b"--console-socket", given).map_err(nid)?),
+            b"pid-file" => x.pid_file = Some(o.value(b"--pid-file", given)?),
+            b"console-socket" => x.console = Some(o.value(b"--console-socket", given)?),
             b"tty" | b"t" => x.tty = true,
-            b"cwd" => x.cwd = Some(o.value(b"--cwd", given).map_err(nid)?),
+            b"cwd" => x.cwd = Some(o.value(b"--cwd", given)?),
             b"env" | b"e" => {
-                let v = o.value(b"--env", given).map_err(nid)?;
+                let v = o.value(b"--env", given)?;
                 if x.nenvs == x.envs.len() || !v.to_bytes().contains(&b'=') {
-                    return Err(nid(Fail::usage(Step::Usage, v.to_bytes(), b"--env takes KEY=VALUE, at most 64 times")));
+                    return Err(Fail::usage(Step::Usage, v.to_bytes(), b"--env takes KEY=VALUE, at most 64 times"));
                 }
                 x.envs[x.nenvs] = Some(v);
                 x.nenvs += 1;
             }
-            b"user" | b"u" => x.user = Some(o.value(b"--user", given).map_err(nid)?),
+            b"user" | b"u" => x.user = Some(o.value(b"--user", given)?),
             b"cap" | b"c" => {
-                let v = o.value(b"--cap", given).map_err(nid)?;
-                x.caps |= crate::caps::parse(v.to_bytes()).ok_or(nid(Fail::usage(Step::Usage, v.to_bytes(), b"unknown capability")))?;
+                let v = o.value(b"--cap", given)?;
+                x.caps |= crate::caps::parse(v.to_bytes()).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"unknown capability"))?;
             }
             b"no-new-privs" => x.nnp = true,
             b"preserve-fds" => {
-                let v = o.value(b"--preserve-fds", given).map_err(nid)?;
-                x.preserve = crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).ok_or(nid(Fail::usage(Step::Usage, v.to_bytes(), b"--preserve-fds takes a number")))? as u32;
+                let v = o.value(b"--preserve-fds", given)?;
+                x.preserve = crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"--preserve-fds takes a number"))? as u32;
             }
             // runc's, with nothing to do here.
             b"process-label" | b"apparmor" | b"cgroup" => {
-                o.value(b"--cgroup", given).map_err(nid)?;
+                o.value(b"--cgroup", given)?;
             }
             b"ignore-paused" => {}
             _ => return Err(unknown(name)),
@@ -146,24 +145,22 @@ fn read_process(path: &'static CStr, p: &mut Process<'static>) -> Result<(), Fai
 
 pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
     let x = options(o)?;
-    let id = take_id(o)?;
-    let idb: &'static [u8] = id.to_bytes();
-    crate::exe::run_sealed(args, env).map_err(|e| (Fail { step: Step::SelfCopy, path: b"/proc/self/exe", errno: e.errno, why: b"" }, idb))?;
+    let id = take_id(g, o)?;
+    crate::exe::run_sealed(args, env).map_err(|e| Fail { step: Step::SelfCopy, path: b"/proc/self/exe", errno: e.errno, why: b"" })?;
     let r = create::open(g, id)?;
     if !matches!(r.status, Status::Running | Status::Created) {
-        return Err((Fail::usage(Step::Status, r.status.name(), b"exec needs a running container"), idb));
+        return Err(Fail::usage(Step::Status, r.status.name(), b"exec needs a running container"));
     }
     let mut spec = Spec::new();
-    let (bfd, filter) = create::load(r.bundle, idb, &mut spec)?;
+    let (bfd, filter) = create::load(r.bundle, &mut spec)?;
     sys::close(bfd);
     let mut p = spec.process;
-    let wrap = |f| (f, idb);
     match x.process {
-        Some(path) => read_process(path, &mut p).map_err(wrap)?,
+        Some(path) => read_process(path, &mut p)?,
         None => {
             let (a, at) = (*args, o.at);
             if at >= a.len() {
-                return Err((Fail::usage(Step::Usage, b"", b"exec needs a command, or --process"), idb));
+                return Err(Fail::usage(Step::Usage, b"", b"exec needs a command, or --process"));
             }
             p.nargs = 0;
             for i in at..a.len().min(at + config::MAX_ARGS) {
@@ -178,7 +175,7 @@ pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
                 p.cwd = c;
             }
             if let Some(u) = x.user {
-                user(u, &mut p).map_err(wrap)?;
+                user(u, &mut p)?;
             }
             for set in [BOUNDING, EFFECTIVE, PERMITTED] {
                 p.caps[set] |= x.caps;
@@ -187,9 +184,9 @@ pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
         }
     }
     if p.terminal && x.console.is_none() {
-        return Err((Fail::usage(Step::Console, b"process.terminal", b"a terminal needs --console-socket"), idb));
+        return Err(Fail::usage(Step::Console, b"process.terminal", b"a terminal needs --console-socket"));
     }
-    run(g, &r, &p, filter, &x).map_err(wrap)
+    run(g, &r, &p, filter, &x)
 }
 
 fn run(_g: &Global, r: &record::Record, p: &Process<'static>, filter: Option<&Filter>, x: &Opt) -> Result<i32, Fail<'static>> {

@@ -6,11 +6,11 @@ use super::{take_id, unknown, Arg, Done, Fail, Global, Opts, Step};
 use crate::out::Buf;
 use crate::sys::{self, Errno, Fd, AT_FDCWD};
 
-fn format(o: &mut Opts) -> Result<bool, (Fail<'static>, &'static [u8])> {
+fn format(o: &mut Opts) -> Result<bool, Fail<'static>> {
     let mut json = false;
     loop {
         match o.next() {
-            Arg::Opt(b"format" | b"f", given) => json = o.value(b"--format", given).map_err(|f| (f, &b""[..]))?.to_bytes() == b"json",
+            Arg::Opt(b"format" | b"f", given) => json = o.value(b"--format", given)?.to_bytes() == b"json",
             Arg::Opt(b"quiet" | b"q", _) => {}
             Arg::Opt(name, _) => return Err(unknown(name)),
             _ => return Ok(json),
@@ -21,7 +21,7 @@ fn format(o: &mut Opts) -> Result<bool, (Fail<'static>, &'static [u8])> {
 /// The pids of the container: its cgroup's, or else the processes in its PID namespace.
 pub fn ps(g: &Global, o: &mut Opts) -> Done<'static> {
     let json = format(o)?;
-    let id = take_id(o)?;
+    let id = take_id(g, o)?;
     let r = create::open(g, id)?;
     let mut out = Buf::<65536>::new();
     out.push(if json { b"[" } else { b"PID\n" });
@@ -41,7 +41,7 @@ pub fn ps(g: &Global, o: &mut Opts) -> Done<'static> {
         let mut ns = Buf::<64>::new();
         ns.push(b"/proc/").push_u64(r.pid as u64).push(b"/ns/pid");
         if let Ok(want) = sys::stat_at(AT_FDCWD, ns.c(), 0) {
-            let proc_dir = sys::openat(AT_FDCWD, c"/proc", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| (Fail::new(Step::Process, b"/proc", e), id.to_bytes()))?;
+            let proc_dir = sys::openat(AT_FDCWD, c"/proc", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Process, b"/proc", e))?;
             let mut d = [0u8; 8192];
             while let Ok(n) = sys::getdents(proc_dir, &mut d) {
                 if n == 0 {
@@ -74,14 +74,14 @@ pub fn freeze(g: &Global, o: &mut Opts, on: bool) -> Done<'static> {
     if let Arg::Opt(name, _) = o.next() {
         return Err(unknown(name));
     }
-    let id = take_id(o)?;
+    let id = take_id(g, o)?;
     let r = create::open(g, id)?;
     if matches!(r.status, Status::Stopped | Status::Created) {
-        return Err((Fail::usage(Step::Status, r.status.name(), b"only a running container can be paused or resumed"), id.to_bytes()));
+        return Err(Fail::usage(Step::Status, r.status.name(), b"only a running container can be paused or resumed"));
     }
     freeze_file(r.cgroup, on).map_err(|e| {
         let f = if e == Errno::ENOENT { Fail::usage(Step::Freeze, b"", b"the container has no cgroup v2 (cgroups disabled, or none on this host)") } else { Fail::new(Step::Freeze, r.cgroup, e) };
-        (f, id.to_bytes())
+        f
     })?;
     Ok(0)
 }
@@ -184,13 +184,13 @@ pub fn spec(o: &mut Opts) -> Done<'static> {
     let mut bundle = c".";
     loop {
         match o.next() {
-            Arg::Opt(b"bundle" | b"b", given) => bundle = o.value(b"--bundle", given).map_err(|f| (f, &b""[..]))?,
+            Arg::Opt(b"bundle" | b"b", given) => bundle = o.value(b"--bundle", given)?,
             Arg::Opt(b"rootless", _) => {}
             Arg::Opt(name, _) => return Err(unknown(name)),
             _ => break,
         }
     }
-    let e = |errno| (Fail::new(Step::Config, bundle.to_bytes(), errno), &b""[..]);
+    let e = |errno| Fail::new(Step::Config, bundle.to_bytes(), errno);
     let dir = sys::openat(AT_FDCWD, bundle, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(e)?;
     let f = sys::openat(dir, c"config.json", libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o644);
     sys::close(dir);

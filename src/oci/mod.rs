@@ -238,6 +238,8 @@ pub struct Global {
     pub systemd_cgroup: bool,
     pub no_cgroups: bool,
     pub debug: bool,
+    /// The container the command is about, once known.
+    pub id: core::cell::Cell<&'static [u8]>,
 }
 
 impl Global {
@@ -338,9 +340,6 @@ impl Opts {
         self.at += 1;
         Some(self.args.get(self.at - 1))
     }
-    pub fn rest(&self) -> (Args, usize) {
-        (self.args, self.at)
-    }
 }
 
 pub const HELP: &[u8] = b"usage: sandbox-oci [GLOBAL OPTIONS] COMMAND [OPTIONS] ID [ARGS]
@@ -375,7 +374,7 @@ static XDG_ROOT: sys::Static<[u8; crate::state::PATH_MAX]> = sys::Static::new([0
 
 /// The entry of the OCI runtime: `argv[0]` named `sandbox-oci`.
 pub fn main(args: Args, env: sys::Env) -> i32 {
-    let mut g = Global { root: c"/run/sandbox-oci", log: Fd(-1), json_log: false, systemd_cgroup: false, no_cgroups: false, debug: false };
+    let mut g = Global { root: c"/run/sandbox-oci", log: Fd(-1), json_log: false, systemd_cgroup: false, no_cgroups: false, debug: false, id: core::cell::Cell::new(b"") };
     // Rootless engines run the runtime in a user namespace of theirs: state under
     // $XDG_RUNTIME_DIR then, as runc keeps it.
     let mut xdg = Buf::<{ crate::state::PATH_MAX }>::new();
@@ -451,29 +450,31 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         b"list" => info::list(&g, &mut o),
         b"features" => info::features(),
         b"spec" => info::spec(&mut o),
-        _ => Err((Fail::usage(Step::Usage, cmd, b"unknown command (see sandbox-oci --help)"), &b""[..])),
+        _ => Err(Fail::usage(Step::Usage, cmd, b"unknown command (see sandbox-oci --help)")),
     };
     match r {
         Ok(status) => status,
-        Err((f, id)) => g.fail(id, &f),
+        Err(f) => g.fail(g.id.get(), &f),
     }
 }
 
 /// What a command returns: its exit status, or a failure and the container it concerns.
-pub type Done<'a> = Result<i32, (Fail<'a>, &'a [u8])>;
+pub type Done<'a> = Result<i32, Fail<'a>>;
 
 /// The container id: the next word; [A-Za-z0-9][A-Za-z0-9_.+-]* (no `/`, not `.` or `..`).
-pub fn take_id(o: &mut Opts) -> Result<&'static CStr, (Fail<'static>, &'static [u8])> {
-    let id = o.word().ok_or((Fail::usage(Step::Usage, b"", b"a container id is needed"), &b""[..]))?;
+/// Errors from here on name it.
+pub fn take_id(g: &Global, o: &mut Opts) -> Result<&'static CStr, Fail<'static>> {
+    let id = o.word().ok_or(Fail::usage(Step::Usage, b"", b"a container id is needed"))?;
     let b = id.to_bytes();
     let ok = !b.is_empty() && b.len() <= 1024 && b[0].is_ascii_alphanumeric() && b.iter().all(|&c| c.is_ascii_alphanumeric() || b"_.+-".contains(&c));
     if !ok {
-        return Err((Fail::usage(Step::Usage, b, b"invalid container id"), b""));
+        return Err(Fail::usage(Step::Usage, b, b"invalid container id"));
     }
+    g.id.set(b);
     Ok(id)
 }
 
 /// Options a command does not know: an error naming it.
-pub fn unknown(name: &'static [u8]) -> (Fail<'static>, &'static [u8]) {
-    (Fail::usage(Step::Usage, name, b"unknown option (see sandbox-oci --help)"), b"")
+pub fn unknown(name: &'static [u8]) -> Fail<'static> {
+    Fail::usage(Step::Usage, name, b"unknown option (see sandbox-oci --help)")
 }
