@@ -103,6 +103,56 @@ pub fn drain(fd: Fd, buf: &mut [u8; MSG_MAX], mut pid: i32) -> i32 {
     pid
 }
 
+static MESSAGE: sys::Static<[u8; MSG_MAX]> = sys::Static::new([0; MSG_MAX]);
+static FAILED_PATH: sys::Static<[u8; MSG_MAX]> = sys::Static::new([0; MSG_MAX]);
+
+/// The engine's side of the channel: wait until the new process is ready (its pid in `pid`),
+/// passing its terminal on to the console socket and writing its id maps when asked. After a
+/// failure `pid` is still learnt, if the process was made, for it to be reaped.
+pub fn wait_ready(ours: Fd, sock: Fd, console: Option<&'static CStr>, pid: &mut i32, maps: &mut dyn FnMut() -> Result<(), Fail<'static>>) -> Result<(), Fail<'static>> {
+    let buf = MESSAGE.take().ok_or(Fail::new(Step::Clone, b"", Errno::EBUSY))?;
+    let kept = FAILED_PATH.take().ok_or(Fail::new(Step::Clone, b"", Errno::EBUSY))?;
+    let mut ready = false;
+    loop {
+        let r = match recv(ours, buf) {
+            Some(Msg::Maps) => maps().map(|()| send(ours, GO, None, 0)),
+            // The new process may be ready before the first one told its pid.
+            Some(Msg::Pid(p)) => {
+                *pid = p;
+                if ready {
+                    return Ok(());
+                }
+                Ok(())
+            }
+            Some(Msg::Ready) if *pid > 0 => return Ok(()),
+            Some(Msg::Ready) => {
+                ready = true;
+                Ok(())
+            }
+            Some(Msg::Pty(m)) => {
+                let r = sys::send_fd(sock, 0, m);
+                sys::close(m);
+                r.map_err(|e| Fail::new(Step::Console, console.map_or(&b""[..], |c| c.to_bytes()), e))
+            }
+            Some(Msg::Fail(f)) => {
+                // The message's buffer is read again: the path is kept apart.
+                let n = f.path.len().min(kept.len());
+                kept[..n].copy_from_slice(&f.path[..n]);
+                let f = Fail { path: b"", ..f };
+                *pid = drain(ours, buf, *pid);
+                let kept: &'static [u8] = kept;
+                return Err(Fail { path: &kept[..n], ..f });
+            }
+            Some(Msg::Go) => Ok(()),
+            None => Err(Fail::usage(Step::Clone, b"", b"the new process ended before it was ready")),
+        };
+        if let Err(f) = r {
+            *pid = drain(ours, buf, *pid);
+            return Err(f);
+        }
+    }
+}
+
 // ---- the first process ------------------------------------------------------------------------
 
 /// What the container's processes get from create (they are fork-like clones: all of it is

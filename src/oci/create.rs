@@ -2,7 +2,7 @@
 
 use super::config::{self, Spec};
 use super::confine::{self, Filter};
-use super::container::{self, Job, Msg, MSG_MAX};
+use super::container::{self, Job};
 use super::json::{self, Tok};
 use super::record::{self, Record, Space, Status};
 use super::{json_str, take_id, unknown, Arg, Done, Fail, Global, Opts, Step};
@@ -17,8 +17,6 @@ pub const MAX_TOKENS: usize = 32 * 1024;
 static CONFIG: Static<[u8; CONFIG_MAX]> = Static::new([0; CONFIG_MAX]);
 static TOKENS: Static<[Tok; MAX_TOKENS]> = Static::new([Tok::EMPTY; MAX_TOKENS]);
 static FILTER: Static<Filter> = Static::new(Filter::new());
-static MESSAGE: Static<[u8; MSG_MAX]> = Static::new([0; MSG_MAX]);
-static FAILED_PATH: Static<[u8; MSG_MAX]> = Static::new([0; MSG_MAX]);
 static RECORD: Static<Space> = Static::new(Space::new());
 
 type Failed = Fail<'static>;
@@ -345,42 +343,11 @@ fn build(
     for (fd, _) in &job.joins[..job.njoins] {
         sys::close(*fd);
     }
-    let buf = MESSAGE.take().ok_or(Fail::new(Step::Clone, b"", Errno::EBUSY))?;
-    let kept = FAILED_PATH.take().ok_or(Fail::new(Step::Clone, b"", Errno::EBUSY))?;
-    let mut ready = false;
-    loop {
-        match container::recv(ours, buf) {
-            Some(Msg::Maps) => {
-                write_maps(made.first, spec)?;
-                container::send(ours, container::GO, None, 0);
-            }
-            Some(Msg::Pid(p)) if ready => {
-                made.pid = p;
-                break;
-            }
-            Some(Msg::Pid(p)) => made.pid = p,
-            Some(Msg::Pty(m)) => {
-                let r = sys::send_fd(sock, 0, m);
-                sys::close(m);
-                r.map_err(|e| Fail::new(Step::Console, console.map_or(&b""[..], |c| c.to_bytes()), e))?;
-            }
-            // The container's process may be ready before the first one told its pid.
-            Some(Msg::Ready) if made.pid > 0 => break,
-            Some(Msg::Ready) => ready = true,
-            Some(Msg::Fail(f)) => {
-                // The message's buffer is read again each turn: the path is kept apart.
-                let n = f.path.len().min(kept.len());
-                kept[..n].copy_from_slice(&f.path[..n]);
-                let f = Fail { path: &kept[..n], ..f };
-                made.pid = container::drain(ours, buf, made.pid);
-                return Err(f);
-            }
-            Some(Msg::Go) => {}
-            None => return Err(Fail::usage(Step::Clone, b"", b"the container's process ended before it was ready")),
-        }
-    }
+    let first = made.first;
+    let ready = container::wait_ready(ours, sock, console, &mut made.pid, &mut || write_maps(first, spec));
     sys::close(ours);
     sys::close(sock);
+    ready?;
     let _ = sys::wait4(made.first, 0);
     made.first = 0;
     let start = record::start_time(made.pid).ok_or(Fail::usage(Step::Clone, b"", b"the container's process ended before it was ready"))?;

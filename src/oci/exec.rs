@@ -9,7 +9,7 @@
 
 use super::config::{self, Process, Spec, BOUNDING, EFFECTIVE, PERMITTED};
 use super::confine::Filter;
-use super::container::{self, after_gate, die, lookup, pty_of, resolve, send, take_terminal, Msg, MSG_MAX, PID, PTY, READY};
+use super::container::{self, after_gate, die, lookup, pty_of, resolve, send, take_terminal, PID, PTY, READY};
 use super::create::{self, pid_file};
 use super::json::{self, Tok};
 use super::record::{self, Status};
@@ -23,8 +23,6 @@ use core::ffi::CStr;
 const PROCESS_MAX: usize = 128 * 1024;
 static PROCESS_TEXT: Static<[u8; PROCESS_MAX]> = Static::new([0; PROCESS_MAX]);
 static PROCESS_TOKENS: Static<[Tok; 8192]> = Static::new([Tok::EMPTY; 8192]);
-static MESSAGE: Static<[u8; MSG_MAX]> = Static::new([0; MSG_MAX]);
-static FAILED_PATH: Static<[u8; MSG_MAX]> = Static::new([0; MSG_MAX]);
 
 /// The kinds of namespace a process may be in, and their names under /proc/PID/ns.
 const KINDS: [(i32, &[u8]); 8] = [
@@ -216,42 +214,12 @@ fn run(_g: &Global, r: &record::Record, p: &Process<'static>, filter: Option<&Fi
     sys::close(theirs);
     sys::close(pidfd);
     sys::close(procs);
-    let buf = MESSAGE.take().ok_or(Fail::new(Step::Clone, b"", Errno::EBUSY))?;
-    let kept = FAILED_PATH.take().ok_or(Fail::new(Step::Clone, b"", Errno::EBUSY))?;
     let mut pid = 0;
-    let mut ready = false;
-    let failed = loop {
-        match container::recv(ours, buf) {
-            Some(Msg::Pid(n)) if ready => {
-                pid = n;
-                break None;
-            }
-            Some(Msg::Pid(n)) => pid = n,
-            Some(Msg::Pty(m)) => {
-                let r = sys::send_fd(sock, 0, m);
-                sys::close(m);
-                if let Err(e) = r {
-                    break Some(Fail::new(Step::Console, x.console.map_or(&b""[..], |c| c.to_bytes()), e));
-                }
-            }
-            // The new process may be ready before the first one told its pid.
-            Some(Msg::Ready) if pid > 0 => break None,
-            Some(Msg::Ready) => ready = true,
-            Some(Msg::Fail(f)) => {
-                let n = f.path.len().min(kept.len());
-                kept[..n].copy_from_slice(&f.path[..n]);
-                let f = Fail { path: &kept[..n], ..f };
-                pid = container::drain(ours, buf, pid);
-                break Some(f);
-            }
-            Some(_) => {}
-            None => break Some(Fail::usage(Step::Clone, b"", b"the new process ended before it was ready")),
-        }
-    };
+    let ready = container::wait_ready(ours, sock, x.console, &mut pid, &mut || Ok(()));
     sys::close(ours);
     sys::close(sock);
     let _ = sys::wait4(first, 0);
-    if let Some(f) = failed {
+    if let Err(f) = ready {
         if pid > 0 {
             let _ = sys::kill(pid, libc::SIGKILL);
             if !x.detach {
