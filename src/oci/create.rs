@@ -141,47 +141,30 @@ fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> 
         };
     }
     let _ = made;
-    let write = |file: &[u8], v: &[u8]| {
+    // Each limit asked for, to its file (u64::MAX: "max"); cpu.max takes the period after.
+    let cpu_max = (r.cpu_quota.is_some() || r.cpu_period.is_some()).then_some(r.cpu_quota.unwrap_or(u64::MAX));
+    let files: [(&'static [u8], Option<u64>); 6] = [
+        (b"memory.max", r.memory),
+        (b"memory.swap.max", r.swap),
+        (b"memory.low", r.reservation),
+        (b"pids.max", r.pids),
+        (b"cpu.weight", r.cpu_weight),
+        (b"cpu.max", cpu_max),
+    ];
+    for (file, value) in files {
+        let Some(n) = value else { continue };
+        let mut v = Buf::<48>::new();
+        if n == u64::MAX {
+            v.push(b"max");
+        } else {
+            v.push_u64(n);
+        }
+        if file == b"cpu.max" {
+            v.push(b" ").push_u64(r.cpu_period.unwrap_or(100_000));
+        }
         let mut f = Buf::<PATH_MAX>::new();
         f.push(dir.bytes()).push(b"/").push(file);
-        sys::write_file(AT_FDCWD, f.c(), v)
-    };
-    let mut v = Buf::<48>::new();
-    if let Some(m) = r.memory {
-        v.clear();
-        v.push_u64(m);
-        write(b"memory.max", v.bytes()).map_err(|er| Fail::new(Step::Cgroup, b"memory.max", er))?;
-    }
-    for (file, value) in [(&b"memory.swap.max"[..], r.swap), (b"memory.low", r.reservation)] {
-        if let Some(n) = value {
-            v.clear();
-            if n == u64::MAX {
-                v.push(b"max");
-            } else {
-                v.push_u64(n);
-            }
-            let f: &'static [u8] = if file == b"memory.low" { b"memory.low" } else { b"memory.swap.max" };
-            write(file, v.bytes()).map_err(|er| Fail::new(Step::Cgroup, f, er))?;
-        }
-    }
-    if let Some(p) = r.pids {
-        v.clear();
-        v.push_u64(p);
-        write(b"pids.max", v.bytes()).map_err(|er| Fail::new(Step::Cgroup, b"pids.max", er))?;
-    }
-    if let Some(w) = r.cpu_weight {
-        v.clear();
-        v.push_u64(w);
-        write(b"cpu.weight", v.bytes()).map_err(|er| Fail::new(Step::Cgroup, b"cpu.weight", er))?;
-    }
-    if r.cpu_quota.is_some() || r.cpu_period.is_some() {
-        v.clear();
-        match r.cpu_quota {
-            Some(q) => v.push_u64(q),
-            None => v.push(b"max"),
-        };
-        v.push(b" ").push_u64(r.cpu_period.unwrap_or(100_000));
-        write(b"cpu.max", v.bytes()).map_err(|er| Fail::new(Step::Cgroup, b"cpu.max", er))?;
+        sys::write_file(AT_FDCWD, f.c(), v.bytes()).map_err(|er| Fail::new(Step::Cgroup, file, er))?;
     }
     let mut procs = Buf::<PATH_MAX>::new();
     procs.push(dir.bytes()).push(b"/cgroup.procs");
