@@ -390,9 +390,17 @@ pub fn start(g: &Global, o: &mut Opts) -> Done<'static> {
 
 pub fn state(g: &Global, o: &mut Opts) -> Done<'static> {
     let id = no_options(g, o)?;
-    let r = open(g, id)?;
     let mut b = Buf::<{ record::MAX + 256 }>::new();
-    print_state(&mut b, id.to_bytes(), &r);
+    match open(g, id) {
+        Ok(r) => print_state(&mut b, id.to_bytes(), &r),
+        // Made, not yet recorded: create is at work.
+        Err(f) if f.step == Step::Status => {
+            b.push(b"{\"ociVersion\":\"1.0.2\",\"id\":");
+            json_str(&mut b, id.to_bytes());
+            b.push(b",\"status\":\"").push(Status::Creating.name()).push(b"\",\"pid\":0,\"bundle\":\"\"}");
+        }
+        Err(f) => return Err(f),
+    }
     b.push(b"\n");
     let _ = sys::write_all(Fd(1), b.bytes());
     Ok(0)

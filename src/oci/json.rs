@@ -312,6 +312,8 @@ impl<'a> Val<'a> {
         self.tok().kind
     }
     /// The byte offset of the value in the document (for messages).
+    #[cfg(test)]
+    #[cfg(test)]
     pub fn at(&self) -> usize {
         self.tok().start as usize
     }
