@@ -463,17 +463,17 @@ fn dev(root: Fd, spec: &Spec<'static>, userns: bool, tmpfs: bool) -> Result<(), 
     Ok(())
 }
 
-/// The terminal: a pty of the container's devpts, the process's controlling terminal and its
+/// The terminal: a pty of the container's devpts (`exec`'s too), the process's controlling terminal and its
 /// stdio; the master goes to create, which sends it to the console socket.
-fn terminal(root: Fd, p: &Process, chan: Fd) -> Result<(), Fail<'static>> {
+pub fn terminal(root: Fd, p: &Process, chan: Fd, console: bool) -> Result<(), Fail<'static>> {
     let e = |errno| Fail::new(Step::Console, b"/dev/pts/ptmx", errno);
     let ptmx = resolve(root, b"/dev/pts/ptmx", false, false).map_err(e)?;
     let m = sys::openat(AT_FDCWD, via(ptmx).c(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC, 0);
     sys::close(ptmx);
     let m = m.map_err(e)?;
     let s = pty_of(m, p).map_err(e)?;
-    // /dev/console is the terminal too, as runc makes it.
-    if let Ok(c) = resolve(root, b"/dev/console", false, true) {
+    // /dev/console is the container's terminal too, as runc makes it.
+    if let Some(c) = console.then(|| resolve(root, b"/dev/console", false, true).ok()).flatten() {
         let _ = sys::mount(Some(via(s).c()), via(c).c(), None, libc::MS_BIND, None);
         sys::close(c);
     }
@@ -634,7 +634,7 @@ fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     sys::close(job.bundle);
     dev(root, spec, userns, dev_tmpfs)?;
     if spec.process.terminal {
-        terminal(root, &spec.process, job.chan)?;
+        terminal(root, &spec.process, job.chan, true)?;
     }
     pivot(root, job.no_pivot).map_err(|e| Fail::new(Step::PivotRoot, root_path, e))?;
     sys::close(root);

@@ -9,13 +9,12 @@
 
 use super::config::{self, Process, Spec, BOUNDING, EFFECTIVE, PERMITTED};
 use super::confine::Filter;
-use super::container::{self, after_gate, die, lookup, pty_of, resolve, send, take_terminal, PID, PTY, READY};
+use super::container::{self, after_gate, die, lookup, send, PID, READY};
 use super::create::{self, pid_file};
 use super::json::{self, Tok};
 use super::record::{self, Status};
 use super::{take_id, unknown, Arg, Done, Fail, Global, Opts, Step};
 use crate::out::Buf;
-use crate::root::via;
 use crate::state::PATH_MAX;
 use crate::sys::{self, Args, Env, Errno, Fd, Static, AT_FDCWD};
 use core::ffi::CStr;
@@ -279,18 +278,10 @@ fn first(pidfd: Fd, flags: i32, procs: Fd, chan: Fd, p: &Process<'static>, filte
 /// In the new process, inside: the terminal, limits, and the command looked up.
 fn prepare(p: &Process<'static>, chan: Fd) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     if p.terminal {
-        let e = |errno| Fail::new(Step::Console, b"/dev/pts/ptmx", errno);
-        let root = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(e)?;
-        let ptmx = resolve(root, b"/dev/pts/ptmx", false, false).map_err(e);
+        let root = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Console, b"/", e))?;
+        let r = container::terminal(root, p, chan, false);
         sys::close(root);
-        let ptmx = ptmx?;
-        let m = sys::openat(AT_FDCWD, via(ptmx).c(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC, 0);
-        sys::close(ptmx);
-        let m = m.map_err(e)?;
-        let s = pty_of(m, p).map_err(e)?;
-        take_terminal(s).map_err(e)?;
-        sys::send_fd(chan, PTY, m).map_err(e)?;
-        sys::close(m);
+        r?;
     }
     container::limits(p)?;
     lookup(p)
