@@ -13,7 +13,7 @@ use super::container::{self, after_gate, die, lookup, send, PID, READY};
 use super::create::{self, pid_file};
 use super::json::{self, Tok};
 use super::record::{self, Status};
-use super::{take_id, unknown, Arg, Done, Fail, Global, Opts, Step};
+use super::{each_option, small_number, take_id, Done, Fail, Global, OptTable, Opts, Step, IGNORED, VALUE};
 use crate::out::Buf;
 use crate::state::PATH_MAX;
 use crate::sys::{self, Args, Env, Errno, Fd, Static, AT_FDCWD};
@@ -69,43 +69,56 @@ struct Opt {
 
 type Failed = Fail<'static>;
 
+const OPTIONS: &OptTable = &[
+    (b"process", VALUE),
+    (b"p", VALUE),
+    (b"detach", 1),
+    (b"d", 1),
+    (b"pid-file", 2 | VALUE),
+    (b"console-socket", 3 | VALUE),
+    (b"tty", 4),
+    (b"t", 4),
+    (b"cwd", 5 | VALUE),
+    (b"env", 6 | VALUE),
+    (b"e", 6 | VALUE),
+    (b"user", 7 | VALUE),
+    (b"u", 7 | VALUE),
+    (b"cap", 8 | VALUE),
+    (b"c", 8 | VALUE),
+    (b"no-new-privs", 9),
+    (b"preserve-fds", 10 | VALUE),
+    // runc's, with nothing to do here.
+    (b"process-label", IGNORED | VALUE),
+    (b"apparmor", IGNORED | VALUE),
+    (b"cgroup", IGNORED | VALUE),
+    (b"ignore-paused", IGNORED),
+];
+
 fn options(o: &mut Opts) -> Result<Opt, Failed> {
     let mut x = Opt { process: None, detach: false, pid_file: None, console: None, tty: false, cwd: None, envs: [None; 64], nenvs: 0, user: None, caps: 0, nnp: false, preserve: 0 };
-    loop {
-        let Arg::Opt(name, given) = o.next() else { break };
-        match name {
-            b"process" | b"p" => x.process = Some(o.value(b"--process", given)?),
-            b"detach" | b"d" => x.detach = true,
-            b"pid-file" => x.pid_file = Some(o.value(b"--pid-file", given)?),
-            b"console-socket" => x.console = Some(o.value(b"--console-socket", given)?),
-            b"tty" | b"t" => x.tty = true,
-            b"cwd" => x.cwd = Some(o.value(b"--cwd", given)?),
-            b"env" | b"e" => {
-                let v = o.value(b"--env", given)?;
+    each_option(o, OPTIONS, &mut |i, v| {
+        let bad = |why| Fail::usage(Step::Usage, v.to_bytes(), why);
+        match i {
+            0 => x.process = Some(v),
+            1 => x.detach = true,
+            2 => x.pid_file = Some(v),
+            3 => x.console = Some(v),
+            4 => x.tty = true,
+            5 => x.cwd = Some(v),
+            6 => {
                 if x.nenvs == x.envs.len() || !v.to_bytes().contains(&b'=') {
-                    return Err(Fail::usage(Step::Usage, v.to_bytes(), b"--env takes KEY=VALUE, at most 64 times"));
+                    return Err(bad(b"--env takes KEY=VALUE, at most 64 times"));
                 }
                 x.envs[x.nenvs] = Some(v);
                 x.nenvs += 1;
             }
-            b"user" | b"u" => x.user = Some(o.value(b"--user", given)?),
-            b"cap" | b"c" => {
-                let v = o.value(b"--cap", given)?;
-                x.caps |= crate::caps::parse(v.to_bytes()).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"unknown capability"))?;
-            }
-            b"no-new-privs" => x.nnp = true,
-            b"preserve-fds" => {
-                let v = o.value(b"--preserve-fds", given)?;
-                x.preserve = crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"--preserve-fds takes a number"))? as u32;
-            }
-            // runc's, with nothing to do here.
-            b"process-label" | b"apparmor" | b"cgroup" => {
-                o.value(b"--cgroup", given)?;
-            }
-            b"ignore-paused" => {}
-            _ => return Err(unknown(name)),
+            7 => x.user = Some(v),
+            8 => x.caps |= crate::caps::parse(v.to_bytes()).ok_or(bad(b"unknown capability"))?,
+            9 => x.nnp = true,
+            _ => x.preserve = small_number(v)?,
         }
-    }
+        Ok(())
+    })?;
     Ok(x)
 }
 

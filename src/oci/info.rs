@@ -2,20 +2,17 @@
 
 use super::create::{self, cgroup_pids, freeze_file};
 use super::record::{self, Status};
-use super::{take_id, unknown, Arg, Done, Fail, Global, Opts, Step};
+use super::{each_option, take_id, Done, Fail, Global, Opts, Step, IGNORED, VALUE};
 use crate::out::Buf;
 use crate::sys::{self, Errno, Fd, AT_FDCWD};
 
 fn format(o: &mut Opts) -> Result<bool, Fail<'static>> {
     let mut json = false;
-    loop {
-        match o.next() {
-            Arg::Opt(b"format" | b"f", given) => json = o.value(b"--format", given)?.to_bytes() == b"json",
-            Arg::Opt(b"quiet" | b"q", _) => {}
-            Arg::Opt(name, _) => return Err(unknown(name)),
-            _ => return Ok(json),
-        }
-    }
+    each_option(o, &[(b"format", VALUE), (b"f", VALUE), (b"quiet", IGNORED), (b"q", IGNORED)], &mut |_, v| {
+        json = v.to_bytes() == b"json";
+        Ok(())
+    })?;
+    Ok(json)
 }
 
 /// The pids of the container: its cgroup's, or else the processes in its PID namespace.
@@ -71,9 +68,7 @@ pub fn ps(g: &Global, o: &mut Opts) -> Done<'static> {
 }
 
 pub fn freeze(g: &Global, o: &mut Opts, on: bool) -> Done<'static> {
-    if let Arg::Opt(name, _) = o.next() {
-        return Err(unknown(name));
-    }
+    each_option(o, &[], &mut |_, _| Ok(()))?;
     let id = take_id(g, o)?;
     let r = create::open(g, id)?;
     if matches!(r.status, Status::Stopped | Status::Created) {
@@ -148,14 +143,10 @@ const SPEC: &[u8] = br#"{"ociVersion":"1.0.2","process":{"terminal":true,"user":
 /// Write a default config.json into the bundle (the working directory, or --bundle).
 pub fn spec(o: &mut Opts) -> Done<'static> {
     let mut bundle = c".";
-    loop {
-        match o.next() {
-            Arg::Opt(b"bundle" | b"b", given) => bundle = o.value(b"--bundle", given)?,
-            Arg::Opt(b"rootless", _) => {}
-            Arg::Opt(name, _) => return Err(unknown(name)),
-            _ => break,
-        }
-    }
+    each_option(o, &[(b"bundle", VALUE), (b"b", VALUE), (b"rootless", IGNORED)], &mut |_, v| {
+        bundle = v;
+        Ok(())
+    })?;
     let e = |errno| Fail::new(Step::Config, bundle.to_bytes(), errno);
     let dir = sys::openat(AT_FDCWD, bundle, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(e)?;
     let f = sys::openat(dir, c"config.json", libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o644);
