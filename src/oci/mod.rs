@@ -431,20 +431,20 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         return 1;
     };
     let cmd = cmd.to_bytes();
-    let r = match cmd {
-        b"create" => create::create(&g, &mut o, &args, &env),
-        b"start" => create::start(&g, &mut o),
-        b"state" => create::state(&g, &mut o),
-        b"kill" => create::kill(&g, &mut o),
-        b"delete" => create::delete(&g, &mut o),
-        b"exec" => exec::exec(&g, &mut o, &args, &env),
-        b"ps" => info::ps(&g, &mut o),
-        b"pause" => info::freeze(&g, &mut o, true),
-        b"resume" => info::freeze(&g, &mut o, false),
-        b"list" => info::list(&g, &mut o),
-        b"features" => info::features(),
-        b"spec" => info::spec(&mut o),
-        _ => Err(Fail::usage(Step::Usage, cmd, b"unknown command (see sandbox-oci --help)")),
+    const COMMANDS: [&[u8]; 12] = [b"create", b"start", b"state", b"kill", b"delete", b"exec", b"ps", b"pause", b"resume", b"list", b"features", b"spec"];
+    let r = match COMMANDS.iter().position(|c| *c == cmd) {
+        Some(0) => create::create(&g, &mut o, &args, &env),
+        Some(1) => create::start(&g, &mut o),
+        Some(2) => create::state(&g, &mut o),
+        Some(3) => create::kill(&g, &mut o),
+        Some(4) => create::delete(&g, &mut o),
+        Some(5) => exec::exec(&g, &mut o, &args, &env),
+        Some(6) => info::ps(&g, &mut o),
+        Some(n @ (7 | 8)) => info::freeze(&g, &mut o, n == 7),
+        Some(9) => info::list(&g, &mut o),
+        Some(10) => info::features(),
+        Some(_) => info::spec(&mut o),
+        None => Err(Fail::usage(Step::Usage, cmd, b"unknown command (see sandbox-oci --help)")),
     };
     match r {
         Ok(status) => status,
