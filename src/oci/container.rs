@@ -159,6 +159,12 @@ pub fn wait_ready(ours: Fd, sock: Fd, console: Option<&'static CStr>, pid: &mut 
 /// theirs to read).
 pub struct Job<'a> {
     pub spec: &'a Spec<'static>,
+    /// The process to run: the spec's, or exec's.
+    pub process: &'a Process<'static>,
+    /// What the new process does: build the container (`setup`), or exec's part.
+    pub child: fn(&Job) -> Fail<'static>,
+    /// Whether the spec's new namespaces are made (create) or only joined ones entered (exec).
+    pub fresh: bool,
     pub filter: Option<&'a Filter>,
     pub bundle: Fd,
     pub chan: Fd,
@@ -205,7 +211,7 @@ pub fn first(job: &Job) -> ! {
             }
         }
     }
-    let new = |flag: i32| job.spec.namespace(flag).is_some_and(|n| n.path.is_none());
+    let new = |flag: i32| job.fresh && job.spec.namespace(flag).is_some_and(|n| n.path.is_none());
     if new(libc::CLONE_NEWUSER) {
         if let Err(e) = sys::unshare(libc::CLONE_NEWUSER) {
             fail(chan, &Fail::new(Step::Clone, b"user", e));
@@ -224,10 +230,7 @@ pub fn first(job: &Job) -> ! {
         fail(chan, &Fail::new(Step::Clone, b"", e));
     }
     match sys::clone(libc::SIGCHLD as u64) {
-        Ok(0) => {
-            let f = setup(job);
-            fail(chan, &f)
-        }
+        Ok(0) => fail(chan, &(job.child)(job)),
         Ok(pid) => {
             send(chan, PID, None, pid as u64);
             sys::exit(0)
@@ -583,12 +586,12 @@ pub fn in_user_namespace() -> bool {
 }
 
 /// The container's process: everything before the gate. Returns only on failure.
-fn setup(job: &Job) -> Fail<'static> {
+pub fn setup(job: &Job) -> Fail<'static> {
     match build(job) {
         Ok(path) => {
             send(job.chan, READY, None, 0);
             gate(job.gate);
-            die(&after_gate(&job.spec.process, job.filter, job.preserve, path.c()))
+            die(&after_gate(job.process, job.filter, job.preserve, path.c()))
         }
         Err(f) => f,
     }

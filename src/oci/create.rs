@@ -309,7 +309,7 @@ fn build(
         _ => Fd(-1),
     };
     let procs = make_cgroup(g, spec, id.to_bytes(), &mut made.cgroup)?;
-    let mut job = Job { spec, filter, bundle: bfd, chan: Fd(-1), gate, procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot, preserve };
+    let mut job = Job { spec, process: &spec.process, child: container::setup, fresh: true, filter, bundle: bfd, chan: Fd(-1), gate, procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot, preserve };
     for n in spec.namespaces() {
         if let Some(p) = n.path {
             let fd = sys::openat(AT_FDCWD, p, libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Namespace, p.to_bytes(), e))?;

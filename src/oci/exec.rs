@@ -9,7 +9,7 @@
 
 use super::config::{self, Process, Spec, BOUNDING, EFFECTIVE, PERMITTED};
 use super::confine::Filter;
-use super::container::{self, after_gate, die, lookup, send, PID, READY};
+use super::container::{self, after_gate, die, lookup, send, Job, READY};
 use super::create::{self, pid_file};
 use super::json::{self, Tok};
 use super::record::{self, Status};
@@ -196,10 +196,10 @@ pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
     if p.terminal && x.console.is_none() {
         return Err(Fail::usage(Step::Console, b"process.terminal", b"a terminal needs --console-socket"));
     }
-    run(g, &r, &p, filter, &x)
+    run(&spec, &r, &p, filter, &x)
 }
 
-fn run(_g: &Global, r: &record::Record, p: &Process<'static>, filter: Option<&Filter>, x: &Opt) -> Result<i32, Fail<'static>> {
+fn run(spec: &Spec<'static>, r: &record::Record, p: &Process<'static>, filter: Option<&Filter>, x: &Opt) -> Result<i32, Fail<'static>> {
     let pidfd = record::pidfd(r).ok_or(Fail::usage(Step::Status, b"stopped", b"exec needs a running container"))?;
     let flags = other_namespaces(r.pid);
     let sock = match x.console {
@@ -219,7 +219,14 @@ fn run(_g: &Global, r: &record::Record, p: &Process<'static>, filter: Option<&Fi
     }
     let (ours, theirs) = sys::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC).map_err(|e| Fail::new(Step::Clone, b"", e))?;
     let first = match sys::clone(libc::SIGCHLD as u64) {
-        Ok(0) => first(pidfd, flags, procs, theirs, p, filter, x.preserve),
+        Ok(0) => {
+            let mut job = Job { spec, process: p, child, fresh: false, filter, bundle: Fd(-1), chan: theirs, gate: Fd(-1), procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot: false, preserve: x.preserve };
+            if flags != 0 {
+                job.joins[0] = (pidfd, flags);
+                job.njoins = 1;
+            }
+            container::first(&job)
+        }
         Ok(pid) => pid,
         Err(e) => return Err(Fail::new(Step::Clone, b"", e)),
     };
@@ -255,36 +262,16 @@ fn run(_g: &Global, r: &record::Record, p: &Process<'static>, filter: Option<&Fi
     }
 }
 
-fn first(pidfd: Fd, flags: i32, procs: Fd, chan: Fd, p: &Process<'static>, filter: Option<&Filter>, preserve: u32) -> ! {
-    if procs.0 >= 0 {
-        if let Err(e) = sys::write(procs, b"0") {
-            container::fail(chan, &Fail::new(Step::Cgroup, b"cgroup.procs", e));
+/// The new process, in the container's namespaces: its terminal, limits, the command looked
+/// up, then (ready) its confinement and execve.
+fn child(job: &Job) -> Fail<'static> {
+    match prepare(job.process, job.chan) {
+        Ok(path) => {
+            send(job.chan, READY, None, 0);
+            sys::close(job.chan);
+            die(&after_gate(job.process, job.filter, job.preserve, path.c()))
         }
-        sys::close(procs);
-    }
-    if flags != 0 {
-        if let Err(e) = sys::setns(pidfd, flags) {
-            container::fail(chan, &Fail::new(Step::Namespace, b"", e));
-        }
-    }
-    sys::close(pidfd);
-    match sys::clone(libc::SIGCHLD as u64) {
-        Ok(0) => {
-            let f = match prepare(p, chan) {
-                Ok(path) => {
-                    send(chan, READY, None, 0);
-                    sys::close(chan);
-                    die(&after_gate(p, filter, preserve, path.c()))
-                }
-                Err(f) => f,
-            };
-            container::fail(chan, &f)
-        }
-        Ok(pid) => {
-            send(chan, PID, None, pid as u64);
-            sys::exit(0)
-        }
-        Err(e) => container::fail(chan, &Fail::new(Step::Clone, b"", e)),
+        Err(f) => f,
     }
 }
 
