@@ -166,7 +166,11 @@ pub struct Job<'a> {
     /// Whether the spec's new namespaces are made (create) or only joined ones entered (exec).
     pub fresh: bool,
     pub filter: Option<&'a Filter>,
+    /// The bundle, opened by create (to compare), and its path, opened again here: a
+    /// descriptor from before unshare(CLONE_NEWNS) leads to the old namespace's mounts (the
+    /// engine's rootfs mount there), which open_tree refuses.
     pub bundle: Fd,
+    pub bundle_path: &'static CStr,
     pub chan: Fd,
     /// The gate, open for reading and writing (so that opening it does not wait).
     pub gate: Fd,
@@ -622,19 +626,26 @@ fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     // The rootfs, as a mount of its own (pivot_root needs one), by descriptor from here on.
     let root_path: &'static [u8] = spec.root.to_bytes();
     let re = |errno| Fail::new(Step::Rootfs, root_path, errno);
-    let dir = sys::openat(job.bundle, spec.root, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(re)?;
+    let be = |errno| Fail::new(Step::Bundle, job.bundle_path.to_bytes(), errno);
+    let bundle = sys::openat(AT_FDCWD, job.bundle_path, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(be)?;
+    match (sys::fstat(bundle), sys::fstat(job.bundle)) {
+        (Ok(a), Ok(b)) if (a.dev, a.ino) == (b.dev, b.ino) => {}
+        _ => return Err(be(Errno::ESTALE)),
+    }
+    sys::close(job.bundle);
+    let dir = sys::openat(bundle, spec.root, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(re)?;
     let root = sys::open_tree(dir, c"", 1 | (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as u32).map_err(re)?;
     sys::move_mount(root, dir).map_err(re)?;
     sys::close(dir);
     let mut dev_tmpfs = false;
     for m in spec.mounts() {
         let dest: &'static [u8] = m.dest.to_bytes();
-        mount_one(root, job.bundle, m, userns).map_err(|e| Fail::new(Step::Mount, dest, e))?;
+        mount_one(root, bundle, m, userns).map_err(|e| Fail::new(Step::Mount, dest, e))?;
         if dest == b"/dev" {
             dev_tmpfs = !m.is_bind();
         }
     }
-    sys::close(job.bundle);
+    sys::close(bundle);
     dev(root, spec, userns, dev_tmpfs)?;
     if spec.process.terminal {
         terminal(root, &spec.process, job.chan, true)?;

@@ -99,7 +99,7 @@ fn cgroup_path(g: &Global, spec: &Spec, id: &[u8], out: &mut Buf<PATH_MAX>) {
 /// Make the container's cgroup with its limits (cgroup v2); an fd of its cgroup.procs, or -1
 /// when the container has none: cgroups disabled, or no v2 and no resources asked for.
 fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> Result<Fd, Fail<'static>> {
-    let r = &spec.resources;
+    let mut r = spec.resources;
     if g.no_cgroups {
         return Ok(Fd(-1));
     }
@@ -113,11 +113,15 @@ fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> 
     let e = |errno| Fail::new(Step::Cgroup, b"", errno);
     let mut have = [0u8; 512];
     let n = sys::read_file(c"/sys/fs/cgroup/cgroup.controllers", &mut have).unwrap_or(0);
+    let has = |c: &[u8]| have[..n].split(|&b| b == b' ' || b == b'\n').any(|w| w == c);
+    if r.default_shares && !has(b"cpu") {
+        r.cpu_weight = None;
+    }
     let wanted: [(&'static [u8], bool); 3] = [(b"memory", r.memory.is_some() || r.swap.is_some() || r.reservation.is_some()), (b"pids", r.pids.is_some()), (b"cpu", r.cpu_weight.is_some() || r.cpu_quota.is_some())];
     let mut enable = Buf::<64>::new();
     for (c, needed) in wanted {
         if needed {
-            if !have[..n].split(|&b| b == b' ' || b == b'\n').any(|w| w == c) {
+            if !has(c) {
                 return Err(Fail::usage(Step::NoController, c, b""));
             }
             enable.push(if enable.len() > 0 { b" +" } else { b"+" }).push(c);
@@ -309,7 +313,7 @@ fn build(
         _ => Fd(-1),
     };
     let procs = make_cgroup(g, spec, id.to_bytes(), &mut made.cgroup)?;
-    let mut job = Job { spec, process: &spec.process, child: container::setup, fresh: true, filter, bundle: bfd, chan: Fd(-1), gate, procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot, preserve };
+    let mut job = Job { spec, process: &spec.process, child: container::setup, fresh: true, filter, bundle: bfd, bundle_path: bundle, chan: Fd(-1), gate, procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot, preserve };
     for n in spec.namespaces() {
         if let Some(p) = n.path {
             let fd = sys::openat(AT_FDCWD, p, libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Namespace, p.to_bytes(), e))?;
