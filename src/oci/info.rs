@@ -4,6 +4,7 @@ use super::create::{self, cgroup_pids, freeze_file};
 use super::record::{self, Status};
 use super::{each_option, take_id, Done, Fail, Global, Opts, Step, IGNORED, VALUE};
 use crate::out::Buf;
+use core::ffi::CStr;
 use crate::sys::{self, Errno, Fd, AT_FDCWD};
 
 fn format(o: &mut Opts) -> Result<bool, Fail<'static>> {
@@ -13,6 +14,23 @@ fn format(o: &mut Opts) -> Result<bool, Fail<'static>> {
         Ok(())
     })?;
     Ok(json)
+}
+
+/// Each name in the directory `path` (none if it cannot be read).
+fn each_name(path: &CStr, f: &mut dyn FnMut(&[u8])) {
+    let Ok(dir) = sys::openat(AT_FDCWD, path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) else { return };
+    let mut d = [0u8; 8192];
+    while let Ok(n @ 1..) = sys::getdents(dir, &mut d) {
+        let mut at = 0;
+        // struct linux_dirent64: ino, off, reclen (at 16), type, then the name from 19.
+        while at + 19 < n {
+            let reclen = u16::from_ne_bytes([d[at + 16], d[at + 17]]) as usize;
+            let name = &d[at + 19..(at + reclen).min(n)];
+            f(&name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())]);
+            at += reclen.max(1);
+        }
+    }
+    sys::close(dir);
 }
 
 /// The pids of the container: its cgroup's, or else the processes in its PID namespace.
@@ -38,28 +56,15 @@ pub fn ps(g: &Global, o: &mut Opts) -> Done<'static> {
         let mut ns = Buf::<64>::new();
         ns.push(b"/proc/").push_u64(r.pid as u64).push(b"/ns/pid");
         if let Ok(want) = sys::stat_at(AT_FDCWD, ns.c(), 0) {
-            let proc_dir = sys::openat(AT_FDCWD, c"/proc", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Process, b"/proc", e))?;
-            let mut d = [0u8; 8192];
-            while let Ok(n) = sys::getdents(proc_dir, &mut d) {
-                if n == 0 {
-                    break;
-                }
-                let mut at = 0;
-                while at + 19 < n {
-                    let reclen = u16::from_ne_bytes([d[at + 16], d[at + 17]]) as usize;
-                    let name = &d[at + 19..at + reclen];
-                    let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
-                    if let Some(pid) = crate::cgroup::parse_u64(name) {
-                        ns.clear();
-                        ns.push(b"/proc/").push(name).push(b"/ns/pid");
-                        if sys::stat_at(AT_FDCWD, ns.c(), 0).is_ok_and(|s| (s.dev, s.ino) == (want.dev, want.ino)) {
-                            put(pid as i32);
-                        }
+            each_name(c"/proc", &mut |name| {
+                if let Some(pid) = crate::cgroup::parse_u64(name) {
+                    ns.clear();
+                    ns.push(b"/proc/").push(name).push(b"/ns/pid");
+                    if sys::stat_at(AT_FDCWD, ns.c(), 0).is_ok_and(|s| (s.dev, s.ino) == (want.dev, want.ino)) {
+                        put(pid as i32);
                     }
-                    at += reclen.max(1);
                 }
-            }
-            sys::close(proc_dir);
+            });
         }
     }
     out.push(if json { b"]\n" } else { b"" });
@@ -85,43 +90,26 @@ pub fn list(g: &Global, o: &mut Opts) -> Done<'static> {
     let json = format(o)?;
     let mut out = Buf::<65536>::new();
     out.push(if json { b"[" } else { b"ID\tPID\tSTATUS\tBUNDLE\n" });
-    let Ok(dir) = sys::openat(AT_FDCWD, g.root, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) else {
-        out.push(if json { b"]\n" } else { b"" });
-        let _ = sys::write_all(Fd(1), out.bytes());
-        return Ok(0);
-    };
-    let mut d = [0u8; 8192];
     let mut first = true;
     let mut space = record::Space::new();
-    while let Ok(n) = sys::getdents(dir, &mut d) {
-        if n == 0 {
-            break;
+    each_name(g.root, &mut |name| {
+        if name.first() == Some(&b'.') {
+            return;
         }
-        let mut at = 0;
-        while at + 19 < n {
-            let reclen = u16::from_ne_bytes([d[at + 16], d[at + 17]]) as usize;
-            let name = &d[at + 19..at + reclen];
-            let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
-            at += reclen.max(1);
-            if name.first() == Some(&b'.') {
-                continue;
-            }
-            let mut idb = Buf::<1100>::new();
-            idb.push(name);
-            if let Ok(r) = record::read(g.root, idb.c(), &mut space) {
-                if json {
-                    if !first {
-                        out.push(b",");
-                    }
-                    create::print_state(&mut out, name, &r);
-                } else {
-                    out.push(name).push(b"\t").push_u64(if r.status == Status::Stopped { 0 } else { r.pid as u64 }).push(b"\t").push(r.status.name()).push(b"\t").push(r.bundle.to_bytes()).push(b"\n");
+        let mut idb = Buf::<1100>::new();
+        idb.push(name);
+        if let Ok(r) = record::read(g.root, idb.c(), &mut space) {
+            if json {
+                if !first {
+                    out.push(b",");
                 }
-                first = false;
+                create::print_state(&mut out, name, &r);
+            } else {
+                out.push(name).push(b"\t").push_u64(if r.status == Status::Stopped { 0 } else { r.pid as u64 }).push(b"\t").push(r.status.name()).push(b"\t").push(r.bundle.to_bytes()).push(b"\n");
             }
+            first = false;
         }
-    }
-    sys::close(dir);
+    });
     out.push(if json { b"]\n" } else { b"" });
     let _ = sys::write_all(Fd(1), out.bytes());
     Ok(0)
