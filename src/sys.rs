@@ -984,3 +984,9 @@ pub fn readlink(path: &CStr, buf: &mut [u8]) -> Result<usize> {
     // SAFETY: path is a live C string and buf live and writable for its length.
     unsafe { syscall!(Sysno::readlinkat, libc::AT_FDCWD, path.as_ptr(), buf.as_mut_ptr(), buf.len()) }
 }
+
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session keyring for this process.
+pub fn join_new_session_keyring() -> Result<()> {
+    // SAFETY: the name pointer is NULL (an anonymous keyring).
+    unsafe { syscall!(Sysno::keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, 0) }.map(drop)
+}

@@ -180,6 +180,8 @@ pub struct Job<'a> {
     pub joins: [(Fd, i32); 8],
     pub njoins: usize,
     pub no_pivot: bool,
+    /// --no-new-keyring not given: the container gets a session keyring of its own.
+    pub new_keyring: bool,
     pub preserve: u32,
 }
 
@@ -617,6 +619,14 @@ fn gate(fd: Fd) {
 
 fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     let spec = job.spec;
+    // A session keyring of its own, as runc gives one: the engine's keys are not the
+    // container's (a kernel without keys, or a user namespace out of key quota, goes without).
+    if job.new_keyring {
+        match sys::join_new_session_keyring() {
+            Ok(()) | Err(Errno::ENOSYS) | Err(Errno::EDQUOT) => {}
+            Err(e) => return Err(Fail::new(Step::Clone, b"session keyring", e)),
+        }
+    }
     let userns = spec.namespace(libc::CLONE_NEWUSER).is_some() || in_user_namespace();
     let prop = match spec.propagation & !libc::MS_REC {
         libc::MS_PRIVATE => libc::MS_PRIVATE,

@@ -5,7 +5,7 @@ use super::confine::{self, Filter};
 use super::container::{self, Job};
 use super::json::{self, Tok};
 use super::record::{self, Record, Space, Status};
-use super::{each_option, json_str, small_number, take_id, Done, Fail, Global, OptTable, Opts, Step, IGNORED, VALUE};
+use super::{each_option, json_str, small_number, take_id, Done, Fail, Global, OptTable, Opts, Step, VALUE};
 use crate::out::Buf;
 use crate::state::PATH_MAX;
 use crate::sys::{self, Args, Env, Errno, Fd, Static, AT_FDCWD};
@@ -232,7 +232,7 @@ fn kill_and_wait(pid: i32) {
 }
 
 pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
-    let (mut bundle, mut pid_path, mut console, mut preserve, mut no_pivot) = (c".", None, None, 0u32, false);
+    let (mut bundle, mut pid_path, mut console, mut preserve, mut no_pivot, mut new_keyring) = (c".", None, None, 0u32, false, true);
     const OPTIONS: &OptTable = &[
         (b"bundle", VALUE),
         (b"b", VALUE),
@@ -240,7 +240,7 @@ pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static>
         (b"console-socket", 2 | VALUE),
         (b"preserve-fds", 3 | VALUE),
         (b"no-pivot", 4),
-        (b"no-new-keyring", IGNORED),
+        (b"no-new-keyring", 5),
     ];
     each_option(o, OPTIONS, &mut |i, v| {
         match i {
@@ -248,7 +248,8 @@ pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static>
             1 => pid_path = Some(v),
             2 => console = Some(v),
             3 => preserve = small_number(v)?,
-            _ => no_pivot = true,
+            4 => no_pivot = true,
+            _ => new_keyring = false,
         }
         Ok(())
     })?;
@@ -262,7 +263,7 @@ pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static>
     }
     let dir = record::make(g.root, id)?;
     let mut made = Made { cgroup: Buf::new(), first: 0, pid: 0 };
-    match build(g, &spec, filter, bfd, dir, id, bundle, console, preserve, no_pivot, &mut made) {
+    match build(g, &spec, filter, bfd, dir, id, bundle, console, preserve, (no_pivot, new_keyring), &mut made) {
         Ok(()) => {}
         Err(f) => {
             if made.first > 0 {
@@ -302,7 +303,7 @@ fn build(
     bundle: &'static CStr,
     console: Option<&'static CStr>,
     preserve: u32,
-    no_pivot: bool,
+    (no_pivot, new_keyring): (bool, bool),
     made: &mut Made,
 ) -> Result<(), Fail<'static>> {
     let state = |e| Fail::new(Step::StateDir, record::GATE.to_bytes(), e);
@@ -313,7 +314,7 @@ fn build(
         _ => Fd(-1),
     };
     let procs = make_cgroup(g, spec, id.to_bytes(), &mut made.cgroup)?;
-    let mut job = Job { spec, process: &spec.process, child: container::setup, fresh: true, filter, bundle: bfd, bundle_path: bundle, chan: Fd(-1), gate, procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot, preserve };
+    let mut job = Job { spec, process: &spec.process, child: container::setup, fresh: true, filter, bundle: bfd, bundle_path: bundle, chan: Fd(-1), gate, procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot, new_keyring, preserve };
     for n in spec.namespaces() {
         if let Some(p) = n.path {
             let fd = sys::openat(AT_FDCWD, p, libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Namespace, p.to_bytes(), e))?;
