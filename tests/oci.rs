@@ -581,3 +581,40 @@ fn a_relative_root_that_is_a_mount_point() {
     assert_eq!(o.run(&["delete", "r1"]).code, 0);
     o.finish();
 }
+
+/// Device nodes: those of the image, and those made inside with CAP_MKNOD, open nothing (every
+/// mount is nodev); the container's own (/dev/null, linux.devices) still work. The decoy device
+/// is the null device, standing for the host's disk.
+#[test]
+fn device_nodes_of_the_image_or_made_inside_do_not_open() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-nodev");
+    let rootfs = o.f.path("rootfs");
+    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    assert!(Command::new("mknod").arg("-m").arg("666").arg(rootfs.join("tmp/disk")).args(["c", "1", "3"]).status().unwrap().success());
+    let script = "echo x > /tmp/disk && echo IMAGE-NODE-OPENED; mknod /dev/disk c 1 3 && (echo x > /dev/disk && echo MADE-NODE-OPENED); \
+        mknod /run/disk c 1 3 && (echo x > /run/disk && echo RUN-NODE-OPENED); echo y > /dev/null && echo null-ok; echo y > /dev/fuse 2>/dev/null; echo fuse=$?";
+    let text = config(rootfs.to_str().unwrap(), &["sh", "-c", script], "",
+        r#""devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229,"fileMode":438}],"#, "")
+        .replace(r#""bounding":["CAP_KILL","CAP_CHOWN","CAP_NET_BIND_SERVICE"]"#, r#""bounding":["CAP_KILL","CAP_CHOWN","CAP_MKNOD","CAP_DAC_OVERRIDE"]"#)
+        .replace(r#""effective":["CAP_KILL","CAP_CHOWN"]"#, r#""effective":["CAP_KILL","CAP_CHOWN","CAP_MKNOD","CAP_DAC_OVERRIDE"]"#)
+        .replace(r#""permitted":["CAP_KILL","CAP_CHOWN"]"#, r#""permitted":["CAP_KILL","CAP_CHOWN","CAP_MKNOD","CAP_DAC_OVERRIDE"]"#)
+        .replace(r#","readonly":true}"#, "}")
+        .replace(r#"{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}"#,
+                 r#"{"destination":"/run","type":"tmpfs","source":"tmpfs","options":["dev"]}"#);
+    o.write_config(&text);
+    let out = o.f.path("c.out");
+    let pid = o.create("n1", &out);
+    assert_eq!(o.run(&["start", "n1"]).code, 0);
+    wait_pid(pid);
+    let s = fs::read_to_string(&out).unwrap() + &fs::read_to_string(out.with_extension("err")).unwrap();
+    assert!(!s.contains("OPENED"), "a device node opened: {s}");
+    assert!(s.contains("Permission denied"), "{s}");
+    assert!(s.contains("null-ok"), "{s}");
+    // /dev/fuse opens (ENODEV or the like without the module, never EACCES from nodev).
+    assert!(!s.contains("fuse: Permission denied"), "{s}");
+    assert_eq!(o.run(&["delete", "n1"]).code, 0);
+    o.finish();
+}

@@ -345,14 +345,17 @@ fn data(m: &Mount, out: &mut Buf<1024>) {
 fn bind(root: Fd, bundle: Fd, m: &Mount) -> Result<(), Errno> {
     let src_path = m.source.unwrap_or(c"");
     let src = sys::openat(bundle, src_path, libc::O_PATH | libc::O_CLOEXEC, 0)?;
-    let is_dir = sys::fstat(src).map(|s| s.mode & libc::S_IFMT == libc::S_IFDIR)?;
+    let kind = sys::fstat(src).map(|s| s.mode & libc::S_IFMT)?;
+    let is_dir = kind == libc::S_IFDIR;
+    // nodev, but for a device the engine gives by bind (a node of the host's /dev).
+    let nodev = if kind == libc::S_IFCHR || kind == libc::S_IFBLK { 0 } else { libc::MOUNT_ATTR_NODEV };
     let rec = m.flags & libc::MS_REC != 0;
     let flags = 1 /* OPEN_TREE_CLONE */ | libc::AT_EMPTY_PATH as u32 | if rec { libc::AT_RECURSIVE as u32 } else { 0 };
     let tree = sys::open_tree(src, c"", flags);
     sys::close(src);
     let tree = tree?;
     let at = libc::AT_EMPTY_PATH | if rec { libc::AT_RECURSIVE } else { 0 };
-    let r = sys::mount_setattr(tree, c"", at, attrs(m.flags), attrs(m.clear))
+    let r = sys::mount_setattr(tree, c"", at, attrs(m.flags) | nodev, attrs(m.clear) & !nodev)
         .and_then(|()| resolve(root, m.dest.to_bytes(), is_dir, true))
         .and_then(|dst| {
             let r = sys::move_mount(tree, dst);
@@ -376,6 +379,10 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool) -> Result<(), Errno>
     if kind.to_bytes() == b"cgroup" || kind.to_bytes() == b"cgroup2" {
         // cgroup v2 only; read-only unless asked otherwise.
         kind = c"cgroup2";
+    }
+    // devpts holds only the kernel's terminals; /dev gets nodev once its nodes are bound (`dev`).
+    if kind.to_bytes() != b"devpts" && m.dest.to_bytes() != b"/dev" {
+        flags |= libc::MS_NODEV;
     }
     let mut d = Buf::<1024>::new();
     data(m, &mut d);
@@ -468,6 +475,48 @@ fn dev(root: Fd, spec: &Spec<'static>, userns: bool, tmpfs: bool) -> Result<(), 
     for d in spec.devices() {
         let path: &'static [u8] = d.path.to_bytes();
         device(root, path, d.kind, d.major, d.minor, d.mode, Some((d.uid, d.gid)), userns).map_err(|e| Fail::new(Step::Device, path, e))?;
+    }
+    if tmpfs {
+        only_these_nodes(root, spec).map_err(|e| Fail::new(Step::Device, b"/dev", e))?;
+    }
+    Ok(())
+}
+
+/// /dev made nodev, with the nodes made above (the defaults and linux.devices) still usable:
+/// each is cloned as a bind mount of its own while /dev has no nodev yet, and put back on
+/// itself after. A node made later in /dev (CAP_MKNOD) opens nothing, as no device cgroup is
+/// used (linux.resources.devices is not enforced: what the container can open is this list).
+fn only_these_nodes(root: Fd, spec: &Spec<'static>) -> Result<(), Errno> {
+    let mut nodes = [(Fd(-1), Fd(-1)); DEFAULT_DEVICES.len() + super::config::MAX_DEVICES];
+    let mut n = 0;
+    let mut path = Buf::<PATH_MAX>::new();
+    let paths = DEFAULT_DEVICES.iter().map(|d| d.0.to_bytes()).chain(spec.devices().iter().map(|d| d.path.to_bytes()));
+    for p in paths {
+        path.clear();
+        if !p.starts_with(b"/") {
+            path.push(b"/dev/");
+        }
+        path.push(p);
+        let Ok(node) = resolve(root, path.bytes(), false, false) else { continue };
+        match sys::fstat(node).map(|s| s.mode & libc::S_IFMT) {
+            Ok(libc::S_IFCHR | libc::S_IFBLK) => {}
+            _ => {
+                sys::close(node);
+                continue;
+            }
+        }
+        let clone = sys::open_tree(node, c"", 1 | libc::AT_EMPTY_PATH as u32)?;
+        nodes[n] = (node, clone);
+        n += 1;
+    }
+    let dev = resolve(root, b"/dev", true, false)?;
+    let r = sys::mount_setattr(dev, c"", libc::AT_EMPTY_PATH, libc::MOUNT_ATTR_NODEV, 0);
+    sys::close(dev);
+    r?;
+    for &(node, clone) in &nodes[..n] {
+        sys::move_mount(clone, node)?;
+        sys::close(clone);
+        sys::close(node);
     }
     Ok(())
 }
@@ -645,6 +694,9 @@ fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     sys::close(job.bundle);
     let dir = sys::openat(bundle, spec.root, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(re)?;
     let root = sys::open_tree(dir, c"", 1 | (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as u32).map_err(re)?;
+    // nodev on every mount of the container: a device node of the image, or one made inside
+    // (CAP_MKNOD), opens nothing. The nodes it may use are bound one by one (`dev`).
+    sys::mount_setattr(root, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, libc::MOUNT_ATTR_NODEV, 0).map_err(re)?;
     sys::move_mount(root, dir).map_err(re)?;
     sys::close(dir);
     let mut dev_tmpfs = false;
