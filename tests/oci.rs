@@ -618,3 +618,45 @@ fn device_nodes_of_the_image_or_made_inside_do_not_open() {
     assert_eq!(o.run(&["delete", "n1"]).code, 0);
     o.finish();
 }
+
+/// A script whose interpreter is reached through a descriptor of the runtime's
+/// (`#!/proc/self/fd/N/../..`, the kernel looks it up before close-on-exec), under a seccomp
+/// profile that refuses close_range: no host file runs. The decoy "host binary" is a copy of
+/// busybox outside the root, which says "applet not found" when run as `decoy-interp`.
+#[test]
+fn no_descriptor_of_the_runtime_reaches_the_containers_execve() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-fds");
+    let rootfs = o.f.path("rootfs");
+    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    fs::copy(rootfs.join("bin/busybox"), o.f.path("decoy-interp")).unwrap();
+    for n in 3..10 {
+        // From the state directory (--root/ID) or the bundle, ../.. or .. is the test's directory.
+        let script = format!("#!/proc/self/fd/{n}/../../decoy-interp\n");
+        fs::write(rootfs.join(format!("bin/s{n}")), &script).unwrap();
+        fs::write(rootfs.join(format!("bin/t{n}")), format!("#!/proc/self/fd/{n}/../decoy-interp\n")).unwrap();
+        for s in [format!("bin/s{n}"), format!("bin/t{n}")] {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(rootfs.join(s), fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    let mut seen = String::new();
+    for (i, n) in (3..10).flat_map(|n| [("s", n), ("t", n)]).enumerate() {
+        let text = config(rootfs.to_str().unwrap(), &[&format!("/bin/{}{}", n.0, n.1)], r#""noNewPrivileges":true,"#,
+            r#""seccomp":{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["close_range"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]},"#, "");
+        o.write_config(&text);
+        let out = o.f.path(&format!("c{i}.out"));
+        let id = format!("f{i}");
+        let pid = o.create(&id, &out);
+        assert_eq!(o.run(&["--log", o.f.path("log").to_str().unwrap(), "start", &id]).code, 0);
+        wait_pid(pid);
+        seen += &fs::read_to_string(&out).unwrap();
+        seen += &fs::read_to_string(out.with_extension("err")).unwrap();
+        assert_eq!(o.run(&["delete", &id]).code, 0);
+    }
+    assert!(!seen.contains("applet not found"), "a host file ran in the container: {seen}");
+    assert!(seen.contains("cannot execute"), "{seen}");
+    o.finish();
+}

@@ -180,6 +180,9 @@ pub struct Job<'a> {
     pub joins: [(Fd, i32); 8],
     pub njoins: usize,
     pub no_pivot: bool,
+    /// Host descriptors create or exec hold that the new processes must not (the state
+    /// directory, the --log file): closed first thing after clone.
+    pub leave: [Fd; 2],
     /// --no-new-keyring not given: the container gets a session keyring of its own.
     pub new_keyring: bool,
     pub preserve: u32,
@@ -198,6 +201,9 @@ const NEW_FLAGS: [i32; 7] = [
 /// The first process: cgroup, namespaces, then the container's process forked into them.
 pub fn first(job: &Job) -> ! {
     let chan = job.chan;
+    for fd in job.leave {
+        sys::close(fd);
+    }
     if job.procs.0 >= 0 {
         if let Err(e) = sys::write(job.procs, b"0") {
             fail(chan, &Fail::new(Step::Cgroup, b"cgroup.procs", e));
@@ -746,7 +752,19 @@ pub fn limits(p: &Process) -> Result<(), Fail<'static>> {
     if let Some(adj) = p.oom_score_adj {
         let mut b = Buf::<24>::new();
         b.push_i64(adj);
-        sys::write_file(AT_FDCWD, c"/proc/self/oom_score_adj", b.bytes()).map_err(|e| Fail::new(Step::OomScore, b"/proc/self/oom_score_adj", e))?;
+        let file = c"/proc/self/oom_score_adj";
+        let r = match sys::write_file(AT_FDCWD, file, b.bytes()) {
+            // Not dumpable, our /proc files are the host's root's: in a user namespace of its own
+            // the process may write them only while dumpable, a moment with no host fd of note.
+            Err(Errno::EACCES) => {
+                let _ = sys::prctl(libc::PR_SET_DUMPABLE, 1);
+                let r = sys::write_file(AT_FDCWD, file, b.bytes());
+                let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
+                r
+            }
+            r => r,
+        };
+        r.map_err(|e| Fail::new(Step::OomScore, file.to_bytes(), e))?;
     }
     Ok(())
 }
@@ -789,6 +807,11 @@ pub fn after_gate(p: &Process<'static>, filter: Option<&Filter>, preserve: u32, 
 }
 
 fn confine_and_exec(p: &Process<'static>, filter: Option<&Filter>, preserve: u32, path: &CStr) -> Result<(), Fail<'static>> {
+    // Nothing of the host reaches the process: every descriptor but stdio and the engine's
+    // --preserve-fds is closed first (also those of ours, whatever their close-on-exec: the
+    // kernel looks a script's `#!` interpreter up before it closes those), before a seccomp
+    // profile could refuse close_range, and a failure stops the start.
+    sys::close_range(3 + preserve, u32::MAX, 0).map_err(|e| Fail::new(Step::Exec, b"close_range", e))?;
     // Without no_new_privs the filter needs CAP_SYS_ADMIN: installed while it is still there.
     if let (Some(f), false) = (filter, p.nnp) {
         confine::install(f).map_err(|e| Fail::new(Step::Seccomp, b"linux.seccomp", e))?;
@@ -826,9 +849,6 @@ fn confine_and_exec(p: &Process<'static>, filter: Option<&Filter>, preserve: u32
         }
     }
     crate::exec::enter_cwd(Some(p.cwd)).map_err(|e| Fail { step: Step::Cwd, path: p.cwd.to_bytes(), errno: e.errno, why: b"" })?;
-    // Nothing of the host reaches the process: every descriptor but stdio and the engine's
-    // --preserve-fds is closed (also those of ours, whatever their close-on-exec).
-    let _ = sys::close_range(3 + preserve, u32::MAX, 0);
     let mut argv = PtrArray::<{ super::config::MAX_ARGS + 1 }>::new();
     for a in p.args() {
         argv.push(a);

@@ -196,10 +196,10 @@ pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
     if p.terminal && x.console.is_none() {
         return Err(Fail::usage(Step::Console, b"process.terminal", b"a terminal needs --console-socket"));
     }
-    run(&spec, &r, &p, filter, &x)
+    run(g, &spec, &r, &p, filter, &x)
 }
 
-fn run(spec: &Spec<'static>, r: &record::Record, p: &Process<'static>, filter: Option<&Filter>, x: &Opt) -> Result<i32, Fail<'static>> {
+fn run(g: &Global, spec: &Spec<'static>, r: &record::Record, p: &Process<'static>, filter: Option<&Filter>, x: &Opt) -> Result<i32, Fail<'static>> {
     let pidfd = record::pidfd(r).ok_or(Fail::usage(Step::Status, b"stopped", b"exec needs a running container"))?;
     let flags = other_namespaces(r.pid);
     let sock = match x.console {
@@ -220,7 +220,7 @@ fn run(spec: &Spec<'static>, r: &record::Record, p: &Process<'static>, filter: O
     let (ours, theirs) = sys::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC).map_err(|e| Fail::new(Step::Clone, b"", e))?;
     let first = match sys::clone(libc::SIGCHLD as u64) {
         Ok(0) => {
-            let mut job = Job { spec, process: p, child, fresh: false, filter, bundle: Fd(-1), bundle_path: c"", chan: theirs, gate: Fd(-1), procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot: false, new_keyring: false, preserve: x.preserve };
+            let mut job = Job { spec, process: p, child, fresh: false, filter, bundle: Fd(-1), bundle_path: c"", chan: theirs, gate: Fd(-1), procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot: false, leave: [g.log, Fd(-1)], new_keyring: false, preserve: x.preserve };
             if flags != 0 {
                 job.joins[0] = (pidfd, flags);
                 job.njoins = 1;

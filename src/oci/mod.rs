@@ -371,6 +371,10 @@ static XDG_ROOT: sys::Static<[u8; crate::state::PATH_MAX]> = sys::Static::new([0
 
 /// The entry of the OCI runtime: `argv[0]` named `sandbox-oci`.
 pub fn main(args: Args, env: sys::Env) -> i32 {
+    // Not dumpable, from the start: no process of a container (same uid, same capabilities once
+    // ours are lowered) may open /proc/PID/fd of ours or trace us while we hold host files.
+    // Every process made here inherits it; the container's command's execve resets it.
+    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
     let mut g = Global { root: c"/run/sandbox-oci", log: Fd(-1), json_log: false, systemd_cgroup: false, no_cgroups: false, debug: false, id: core::cell::Cell::new(b"") };
     // Rootless engines run the runtime in a user namespace of theirs: state under
     // $XDG_RUNTIME_DIR then, as runc keeps it.
