@@ -430,6 +430,7 @@ fn bad_bundles_fail_with_one_line_and_leave_nothing() {
         return;
     }
     let o = Oci::new("oci-bad");
+    let core_pattern = fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
     let good = config(IMAGE, &["true"], "", "", "");
     let file_root = o.f.path("a-file");
     fs::write(&file_root, "x").unwrap();
@@ -442,6 +443,10 @@ fn bad_bundles_fail_with_one_line_and_leave_nothing() {
         (Some(good.replace(r#""uid":0"#, r#""uid":"root""#)), "process.user.uid"),
         (Some(good.replace(r#""args":["true"]"#, r#""args":["no-such-command"]"#)), "no-such-command"),
         (Some(good.replace(r#""destination":"/tmp","type":"tmpfs""#, r#""destination":"/tmp","type":"nosuchfs""#)), "/tmp"),
+        // The host's sysctls: the value written would be the current one, but it is refused.
+        (Some(config(IMAGE, &["true"], "", &format!(r#""sysctl":{{"kernel.core_pattern":{:?}}},"#, core_pattern.trim_end()), "")), "linux.sysctl"),
+        (Some(config(IMAGE, &["true"], "", r#""sysctl":{"net.ipv4.ip_forward":"1"},"#, "").replace(r#"{"type":"network"},"#, "")), "linux.sysctl"),
+        (Some(config(IMAGE, &["true"], "", r#""cgroupsPath":"/../../tmp/x","#, "")), "linux.cgroupsPath"),
     ];
     for (text, expect) in cases {
         match &text {
@@ -461,6 +466,7 @@ fn bad_bundles_fail_with_one_line_and_leave_nothing() {
         assert!(logged.starts_with("{\"level\":\"error\",\"msg\":\"bad1: ") && logged.ends_with("}\n"), "{logged}");
         assert_dir_empty(&o.root);
     }
+    assert_eq!(fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(), core_pattern);
     o.finish();
 }
 
@@ -483,6 +489,15 @@ fn mount_points_are_resolved_inside_the_root() {
     // The same path inside the root: where the symlink leads when resolved there.
     fs::create_dir_all(rootfs.join(decoy.strip_prefix("/").unwrap())).unwrap();
     std::os::unix::fs::symlink("../../../../../../..", rootfs.join("etc/up")).unwrap();
+    // /proc through a symlink (where the /dev tmpfs would hide it, and its masks): refused.
+    let fake = o.f.path("fake-rootfs");
+    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&fake).status().unwrap().success());
+    fs::remove_dir_all(fake.join("proc")).unwrap();
+    std::os::unix::fs::symlink("/dev/fakeproc", fake.join("proc")).unwrap();
+    o.write_config(&config(fake.to_str().unwrap(), &["true"], "", "", ""));
+    let r = o.run(&["create", "--bundle", o.bundle(), "p1"]);
+    assert!(r.code != 0 && r.stderr.contains("mount: /proc: Too many symbolic links"), "{r:#?}");
+    assert_dir_empty(&o.root);
     let src = o.f.path("src");
     fs::create_dir(&src).unwrap();
     fs::write(src.join("f"), "bound").unwrap();

@@ -682,6 +682,21 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         if kb.is_empty() || kb.contains(&b'/') || kb.windows(2).any(|w| w == b"..") || kb.starts_with(b".") {
             return refuse(b"linux.sysctl", b"not a sysctl name");
         }
+        // Only a sysctl of a namespace the container has, as runc: the others are the host's
+        // (kernel.core_pattern would run a file of the container's as the host's root).
+        const IPC: [&[u8]; 8] = [b"kernel.msgmax", b"kernel.msgmnb", b"kernel.msgmni", b"kernel.sem", b"kernel.shmall", b"kernel.shmmax", b"kernel.shmmni", b"kernel.shm_rmid_forced"];
+        let ns = if IPC.contains(&kb) || kb.starts_with(b"fs.mqueue.") {
+            libc::CLONE_NEWIPC
+        } else if kb.starts_with(b"net.") {
+            libc::CLONE_NEWNET
+        } else if kb == b"kernel.hostname" || kb == b"kernel.domainname" {
+            libc::CLONE_NEWUTS
+        } else {
+            0
+        };
+        if ns == 0 || s.namespace(ns).is_none() {
+            return refuse(b"linux.sysctl", b"not a sysctl of a namespace the container has its own of");
+        }
         s.sysctl[s.nsysctl] = (k, string(v, b"linux.sysctl")?);
         s.nsysctl += 1;
     }
@@ -695,6 +710,9 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         },
     };
     s.cgroups_path = opt_string(l, b"cgroupsPath", b"linux.cgroupsPath")?.filter(|p| !p.is_empty());
+    if s.cgroups_path.is_some_and(|p| p.to_bytes().split(|&c| c == b'/' || c == b':').any(|c| c == b"." || c == b"..")) {
+        return refuse(b"linux.cgroupsPath", b"may not name . or ..");
+    }
     if let Some(r) = l.get(b"resources") {
         resources(r, &mut s.resources)?;
     }

@@ -80,8 +80,8 @@ pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
     if arches.is_some_and(|a| a.len() > 0 && !a.items().any(|x| x.bytes() == Some(b"SCMP_ARCH_X86_64"))) {
         return refuse(b"linux.seccomp.architectures", b"sandbox filters x86_64 calls: the list must hold SCMP_ARCH_X86_64");
     }
-    // SPEC_ALLOW whatever the profile says, as the CLI's filter has it (caps.rs: why).
-    f.flags = libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW as u32;
+    // The profile's flags only: SPEC_ALLOW too only when asked, as runc.
+    f.flags = 0;
     for fl in v.get(b"flags").iter().flat_map(|x| x.items()) {
         f.flags |= fl.bytes().and_then(seccomp::flag).ok_or(Refused { field: b"linux.seccomp.flags", why: b"unknown flag" })?;
     }

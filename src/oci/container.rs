@@ -390,6 +390,17 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool) -> Result<(), Errno>
     if kind.to_bytes() != b"devpts" && m.dest.to_bytes() != b"/dev" {
         flags |= libc::MS_NODEV;
     }
+    if kind.to_bytes() == b"proc" || kind.to_bytes() == b"sysfs" {
+        // No symlink on the way to /proc or /sys (runc's checkProcMount): an image must not
+        // move them where a later mount hides them, and their masks with them.
+        let mut p = Buf::<PATH_MAX>::new();
+        p.push(m.dest.to_bytes());
+        match sys::openat2(root, p.c(), libc::O_PATH | libc::O_CLOEXEC, 0x10 | 0x04 /* IN_ROOT | NO_SYMLINKS */) {
+            Ok(fd) => sys::close(fd),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+    }
     let mut d = Buf::<1024>::new();
     data(m, &mut d);
     let dst = resolve(root, m.dest.to_bytes(), true, true)?;

@@ -460,6 +460,14 @@ pub fn cgroup_pids(path: &[u8], mut f: impl FnMut(i32)) -> bool {
     true
 }
 
+/// Signal a process through a pidfd (taken now, so the number is not reused under us).
+fn signal_pid(pid: i32, sig: i32) {
+    if let Ok(p) = sys::pidfd_open(pid) {
+        let _ = sys::pidfd_send_signal(p, sig);
+        sys::close(p);
+    }
+}
+
 pub fn kill(g: &Global, o: &mut Opts) -> Done<'static> {
     let mut all = false;
     each_option(o, &[(b"all", 0), (b"a", 0)], &mut |_, _| {
@@ -476,12 +484,7 @@ pub fn kill(g: &Global, o: &mut Opts) -> Done<'static> {
         return Err(Fail::usage(Step::Signal, b"", b"the container is not running"));
     };
     if all {
-        cgroup_pids(r.cgroup, |pid| {
-            if let Ok(p) = sys::pidfd_open(pid) {
-                let _ = sys::pidfd_send_signal(p, sig);
-                sys::close(p);
-            }
-        });
+        cgroup_pids(r.cgroup, |pid| signal_pid(pid, sig));
     }
     let res = sys::pidfd_send_signal(fd, sig);
     sys::close(fd);
@@ -513,9 +516,7 @@ pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
             if r.status == Status::Paused {
                 let _ = freeze_file(r.cgroup, false);
             }
-            cgroup_pids(r.cgroup, |pid| {
-                let _ = sys::kill(pid, libc::SIGKILL);
-            });
+            cgroup_pids(r.cgroup, |pid| signal_pid(pid, libc::SIGKILL));
             if let Some(fd) = record::pidfd(&r) {
                 let _ = sys::pidfd_send_signal(fd, libc::SIGKILL);
                 let mut p = [libc::pollfd { fd: fd.0, events: libc::POLLIN, revents: 0 }];
