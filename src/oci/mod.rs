@@ -115,13 +115,9 @@ const WHAT: [&[u8]; Step::Process as usize] = [
 ];
 
 impl Step {
+    /// The step a report byte names (the discriminants are 1, 2, ... in the order of STEPS).
     pub fn from_u8(v: u8) -> Step {
-        if v >= 1 && v <= Step::Process as u8 {
-            // SAFETY-free: the discriminants are 1..=Process without gaps; match by table.
-            STEPS[v as usize - 1]
-        } else {
-            Step::Clone
-        }
+        STEPS.get((v as usize).wrapping_sub(1)).copied().unwrap_or(Step::Clone)
     }
 }
 
@@ -499,4 +495,34 @@ pub fn small_number(v: &'static CStr) -> Result<u32, Fail<'static>> {
 /// Options a command does not know: an error naming it.
 pub fn unknown(name: &'static [u8]) -> Fail<'static> {
     Fail::usage(Step::Usage, name, b"unknown option (see sandbox-oci --help)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_round_trip_through_their_byte() {
+        for s in STEPS {
+            assert_eq!(Step::from_u8(s as u8), s);
+        }
+        assert_eq!(Step::from_u8(0), Step::Clone);
+        assert_eq!(Step::from_u8(200), Step::Clone);
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut b = Buf::<64>::new();
+        json_str(&mut b, b"a\"b\\c\nd\x01");
+        assert_eq!(b.bytes(), br#""a\"b\\c\nd\u0001""#);
+    }
+
+    #[test]
+    fn error_lines_name_the_container_step_path_and_reason() {
+        let mut b = Buf::<1400>::new();
+        Fail::new(Step::Rootfs, b"/x", Errno::ENOENT).line(b"c1", &mut b);
+        assert_eq!(b.bytes(), b"sandbox-oci: c1: root filesystem: /x: No such file or directory");
+        Fail::usage(Step::Refused, b"hooks", b"not supported by sandbox").line(b"c1", &mut b);
+        assert_eq!(b.bytes(), b"sandbox-oci: c1: config.json: hooks: not supported by sandbox");
+    }
 }
