@@ -892,6 +892,7 @@ impl<T> Static<T> {
     pub const fn new(v: T) -> Self {
         Static { cell: core::cell::UnsafeCell::new(v), taken: core::sync::atomic::AtomicBool::new(false) }
     }
+    #[allow(clippy::mut_from_ref)] // one &mut ever: `taken` hands the value out once
     pub fn take(&'static self) -> Option<&'static mut T> {
         if self.taken.swap(true, core::sync::atomic::Ordering::Relaxed) {
             return None;

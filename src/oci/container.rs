@@ -441,6 +441,7 @@ const DEFAULT_DEVICES: [(&CStr, u64, u64); 6] = [(c"null", 1, 3), (c"zero", 1, 5
 
 /// A device node at `path` (under /dev): made with mknod, or, in a user namespace (where
 /// mknod makes nothing that opens), the host's node bound onto an empty file.
+#[allow(clippy::too_many_arguments)] // a node's fields, as linux.devices gives them
 fn device(root: Fd, path: &[u8], kind: u32, major: u64, minor: u64, mode: u32, owner: Option<(u32, u32)>, userns: bool) -> Result<(), Errno> {
     let slash = path.iter().rposition(|&c| c == b'/').unwrap_or(0);
     let dir = resolve(root, &path[..slash.max(1)], true, true)?;
