@@ -991,3 +991,12 @@ pub fn join_new_session_keyring() -> Result<()> {
     // SAFETY: the name pointer is NULL (an anonymous keyring).
     unsafe { syscall!(Sysno::keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, 0) }.map(drop)
 }
+
+/// The file system type (statfs's f_type) of the file at `path`.
+pub fn fs_type(path: &CStr) -> Result<u64> {
+    // SAFETY: an all-zero statfs is a valid value of this plain C struct.
+    let mut st: libc::statfs = unsafe { core::mem::zeroed() };
+    // SAFETY: path is a live C string and st a live, writable struct statfs.
+    unsafe { syscall!(Sysno::statfs, path.as_ptr(), &mut st as *mut libc::statfs) }?;
+    Ok(st.f_type)
+}

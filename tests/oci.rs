@@ -447,6 +447,8 @@ fn bad_bundles_fail_with_one_line_and_leave_nothing() {
         (Some(config(IMAGE, &["true"], "", &format!(r#""sysctl":{{"kernel.core_pattern":{:?}}},"#, core_pattern.trim_end()), "")), "linux.sysctl"),
         (Some(config(IMAGE, &["true"], "", r#""sysctl":{"net.ipv4.ip_forward":"1"},"#, "").replace(r#"{"type":"network"},"#, "")), "linux.sysctl"),
         (Some(config(IMAGE, &["true"], "", r#""cgroupsPath":"/../../tmp/x","#, "")), "linux.cgroupsPath"),
+        // procfs hidden by a later mount: its masks would land on the tmpfs.
+        (Some(good.replace(r#"{"destination":"/tmp","#, r#"{"destination":"/proc","type":"tmpfs","source":"tmpfs"},{"destination":"/tmp","#)), "mount: /proc"),
     ];
     for (text, expect) in cases {
         match &text {

@@ -738,6 +738,12 @@ fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     if spec.propagation & !(libc::MS_REC) != 0 {
         sys::mount(None, c"/", None, spec.propagation, None).map_err(|e| Fail::new(Step::Propagation, b"/", e))?;
     }
+    // The masks of /proc and the sysctls go through /proc: it must be the procfs mounted above,
+    // not a directory of the image standing in for it.
+    let has_proc = spec.mounts().iter().any(|m| m.kind.is_some_and(|k| k.to_bytes() == b"proc"));
+    if has_proc && sys::fs_type(c"/proc") != Ok(libc::PROC_SUPER_MAGIC as u64) {
+        return Err(Fail::new(Step::Mount, b"/proc", Errno::EXDEV));
+    }
     sysctls(spec)?;
     let root = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::PivotRoot, b"/", e))?;
     mask(root, spec)?;
