@@ -214,8 +214,10 @@ fn run(g: &Global, spec: &Spec<'static>, r: &record::Record, p: &Process<'static
         sys::openat(AT_FDCWD, f.c(), libc::O_WRONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Cgroup, b"cgroup.procs", e))?
     };
     if !x.detach {
-        // The new process is re-parented here when the first one exits: waited for here.
+        // The new process is re-parented here when the first one exits: waited for here, with
+        // the signals sent to exec passed on to it (blocked until then; it unblocks its own).
         let _ = sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
+        let _ = sys::sigprocmask(libc::SIG_BLOCK, FORWARDED);
     }
     let (ours, theirs) = sys::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC).map_err(|e| Fail::new(Step::Clone, b"", e))?;
     let first = match sys::clone(libc::SIGCHLD as u64) {
@@ -254,17 +256,37 @@ fn run(g: &Global, spec: &Spec<'static>, r: &record::Record, p: &Process<'static
         return Ok(0);
     }
     loop {
-        match sys::wait4(pid, 0) {
+        match sys::wait4(pid, libc::WNOHANG) {
+            Ok((0, _)) => {}
             Ok((_, status)) => return Ok(crate::init::status(status)),
-            Err(Errno::EINTR) => {}
+            Err(Errno::EINTR) => continue,
             Err(e) => return Err(Fail::new(Step::Process, b"wait", e)),
+        }
+        match sys::sigwait_info(FORWARDED) {
+            Ok((libc::SIGCHLD, _)) | Err(_) => {}
+            Ok((sig, _)) => {
+                let _ = sys::kill(pid, sig);
+            }
         }
     }
 }
 
+/// What a waiting exec passes on to its process (SIGCHLD: it ended).
+const FORWARDED: sys::SigSet = sys::SigSet::of(&[
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCHLD,
+]);
+
 /// The new process, in the container's namespaces: its terminal, limits, the command looked
 /// up, then (ready) its confinement and execve.
 fn child(job: &Job) -> Fail<'static> {
+    let _ = sys::sigprocmask(libc::SIG_UNBLOCK, FORWARDED);
     match prepare(job.process, job.chan) {
         Ok(path) => {
             send(job.chan, READY, None, 0);
