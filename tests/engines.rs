@@ -39,7 +39,7 @@ struct Runtime {
     name: &'static str,
     path: PathBuf,
     /// Under podman, run with --cgroups=disabled (the runtime is among containers.conf's
-    /// runtime_supports_nocgroups); runc cannot, and uses the host's v1 cgroups.
+    /// runtime_supports_nocgroup); runc cannot, and uses the host's v1 cgroups.
     no_cgroups: bool,
     /// Give podman a cgroup2-only /sys/fs/cgroup (crun 1.8 refuses hybrid cgroups even with
     /// none asked for).
@@ -167,11 +167,13 @@ static SEQ: AtomicUsize = AtomicUsize::new(0);
 struct Scratch {
     dir: PathBuf,
     holder: Option<Running>,
+    /// The holder's pid, 0 without one (the host's namespace).
     holder_pid: u32,
 }
 
 impl Scratch {
-    fn new(tag: &str, cgroup2: bool) -> Scratch {
+    /// `namespace`: make the namespace (else commands run in the host's).
+    fn new(tag: &str, namespace: bool, cgroup2: bool) -> Scratch {
         let dir = std::env::temp_dir().join(format!(
             "sandbox-engines-{}-{}-{}",
             tag,
@@ -181,6 +183,9 @@ impl Scratch {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        if !namespace {
+            return Scratch { dir, holder: None, holder_pid: 0 };
+        }
         let ready = dir.join("ns-ready");
         let cg = if cgroup2 {
             "{ umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup; } && mount -t cgroup2 none /sys/fs/cgroup && "
@@ -206,6 +211,9 @@ impl Scratch {
 
     /// `cmd` run inside the namespace.
     fn enter(&self, program: &str) -> Command {
+        if self.holder_pid == 0 {
+            return Command::new(program);
+        }
         let mut c = Command::new("nsenter");
         c.args(["-t", &self.holder_pid.to_string(), "-m", "--", program]);
         c
@@ -219,7 +227,10 @@ impl Scratch {
     /// Mounts that mention the directory, in the namespace and on the host.
     fn mounts(&self) -> Vec<String> {
         let d = self.dir.to_string_lossy().into_owned();
-        let mut v = mounts_mentioning(Path::new(&format!("/proc/{}/mountinfo", self.holder_pid)), &d);
+        let mut v = Vec::new();
+        if self.holder_pid != 0 {
+            v = mounts_mentioning(Path::new(&format!("/proc/{}/mountinfo", self.holder_pid)), &d);
+        }
         v.extend(mounts_mentioning(Path::new("/proc/self/mountinfo"), &d));
         v
     }
@@ -268,7 +279,14 @@ struct Podman {
 
 impl Podman {
     fn new(rt: &Runtime, rootless: bool) -> Podman {
-        let s = Scratch::new(if rootless { "podman-rootless" } else { "podman" }, rt.podman_cgroup2);
+        // Rootless podman runs in the host's namespace unless the runtime needs cgroup2 (in a
+        // namespace of the test's, each run of it waited 20 s for conmon's cleanup); its
+        // runtime's state is under XDG_RUNTIME_DIR, in the scratch directory.
+        let s = Scratch::new(
+            if rootless { "podman-rootless" } else { "podman" },
+            !rootless || rt.podman_cgroup2,
+            rt.podman_cgroup2,
+        );
         let user = rootless.then(|| {
             let uid = uid_of(ROOTLESS_USER).expect("the rootless user");
             (ROOTLESS_USER.to_string(), uid)
@@ -292,14 +310,17 @@ impl Podman {
             format!("[storage]\ndriver = \"overlay\"\ngraphroot = \"{d}/storage\"\nrunroot = \"{d}/runroot\"\n"),
         )
         .unwrap();
+        // Its database, temporary and events files stay where podman puts them by default (under
+        // the storage and the namespace's /run): the cleanup that conmon runs when a container
+        // ends is another podman, which must find the same ones.
         fs::write(
             home.join("containers.conf"),
             format!(
                 "[containers]\n\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
-                 events_logfile_path = \"{d}/events.log\"\ntmp_dir = \"{d}/tmp\"\nruntime = \"{n}\"\n\
+                 runtime = \"{n}\"\n\
                  runtime_supports_json = [\"crun\", \"runc\", \"sandbox-oci\"]\n\
-                 runtime_supports_nocgroups = [\"crun\", \"sandbox-oci\"]\n\n\
-                 [engine.runtimes]\n{n} = [\"{p}\"]\n\n[network]\nnetwork_config_dir = \"{d}/net\"\n",
+                 runtime_supports_nocgroup = [\"crun\", \"sandbox-oci\"]\n\n\
+                 [engine.runtimes]\n{n} = [\"{p}\"]\n",
                 n = rt.name,
                 p = rt.path.display()
             ),
@@ -604,7 +625,7 @@ const CTR_IMAGE: &str = "docker.io/library/busybox:test";
 
 impl Containerd {
     fn new(rt: &Runtime) -> Containerd {
-        let s = Scratch::new("containerd", rt.containerd_cgroup2);
+        let s = Scratch::new("containerd", true, rt.containerd_cgroup2);
         let d = s.dir.display().to_string();
         fs::write(
             s.path("config.toml"),
