@@ -298,7 +298,7 @@ impl<'a> Error<'a> {
 static ERRNO_TEXTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/errno.bin"));
 
 /// The OS reason for an errno, as `Errno::description` words it.
-fn describe(errno: i32) -> Option<&'static [u8]> {
+pub fn describe(errno: i32) -> Option<&'static [u8]> {
     let mut t = ERRNO_TEXTS;
     while let [lo, hi, len, rest @ ..] = t {
         let (text, next) = rest.split_at_checked(*len as usize)?;

@@ -31,6 +31,7 @@ mod init;
 mod launch;
 mod machine;
 mod network;
+mod oci;
 mod out;
 mod pty;
 mod remove;
@@ -68,6 +69,10 @@ pub extern "C" fn main(argc: i32, argv: *const *const u8, envp: *const *const u8
     // SAFETY: the C runtime passes the process's own argv (argc entries, NULL-terminated) and
     // environment, which live until the process exits.
     let (args, env) = unsafe { (Args::new(argc, argv), Env::new(envp)) };
+    // Called as `sandbox-oci`: the OCI runtime (oci/), off the CLI's path.
+    if args.len() > 0 && args.get(0).to_bytes().rsplit(|&c| c == b'/').next() == Some(oci::NAME) {
+        sys::exit(oci::main(args, env))
+    }
     sys::exit(run(args, env))
 }
 

@@ -80,7 +80,7 @@ fn beneath(root: Fd, path: &[u8], dir: bool) -> Result<Fd, Errno> {
 
 /// `/proc/self/fd/N`: how mount(2) and overlayfs are handed a file we hold open (a host source,
 /// or a mount point opened by `beneath`).
-fn via(fd: Fd) -> Buf<32> {
+pub fn via(fd: Fd) -> Buf<32> {
     let mut b = Buf::<32>::new();
     b.push(b"/proc/self/fd/").push_u64(fd.0 as u64);
     b
@@ -223,7 +223,7 @@ pub fn detach_old_root_here<'a>() -> Result<(), Error<'a>> {
 }
 
 /// `/..` is `/`: nothing is stacked on the root any more.
-fn check_detached<'a>() -> Result<(), Error<'a>> {
+pub fn check_detached<'a>() -> Result<(), Error<'a>> {
     let e = |errno| Error::new(Step::PivotRoot, b"/", errno);
     sys::chdir(c"/").map_err(e)?;
     let top = sys::stat_at(AT_FDCWD, c"/", 0).map_err(e)?;

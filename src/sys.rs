@@ -875,3 +875,112 @@ pub fn on_read_only_mount(fd: Fd) -> bool {
     // SAFETY: st is a live, writable struct statfs.
     unsafe { syscall!(Sysno::fstatfs, fd.0, &mut st as *mut libc::statfs) }.is_ok_and(|_| st.f_flags & libc::ST_RDONLY != 0)
 }
+
+// OCI runtime ---------------------------------------------------------------------------------
+
+/// A large buffer in .bss (its pages cost only once touched), handed out once: a second
+/// `take` gets None.
+pub struct Static<T> {
+    cell: core::cell::UnsafeCell<T>,
+    taken: core::sync::atomic::AtomicBool,
+}
+
+// SAFETY: the value is handed out once (`taken`), as the only reference to it.
+unsafe impl<T> Sync for Static<T> {}
+
+impl<T> Static<T> {
+    pub const fn new(v: T) -> Self {
+        Static { cell: core::cell::UnsafeCell::new(v), taken: core::sync::atomic::AtomicBool::new(false) }
+    }
+    pub fn take(&'static self) -> Option<&'static mut T> {
+        if self.taken.swap(true, core::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        // SAFETY: `taken` guarantees this is the only reference ever made to the value.
+        Some(unsafe { &mut *self.cell.get() })
+    }
+}
+
+/// A stream socket connected to the unix socket at `path`, close-on-exec.
+pub fn connect_unix(path: &[u8]) -> Result<Fd> {
+    let mut addr = libc::sockaddr_un { sun_family: libc::AF_UNIX as u16, sun_path: [0; 108] };
+    if path.is_empty() || path.len() >= addr.sun_path.len() {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    for (d, s) in addr.sun_path.iter_mut().zip(path) {
+        *d = *s as libc::c_char;
+    }
+    let s = socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)?;
+    // SAFETY: addr is a live sockaddr_un of the size passed.
+    match unsafe { syscall!(Sysno::connect, s.0, &addr as *const libc::sockaddr_un, core::mem::size_of_val(&addr)) } {
+        Ok(_) => Ok(s),
+        Err(e) => {
+            close(s);
+            Err(e)
+        }
+    }
+}
+
+pub fn setdomainname(name: &[u8]) -> Result<()> {
+    // SAFETY: name is live for its length.
+    unsafe { syscall!(Sysno::setdomainname, name.as_ptr(), name.len()) }.map(drop)
+}
+
+/// setrlimit of this process (prlimit64 on pid 0).
+pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> Result<()> {
+    let lim: [u64; 2] = [soft, hard];
+    // SAFETY: lim is a live struct rlimit64; the old-limit pointer is NULL.
+    unsafe { syscall!(Sysno::prlimit64, 0, resource, lim.as_ptr(), 0) }.map(drop)
+}
+
+pub fn setgroups(groups: &[u32]) -> Result<()> {
+    // SAFETY: groups is live for its length.
+    unsafe { syscall!(Sysno::setgroups, groups.len(), groups.as_ptr()) }.map(drop)
+}
+
+pub fn setresuid(uid: u32) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::setresuid, uid, uid, uid) }.map(drop)
+}
+
+pub fn setresgid(gid: u32) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::setresgid, gid, gid, gid) }.map(drop)
+}
+
+/// Send `sig` to the process a pidfd names.
+pub fn pidfd_send_signal(fd: Fd, sig: i32) -> Result<()> {
+    // SAFETY: the siginfo pointer is NULL.
+    unsafe { syscall!(Sysno::pidfd_send_signal, fd.0, sig, 0, 0) }.map(drop)
+}
+
+/// open_tree(2) with `flags` (OPEN_TREE_CLONE, AT_RECURSIVE, AT_EMPTY_PATH, ...), close-on-exec.
+pub fn open_tree(dir: Fd, path: &CStr, flags: u32) -> Result<Fd> {
+    // SAFETY: path is a live C string.
+    unsafe { syscall!(Sysno::open_tree, dir.0, path.as_ptr(), flags | libc::O_CLOEXEC as u32) }.map(|f| Fd(f as i32))
+}
+
+/// The wall clock: seconds and nanoseconds since the epoch.
+pub fn realtime() -> (u64, u64) {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a live timespec.
+    let _ = unsafe { syscall!(Sysno::clock_gettime, libc::CLOCK_REALTIME, &mut ts as *mut libc::timespec) };
+    (ts.tv_sec as u64, ts.tv_nsec as u64)
+}
+
+pub fn fchownat(dir: Fd, path: &CStr, uid: u32, gid: u32, flags: i32) -> Result<()> {
+    // SAFETY: path is a live C string.
+    unsafe { syscall!(Sysno::fchownat, dir.0, path.as_ptr(), uid, gid, flags) }.map(drop)
+}
+
+/// Wait for one of `fds` to be ready, at most `ms` milliseconds (-1: no limit); returns how many are.
+pub fn poll_for(fds: &mut [libc::pollfd], ms: i32) -> Result<usize> {
+    // SAFETY: fds is a live, writable array of pollfd of the length passed.
+    unsafe { syscall!(Sysno::poll, fds.as_mut_ptr(), fds.len(), ms) }
+}
+
+/// readlinkat: the target of the symlink `path`, into `buf`; returns its length.
+pub fn readlink(path: &CStr, buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: path is a live C string and buf live and writable for its length.
+    unsafe { syscall!(Sysno::readlinkat, libc::AT_FDCWD, path.as_ptr(), buf.as_mut_ptr(), buf.len()) }
+}

@@ -2,6 +2,10 @@
 //! static probe (tests/helpers/probe.c, mode `allowlist`) inside a sandbox on the busybox image,
 //! with the default capabilities and with --cap-add/--cap-drop. Where the kernel itself would
 //! let a call through, EPERM can only be the filter's.
+//!
+//! The compiler of OCI profiles (`seccomp::compile`) is tried on the real kernel by the unit
+//! tests in src/seccomp.rs (`installed_*`): a forked child installs a compiled filter and makes
+//! the calls, x32's and i386's among them.
 
 mod common;
 

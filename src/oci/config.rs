@@ -1,0 +1,823 @@
+//! config.json to a typed spec in fixed arrays. Strings stay in the document's buffer (`&CStr`
+//! into it). What sandbox cannot honour is refused with the field's name; keys that change
+//! nothing it does are ignored, as runc does.
+
+use super::json::{Kind, Val};
+use crate::caps;
+use core::ffi::CStr;
+
+pub const MAX_ARGS: usize = 256;
+pub const MAX_ENV: usize = 512;
+pub const MAX_MOUNTS: usize = 64;
+pub const MAX_PATHS: usize = 64;
+pub const MAX_MAPS: usize = 8;
+pub const MAX_GROUPS: usize = 32;
+pub const MAX_RLIMITS: usize = 16;
+pub const MAX_SYSCTL: usize = 32;
+pub const MAX_DEVICES: usize = 64;
+
+/// A refusal: the field (a JSON path) and why.
+#[derive(Clone, Copy, Debug)]
+pub struct Refused {
+    pub field: &'static [u8],
+    pub why: &'static [u8],
+}
+
+pub fn refuse<T>(field: &'static [u8], why: &'static [u8]) -> Result<T, Refused> {
+    Err(Refused { field, why })
+}
+
+const NOT_SUPPORTED: &[u8] = b"not supported by sandbox";
+const BAD_TYPE: &[u8] = b"wrong type";
+const TOO_MANY: &[u8] = b"too many entries";
+
+/// Capability sets, in the order of `Process::caps`.
+pub const BOUNDING: usize = 0;
+pub const EFFECTIVE: usize = 1;
+pub const INHERITABLE: usize = 2;
+pub const PERMITTED: usize = 3;
+pub const AMBIENT: usize = 4;
+const CAP_SETS: [&[u8]; 5] = [b"bounding", b"effective", b"inheritable", b"permitted", b"ambient"];
+
+pub const RLIMITS: [&[u8]; 16] = [
+    b"CPU", b"FSIZE", b"DATA", b"STACK", b"CORE", b"RSS", b"NPROC", b"NOFILE", b"MEMLOCK", b"AS", b"LOCKS", b"SIGPENDING",
+    b"MSGQUEUE", b"NICE", b"RTPRIO", b"RTTIME",
+];
+
+#[derive(Clone, Copy)]
+pub struct Rlimit {
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+#[derive(Clone, Copy)]
+pub struct Process<'a> {
+    pub args: [&'a CStr; MAX_ARGS],
+    pub nargs: usize,
+    pub env: [&'a CStr; MAX_ENV],
+    pub nenv: usize,
+    pub cwd: &'a CStr,
+    pub terminal: bool,
+    pub uid: u32,
+    pub gid: u32,
+    pub umask: Option<u32>,
+    pub groups: [u32; MAX_GROUPS],
+    pub ngroups: usize,
+    /// bounding, effective, inheritable, permitted, ambient (bits of caps::NAMES).
+    pub caps: [u64; 5],
+    pub nnp: bool,
+    pub rlimits: [Rlimit; MAX_RLIMITS],
+    pub nrlimits: usize,
+    pub oom_score_adj: Option<i64>,
+    pub apparmor: Option<&'a CStr>,
+    /// rows, columns
+    pub console: Option<(u16, u16)>,
+}
+
+impl<'a> Process<'a> {
+    pub fn new() -> Process<'a> {
+        Process {
+            args: [c""; MAX_ARGS],
+            nargs: 0,
+            env: [c""; MAX_ENV],
+            nenv: 0,
+            cwd: c"/",
+            terminal: false,
+            uid: 0,
+            gid: 0,
+            umask: None,
+            groups: [0; MAX_GROUPS],
+            ngroups: 0,
+            caps: [0; 5],
+            nnp: false,
+            rlimits: [Rlimit { resource: 0, soft: 0, hard: 0 }; MAX_RLIMITS],
+            nrlimits: 0,
+            oom_score_adj: None,
+            apparmor: None,
+            console: None,
+        }
+    }
+    pub fn args(&self) -> &[&'a CStr] {
+        &self.args[..self.nargs]
+    }
+    pub fn env(&self) -> &[&'a CStr] {
+        &self.env[..self.nenv]
+    }
+    pub fn push_env(&mut self, e: &'a CStr) -> bool {
+        let key = |s: &[u8]| s.iter().position(|&c| c == b'=').unwrap_or(s.len());
+        let b = e.to_bytes();
+        let k = &b[..key(b)];
+        if let Some(i) = (0..self.nenv).find(|&i| {
+            let o = self.env[i].to_bytes();
+            &o[..key(o)] == k
+        }) {
+            self.env[i] = e;
+            return true;
+        }
+        if self.nenv == MAX_ENV {
+            return false;
+        }
+        self.env[self.nenv] = e;
+        self.nenv += 1;
+        true
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct Mount<'a> {
+    pub dest: &'a CStr,
+    pub kind: Option<&'a CStr>,
+    pub source: Option<&'a CStr>,
+    /// MS_* flags to set; MS_BIND (and MS_REC) for binds.
+    pub flags: u64,
+    /// MS_* flags the options clear (for binds, which take the source's otherwise).
+    pub clear: u64,
+    /// MS_PRIVATE/MS_SLAVE/MS_SHARED/MS_UNBINDABLE, with MS_REC for the r- forms.
+    pub propagation: u64,
+    /// The options array, for the data string (options that are not flags).
+    pub options: Option<Val<'a>>,
+}
+
+impl Mount<'_> {
+    pub fn is_bind(&self) -> bool {
+        self.flags & libc::MS_BIND != 0
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct Namespace<'a> {
+    /// CLONE_NEW* flag.
+    pub flag: i32,
+    pub path: Option<&'a CStr>,
+}
+
+#[derive(Clone, Copy, Default)]
+pub struct IdMap {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+#[derive(Clone, Copy)]
+pub struct Device<'a> {
+    pub path: &'a CStr,
+    /// S_IFCHR, S_IFBLK or S_IFIFO.
+    pub kind: u32,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+#[derive(Clone, Copy, Default)]
+pub struct Resources {
+    pub memory: Option<u64>,
+    /// memory.swap.max: swap beyond the memory limit (OCI's swap counts both); u64::MAX: max.
+    pub swap: Option<u64>,
+    /// memory.low
+    pub reservation: Option<u64>,
+    pub pids: Option<u64>,
+    /// cpu.weight, from shares.
+    pub cpu_weight: Option<u64>,
+    /// cpu.max quota and period in microseconds.
+    pub cpu_quota: Option<u64>,
+    pub cpu_period: Option<u64>,
+}
+
+impl Resources {
+    pub fn any(&self) -> bool {
+        self.memory.is_some() || self.swap.is_some() || self.reservation.is_some() || self.pids.is_some() || self.cpu_weight.is_some() || self.cpu_quota.is_some()
+    }
+}
+
+pub struct Spec<'a> {
+    pub root: &'a CStr,
+    pub readonly: bool,
+    pub hostname: Option<&'a CStr>,
+    pub domainname: Option<&'a CStr>,
+    pub process: Process<'a>,
+    pub mounts: [Mount<'a>; MAX_MOUNTS],
+    pub nmounts: usize,
+    pub namespaces: [Namespace<'a>; 8],
+    pub nnamespaces: usize,
+    pub uid_maps: [IdMap; MAX_MAPS],
+    pub nuid_maps: usize,
+    pub gid_maps: [IdMap; MAX_MAPS],
+    pub ngid_maps: usize,
+    pub masked: [&'a CStr; MAX_PATHS],
+    pub nmasked: usize,
+    pub readonly_paths: [&'a CStr; MAX_PATHS],
+    pub nreadonly: usize,
+    pub sysctl: [(&'a CStr, &'a CStr); MAX_SYSCTL],
+    pub nsysctl: usize,
+    pub devices: [Device<'a>; MAX_DEVICES],
+    pub ndevices: usize,
+    /// MS_* propagation of the root ("" when not given).
+    pub propagation: u64,
+    pub cgroups_path: Option<&'a CStr>,
+    pub resources: Resources,
+    pub seccomp: Option<Val<'a>>,
+    pub annotations: Option<Val<'a>>,
+}
+
+impl<'a> Spec<'a> {
+    pub fn mounts(&self) -> &[Mount<'a>] {
+        &self.mounts[..self.nmounts]
+    }
+    pub fn namespaces(&self) -> &[Namespace<'a>] {
+        &self.namespaces[..self.nnamespaces]
+    }
+    /// The namespace of kind `flag` asked for, if any.
+    pub fn namespace(&self, flag: i32) -> Option<Namespace<'a>> {
+        self.namespaces().iter().copied().find(|n| n.flag == flag)
+    }
+    pub fn masked(&self) -> &[&'a CStr] {
+        &self.masked[..self.nmasked]
+    }
+    pub fn readonly_paths(&self) -> &[&'a CStr] {
+        &self.readonly_paths[..self.nreadonly]
+    }
+    pub fn sysctl(&self) -> &[(&'a CStr, &'a CStr)] {
+        &self.sysctl[..self.nsysctl]
+    }
+    pub fn devices(&self) -> &[Device<'a>] {
+        &self.devices[..self.ndevices]
+    }
+}
+
+/// Fields whose presence asks for something sandbox does not do.
+fn refuse_present(v: Val, keys: &[(&'static [u8], &'static [u8])]) -> Result<(), Refused> {
+    for &(k, field) in keys {
+        if let Some(x) = v.get(k) {
+            let empty = x.is_null() || (matches!(x.kind(), Kind::Obj | Kind::Arr) && x.len() == 0) || x.bytes() == Some(b"");
+            if !empty {
+                return refuse(field, NOT_SUPPORTED);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn string<'a>(v: Val<'a>, field: &'static [u8]) -> Result<&'a CStr, Refused> {
+    v.str().map_or(refuse(field, BAD_TYPE), Ok)
+}
+
+fn opt_string<'a>(v: Val<'a>, key: &[u8], field: &'static [u8]) -> Result<Option<&'a CStr>, Refused> {
+    match v.get(key) {
+        None => Ok(None),
+        Some(x) if x.is_null() => Ok(None),
+        Some(x) => string(x, field).map(Some),
+    }
+}
+
+fn boolean(v: Val, key: &[u8], field: &'static [u8]) -> Result<bool, Refused> {
+    match v.get(key) {
+        None => Ok(false),
+        Some(x) => x.bool().map_or(refuse(field, BAD_TYPE), Ok),
+    }
+}
+
+fn u32_of(v: Option<Val>, field: &'static [u8]) -> Result<Option<u32>, Refused> {
+    match v {
+        None => Ok(None),
+        Some(x) => match x.u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) => Ok(Some(n)),
+            None => refuse(field, BAD_TYPE),
+        },
+    }
+}
+
+/// Fill `out` with the strings of an array; returns how many.
+fn strings<'a>(v: Option<Val<'a>>, out: &mut [&'a CStr], field: &'static [u8]) -> Result<usize, Refused> {
+    let Some(v) = v else { return Ok(0) };
+    if v.is_null() {
+        return Ok(0);
+    }
+    if v.kind() != Kind::Arr {
+        return refuse(field, BAD_TYPE);
+    }
+    let mut n = 0;
+    for x in v.items() {
+        if n == out.len() {
+            return refuse(field, TOO_MANY);
+        }
+        out[n] = string(x, field)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn cap_set(v: Option<Val>) -> Result<u64, Refused> {
+    let Some(v) = v else { return Ok(0) };
+    if v.kind() != Kind::Arr && !v.is_null() {
+        return refuse(b"process.capabilities", BAD_TYPE);
+    }
+    let mut m = 0;
+    for x in v.items() {
+        let name = x.bytes().ok_or(Refused { field: b"process.capabilities", why: BAD_TYPE })?;
+        // A capability this build does not know (a newer kernel's) is skipped, as runc does.
+        if let Some(b) = caps::parse(name).filter(|_| name.len() > 3) {
+            m |= b;
+        }
+    }
+    Ok(m)
+}
+
+/// `process`, of config.json or of `exec --process`.
+pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
+    if v.kind() != Kind::Obj {
+        return refuse(b"process", BAD_TYPE);
+    }
+    refuse_present(v, &[(b"selinuxLabel", b"process.selinuxLabel"), (b"scheduler", b"process.scheduler"), (b"ioPriority", b"process.ioPriority"), (b"execCPUAffinity", b"process.execCPUAffinity")])?;
+    p.nargs = strings(v.get(b"args"), &mut p.args, b"process.args")?;
+    if let Some(cl) = v.get(b"commandLine") {
+        if !cl.is_null() {
+            return refuse(b"process.commandLine", NOT_SUPPORTED);
+        }
+    }
+    let mut env = [c""; MAX_ENV];
+    let n = strings(v.get(b"env"), &mut env, b"process.env")?;
+    for e in &env[..n] {
+        p.push_env(e);
+    }
+    if let Some(cwd) = opt_string(v, b"cwd", b"process.cwd")? {
+        if cwd.to_bytes().first() != Some(&b'/') {
+            return refuse(b"process.cwd", b"must be an absolute path");
+        }
+        p.cwd = cwd;
+    }
+    p.terminal = boolean(v, b"terminal", b"process.terminal")?;
+    p.nnp = boolean(v, b"noNewPrivileges", b"process.noNewPrivileges")?;
+    if let Some(u) = v.get(b"user") {
+        p.uid = u32_of(u.get(b"uid"), b"process.user.uid")?.unwrap_or(0);
+        p.gid = u32_of(u.get(b"gid"), b"process.user.gid")?.unwrap_or(0);
+        p.umask = u32_of(u.get(b"umask"), b"process.user.umask")?;
+        if opt_string(u, b"username", b"process.user.username")?.is_some_and(|s| !s.is_empty()) {
+            return refuse(b"process.user.username", b"a Windows field");
+        }
+        p.ngroups = 0;
+        if let Some(g) = u.get(b"additionalGids") {
+            for x in g.items() {
+                if p.ngroups == MAX_GROUPS {
+                    return refuse(b"process.user.additionalGids", TOO_MANY);
+                }
+                p.groups[p.ngroups] = u32_of(Some(x), b"process.user.additionalGids")?.unwrap_or(0);
+                p.ngroups += 1;
+            }
+        }
+    }
+    if let Some(c) = v.get(b"capabilities") {
+        for (i, set) in CAP_SETS.iter().enumerate() {
+            p.caps[i] = cap_set(c.get(set))?;
+        }
+    }
+    if let Some(r) = v.get(b"rlimits") {
+        p.nrlimits = 0;
+        for x in r.items() {
+            let t = x.get(b"type").and_then(|t| t.bytes()).ok_or(Refused { field: b"process.rlimits.type", why: BAD_TYPE })?;
+            let name = t.strip_prefix(b"RLIMIT_").unwrap_or(b"");
+            let Some(res) = RLIMITS.iter().position(|n| *n == name) else {
+                return refuse(b"process.rlimits.type", b"unknown resource");
+            };
+            let soft = x.get(b"soft").and_then(|s| s.u64()).ok_or(Refused { field: b"process.rlimits.soft", why: BAD_TYPE })?;
+            let hard = x.get(b"hard").and_then(|s| s.u64()).ok_or(Refused { field: b"process.rlimits.hard", why: BAD_TYPE })?;
+            if p.nrlimits == MAX_RLIMITS {
+                return refuse(b"process.rlimits", TOO_MANY);
+            }
+            p.rlimits[p.nrlimits] = Rlimit { resource: res as u32, soft, hard };
+            p.nrlimits += 1;
+        }
+    }
+    if let Some(o) = v.get(b"oomScoreAdj") {
+        p.oom_score_adj = Some(o.i64().filter(|n| (-1000..=1000).contains(n)).ok_or(Refused { field: b"process.oomScoreAdj", why: b"not in -1000..1000" })?);
+    }
+    p.apparmor = opt_string(v, b"apparmorProfile", b"process.apparmorProfile")?.filter(|s| !s.is_empty());
+    if let Some(c) = v.get(b"consoleSize") {
+        let h = u32_of(c.get(b"height"), b"process.consoleSize.height")?.unwrap_or(0);
+        let w = u32_of(c.get(b"width"), b"process.consoleSize.width")?.unwrap_or(0);
+        p.console = Some((h.min(u16::MAX as u32) as u16, w.min(u16::MAX as u32) as u16));
+    }
+    Ok(())
+}
+
+/// How a mount option changes the mount: flags set, flags cleared, a propagation, or a word
+/// for the data string.
+pub enum Opt {
+    Set(u64),
+    Clear(u64),
+    Propagation(u64),
+    Ignore,
+    Data,
+    Refused,
+}
+
+pub fn mount_option(o: &[u8]) -> Opt {
+    use libc::*;
+    const FLAGS: [(&[u8], u64); 12] = [
+        (b"ro", MS_RDONLY),
+        (b"nosuid", MS_NOSUID),
+        (b"nodev", MS_NODEV),
+        (b"noexec", MS_NOEXEC),
+        (b"sync", MS_SYNCHRONOUS),
+        (b"dirsync", MS_DIRSYNC),
+        (b"mand", MS_MANDLOCK),
+        (b"noatime", MS_NOATIME),
+        (b"nodiratime", MS_NODIRATIME),
+        (b"relatime", MS_RELATIME),
+        (b"strictatime", MS_STRICTATIME),
+        (b"remount", MS_REMOUNT),
+    ];
+    const CLEARS: [(&[u8], u64); 10] = [
+        (b"rw", MS_RDONLY),
+        (b"suid", MS_NOSUID),
+        (b"dev", MS_NODEV),
+        (b"exec", MS_NOEXEC),
+        (b"async", MS_SYNCHRONOUS),
+        (b"nomand", MS_MANDLOCK),
+        (b"atime", MS_NOATIME),
+        (b"diratime", MS_NODIRATIME),
+        (b"norelatime", MS_RELATIME),
+        (b"nostrictatime", MS_STRICTATIME),
+    ];
+    const PROP: [(&[u8], u64); 8] = [
+        (b"private", MS_PRIVATE),
+        (b"rprivate", MS_PRIVATE | MS_REC),
+        (b"shared", MS_SHARED),
+        (b"rshared", MS_SHARED | MS_REC),
+        (b"slave", MS_SLAVE),
+        (b"rslave", MS_SLAVE | MS_REC),
+        (b"unbindable", MS_UNBINDABLE),
+        (b"runbindable", MS_UNBINDABLE | MS_REC),
+    ];
+    if let Some(&(_, f)) = FLAGS.iter().find(|(n, _)| *n == o) {
+        return Opt::Set(f);
+    }
+    if let Some(&(_, f)) = CLEARS.iter().find(|(n, _)| *n == o) {
+        return Opt::Clear(f);
+    }
+    if let Some(&(_, f)) = PROP.iter().find(|(n, _)| *n == o) {
+        return Opt::Propagation(f);
+    }
+    match o {
+        b"bind" => Opt::Set(MS_BIND),
+        b"rbind" => Opt::Set(MS_BIND | MS_REC),
+        // tmpcopyup (copy the image's files into a tmpfs) is not done: the tmpfs starts empty.
+        b"tmpcopyup" | b"notmpcopyup" | b"defaults" | b"" => Opt::Ignore,
+        b"idmap" | b"ridmap" => Opt::Refused,
+        _ if o.starts_with(b"idmap=") || o.starts_with(b"x-") => Opt::Refused,
+        _ => Opt::Data,
+    }
+}
+
+fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
+    let dest = v.get(b"destination").and_then(|d| d.str()).ok_or(Refused { field: b"mounts.destination", why: BAD_TYPE })?;
+    if dest.to_bytes().first() != Some(&b'/') {
+        return refuse(b"mounts.destination", b"must be an absolute path");
+    }
+    if v.get(b"uidMappings").is_some_and(|x| x.len() > 0) || v.get(b"gidMappings").is_some_and(|x| x.len() > 0) {
+        return refuse(b"mounts.uidMappings", b"idmapped mounts are not supported by sandbox");
+    }
+    let mut m = Mount {
+        dest,
+        kind: opt_string(v, b"type", b"mounts.type")?.filter(|s| !s.is_empty()),
+        source: opt_string(v, b"source", b"mounts.source")?,
+        flags: 0,
+        clear: 0,
+        propagation: 0,
+        options: v.get(b"options"),
+    };
+    if m.kind.is_some_and(|k| k.to_bytes() == b"bind") {
+        m.flags |= libc::MS_BIND;
+    }
+    if let Some(opts) = m.options {
+        for o in opts.items() {
+            let o = o.bytes().ok_or(Refused { field: b"mounts.options", why: BAD_TYPE })?;
+            match mount_option(o) {
+                Opt::Set(f) => m.flags |= f,
+                Opt::Clear(f) => {
+                    m.flags &= !f;
+                    m.clear |= f;
+                }
+                Opt::Propagation(f) => m.propagation = f,
+                Opt::Refused => return refuse(b"mounts.options", b"idmapped mounts are not supported by sandbox"),
+                Opt::Ignore | Opt::Data => {}
+            }
+        }
+    }
+    if m.is_bind() && m.source.is_none() {
+        return refuse(b"mounts.source", b"a bind mount needs a source");
+    }
+    if !m.is_bind() && m.kind.is_none() {
+        return refuse(b"mounts.type", b"a mount that is not a bind needs a type");
+    }
+    Ok(m)
+}
+
+const NAMESPACES: [(&[u8], i32); 8] = [
+    (b"pid", libc::CLONE_NEWPID),
+    (b"network", libc::CLONE_NEWNET),
+    (b"mount", libc::CLONE_NEWNS),
+    (b"ipc", libc::CLONE_NEWIPC),
+    (b"uts", libc::CLONE_NEWUTS),
+    (b"user", libc::CLONE_NEWUSER),
+    (b"cgroup", libc::CLONE_NEWCGROUP),
+    (b"time", 0x80),
+];
+
+fn id_maps(v: Option<Val>, out: &mut [IdMap; MAX_MAPS], field: &'static [u8]) -> Result<usize, Refused> {
+    let mut n = 0;
+    for x in v.iter().flat_map(|v| v.items()) {
+        if n == MAX_MAPS {
+            return refuse(field, TOO_MANY);
+        }
+        let f = |k: &[u8]| x.get(k).and_then(|y| y.u64()).and_then(|y| u32::try_from(y).ok());
+        match (f(b"containerID"), f(b"hostID"), f(b"size")) {
+            (Some(inside), Some(outside), Some(count)) => out[n] = IdMap { inside, outside, count },
+            _ => return refuse(field, BAD_TYPE),
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn devices<'a>(v: Option<Val<'a>>, s: &mut Spec<'a>) -> Result<(), Refused> {
+    for d in v.iter().flat_map(|v| v.items()) {
+        let path = d.get(b"path").and_then(|p| p.str()).ok_or(Refused { field: b"linux.devices.path", why: BAD_TYPE })?;
+        let kind = match d.get(b"type").and_then(|t| t.bytes()) {
+            Some(b"c") | Some(b"u") => libc::S_IFCHR,
+            Some(b"b") => libc::S_IFBLK,
+            Some(b"p") => libc::S_IFIFO,
+            _ => return refuse(b"linux.devices.type", b"c, u, b or p"),
+        };
+        let num = |k: &[u8]| d.get(k).and_then(|x| x.u64());
+        if s.ndevices == MAX_DEVICES {
+            return refuse(b"linux.devices", TOO_MANY);
+        }
+        s.devices[s.ndevices] = Device {
+            path,
+            kind,
+            major: num(b"major").unwrap_or(0),
+            minor: num(b"minor").unwrap_or(0),
+            mode: num(b"fileMode").unwrap_or(0o666) as u32 & 0o7777,
+            uid: num(b"uid").unwrap_or(0) as u32,
+            gid: num(b"gid").unwrap_or(0) as u32,
+        };
+        s.ndevices += 1;
+    }
+    Ok(())
+}
+
+fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
+    // Positive limits only: -1 and 0 mean none.
+    let limit = |x: Option<Val>| x.and_then(|x| x.i64()).filter(|&n| n > 0).map(|n| n as u64);
+    if let Some(m) = v.get(b"memory") {
+        r.memory = limit(m.get(b"limit"));
+        r.reservation = limit(m.get(b"reservation"));
+        r.swap = match (m.get(b"swap").and_then(|x| x.i64()), r.memory) {
+            (Some(-1), _) => Some(u64::MAX),
+            (Some(s), Some(l)) if s > 0 && s as u64 >= l => Some(s as u64 - l),
+            (Some(s), _) if s > 0 => return refuse(b"linux.resources.memory.swap", b"needs a memory limit no larger"),
+            _ => None,
+        };
+        if limit(m.get(b"kernel")).is_some() || limit(m.get(b"kernelTCP")).is_some() {
+            return refuse(b"linux.resources.memory.kernel", NOT_SUPPORTED);
+        }
+    }
+    if let Some(p) = v.get(b"pids") {
+        r.pids = limit(p.get(b"limit"));
+    }
+    if let Some(c) = v.get(b"cpu") {
+        // shares (2..262144, default 1024) to cpu.weight (1..10000, default 100), as runc does.
+        if let Some(s) = limit(c.get(b"shares")) {
+            let s = s.clamp(2, 262144);
+            r.cpu_weight = Some(1 + ((s - 2) * 9999) / 262142);
+        }
+        r.cpu_quota = limit(c.get(b"quota"));
+        r.cpu_period = limit(c.get(b"period"));
+        if opt_string(c, b"cpus", b"linux.resources.cpu.cpus")?.is_some_and(|s| !s.is_empty())
+            || opt_string(c, b"mems", b"linux.resources.cpu.mems")?.is_some_and(|s| !s.is_empty())
+        {
+            return refuse(b"linux.resources.cpu.cpus", NOT_SUPPORTED);
+        }
+    }
+    // devices: the allow/deny list of the device cgroup is not enforced; what the container
+    // may open is what its /dev holds (the default nodes and linux.devices), as on cgroup v2
+    // without a BPF program. blockIO, hugepageLimits, network, rdma, unified: not enforced
+    // either, but refused when they ask for something.
+    refuse_present(v, &[(b"hugepageLimits", b"linux.resources.hugepageLimits"), (b"rdma", b"linux.resources.rdma"), (b"unified", b"linux.resources.unified")])?;
+    Ok(())
+}
+
+/// Read the whole of config.json (parsed) into `s`.
+pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
+    if root.kind() != Kind::Obj {
+        return refuse(b"config.json", b"not a JSON object");
+    }
+    refuse_present(root, &[(b"hooks", b"hooks"), (b"solaris", b"solaris"), (b"windows", b"windows"), (b"vm", b"vm"), (b"zos", b"zos")])?;
+    let r = root.get(b"root").ok_or(Refused { field: b"root", why: b"missing" })?;
+    s.root = r.get(b"path").and_then(|p| p.str()).filter(|p| !p.is_empty()).ok_or(Refused { field: b"root.path", why: b"missing" })?;
+    s.readonly = boolean(r, b"readonly", b"root.readonly")?;
+    s.hostname = opt_string(root, b"hostname", b"hostname")?.filter(|h| !h.is_empty());
+    s.domainname = opt_string(root, b"domainname", b"domainname")?.filter(|h| !h.is_empty());
+    match root.get(b"process") {
+        Some(p) => process(p, &mut s.process)?,
+        None => return refuse(b"process", b"missing"),
+    }
+    if s.process.nargs == 0 {
+        return refuse(b"process.args", b"missing");
+    }
+    for m in root.get(b"mounts").iter().flat_map(|v| v.items()) {
+        if s.nmounts == MAX_MOUNTS {
+            return refuse(b"mounts", TOO_MANY);
+        }
+        s.mounts[s.nmounts] = mount(m)?;
+        s.nmounts += 1;
+    }
+    s.annotations = root.get(b"annotations").filter(|a| a.kind() == Kind::Obj);
+    let Some(l) = root.get(b"linux") else { return refuse(b"linux", b"missing") };
+    refuse_present(
+        l,
+        &[
+            (b"intelRdt", b"linux.intelRdt"),
+            (b"personality", b"linux.personality"),
+            (b"timeOffsets", b"linux.timeOffsets"),
+            (b"mountLabel", b"linux.mountLabel"),
+            (b"memoryPolicy", b"linux.memoryPolicy"),
+            (b"netDevices", b"linux.netDevices"),
+        ],
+    )?;
+    for n in l.get(b"namespaces").iter().flat_map(|v| v.items()) {
+        let t = n.get(b"type").and_then(|t| t.bytes()).unwrap_or(b"");
+        let Some(&(_, flag)) = NAMESPACES.iter().find(|(name, _)| *name == t) else {
+            return refuse(b"linux.namespaces.type", b"unknown namespace");
+        };
+        if s.namespace(flag).is_some() {
+            return refuse(b"linux.namespaces.type", b"named twice");
+        }
+        let path = opt_string(n, b"path", b"linux.namespaces.path")?.filter(|p| !p.is_empty());
+        s.namespaces[s.nnamespaces] = Namespace { flag, path };
+        s.nnamespaces += 1;
+    }
+    if s.namespace(libc::CLONE_NEWNS).is_none_or(|n| n.path.is_some()) {
+        return refuse(b"linux.namespaces", b"sandbox needs a new mount namespace");
+    }
+    s.nuid_maps = id_maps(l.get(b"uidMappings"), &mut s.uid_maps, b"linux.uidMappings")?;
+    s.ngid_maps = id_maps(l.get(b"gidMappings"), &mut s.gid_maps, b"linux.gidMappings")?;
+    if s.namespace(libc::CLONE_NEWUSER).is_some_and(|n| n.path.is_none()) && (s.nuid_maps == 0 || s.ngid_maps == 0) {
+        return refuse(b"linux.uidMappings", b"a new user namespace needs uidMappings and gidMappings");
+    }
+    s.nmasked = strings(l.get(b"maskedPaths"), &mut s.masked, b"linux.maskedPaths")?;
+    s.nreadonly = strings(l.get(b"readonlyPaths"), &mut s.readonly_paths, b"linux.readonlyPaths")?;
+    for (k, v) in l.get(b"sysctl").iter().flat_map(|v| v.entries()) {
+        if s.nsysctl == MAX_SYSCTL {
+            return refuse(b"linux.sysctl", TOO_MANY);
+        }
+        let kb = k.to_bytes();
+        if kb.is_empty() || kb.contains(&b'/') || kb.windows(2).any(|w| w == b"..") || kb.starts_with(b".") {
+            return refuse(b"linux.sysctl", b"not a sysctl name");
+        }
+        s.sysctl[s.nsysctl] = (k, string(v, b"linux.sysctl")?);
+        s.nsysctl += 1;
+    }
+    devices(l.get(b"devices"), s)?;
+    s.propagation = match opt_string(l, b"rootfsPropagation", b"linux.rootfsPropagation")? {
+        None => 0,
+        Some(p) if p.is_empty() => 0,
+        Some(p) => match mount_option(p.to_bytes()) {
+            Opt::Propagation(f) => f,
+            _ => return refuse(b"linux.rootfsPropagation", b"unknown propagation"),
+        },
+    };
+    s.cgroups_path = opt_string(l, b"cgroupsPath", b"linux.cgroupsPath")?.filter(|p| !p.is_empty());
+    if let Some(r) = l.get(b"resources") {
+        resources(r, &mut s.resources)?;
+    }
+    s.seccomp = l.get(b"seccomp").filter(|x| !x.is_null());
+    Ok(())
+}
+
+impl<'a> Spec<'a> {
+    pub fn new() -> Spec<'a> {
+        let m = Mount { dest: c"", kind: None, source: None, flags: 0, clear: 0, propagation: 0, options: None };
+        let d = Device { path: c"", kind: 0, major: 0, minor: 0, mode: 0, uid: 0, gid: 0 };
+        Spec {
+            root: c"",
+            readonly: false,
+            hostname: None,
+            domainname: None,
+            process: Process::new(),
+            mounts: [m; MAX_MOUNTS],
+            nmounts: 0,
+            namespaces: [Namespace { flag: 0, path: None }; 8],
+            nnamespaces: 0,
+            uid_maps: [IdMap::default(); MAX_MAPS],
+            nuid_maps: 0,
+            gid_maps: [IdMap::default(); MAX_MAPS],
+            ngid_maps: 0,
+            masked: [c""; MAX_PATHS],
+            nmasked: 0,
+            readonly_paths: [c""; MAX_PATHS],
+            nreadonly: 0,
+            sysctl: [(c"", c""); MAX_SYSCTL],
+            nsysctl: 0,
+            devices: [d; MAX_DEVICES],
+            ndevices: 0,
+            propagation: 0,
+            cgroups_path: None,
+            resources: Resources::default(),
+            seccomp: None,
+            annotations: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::json::{parse, Tok};
+    use super::*;
+
+    fn with(text: &str, f: impl FnOnce(Result<&Spec, Refused>)) {
+        let mut b = text.as_bytes().to_vec();
+        let mut t = vec![Tok::EMPTY; 4096];
+        let d = parse(&mut b, &mut t).expect("json");
+        let mut s = Box::new(Spec::new());
+        match spec(d.root(), &mut s) {
+            Ok(()) => f(Ok(&s)),
+            Err(e) => f(Err(e)),
+        }
+    }
+
+    const BASE: &str = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs","readonly":true},"hostname":"h",
+      "process":{"args":["sh","-c","x"],"env":["A=1","B=2","A=3"],"cwd":"/tmp","terminal":true,
+        "user":{"uid":1000,"gid":100,"umask":18,"additionalGids":[5,6]},
+        "capabilities":{"bounding":["CAP_CHOWN","CAP_KILL"],"effective":["CAP_KILL"],"permitted":["CAP_KILL","CAP_FUTURE"],"ambient":[]},
+        "noNewPrivileges":true,"rlimits":[{"type":"RLIMIT_NOFILE","soft":1024,"hard":4096}],"oomScoreAdj":-5,
+        "consoleSize":{"height":24,"width":80}},
+      "mounts":[{"destination":"/proc","type":"proc","source":"proc"},
+        {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},
+        {"destination":"/data","type":"bind","source":"/srv","options":["rbind","ro","rslave"]}],
+      "linux":{"namespaces":[{"type":"pid"},{"type":"mount"},{"type":"network","path":"/run/netns/x"}],
+        "maskedPaths":["/proc/kcore"],"readonlyPaths":["/proc/sys"],"sysctl":{"net.ipv4.ip_forward":"1"},
+        "resources":{"memory":{"limit":1048576},"pids":{"limit":10},"cpu":{"shares":1024,"quota":50000,"period":100000}},
+        "cgroupsPath":"/a/b","rootfsPropagation":"rprivate"},
+      "annotations":{"k":"v"}}"#;
+
+    #[test]
+    fn reads_a_whole_config() {
+        with(BASE, |s| {
+            let s = s.unwrap();
+            assert_eq!(s.root.to_bytes(), b"rootfs");
+            assert!(s.readonly);
+            let p = &s.process;
+            assert_eq!(p.args().len(), 3);
+            assert_eq!(p.env().iter().map(|e| e.to_bytes()).collect::<Vec<_>>(), [&b"A=3"[..], b"B=2"]);
+            assert_eq!((p.uid, p.gid, p.umask, &p.groups[..p.ngroups]), (1000, 100, Some(18), &[5u32, 6][..]));
+            assert_eq!(p.caps[BOUNDING], caps::bit(b"CHOWN") | caps::bit(b"KILL"));
+            assert_eq!(p.caps[PERMITTED], caps::bit(b"KILL"));
+            assert_eq!(p.caps[AMBIENT], 0);
+            assert!(p.nnp && p.terminal);
+            assert_eq!((p.rlimits[0].resource, p.rlimits[0].soft, p.rlimits[0].hard), (7, 1024, 4096));
+            assert_eq!(p.oom_score_adj, Some(-5));
+            assert_eq!(p.console, Some((24, 80)));
+            assert_eq!(s.mounts().len(), 3);
+            let b = s.mounts()[2];
+            assert!(b.is_bind());
+            assert_eq!(b.flags, libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY);
+            assert_eq!(b.propagation, libc::MS_SLAVE | libc::MS_REC);
+            assert_eq!(s.mounts()[1].flags, libc::MS_NOSUID | libc::MS_STRICTATIME);
+            assert_eq!(s.namespace(libc::CLONE_NEWNET).unwrap().path.unwrap().to_bytes(), b"/run/netns/x");
+            assert!(s.namespace(libc::CLONE_NEWUSER).is_none());
+            assert_eq!(s.resources.memory, Some(1048576));
+            assert_eq!(s.resources.pids, Some(10));
+            assert_eq!(s.resources.cpu_weight, Some(39));
+            assert_eq!(s.propagation, libc::MS_PRIVATE | libc::MS_REC);
+            assert_eq!(s.sysctl()[0].0.to_bytes(), b"net.ipv4.ip_forward");
+            assert!(s.annotations.is_some());
+        });
+    }
+
+    #[test]
+    fn unsupported_fields_are_named() {
+        let cases = [
+            (r#""hooks":{"prestart":[{"path":"/x"}]},"#, &b"hooks"[..]),
+        ];
+        for (extra, field) in cases {
+            let text = BASE.replacen('{', &format!("{{{extra}"), 1);
+            with(&text, |s| assert_eq!(s.err().unwrap().field, field));
+        }
+        let t = BASE.replace(r#""terminal":true"#, r#""terminal":true,"selinuxLabel":"x""#);
+        with(&t, |s| assert_eq!(s.err().unwrap().field, b"process.selinuxLabel"));
+        let t = BASE.replace(r#""cgroupsPath""#, r#""intelRdt":{"closID":"x"},"cgroupsPath""#);
+        with(&t, |s| assert_eq!(s.err().unwrap().field, b"linux.intelRdt"));
+        let t = BASE.replace(r#""rslave""#, r#""idmap""#);
+        with(&t, |s| assert_eq!(s.err().unwrap().field, b"mounts.options"));
+        let t = BASE.replace(r#"{"type":"mount"},"#, "");
+        with(&t, |s| assert_eq!(s.err().unwrap().field, b"linux.namespaces"));
+        let t = BASE.replace(r#""args":["sh","-c","x"]"#, r#""args":[]"#);
+        with(&t, |s| assert_eq!(s.err().unwrap().field, b"process.args"));
+        let t = BASE.replace(r#""uid":1000"#, r#""uid":"x""#);
+        with(&t, |s| assert_eq!(s.err().unwrap().field, b"process.user.uid"));
+    }
+}

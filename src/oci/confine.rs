@@ -1,0 +1,190 @@
+//! The process's seccomp profile (linux.seccomp): read into rules for the compiler in
+//! seccomp.rs, which makes classic BPF of them (no libseccomp). What the profile asks that
+//! cannot be expressed is refused, never ignored.
+
+use super::config::{refuse, Refused};
+use super::json::{Kind, Val};
+use crate::seccomp::{self, Action, ArgCheck, Cmp, Insn, OciRule, Profile, MAX_CHECKS};
+use crate::sys::Errno;
+
+pub const MAX_RULES: usize = seccomp::MAX_RULES;
+
+
+pub struct Filter {
+    pub default: Action,
+    pub rules: [OciRule; MAX_RULES],
+    pub nrules: usize,
+    pub flags: u32,
+}
+
+// All zero (KillThread and Ne are the first variants): a Filter lives in .bss.
+const NO_CHECK: ArgCheck = ArgCheck { index: 0, value: 0, cmp: Cmp::Ne };
+const NO_RULE: OciRule = OciRule { nr: 0, action: Action::KillThread, checks: [NO_CHECK; MAX_CHECKS], nchecks: 0 };
+
+impl Filter {
+    pub const fn new() -> Filter {
+        Filter { default: Action::KillThread, rules: [NO_RULE; MAX_RULES], nrules: 0, flags: 0 }
+    }
+    fn push(&mut self, r: OciRule) -> Result<(), Refused> {
+        if self.nrules == MAX_RULES {
+            return refuse(b"linux.seccomp.syscalls", b"too many rules");
+        }
+        self.rules[self.nrules] = r;
+        self.nrules += 1;
+        Ok(())
+    }
+}
+
+fn action(v: Option<Val>, errno: Option<Val>, default_errno: u16, field: &'static [u8]) -> Result<Action, Refused> {
+    let ret = match errno {
+        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field, why: b"errnoRet out of range" })? as u16,
+        None => default_errno,
+    };
+    Ok(match v.and_then(|v| v.bytes()) {
+        Some(b"SCMP_ACT_KILL") | Some(b"SCMP_ACT_KILL_THREAD") => Action::KillThread,
+        Some(b"SCMP_ACT_KILL_PROCESS") => Action::KillProcess,
+        Some(b"SCMP_ACT_TRAP") => Action::Trap,
+        Some(b"SCMP_ACT_ERRNO") => Action::Errno(ret),
+        Some(b"SCMP_ACT_TRACE") => Action::Trace(ret),
+        Some(b"SCMP_ACT_LOG") => Action::Log,
+        Some(b"SCMP_ACT_ALLOW") => Action::Allow,
+        Some(b"SCMP_ACT_NOTIFY") => return refuse(field, b"seccomp notify is not supported by sandbox"),
+        _ => return refuse(field, b"unknown action"),
+    })
+}
+
+fn cmp(op: &[u8], value: u64, two: u64) -> Option<(Cmp, u64)> {
+    Some(match op {
+        b"SCMP_CMP_NE" => (Cmp::Ne, value),
+        b"SCMP_CMP_LT" => (Cmp::Lt, value),
+        b"SCMP_CMP_LE" => (Cmp::Le, value),
+        b"SCMP_CMP_EQ" => (Cmp::Eq, value),
+        b"SCMP_CMP_GE" => (Cmp::Ge, value),
+        b"SCMP_CMP_GT" => (Cmp::Gt, value),
+        // value is the mask, valueTwo the datum (libseccomp's order).
+        b"SCMP_CMP_MASKED_EQ" => (Cmp::MaskedEq(value), two),
+        _ => return None,
+    })
+}
+
+/// linux.seccomp into `f`.
+pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
+    if v.kind() != Kind::Obj {
+        return refuse(b"linux.seccomp", b"wrong type");
+    }
+    if v.get(b"listenerPath").and_then(|p| p.bytes()).is_some_and(|p| !p.is_empty()) {
+        return refuse(b"linux.seccomp.listenerPath", b"seccomp notify is not supported by sandbox");
+    }
+    let default_errno = match v.get(b"defaultErrnoRet") {
+        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field: b"linux.seccomp.defaultErrnoRet", why: b"out of range" })? as u16,
+        None => libc::EPERM as u16,
+    };
+    f.default = action(v.get(b"defaultAction"), v.get(b"defaultErrnoRet"), default_errno, b"linux.seccomp.defaultAction")?;
+    let arches = v.get(b"architectures");
+    if arches.is_some_and(|a| a.len() > 0 && !a.items().any(|x| x.bytes() == Some(b"SCMP_ARCH_X86_64"))) {
+        return refuse(b"linux.seccomp.architectures", b"sandbox filters x86_64 calls: the list must hold SCMP_ARCH_X86_64");
+    }
+    // SPEC_ALLOW whatever the profile says, as the CLI's filter has it (caps.rs: why).
+    f.flags = libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW as u32;
+    for fl in v.get(b"flags").iter().flat_map(|x| x.items()) {
+        f.flags |= fl.bytes().and_then(seccomp::flag).ok_or(Refused { field: b"linux.seccomp.flags", why: b"unknown flag" })?;
+    }
+    for s in v.get(b"syscalls").iter().flat_map(|x| x.items()) {
+        let act = action(s.get(b"action"), s.get(b"errnoRet"), libc::EPERM as u16, b"linux.seccomp.syscalls.action")?;
+        let mut checks = [NO_CHECK; MAX_CHECKS];
+        let mut n = 0;
+        let mut repeated = false;
+        for a in s.get(b"args").iter().flat_map(|x| x.items()) {
+            let index = a.get(b"index").and_then(|x| x.u64()).filter(|&i| i < 6);
+            let value = a.get(b"value").and_then(|x| x.u64()).unwrap_or(0);
+            let two = a.get(b"valueTwo").and_then(|x| x.u64()).unwrap_or(0);
+            let op = a.get(b"op").and_then(|x| x.bytes()).unwrap_or(b"");
+            let (Some(index), Some((c, value))) = (index, cmp(op, value, two)) else {
+                return refuse(b"linux.seccomp.syscalls.args", b"bad index or op");
+            };
+            if n == MAX_CHECKS {
+                return refuse(b"linux.seccomp.syscalls.args", b"too many");
+            }
+            repeated |= checks[..n].iter().any(|x| x.index == index as u8);
+            checks[n] = ArgCheck { index: index as u8, value, cmp: c };
+            n += 1;
+        }
+        for name in s.get(b"names").iter().flat_map(|x| x.items()) {
+            let name = name.bytes().ok_or(Refused { field: b"linux.seccomp.syscalls.names", why: b"wrong type" })?;
+            // A name x86_64 does not have is skipped, as runc does.
+            let Some(nr) = seccomp::number(name) else { continue };
+            if repeated {
+                // Checks of one argument named twice: any of them (libseccomp's reading, which
+                // profiles rely on), one rule each.
+                for c in &checks[..n] {
+                    let mut one = [NO_CHECK; MAX_CHECKS];
+                    one[0] = *c;
+                    f.push(OciRule { nr, action: act, checks: one, nchecks: 1 })?;
+                }
+            } else {
+                f.push(OciRule { nr, action: act, checks, nchecks: n as u8 })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The program of the filter, in `out`; its length. Compiled by create to check it (a profile
+/// the compiler refuses fails create) and again by the process that installs it.
+fn compile(f: &Filter, out: &mut [Insn]) -> Result<usize, Errno> {
+    seccomp::compile(&Profile { default: f.default, rules: &f.rules[..f.nrules] }, out)
+}
+
+pub fn check(f: &Filter) -> Result<(), Errno> {
+    let mut prog = [seccomp::for_caps(0)[0]; seccomp::MAX_INSNS];
+    compile(f, &mut prog).map(drop)
+}
+
+/// Compile and install the filter on this thread (no_new_privs set, or CAP_SYS_ADMIN held).
+pub fn install(f: &Filter) -> Result<(), Errno> {
+    let mut prog = [seccomp::for_caps(0)[0]; seccomp::MAX_INSNS];
+    let n = compile(f, &mut prog)?;
+    seccomp::install(&prog[..n], f.flags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::json::{parse, Tok};
+    use super::*;
+
+    #[test]
+    fn profiles_become_rules() {
+        let text = r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],
+          "syscalls":[{"names":["read","write","no_such_call"],"action":"SCMP_ACT_ALLOW"},
+            {"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"},{"index":0,"value":8,"op":"SCMP_CMP_EQ"}]},
+            {"names":["socket"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"args":[{"index":0,"value":40,"op":"SCMP_CMP_EQ"},{"index":1,"value":255,"valueTwo":1,"op":"SCMP_CMP_MASKED_EQ"}]}]}"#;
+        let mut b = text.as_bytes().to_vec();
+        let mut t = vec![Tok::EMPTY; 256];
+        let d = parse(&mut b, &mut t).unwrap();
+        let mut f = Box::new(Filter::new());
+        profile(d.root(), &mut f).unwrap();
+        assert_eq!(f.default, Action::Errno(38));
+        let r = &f.rules[..f.nrules];
+        assert_eq!(r.len(), 5);
+        assert_eq!((r[0].nr, r[1].nr), (0, 1));
+        assert_eq!((r[2].nr, r[2].nchecks, r[3].checks[0].value), (135, 1, 8));
+        assert_eq!((r[4].nr, r[4].nchecks, r[4].action), (41, 2, Action::Errno(1)));
+        assert_eq!(r[4].checks[1], ArgCheck { index: 1, value: 1, cmp: Cmp::MaskedEq(255) });
+    }
+
+    #[test]
+    fn notify_and_foreign_arches_are_refused() {
+        for text in [
+            r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#,
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/x"}"#,
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_AARCH64"]}"#,
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","args":[{"index":7,"value":0,"op":"SCMP_CMP_EQ"}]}]}"#,
+        ] {
+            let mut b = text.as_bytes().to_vec();
+            let mut t = vec![Tok::EMPTY; 256];
+            let d = parse(&mut b, &mut t).unwrap();
+            let mut f = Box::new(Filter::new());
+            assert!(profile(d.root(), &mut f).is_err(), "{text}");
+        }
+    }
+}

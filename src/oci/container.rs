@@ -1,0 +1,791 @@
+//! Inside: the container's process, from clone to execve.
+//!
+//! `create` clones a first process, which joins the cgroup and the namespaces named by path
+//! (the user namespace first), makes a new user namespace (create writes its maps), then the
+//! other new namespaces, and forks the container's process into them: in a new PID namespace
+//! only a child is, and it is PID 1 there. The first process tells create the pid and exits;
+//! the container's process is re-parented to the engine's subreaper.
+//!
+//! The container's process builds the root: the bundle's rootfs as a bind mount of its own,
+//! the mounts of config.json on it, /dev, the terminal, pivot_root; then sysctls, masked and
+//! read-only paths, the hostname, rlimits and oom_score_adj, and looks process.args up. Every
+//! path inside is resolved with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) from the root's
+//! descriptor and used through the descriptor resolution gave: no symlink leads out of the root,
+//! and nothing is resolved twice. It tells create it is ready and waits on the gate, a FIFO
+//! in the state directory held open since before pivot_root, until `start` writes to it. Then
+//! the process's own confinement (`finish`, which `exec` shares): user and groups, the five
+//! capability sets, no_new_privs, seccomp, the working directory, every descriptor closed but
+//! stdio and --preserve-fds, and execve.
+
+use super::config::{Mount, Opt, Process, Spec, AMBIENT, BOUNDING, EFFECTIVE, INHERITABLE, PERMITTED};
+use super::confine::{self, Filter};
+use super::{Fail, Step};
+use crate::out::Buf;
+use crate::root::via;
+use crate::state::PATH_MAX;
+use crate::sys::{self, Errno, Fd, PtrArray, AT_FDCWD};
+use core::ffi::CStr;
+
+// ---- the channel between create and the container's processes --------------------------------
+
+pub const FAIL: u8 = 1;
+pub const MAPS: u8 = 2;
+pub const GO: u8 = 3;
+pub const PID: u8 = 4;
+pub const PTY: u8 = 5;
+pub const READY: u8 = 6;
+const HEAD: usize = 16;
+pub const MSG_MAX: usize = HEAD + 1024;
+
+pub enum Msg<'a> {
+    Fail(Fail<'a>),
+    Maps,
+    Go,
+    Pid(i32),
+    Pty(Fd),
+    Ready,
+}
+
+pub fn send(fd: Fd, kind: u8, f: Option<&Fail>, value: u64) {
+    let mut m = [0u8; MSG_MAX];
+    m[0] = kind;
+    let mut n = HEAD;
+    if let Some(f) = f {
+        m[1] = f.step as u8;
+        m[4..8].copy_from_slice(&f.errno.to_ne_bytes());
+        let k = f.path.len().min(MSG_MAX - HEAD);
+        m[HEAD..HEAD + k].copy_from_slice(&f.path[..k]);
+        n += k;
+    }
+    m[8..16].copy_from_slice(&value.to_ne_bytes());
+    let _ = sys::write(fd, &m[..n]);
+}
+
+pub fn fail(fd: Fd, f: &Fail) -> ! {
+    send(fd, FAIL, Some(f), 0);
+    sys::exit(1)
+}
+
+/// The next message, or None at end-of-file (every process holding the other end is gone).
+pub fn recv(fd: Fd, buf: &mut [u8; MSG_MAX]) -> Option<Msg<'_>> {
+    let (n, passed) = loop {
+        match sys::recv_fd(fd, buf) {
+            Err(Errno::EINTR) => continue,
+            Ok((n, passed)) if n > 0 && buf[0] == PTY => return Some(Msg::Pty(passed)),
+            Ok((n, passed)) if n >= HEAD => break (n, passed),
+            _ => return None,
+        }
+    };
+    sys::close(passed);
+    let mut v = [0u8; 8];
+    v.copy_from_slice(&buf[8..16]);
+    let value = u64::from_ne_bytes(v);
+    Some(match buf[0] {
+        MAPS => Msg::Maps,
+        GO => Msg::Go,
+        PID => Msg::Pid(value as i32),
+        READY => Msg::Ready,
+        _ => {
+            let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+            Msg::Fail(Fail { step: Step::from_u8(buf[1]), path: &buf[HEAD..n], errno, why: b"" })
+        }
+    })
+}
+
+/// After a failure: the rest of the messages, to the end (the first process and the failed one
+/// both gone), for the pid if it was not told yet, so that the failed process can be reaped.
+pub fn drain(fd: Fd, buf: &mut [u8; MSG_MAX], mut pid: i32) -> i32 {
+    while let Some(m) = recv(fd, buf) {
+        if let Msg::Pid(p) = m {
+            pid = p;
+        }
+    }
+    pid
+}
+
+static MESSAGE: sys::Static<[u8; MSG_MAX]> = sys::Static::new([0; MSG_MAX]);
+static FAILED_PATH: sys::Static<[u8; MSG_MAX]> = sys::Static::new([0; MSG_MAX]);
+
+/// The engine's side of the channel: wait until the new process is ready (its pid in `pid`),
+/// passing its terminal on to the console socket and writing its id maps when asked. After a
+/// failure `pid` is still learnt, if the process was made, for it to be reaped.
+pub fn wait_ready(ours: Fd, sock: Fd, console: Option<&'static CStr>, pid: &mut i32, maps: &mut dyn FnMut() -> Result<(), Fail<'static>>) -> Result<(), Fail<'static>> {
+    let buf = MESSAGE.take().ok_or(Fail::new(Step::Clone, b"", Errno::EBUSY))?;
+    let kept = FAILED_PATH.take().ok_or(Fail::new(Step::Clone, b"", Errno::EBUSY))?;
+    let mut ready = false;
+    loop {
+        let r = match recv(ours, buf) {
+            Some(Msg::Maps) => maps().map(|()| send(ours, GO, None, 0)),
+            // The new process may be ready before the first one told its pid.
+            Some(Msg::Pid(p)) => {
+                *pid = p;
+                if ready {
+                    return Ok(());
+                }
+                Ok(())
+            }
+            Some(Msg::Ready) if *pid > 0 => return Ok(()),
+            Some(Msg::Ready) => {
+                ready = true;
+                Ok(())
+            }
+            Some(Msg::Pty(m)) => {
+                let r = sys::send_fd(sock, 0, m);
+                sys::close(m);
+                r.map_err(|e| Fail::new(Step::Console, console.map_or(&b""[..], |c| c.to_bytes()), e))
+            }
+            Some(Msg::Fail(f)) => {
+                // The message's buffer is read again: the path is kept apart.
+                let n = f.path.len().min(kept.len());
+                kept[..n].copy_from_slice(&f.path[..n]);
+                let f = Fail { path: b"", ..f };
+                *pid = drain(ours, buf, *pid);
+                let kept: &'static [u8] = kept;
+                return Err(Fail { path: &kept[..n], ..f });
+            }
+            Some(Msg::Go) => Ok(()),
+            None => Err(Fail::usage(Step::Clone, b"", b"the new process ended before it was ready")),
+        };
+        if let Err(f) = r {
+            *pid = drain(ours, buf, *pid);
+            return Err(f);
+        }
+    }
+}
+
+// ---- the first process ------------------------------------------------------------------------
+
+/// What the container's processes get from create (they are fork-like clones: all of it is
+/// theirs to read).
+pub struct Job<'a> {
+    pub spec: &'a Spec<'static>,
+    pub filter: Option<&'a Filter>,
+    pub bundle: Fd,
+    pub chan: Fd,
+    /// The gate, open for reading and writing (so that opening it does not wait).
+    pub gate: Fd,
+    /// The cgroup's cgroup.procs, open for writing, or -1.
+    pub procs: Fd,
+    /// Namespaces named by path, opened by create: (fd, CLONE_NEW* flag).
+    pub joins: [(Fd, i32); 8],
+    pub njoins: usize,
+    pub no_pivot: bool,
+    pub preserve: u32,
+}
+
+const NEW_FLAGS: [i32; 7] = [
+    libc::CLONE_NEWNS,
+    libc::CLONE_NEWUTS,
+    libc::CLONE_NEWIPC,
+    libc::CLONE_NEWNET,
+    libc::CLONE_NEWCGROUP,
+    libc::CLONE_NEWPID,
+    0x80, // CLONE_NEWTIME
+];
+
+/// The first process: cgroup, namespaces, then the container's process forked into them.
+pub fn first(job: &Job) -> ! {
+    let chan = job.chan;
+    if job.procs.0 >= 0 {
+        if let Err(e) = sys::write(job.procs, b"0") {
+            fail(chan, &Fail::new(Step::Cgroup, b"cgroup.procs", e));
+        }
+        sys::close(job.procs);
+    }
+    // The user namespace first: the others named by path are owned by it.
+    let joins = &job.joins[..job.njoins];
+    for pass in [true, false] {
+        for &(fd, flag) in joins {
+            if (flag == libc::CLONE_NEWUSER) == pass {
+                if let Err(e) = sys::setns(fd, flag) {
+                    let path = job.spec.namespace(flag).and_then(|n| n.path).map_or(&b""[..], |p| p.to_bytes());
+                    fail(chan, &Fail::new(Step::Namespace, path, e));
+                }
+                sys::close(fd);
+            }
+        }
+    }
+    let new = |flag: i32| job.spec.namespace(flag).is_some_and(|n| n.path.is_none());
+    if new(libc::CLONE_NEWUSER) {
+        if let Err(e) = sys::unshare(libc::CLONE_NEWUSER) {
+            fail(chan, &Fail::new(Step::Clone, b"user", e));
+        }
+        send(chan, MAPS, None, 0);
+        let mut buf = [0u8; MSG_MAX];
+        if !matches!(recv(chan, &mut buf), Some(Msg::Go)) {
+            sys::exit(1);
+        }
+        if let Err(e) = sys::setresgid(0).and_then(|()| sys::setresuid(0)) {
+            fail(chan, &Fail::new(Step::IdMap, b"0", e));
+        }
+    }
+    let flags = NEW_FLAGS.iter().filter(|&&f| new(f)).fold(0, |a, f| a | f);
+    if let Err(e) = sys::unshare(flags) {
+        fail(chan, &Fail::new(Step::Clone, b"", e));
+    }
+    match sys::clone(libc::SIGCHLD as u64) {
+        Ok(0) => {
+            let f = setup(job);
+            fail(chan, &f)
+        }
+        Ok(pid) => {
+            send(chan, PID, None, pid as u64);
+            sys::exit(0)
+        }
+        Err(e) => fail(chan, &Fail::new(Step::Clone, b"", e)),
+    }
+}
+
+// ---- paths inside the root ---------------------------------------------------------------------
+
+const IN_ROOT: u64 = 0x10 | 0x02; // RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+
+/// An O_PATH fd for `path` inside `root` (symlinks followed, but only inside it). With
+/// `make`, missing components are made: directories, and the last one an empty file unless
+/// `dir`.
+pub fn resolve(root: Fd, path: &[u8], dir: bool, make: bool) -> Result<Fd, Errno> {
+    let flags = libc::O_PATH | libc::O_CLOEXEC;
+    let mut p = Buf::<PATH_MAX>::new();
+    p.push(path);
+    if p.overflowed() {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    match sys::openat2(root, p.c(), flags, IN_ROOT) {
+        Err(Errno::ENOENT) if make => {}
+        r => return r,
+    }
+    // Component by component, each prefix resolved from the root again.
+    let mut start = 0;
+    while start < path.len() {
+        while start < path.len() && path[start] == b'/' {
+            start += 1;
+        }
+        let end = path[start..].iter().position(|&c| c == b'/').map_or(path.len(), |i| start + i);
+        if start == end {
+            break;
+        }
+        let last = path[end..].iter().all(|&c| c == b'/');
+        p.clear();
+        p.push(&path[..end]);
+        match sys::openat2(root, p.c(), flags, IN_ROOT) {
+            Ok(fd) if last => return Ok(fd),
+            Ok(fd) => sys::close(fd),
+            Err(Errno::ENOENT) => {
+                p.clear();
+                p.push(b"/").push(&path[..start]);
+                let parent = sys::openat2(root, p.c(), flags | libc::O_DIRECTORY, IN_ROOT)?;
+                let mut name = Buf::<256>::new();
+                name.push(&path[start..end]);
+                let made = if last && !dir {
+                    sys::openat(parent, name.c(), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644).map(sys::close)
+                } else {
+                    sys::mkdirat(parent, name.c(), 0o755)
+                };
+                sys::close(parent);
+                match made {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(e),
+                }
+                p.clear();
+                p.push(&path[..end]);
+                let fd = sys::openat2(root, p.c(), flags, IN_ROOT)?;
+                if last {
+                    return Ok(fd);
+                }
+                sys::close(fd);
+            }
+            Err(e) => return Err(e),
+        }
+        start = end;
+    }
+    Err(Errno::EINVAL)
+}
+
+// ---- the root ------------------------------------------------------------------------------------
+
+/// MS_* flags to MOUNT_ATTR_* ones (for binds, changed with mount_setattr).
+fn attrs(flags: u64) -> u64 {
+    let mut a = 0;
+    for (ms, attr) in [
+        (libc::MS_RDONLY, libc::MOUNT_ATTR_RDONLY),
+        (libc::MS_NOSUID, libc::MOUNT_ATTR_NOSUID),
+        (libc::MS_NODEV, libc::MOUNT_ATTR_NODEV),
+        (libc::MS_NOEXEC, libc::MOUNT_ATTR_NOEXEC),
+        (libc::MS_NODIRATIME, libc::MOUNT_ATTR_NODIRATIME),
+    ] {
+        if flags & ms != 0 {
+            a |= attr;
+        }
+    }
+    a
+}
+
+/// The data string of a mount: its options that are not flags, comma-separated.
+fn data(m: &Mount, out: &mut Buf<1024>) {
+    for o in m.options.iter().flat_map(|v| v.items()) {
+        let o = o.bytes().unwrap_or(b"");
+        if let Opt::Data = super::config::mount_option(o) {
+            if out.len() > 0 {
+                out.push(b",");
+            }
+            out.push(o);
+        }
+    }
+}
+
+fn bind(root: Fd, bundle: Fd, m: &Mount) -> Result<(), Errno> {
+    let src_path = m.source.unwrap_or(c"");
+    let src = sys::openat(bundle, src_path, libc::O_PATH | libc::O_CLOEXEC, 0)?;
+    let is_dir = sys::fstat(src).map(|s| s.mode & libc::S_IFMT == libc::S_IFDIR)?;
+    let rec = m.flags & libc::MS_REC != 0;
+    let flags = 1 /* OPEN_TREE_CLONE */ | libc::AT_EMPTY_PATH as u32 | if rec { libc::AT_RECURSIVE as u32 } else { 0 };
+    let tree = sys::open_tree(src, c"", flags);
+    sys::close(src);
+    let tree = tree?;
+    let at = libc::AT_EMPTY_PATH | if rec { libc::AT_RECURSIVE } else { 0 };
+    let r = sys::mount_setattr(tree, c"", at, attrs(m.flags), attrs(m.clear))
+        .and_then(|()| resolve(root, m.dest.to_bytes(), is_dir, true))
+        .and_then(|dst| {
+            let r = sys::move_mount(tree, dst);
+            sys::close(dst);
+            r
+        })
+        .and_then(|()| match m.propagation {
+            0 => Ok(()),
+            p => sys::mount(None, via(tree).c(), None, p, None),
+        });
+    sys::close(tree);
+    r
+}
+
+fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool) -> Result<(), Errno> {
+    if m.is_bind() {
+        return bind(root, bundle, m);
+    }
+    let mut kind = m.kind.unwrap_or(c"none");
+    let mut flags = m.flags;
+    if kind.to_bytes() == b"cgroup" || kind.to_bytes() == b"cgroup2" {
+        // cgroup v2 only; read-only unless asked otherwise.
+        kind = c"cgroup2";
+    }
+    let mut d = Buf::<1024>::new();
+    data(m, &mut d);
+    let dst = resolve(root, m.dest.to_bytes(), true, true)?;
+    let src = m.source.unwrap_or(kind);
+    let mut r = sys::mount(Some(src), via(dst).c(), Some(kind), flags, if d.len() > 0 { Some(d.c()) } else { None });
+    let host = match kind.to_bytes() {
+        b"sysfs" => Some(c"/sys"),
+        b"cgroup2" => Some(c"/sys/fs/cgroup"),
+        _ => None,
+    };
+    if let (Err(Errno::EPERM), true, Some(host)) = (r, userns, host) {
+        // A user namespace may mount sysfs only with a network namespace of its own, and
+        // cgroup2 only with a cgroup namespace: the host's, bound read-only, as runc does.
+        flags |= libc::MS_RDONLY;
+        r = sys::open_tree(AT_FDCWD, host, 1 | libc::AT_RECURSIVE as u32).and_then(|t| {
+            let r = sys::mount_setattr(t, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, attrs(flags), 0).and_then(|()| sys::move_mount(t, dst));
+            sys::close(t);
+            r
+        });
+    }
+    sys::close(dst);
+    r?;
+    if m.propagation != 0 {
+        let again = resolve(root, m.dest.to_bytes(), true, false)?;
+        let r = sys::mount(None, via(again).c(), None, m.propagation, None);
+        sys::close(again);
+        r?;
+    }
+    Ok(())
+}
+
+fn makedev(major: u64, minor: u64) -> u64 {
+    ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & !0xff) << 12) | ((major & !0xfff) << 32)
+}
+
+/// The nodes every container has, as runc makes them.
+const DEFAULT_DEVICES: [(&CStr, u64, u64); 6] = [(c"null", 1, 3), (c"zero", 1, 5), (c"full", 1, 7), (c"random", 1, 8), (c"urandom", 1, 9), (c"tty", 5, 0)];
+
+/// A device node at `path` (under /dev): made with mknod, or, in a user namespace (where
+/// mknod makes nothing that opens), the host's node bound onto an empty file.
+fn device(root: Fd, path: &[u8], kind: u32, major: u64, minor: u64, mode: u32, owner: Option<(u32, u32)>, userns: bool) -> Result<(), Errno> {
+    let slash = path.iter().rposition(|&c| c == b'/').unwrap_or(0);
+    let dir = resolve(root, &path[..slash.max(1)], true, true)?;
+    let mut name = Buf::<256>::new();
+    name.push(&path[slash + 1..]);
+    let r = if userns {
+        let mut host = Buf::<PATH_MAX>::new();
+        host.push(path);
+        sys::openat(dir, name.c(), libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644).map(sys::close).and_then(|()| {
+            let t = sys::open_tree(AT_FDCWD, host.c(), 1)?;
+            let dst = sys::openat(dir, name.c(), libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0)?;
+            let r = sys::move_mount(t, dst);
+            sys::close(t);
+            sys::close(dst);
+            r
+        })
+    } else {
+        match sys::mknodat(dir, name.c(), kind | mode, makedev(major, minor)) {
+            Err(Errno::EEXIST) => Ok(()),
+            r => r.and_then(|()| {
+                let _ = sys::fchmodat(dir, name.c(), mode);
+                match owner {
+                    Some((u, g)) => sys::fchownat(dir, name.c(), u, g, libc::AT_SYMLINK_NOFOLLOW),
+                    None => Ok(()),
+                }
+            }),
+        }
+    };
+    sys::close(dir);
+    r
+}
+
+fn dev(root: Fd, spec: &Spec<'static>, userns: bool, tmpfs: bool) -> Result<(), Fail<'static>> {
+    if tmpfs {
+        for (name, major, minor) in DEFAULT_DEVICES {
+            let mut p = Buf::<32>::new();
+            p.push(b"/dev/").push(name.to_bytes());
+            device(root, p.bytes(), libc::S_IFCHR, major, minor, 0o666, None, userns).map_err(|e| Fail::new(Step::Device, name.to_bytes(), e))?;
+        }
+        let dev = resolve(root, b"/dev", true, false).map_err(|e| Fail::new(Step::Device, b"/dev", e))?;
+        for (target, link) in [(c"/proc/self/fd", c"fd"), (c"/proc/self/fd/0", c"stdin"), (c"/proc/self/fd/1", c"stdout"), (c"/proc/self/fd/2", c"stderr"), (c"pts/ptmx", c"ptmx"), (c"/proc/kcore", c"core")] {
+            match sys::symlinkat(target, dev, link) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(Fail::new(Step::Device, link.to_bytes(), e)),
+            }
+        }
+        sys::close(dev);
+    }
+    for d in spec.devices() {
+        let path: &'static [u8] = d.path.to_bytes();
+        device(root, path, d.kind, d.major, d.minor, d.mode, Some((d.uid, d.gid)), userns).map_err(|e| Fail::new(Step::Device, path, e))?;
+    }
+    Ok(())
+}
+
+/// The terminal: a pty of the container's devpts, the process's controlling terminal and its
+/// stdio; the master goes to create, which sends it to the console socket.
+fn terminal(root: Fd, p: &Process, chan: Fd) -> Result<(), Fail<'static>> {
+    let e = |errno| Fail::new(Step::Console, b"/dev/pts/ptmx", errno);
+    let ptmx = resolve(root, b"/dev/pts/ptmx", false, false).map_err(e)?;
+    let m = sys::openat(AT_FDCWD, via(ptmx).c(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC, 0);
+    sys::close(ptmx);
+    let m = m.map_err(e)?;
+    let s = pty_of(m, p).map_err(e)?;
+    // /dev/console is the terminal too, as runc makes it.
+    if let Ok(c) = resolve(root, b"/dev/console", false, true) {
+        let _ = sys::mount(Some(via(s).c()), via(c).c(), None, libc::MS_BIND, None);
+        sys::close(c);
+    }
+    take_terminal(s).map_err(e)?;
+    sys::send_fd(chan, PTY, m).map_err(e)?;
+    sys::close(m);
+    Ok(())
+}
+
+/// The slave of master `m`, unlocked, sized as the process asks.
+pub fn pty_of(m: Fd, p: &Process) -> Result<Fd, Errno> {
+    let mut unlock: i32 = 0;
+    sys::ioctl(m, libc::TIOCSPTLCK as u64, &mut unlock)?;
+    let s = Fd(sys::ioctl_int(m, libc::TIOCGPTPEER as u64, (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as u64)?);
+    if let Some((rows, cols)) = p.console {
+        let mut ws: [u16; 4] = [rows, cols, 0, 0];
+        let _ = sys::ioctl(s, libc::TIOCSWINSZ as u64, &mut ws);
+    }
+    Ok(s)
+}
+
+/// A session of our own with `s` as its controlling terminal, on fds 0-2.
+pub fn take_terminal(s: Fd) -> Result<(), Errno> {
+    sys::setsid()?;
+    sys::ioctl_int(s, libc::TIOCSCTTY as u64, 0)?;
+    for fd in 0..3 {
+        sys::dup3(s, Fd(fd))?;
+    }
+    sys::close(s);
+    Ok(())
+}
+
+fn pivot(root: Fd, no_pivot: bool) -> Result<(), Errno> {
+    sys::fchdir(root)?;
+    if no_pivot {
+        sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None)?;
+        sys::chroot(c".")?;
+    } else {
+        sys::pivot_root(c".", c".")?;
+        sys::umount2(c".", libc::MNT_DETACH)?;
+    }
+    sys::chdir(c"/")
+}
+
+fn sysctls(spec: &Spec<'static>) -> Result<(), Fail<'static>> {
+    for &(k, v) in spec.sysctl() {
+        let mut p = Buf::<PATH_MAX>::new();
+        p.push(b"/proc/sys/");
+        for &c in k.to_bytes() {
+            p.push(if c == b'.' { b"/" } else { core::slice::from_ref(&c) });
+        }
+        let key: &'static [u8] = k.to_bytes();
+        let f = sys::openat2(AT_FDCWD, p.c(), libc::O_WRONLY | libc::O_CLOEXEC, 0x04 /* RESOLVE_NO_SYMLINKS */).map_err(|e| Fail::new(Step::Sysctl, key, e))?;
+        let r = sys::write_all(f, v.to_bytes());
+        sys::close(f);
+        r.map_err(|e| Fail::new(Step::Sysctl, key, e))?;
+    }
+    Ok(())
+}
+
+fn mask(root: Fd, spec: &Spec<'static>) -> Result<(), Fail<'static>> {
+    for &p in spec.masked() {
+        let path: &'static [u8] = p.to_bytes();
+        let e = |errno| Fail::new(Step::Mask, path, errno);
+        let fd = match resolve(root, path, false, false) {
+            Err(Errno::ENOENT) => continue,
+            r => r.map_err(e)?,
+        };
+        let is_dir = sys::fstat(fd).is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
+        let r = if is_dir {
+            sys::mount(Some(c"tmpfs"), via(fd).c(), Some(c"tmpfs"), libc::MS_RDONLY, Some(c"size=0k,mode=555"))
+        } else {
+            sys::mount(Some(c"/dev/null"), via(fd).c(), None, libc::MS_BIND, None)
+        };
+        sys::close(fd);
+        r.map_err(e)?;
+    }
+    for &p in spec.readonly_paths() {
+        let path: &'static [u8] = p.to_bytes();
+        let e = |errno| Fail::new(Step::ReadOnly, path, errno);
+        let fd = match resolve(root, path, false, false) {
+            Err(Errno::ENOENT) => continue,
+            r => r.map_err(e)?,
+        };
+        let set = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC;
+        let r = sys::open_tree(fd, c"", 1 | (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as u32).and_then(|t| {
+            let r = sys::mount_setattr(t, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, set, 0).and_then(|()| sys::move_mount(t, fd));
+            sys::close(t);
+            r
+        });
+        sys::close(fd);
+        r.map_err(e)?;
+    }
+    Ok(())
+}
+
+/// Whether this process is in a user namespace other than the host's (rootless engines run the
+/// runtime in one): device nodes are bound from the host then, as mknod makes none that opens.
+pub fn in_user_namespace() -> bool {
+    let mut b = [0u8; 64];
+    let n = sys::read_file(c"/proc/self/uid_map", &mut b).unwrap_or(0);
+    let words: [&[u8]; 3] = {
+        let mut w = b[..n].split(|c| c.is_ascii_whitespace()).filter(|w| !w.is_empty());
+        [w.next().unwrap_or(b""), w.next().unwrap_or(b""), w.next().unwrap_or(b"")]
+    };
+    n > 0 && words != [&b"0"[..], b"0", b"4294967295"]
+}
+
+/// The container's process: everything before the gate. Returns only on failure.
+fn setup(job: &Job) -> Fail<'static> {
+    match build(job) {
+        Ok(path) => {
+            send(job.chan, READY, None, 0);
+            gate(job.gate);
+            die(&after_gate(&job.spec.process, job.filter, job.preserve, path.c()))
+        }
+        Err(f) => f,
+    }
+}
+
+/// Wait until `start` writes to the gate (create has exited by then: the byte is the only
+/// message). A gate closed without a byte means the container is being deleted.
+fn gate(fd: Fd) {
+    let mut b = [0u8; 1];
+    loop {
+        match sys::read(fd, &mut b) {
+            Ok(1) => break,
+            Err(Errno::EINTR) => {}
+            _ => sys::exit(1),
+        }
+    }
+    sys::close(fd);
+}
+
+fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
+    let spec = job.spec;
+    let userns = spec.namespace(libc::CLONE_NEWUSER).is_some() || in_user_namespace();
+    let prop = match spec.propagation & !libc::MS_REC {
+        libc::MS_PRIVATE => libc::MS_PRIVATE,
+        _ => libc::MS_SLAVE,
+    };
+    sys::mount(None, c"/", None, libc::MS_REC | prop, None).map_err(|e| Fail::new(Step::Propagation, b"/", e))?;
+    // The rootfs, as a mount of its own (pivot_root needs one), by descriptor from here on.
+    let root_path: &'static [u8] = spec.root.to_bytes();
+    let re = |errno| Fail::new(Step::Rootfs, root_path, errno);
+    let dir = sys::openat(job.bundle, spec.root, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(re)?;
+    let root = sys::open_tree(dir, c"", 1 | (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as u32).map_err(re)?;
+    sys::move_mount(root, dir).map_err(re)?;
+    sys::close(dir);
+    let mut dev_tmpfs = false;
+    for m in spec.mounts() {
+        let dest: &'static [u8] = m.dest.to_bytes();
+        mount_one(root, job.bundle, m, userns).map_err(|e| Fail::new(Step::Mount, dest, e))?;
+        if dest == b"/dev" {
+            dev_tmpfs = !m.is_bind();
+        }
+    }
+    sys::close(job.bundle);
+    dev(root, spec, userns, dev_tmpfs)?;
+    if spec.process.terminal {
+        terminal(root, &spec.process, job.chan)?;
+    }
+    pivot(root, job.no_pivot).map_err(|e| Fail::new(Step::PivotRoot, root_path, e))?;
+    sys::close(root);
+    if !job.no_pivot {
+        crate::root::check_detached().map_err(|_| Fail::new(Step::PivotRoot, b"/..", Errno::EXDEV))?;
+    }
+    if spec.propagation & !(libc::MS_REC) != 0 {
+        sys::mount(None, c"/", None, spec.propagation, None).map_err(|e| Fail::new(Step::Propagation, b"/", e))?;
+    }
+    sysctls(spec)?;
+    let root = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::PivotRoot, b"/", e))?;
+    mask(root, spec)?;
+    sys::close(root);
+    if spec.readonly {
+        sys::mount_setattr(AT_FDCWD, c"/", 0, libc::MOUNT_ATTR_RDONLY, 0).map_err(|e| Fail::new(Step::ReadOnly, b"/", e))?;
+    }
+    if let Some(h) = spec.hostname {
+        sys::sethostname(h.to_bytes()).map_err(|e| Fail::new(Step::Hostname, h.to_bytes(), e))?;
+    }
+    if let Some(h) = spec.domainname {
+        sys::setdomainname(h.to_bytes()).map_err(|e| Fail::new(Step::Hostname, h.to_bytes(), e))?;
+    }
+    limits(&spec.process)?;
+    lookup(&spec.process)
+}
+
+/// rlimits and oom_score_adj: before the gate, while the process may still raise them.
+pub fn limits(p: &Process) -> Result<(), Fail<'static>> {
+    for r in &p.rlimits[..p.nrlimits] {
+        let name: &'static [u8] = super::config::RLIMITS[r.resource as usize];
+        sys::setrlimit(r.resource, r.soft, r.hard).map_err(|e| Fail::new(Step::Rlimit, name, e))?;
+    }
+    if let Some(adj) = p.oom_score_adj {
+        let mut b = Buf::<24>::new();
+        b.push_i64(adj);
+        sys::write_file(AT_FDCWD, c"/proc/self/oom_score_adj", b.bytes()).map_err(|e| Fail::new(Step::OomScore, b"/proc/self/oom_score_adj", e))?;
+    }
+    Ok(())
+}
+
+/// process.args[0] as execve will take it: searched in the process's PATH when it has no
+/// slash, as runc does before the gate (a command not found fails create, not start).
+pub fn lookup(p: &Process<'static>) -> Result<Buf<PATH_MAX>, Fail<'static>> {
+    let cmd: &'static [u8] = p.args[0].to_bytes();
+    let mut full = Buf::<PATH_MAX>::new();
+    let runnable = |f: &Buf<PATH_MAX>| match sys::stat_at(AT_FDCWD, f.c(), 0) {
+        Ok(st) if st.mode & libc::S_IFMT == libc::S_IFREG && st.mode & 0o111 != 0 => Ok(()),
+        Ok(_) => Err(Errno::EACCES),
+        Err(e) => Err(e),
+    };
+    if cmd.contains(&b'/') {
+        full.push(cmd);
+        return runnable(&full).map(|()| full).map_err(|e| Fail::new(Step::Exec, cmd, e));
+    }
+    let path = p.env().iter().map(|e| e.to_bytes()).find(|e| e.starts_with(b"PATH=")).map_or(&b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"[..], |e| &e[5..]);
+    let mut denied = false;
+    for dir in path.split(|&c| c == b':') {
+        full.clear();
+        full.push(if dir.is_empty() { b"." } else { dir }).push(b"/").push(cmd);
+        match runnable(&full) {
+            Ok(()) => return Ok(full),
+            Err(Errno::EACCES) => denied = true,
+            Err(_) => {}
+        }
+    }
+    Err(Fail::new(Step::Exec, cmd, if denied { Errno::EACCES } else { Errno::ENOENT }))
+}
+
+/// After the gate, and for `exec`: the process's own confinement, then execve. Returns only on
+/// failure.
+pub fn after_gate(p: &Process<'static>, filter: Option<&Filter>, preserve: u32, path: &CStr) -> Fail<'static> {
+    match confine_and_exec(p, filter, preserve, path) {
+        Err(f) => f,
+        Ok(()) => Fail::new(Step::Exec, b"", Errno::EINVAL),
+    }
+}
+
+fn confine_and_exec(p: &Process<'static>, filter: Option<&Filter>, preserve: u32, path: &CStr) -> Result<(), Fail<'static>> {
+    // Without no_new_privs the filter needs CAP_SYS_ADMIN: installed while it is still there.
+    if let (Some(f), false) = (filter, p.nnp) {
+        confine::install(f).map_err(|e| Fail::new(Step::Seccomp, b"linux.seccomp", e))?;
+    }
+    if let Some(profile) = p.apparmor {
+        apparmor(profile)?;
+    }
+    let ue = |e| Fail::new(Step::User, b"", e);
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1).map_err(ue)?;
+    crate::caps::bound(p.caps[BOUNDING]).map_err(|e| Fail::new(Step::Caps, b"bounding", e))?;
+    match sys::setgroups(&p.groups[..p.ngroups]) {
+        // A user namespace whose setgroups is denied: only no groups can be had.
+        Err(Errno::EPERM) if p.ngroups == 0 => {}
+        r => r.map_err(ue)?,
+    }
+    sys::setresgid(p.gid).and_then(|()| sys::setresuid(p.uid)).map_err(ue)?;
+    sys::prctl(libc::PR_SET_KEEPCAPS, 0).map_err(ue)?;
+    let ce = |e| Fail::new(Step::Caps, b"", e);
+    sys::capset(p.caps[EFFECTIVE], p.caps[PERMITTED], p.caps[INHERITABLE]).map_err(ce)?;
+    sys::prctl4(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0).map_err(ce)?;
+    // An ambient capability needs to be permitted and inheritable too; one that is not is
+    // left out, as runc does (its default spec asks for ambient ones without inheritable).
+    for c in 0..64u64 {
+        if p.caps[AMBIENT] & (1 << c) != 0 {
+            let _ = sys::prctl4(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as u64, c);
+        }
+    }
+    if let Some(u) = p.umask {
+        sys::umask(u);
+    }
+    if p.nnp {
+        sys::prctl4(libc::PR_SET_NO_NEW_PRIVS, 1, 0).map_err(|e| Fail::new(Step::NoNewPrivs, b"", e))?;
+        if let Some(f) = filter {
+            confine::install(f).map_err(|e| Fail::new(Step::Seccomp, b"linux.seccomp", e))?;
+        }
+    }
+    crate::exec::enter_cwd(Some(p.cwd)).map_err(|e| Fail { step: Step::Cwd, path: p.cwd.to_bytes(), errno: e.errno, why: b"" })?;
+    // Nothing of the host reaches the process: every descriptor but stdio and the engine's
+    // --preserve-fds is closed (also those of ours, whatever their close-on-exec).
+    let _ = sys::close_range(3 + preserve, u32::MAX, 0);
+    let mut argv = PtrArray::<{ super::config::MAX_ARGS + 1 }>::new();
+    for a in p.args() {
+        argv.push(a);
+    }
+    let mut envp = PtrArray::<{ super::config::MAX_ENV + 1 }>::new();
+    for e in p.env() {
+        envp.push(e);
+    }
+    let e = sys::execve(path, argv.as_ptr(), envp.as_ptr());
+    Err(Fail::new(Step::Exec, p.args[0].to_bytes(), e))
+}
+
+/// The AppArmor profile for execve: written when AppArmor is on, refused when it is not.
+fn apparmor(profile: &'static CStr) -> Result<(), Fail<'static>> {
+    let e = |errno| Fail::new(Step::AppArmor, profile.to_bytes(), errno);
+    let mut on = [0u8; 4];
+    if !sys::read_file(c"/sys/module/apparmor/parameters/enabled", &mut on).is_ok_and(|n| n > 0 && on[0] == b'Y') {
+        return Err(e(Errno::ENOENT));
+    }
+    let mut b = Buf::<512>::new();
+    b.push(b"exec ").push(profile.to_bytes());
+    match sys::write_file(AT_FDCWD, c"/proc/self/attr/apparmor/exec", b.bytes()) {
+        Err(Errno::ENOENT) => sys::write_file(AT_FDCWD, c"/proc/self/attr/exec", b.bytes()),
+        r => r,
+    }
+    .map_err(e)
+}
+
+/// Report a failure after create has gone: on the process's stderr, then exit.
+pub fn die(f: &Fail) -> ! {
+    let mut b = Buf::<1400>::new();
+    f.line(b"", &mut b);
+    b.push(b"\n");
+    let _ = sys::write_all(sys::STDERR, b.bytes());
+    sys::exit(if f.step == Step::Exec { if f.errno == libc::ENOENT { 127 } else { 126 } } else { 1 })
+}

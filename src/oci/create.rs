@@ -1,0 +1,539 @@
+//! The engine's side of the lifecycle: create, start, state, kill, delete.
+
+use super::config::{self, Spec};
+use super::confine::{self, Filter};
+use super::container::{self, Job};
+use super::json::{self, Tok};
+use super::record::{self, Record, Space, Status};
+use super::{json_str, take_id, unknown, Arg, Done, Fail, Global, Opts, Step};
+use crate::out::Buf;
+use crate::state::PATH_MAX;
+use crate::sys::{self, Args, Env, Errno, Fd, Static, AT_FDCWD};
+use core::ffi::CStr;
+
+pub const CONFIG_MAX: usize = 512 * 1024;
+pub const MAX_TOKENS: usize = 32 * 1024;
+
+static CONFIG: Static<[u8; CONFIG_MAX]> = Static::new([0; CONFIG_MAX]);
+static TOKENS: Static<[Tok; MAX_TOKENS]> = Static::new([Tok::EMPTY; MAX_TOKENS]);
+static FILTER: Static<Filter> = Static::new(Filter::new());
+static RECORD: Static<Space> = Static::new(Space::new());
+
+type Failed = Fail<'static>;
+
+/// Read and check `DIR/config.json` into `spec` (and its seccomp profile into a filter).
+pub fn load(bundle: &'static CStr, spec: &mut Spec<'static>) -> Result<(Fd, Option<&'static Filter>), Failed> {
+    let path = bundle.to_bytes();
+    let bfd = sys::openat(AT_FDCWD, bundle, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Bundle, path, e))?;
+    let text = CONFIG.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
+    let toks = TOKENS.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
+    let f = sys::openat(bfd, c"config.json", libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Config, path, e))?;
+    let mut n = 0;
+    while n < text.len() {
+        match sys::read(f, &mut text[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(Fail::new(Step::Config, path, e)),
+        }
+    }
+    sys::close(f);
+    if n == text.len() {
+        return Err(Fail::new(Step::Config, path, Errno::EFBIG));
+    }
+    let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path, b.what))?;
+    config::spec(doc.root(), spec).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
+    if (spec.hostname.is_some() || spec.domainname.is_some()) && spec.namespace(libc::CLONE_NEWUTS).is_none_or(|n| n.path.is_some()) {
+        return Err(Fail::usage(Step::Refused, b"hostname", b"needs a new uts namespace"));
+    }
+    let filter = match spec.seccomp {
+        None => None,
+        Some(v) => {
+            let f = FILTER.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
+            confine::profile(v, f).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
+            confine::check(f).map_err(|e| Fail::new(Step::Seccomp, b"linux.seccomp", e))?;
+            Some(&*f)
+        }
+    };
+    Ok((bfd, filter))
+}
+
+fn is_cgroup2() -> bool {
+    sys::stat_at(AT_FDCWD, c"/sys/fs/cgroup/cgroup.controllers", 0).is_ok()
+}
+
+/// The cgroup's path under /sys/fs/cgroup: linux.cgroupsPath, in the cgroupfs form or the
+/// systemd one (`slice:prefix:name`, the slice's nesting spelled out as systemd does).
+fn cgroup_path(g: &Global, spec: &Spec, id: &[u8], out: &mut Buf<PATH_MAX>) {
+    let Some(p) = spec.cgroups_path else {
+        out.push(b"/sandbox-oci/").push(id);
+        return;
+    };
+    let p = p.to_bytes();
+    let parts: [&[u8]; 3] = {
+        let mut it = p.splitn(3, |&c| c == b':');
+        [it.next().unwrap_or(b""), it.next().unwrap_or(b""), it.next().unwrap_or(b"")]
+    };
+    if g.systemd_cgroup || (p.first() != Some(&b'/') && p.iter().filter(|&&c| c == b':').count() == 2) {
+        let slice = if parts[0].is_empty() { &b"system.slice"[..] } else { parts[0] };
+        let stem = slice.strip_suffix(b".slice").unwrap_or(slice);
+        for (i, &c) in stem.iter().enumerate() {
+            if c == b'-' {
+                out.push(b"/").push(&stem[..i]).push(b".slice");
+            }
+        }
+        out.push(b"/").push(stem).push(b".slice");
+        out.push(b"/");
+        if !parts[1].is_empty() {
+            out.push(parts[1]).push(b"-");
+        }
+        out.push(parts[2]).push(b".scope");
+    } else {
+        if p.first() != Some(&b'/') {
+            out.push(b"/");
+        }
+        out.push(p);
+    }
+}
+
+/// Make the container's cgroup with its limits (cgroup v2); an fd of its cgroup.procs, or -1
+/// when the container has none: cgroups disabled, or no v2 and no resources asked for.
+fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> Result<Fd, Fail<'static>> {
+    let r = &spec.resources;
+    if g.no_cgroups {
+        return Ok(Fd(-1));
+    }
+    if !is_cgroup2() {
+        if r.any() {
+            return Err(Fail::usage(Step::NoController, b"/sys/fs/cgroup", b"no cgroup v2 there; run with --cgroup-manager=disabled and no resources"));
+        }
+        return Ok(Fd(-1));
+    }
+    cgroup_path(g, spec, id, path);
+    let e = |errno| Fail::new(Step::Cgroup, b"", errno);
+    let mut have = [0u8; 512];
+    let n = sys::read_file(c"/sys/fs/cgroup/cgroup.controllers", &mut have).unwrap_or(0);
+    let wanted: [(&'static [u8], bool); 3] = [(b"memory", r.memory.is_some() || r.swap.is_some() || r.reservation.is_some()), (b"pids", r.pids.is_some()), (b"cpu", r.cpu_weight.is_some() || r.cpu_quota.is_some())];
+    let mut enable = Buf::<64>::new();
+    for (c, needed) in wanted {
+        if needed {
+            if !have[..n].split(|&b| b == b' ' || b == b'\n').any(|w| w == c) {
+                return Err(Fail::usage(Step::NoController, c, b""));
+            }
+            enable.push(if enable.len() > 0 { b" +" } else { b"+" }).push(c);
+        }
+    }
+    let mut dir = Buf::<PATH_MAX>::new();
+    dir.push(crate::cgroup::ROOT);
+    let full = path.bytes();
+    let mut made = false;
+    for comp in full.split(|&c| c == b'/').filter(|c| !c.is_empty() && *c != b"." && *c != b"..") {
+        if enable.len() > 0 {
+            let mut ctl = Buf::<PATH_MAX>::new();
+            ctl.push(dir.bytes()).push(b"/cgroup.subtree_control");
+            let _ = sys::write_file(AT_FDCWD, ctl.c(), enable.bytes());
+        }
+        dir.push(b"/").push(comp);
+        made = match sys::mkdirat(AT_FDCWD, dir.c(), 0o755) {
+            Ok(()) => true,
+            Err(Errno::EEXIST) => false,
+            Err(er) => return Err(e(er)),
+        };
+    }
+    let _ = made;
+    // Each limit asked for, to its file (u64::MAX: "max"); cpu.max takes the period after.
+    let cpu_max = (r.cpu_quota.is_some() || r.cpu_period.is_some()).then_some(r.cpu_quota.unwrap_or(u64::MAX));
+    let files: [(&'static [u8], Option<u64>); 6] = [
+        (b"memory.max", r.memory),
+        (b"memory.swap.max", r.swap),
+        (b"memory.low", r.reservation),
+        (b"pids.max", r.pids),
+        (b"cpu.weight", r.cpu_weight),
+        (b"cpu.max", cpu_max),
+    ];
+    for (file, value) in files {
+        let Some(n) = value else { continue };
+        let mut v = Buf::<48>::new();
+        if n == u64::MAX {
+            v.push(b"max");
+        } else {
+            v.push_u64(n);
+        }
+        if file == b"cpu.max" {
+            v.push(b" ").push_u64(r.cpu_period.unwrap_or(100_000));
+        }
+        let mut f = Buf::<PATH_MAX>::new();
+        f.push(dir.bytes()).push(b"/").push(file);
+        sys::write_file(AT_FDCWD, f.c(), v.bytes()).map_err(|er| Fail::new(Step::Cgroup, file, er))?;
+    }
+    let mut procs = Buf::<PATH_MAX>::new();
+    procs.push(dir.bytes()).push(b"/cgroup.procs");
+    sys::openat(AT_FDCWD, procs.c(), libc::O_WRONLY | libc::O_CLOEXEC, 0).map_err(e)
+}
+
+/// Remove the container's cgroup (empty by now, or soon: its last processes are exiting).
+fn remove_cgroup(path: &[u8]) {
+    if path.is_empty() {
+        return;
+    }
+    let mut dir = Buf::<PATH_MAX>::new();
+    dir.push(crate::cgroup::ROOT).push(path);
+    for _ in 0..1000 {
+        match sys::unlinkat(AT_FDCWD, dir.c(), libc::AT_REMOVEDIR) {
+            Err(Errno::EBUSY) => sys::sleep_ms(1),
+            _ => return,
+        }
+    }
+}
+
+fn write_maps(pid: i32, spec: &Spec) -> Result<(), Fail<'static>> {
+    for (file, maps) in [(&b"uid_map"[..], &spec.uid_maps[..spec.nuid_maps]), (b"gid_map", &spec.gid_maps[..spec.ngid_maps])] {
+        let mut p = Buf::<64>::new();
+        p.push(b"/proc/").push_u64(pid as u64).push(b"/").push(file);
+        let mut b = Buf::<512>::new();
+        for m in maps {
+            b.push_u64(m.inside as u64).push(b" ").push_u64(m.outside as u64).push(b" ").push_u64(m.count as u64).push(b"\n");
+        }
+        let f: &'static [u8] = if file == b"uid_map" { b"uid_map" } else { b"gid_map" };
+        sys::write_file(AT_FDCWD, p.c(), b.bytes()).map_err(|e| Fail::new(Step::IdMap, f, e))?;
+    }
+    Ok(())
+}
+
+/// Write the pid file (through a temporary name, so that a reader never sees it half-made).
+pub fn pid_file(path: &'static CStr, pid: i32) -> Result<(), Fail<'static>> {
+    let e = |errno| Fail::new(Step::PidFile, path.to_bytes(), errno);
+    let f = sys::openat(AT_FDCWD, path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC, 0o644).map_err(e)?;
+    let mut b = Buf::<24>::new();
+    b.push_u64(pid as u64);
+    let r = sys::write_all(f, b.bytes()).map_err(e);
+    sys::close(f);
+    r
+}
+
+/// What create made, for undoing it.
+struct Made {
+    cgroup: Buf<PATH_MAX>,
+    first: i32,
+    pid: i32,
+}
+
+fn kill_and_wait(pid: i32) {
+    if let Ok(fd) = sys::pidfd_open(pid) {
+        let _ = sys::pidfd_send_signal(fd, libc::SIGKILL);
+        let mut p = [libc::pollfd { fd: fd.0, events: libc::POLLIN, revents: 0 }];
+        let _ = sys::poll_for(&mut p, 10_000);
+        sys::close(fd);
+    }
+}
+
+pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
+    let (mut bundle, mut pid_path, mut console, mut preserve, mut no_pivot) = (c".", None, None, 0u32, false);
+    loop {
+        let Arg::Opt(name, given) = o.next() else { break };
+        match name {
+            b"bundle" | b"b" => bundle = o.value(b"--bundle", given)?,
+            b"pid-file" => pid_path = Some(o.value(b"--pid-file", given)?),
+            b"console-socket" => console = Some(o.value(b"--console-socket", given)?),
+            b"preserve-fds" => {
+                let v = o.value(b"--preserve-fds", given)?;
+                preserve = crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"--preserve-fds takes a number"))? as u32;
+            }
+            b"no-pivot" => no_pivot = true,
+            b"no-new-keyring" => {}
+            _ => return Err(unknown(name)),
+        }
+    }
+    let id = take_id(g, o)?;
+    // From here on the runtime's file is one nothing in the container can change.
+    crate::exe::run_sealed(args, env).map_err(|e| Fail { step: Step::SelfCopy, path: b"/proc/self/exe", errno: e.errno, why: b"" })?;
+    let mut spec = Spec::new();
+    let (bfd, filter) = load(bundle, &mut spec)?;
+    if spec.process.terminal && console.is_none() {
+        return Err(Fail::usage(Step::Console, b"process.terminal", b"a terminal needs --console-socket"));
+    }
+    let dir = record::make(g.root, id)?;
+    let mut made = Made { cgroup: Buf::new(), first: 0, pid: 0 };
+    match build(g, &spec, filter, bfd, dir, id, bundle, console, preserve, no_pivot, &mut made) {
+        Ok(()) => {}
+        Err(f) => {
+            if made.first > 0 {
+                let _ = sys::kill(made.first, libc::SIGKILL);
+                let _ = sys::wait4(made.first, 0);
+            }
+            if made.pid > 0 {
+                kill_and_wait(made.pid);
+            }
+            remove_cgroup(made.cgroup.bytes());
+            sys::close(dir);
+            record::remove(g.root, id);
+            return Err(f);
+        }
+    }
+    sys::close(dir);
+    if let Some(p) = pid_path {
+        // A pid file that cannot be written fails create, and the container with it.
+        if let Err(f) = pid_file(p, made.pid) {
+            kill_and_wait(made.pid);
+            remove_cgroup(made.cgroup.bytes());
+            record::remove(g.root, id);
+            return Err(f);
+        }
+    }
+    Ok(0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    g: &Global,
+    spec: &Spec<'static>,
+    filter: Option<&Filter>,
+    bfd: Fd,
+    dir: Fd,
+    id: &'static CStr,
+    bundle: &'static CStr,
+    console: Option<&'static CStr>,
+    preserve: u32,
+    no_pivot: bool,
+    made: &mut Made,
+) -> Result<(), Fail<'static>> {
+    let state = |e| Fail::new(Step::StateDir, record::GATE.to_bytes(), e);
+    sys::mknodat(dir, record::GATE, libc::S_IFIFO | 0o600, 0).map_err(state)?;
+    let gate = sys::openat(dir, record::GATE, libc::O_RDWR | libc::O_CLOEXEC, 0).map_err(state)?;
+    let sock = match console {
+        Some(p) if spec.process.terminal => sys::connect_unix(p.to_bytes()).map_err(|e| Fail::new(Step::Console, p.to_bytes(), e))?,
+        _ => Fd(-1),
+    };
+    let procs = make_cgroup(g, spec, id.to_bytes(), &mut made.cgroup)?;
+    let mut job = Job { spec, filter, bundle: bfd, chan: Fd(-1), gate, procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot, preserve };
+    for n in spec.namespaces() {
+        if let Some(p) = n.path {
+            let fd = sys::openat(AT_FDCWD, p, libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Namespace, p.to_bytes(), e))?;
+            job.joins[job.njoins] = (fd, n.flag);
+            job.njoins += 1;
+        }
+    }
+    let (ours, theirs) = sys::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC).map_err(|e| Fail::new(Step::Clone, b"", e))?;
+    job.chan = theirs;
+    made.first = match sys::clone(libc::SIGCHLD as u64) {
+        Ok(0) => container::first(&job),
+        Ok(pid) => pid,
+        Err(e) => return Err(Fail::new(Step::Clone, b"", e)),
+    };
+    sys::close(theirs);
+    sys::close(gate);
+    sys::close(procs);
+    for (fd, _) in &job.joins[..job.njoins] {
+        sys::close(*fd);
+    }
+    let first = made.first;
+    let ready = container::wait_ready(ours, sock, console, &mut made.pid, &mut || write_maps(first, spec));
+    sys::close(ours);
+    sys::close(sock);
+    ready?;
+    let _ = sys::wait4(made.first, 0);
+    made.first = 0;
+    let start = record::start_time(made.pid).ok_or(Fail::usage(Step::Clone, b"", b"the container's process ended before it was ready"))?;
+    let mut rootfs = Buf::<PATH_MAX>::new();
+    if spec.root.to_bytes().first() != Some(&b'/') {
+        // The bundle's absolute path, as the engine gave it or from the working directory.
+        if bundle.to_bytes().first() != Some(&b'/') {
+            let mut cwd = [0u8; 1024];
+            if let Ok(n) = sys::readlink(c"/proc/self/cwd", &mut cwd) {
+                rootfs.push(&cwd[..n]).push(b"/");
+            }
+        }
+        rootfs.push(bundle.to_bytes()).push(b"/");
+    }
+    rootfs.push(spec.root.to_bytes());
+    let mut bundle_abs = Buf::<PATH_MAX>::new();
+    if bundle.to_bytes().first() != Some(&b'/') {
+        let mut cwd = [0u8; 1024];
+        if let Ok(n) = sys::readlink(c"/proc/self/cwd", &mut cwd) {
+            bundle_abs.push(&cwd[..n]).push(b"/");
+        }
+    }
+    bundle_abs.push(bundle.to_bytes());
+    let rec = record::New { id: id.to_bytes(), pid: made.pid, start, bundle: bundle_abs.bytes(), rootfs: rootfs.bytes(), cgroup: made.cgroup.bytes(), annotations: spec.annotations };
+    record::write(dir, &rec, b"state.json").map_err(|f| Fail { path: b"state.json", ..f })
+}
+
+/// Read a container's record; NotFound and the like as a command's failure.
+pub fn open(g: &Global, id: &'static CStr) -> Result<Record<'static>, Failed> {
+    let space = RECORD.take().ok_or(Fail::new(Step::StateDir, b"", Errno::EBUSY))?;
+    record::read(g.root, id, space)
+}
+
+fn no_options(g: &Global, o: &mut Opts) -> Result<&'static CStr, Failed> {
+    if let Arg::Opt(name, _) = o.next() {
+        return Err(unknown(name));
+    }
+    take_id(g, o)
+}
+
+pub fn start(g: &Global, o: &mut Opts) -> Done<'static> {
+    let id = no_options(g, o)?;
+    let r = open(g, id)?;
+    if r.status != Status::Created {
+        return Err(Fail::usage(Step::Status, r.status.name(), b"only a created container can be started"));
+    }
+    let mut p = record::dir_path(g.root, id);
+    p.push(b"/").push(record::GATE.to_bytes());
+    let e = |errno| Fail::new(Step::Gate, record::GATE.to_bytes(), errno);
+    let f = sys::openat(AT_FDCWD, p.c(), libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC, 0).map_err(e)?;
+    let _ = sys::unlinkat(AT_FDCWD, p.c(), 0);
+    let w = sys::write(f, b"0");
+    sys::close(f);
+    w.map_err(e)?;
+    Ok(0)
+}
+
+pub fn state(g: &Global, o: &mut Opts) -> Done<'static> {
+    let id = no_options(g, o)?;
+    let mut b = Buf::<{ record::MAX + 256 }>::new();
+    match open(g, id) {
+        Ok(r) => print_state(&mut b, id.to_bytes(), &r),
+        // Made, not yet recorded: create is at work.
+        Err(f) if f.step == Step::Status => {
+            b.push(b"{\"ociVersion\":\"1.0.2\",\"id\":");
+            json_str(&mut b, id.to_bytes());
+            b.push(b",\"status\":\"").push(Status::Creating.name()).push(b"\",\"pid\":0,\"bundle\":\"\"}");
+        }
+        Err(f) => return Err(f),
+    }
+    b.push(b"\n");
+    let _ = sys::write_all(Fd(1), b.bytes());
+    Ok(0)
+}
+
+pub fn print_state<const N: usize>(b: &mut Buf<N>, id: &[u8], r: &Record) {
+    let s = |k: &[u8]| r.root.get(k).and_then(|v| v.bytes()).unwrap_or(b"");
+    b.push(b"{\"ociVersion\":\"1.0.2\",\"id\":");
+    json_str(b, id);
+    b.push(b",\"status\":\"").push(r.status.name()).push(b"\",\"pid\":");
+    b.push_u64(if r.status == Status::Stopped { 0 } else { r.pid as u64 });
+    b.push(b",\"bundle\":");
+    json_str(b, r.bundle.to_bytes());
+    b.push(b",\"rootfs\":");
+    json_str(b, s(b"rootfs"));
+    b.push(b",\"created\":");
+    json_str(b, s(b"created"));
+    b.push(b",\"annotations\":");
+    record::push_object(b, r.root.get(b"annotations"));
+    b.push(b",\"owner\":\"\"}");
+}
+
+const SIGNALS: [&[u8]; 31] = [
+    b"HUP", b"INT", b"QUIT", b"ILL", b"TRAP", b"ABRT", b"BUS", b"FPE", b"KILL", b"USR1", b"SEGV", b"USR2", b"PIPE", b"ALRM", b"TERM", b"STKFLT", b"CHLD",
+    b"CONT", b"STOP", b"TSTP", b"TTIN", b"TTOU", b"URG", b"XCPU", b"XFSZ", b"VTALRM", b"PROF", b"WINCH", b"IO", b"PWR", b"SYS",
+];
+
+pub fn signal_number(s: &[u8]) -> Option<i32> {
+    if let Some(n) = crate::cgroup::parse_u64(s) {
+        return (1..=64).contains(&n).then_some(n as i32);
+    }
+    let name = s.strip_prefix(b"SIG").unwrap_or(s);
+    SIGNALS.iter().position(|n| *n == name).map(|i| i as i32 + 1)
+}
+
+/// The pids in a cgroup (cgroup.procs), each given to `f`.
+pub fn cgroup_pids(path: &[u8], mut f: impl FnMut(i32)) -> bool {
+    if path.is_empty() {
+        return false;
+    }
+    let mut p = Buf::<PATH_MAX>::new();
+    p.push(crate::cgroup::ROOT).push(path).push(b"/cgroup.procs");
+    let mut b = [0u8; 16384];
+    let Ok(n) = sys::read_file(p.c(), &mut b) else { return false };
+    for l in b[..n].split(|&c| c == b'\n') {
+        if let Some(pid) = crate::cgroup::parse_u64(l) {
+            f(pid as i32);
+        }
+    }
+    true
+}
+
+pub fn kill(g: &Global, o: &mut Opts) -> Done<'static> {
+    let mut all = false;
+    loop {
+        match o.next() {
+            Arg::Opt(b"all" | b"a", _) => all = true,
+            Arg::Opt(name, _) => return Err(unknown(name)),
+            _ => break,
+        }
+    }
+    let id = take_id(g, o)?;
+    let sig = match o.word() {
+        None => libc::SIGTERM,
+        Some(s) => signal_number(s.to_bytes()).ok_or(Fail::usage(Step::Signal, s.to_bytes(), b"a number, TERM or SIGTERM"))?,
+    };
+    let r = open(g, id)?;
+    let Some(fd) = record::pidfd(&r).filter(|_| r.status != Status::Stopped) else {
+        return Err(Fail::usage(Step::Signal, b"", b"the container is not running"));
+    };
+    if all {
+        cgroup_pids(r.cgroup, |pid| {
+            if let Ok(p) = sys::pidfd_open(pid) {
+                let _ = sys::pidfd_send_signal(p, sig);
+                sys::close(p);
+            }
+        });
+    }
+    let res = sys::pidfd_send_signal(fd, sig);
+    sys::close(fd);
+    res.map_err(|e| Fail::new(Step::Signal, b"", e))?;
+    Ok(0)
+}
+
+pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
+    let mut force = false;
+    loop {
+        match o.next() {
+            Arg::Opt(b"force" | b"f", _) => force = true,
+            Arg::Opt(name, _) => return Err(unknown(name)),
+            _ => break,
+        }
+    }
+    let id = take_id(g, o)?;
+    let r = match open(g, id) {
+        Ok(r) => r,
+        Err(f) if force && matches!(f.step, Step::NotFound | Step::Status | Step::StateDir) => {
+            record::remove(g.root, id);
+            return Ok(0);
+        }
+        Err(e) => return Err(e),
+    };
+    match r.status {
+        Status::Running | Status::Paused if !force => {
+            return Err(Fail::usage(Step::Delete, r.status.name(), b"the container is running: stop it first, or use --force"));
+        }
+        Status::Stopped => {}
+        _ => {
+            if r.status == Status::Paused {
+                let _ = freeze_file(r.cgroup, false);
+            }
+            cgroup_pids(r.cgroup, |pid| {
+                let _ = sys::kill(pid, libc::SIGKILL);
+            });
+            if let Some(fd) = record::pidfd(&r) {
+                let _ = sys::pidfd_send_signal(fd, libc::SIGKILL);
+                let mut p = [libc::pollfd { fd: fd.0, events: libc::POLLIN, revents: 0 }];
+                let _ = sys::poll_for(&mut p, -1);
+                sys::close(fd);
+            }
+        }
+    }
+    remove_cgroup(r.cgroup);
+    record::remove(g.root, id);
+    Ok(0)
+}
+
+/// Write cgroup.freeze of a cgroup.
+pub fn freeze_file(cgroup: &[u8], on: bool) -> Result<(), Errno> {
+    if cgroup.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let mut p = Buf::<PATH_MAX>::new();
+    p.push(crate::cgroup::ROOT).push(cgroup).push(b"/cgroup.freeze");
+    sys::write_file(AT_FDCWD, p.c(), if on { b"1" } else { b"0" })
+}

@@ -1,0 +1,297 @@
+//! `exec`: a new process in a running container: its namespaces (joined at once through a
+//! pidfd of the container's process), its cgroup, and the confinement config.json gives (read
+//! again from the bundle): capabilities, no_new_privs, seccomp, AppArmor.
+//!
+//! As in create, a first process joins and forks the new one (a PID namespace takes only
+//! children). With --detach the new process is re-parented to the engine's subreaper and exec
+//! exits once it is ready, after writing --pid-file; without, exec is the subreaper, waits for
+//! it and ends with its status.
+
+use super::config::{self, Process, Spec, BOUNDING, EFFECTIVE, PERMITTED};
+use super::confine::Filter;
+use super::container::{self, after_gate, die, lookup, pty_of, resolve, send, take_terminal, PID, PTY, READY};
+use super::create::{self, pid_file};
+use super::json::{self, Tok};
+use super::record::{self, Status};
+use super::{take_id, unknown, Arg, Done, Fail, Global, Opts, Step};
+use crate::out::Buf;
+use crate::root::via;
+use crate::state::PATH_MAX;
+use crate::sys::{self, Args, Env, Errno, Fd, Static, AT_FDCWD};
+use core::ffi::CStr;
+
+const PROCESS_MAX: usize = 128 * 1024;
+static PROCESS_TEXT: Static<[u8; PROCESS_MAX]> = Static::new([0; PROCESS_MAX]);
+static PROCESS_TOKENS: Static<[Tok; 8192]> = Static::new([Tok::EMPTY; 8192]);
+
+/// The kinds of namespace a process may be in, and their names under /proc/PID/ns.
+const KINDS: [(i32, &[u8]); 8] = [
+    (libc::CLONE_NEWUSER, b"user"),
+    (libc::CLONE_NEWNS, b"mnt"),
+    (libc::CLONE_NEWPID, b"pid"),
+    (libc::CLONE_NEWNET, b"net"),
+    (libc::CLONE_NEWIPC, b"ipc"),
+    (libc::CLONE_NEWUTS, b"uts"),
+    (libc::CLONE_NEWCGROUP, b"cgroup"),
+    (0x80, b"time"),
+];
+
+/// The namespaces of `pid` that are not ours.
+fn other_namespaces(pid: i32) -> i32 {
+    let mut flags = 0;
+    for (flag, name) in KINDS {
+        let mut theirs = Buf::<64>::new();
+        theirs.push(b"/proc/").push_u64(pid as u64).push(b"/ns/").push(name);
+        let mut ours = Buf::<64>::new();
+        ours.push(b"/proc/self/ns/").push(name);
+        match (sys::stat_at(AT_FDCWD, theirs.c(), 0), sys::stat_at(AT_FDCWD, ours.c(), 0)) {
+            (Ok(a), Ok(b)) if (a.dev, a.ino) == (b.dev, b.ino) => {}
+            (Ok(_), _) => flags |= flag,
+            _ => {}
+        }
+    }
+    flags
+}
+
+struct Opt {
+    process: Option<&'static CStr>,
+    detach: bool,
+    pid_file: Option<&'static CStr>,
+    console: Option<&'static CStr>,
+    tty: bool,
+    cwd: Option<&'static CStr>,
+    envs: [Option<&'static CStr>; 64],
+    nenvs: usize,
+    user: Option<&'static CStr>,
+    caps: u64,
+    nnp: bool,
+    preserve: u32,
+}
+
+type Failed = Fail<'static>;
+
+fn options(o: &mut Opts) -> Result<Opt, Failed> {
+    let mut x = Opt { process: None, detach: false, pid_file: None, console: None, tty: false, cwd: None, envs: [None; 64], nenvs: 0, user: None, caps: 0, nnp: false, preserve: 0 };
+    loop {
+        let Arg::Opt(name, given) = o.next() else { break };
+        match name {
+            b"process" | b"p" => x.process = Some(o.value(b"--process", given)?),
+            b"detach" | b"d" => x.detach = true,
+            b"pid-file" => x.pid_file = Some(o.value(b"--pid-file", given)?),
+            b"console-socket" => x.console = Some(o.value(b"--console-socket", given)?),
+            b"tty" | b"t" => x.tty = true,
+            b"cwd" => x.cwd = Some(o.value(b"--cwd", given)?),
+            b"env" | b"e" => {
+                let v = o.value(b"--env", given)?;
+                if x.nenvs == x.envs.len() || !v.to_bytes().contains(&b'=') {
+                    return Err(Fail::usage(Step::Usage, v.to_bytes(), b"--env takes KEY=VALUE, at most 64 times"));
+                }
+                x.envs[x.nenvs] = Some(v);
+                x.nenvs += 1;
+            }
+            b"user" | b"u" => x.user = Some(o.value(b"--user", given)?),
+            b"cap" | b"c" => {
+                let v = o.value(b"--cap", given)?;
+                x.caps |= crate::caps::parse(v.to_bytes()).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"unknown capability"))?;
+            }
+            b"no-new-privs" => x.nnp = true,
+            b"preserve-fds" => {
+                let v = o.value(b"--preserve-fds", given)?;
+                x.preserve = crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"--preserve-fds takes a number"))? as u32;
+            }
+            // runc's, with nothing to do here.
+            b"process-label" | b"apparmor" | b"cgroup" => {
+                o.value(b"--cgroup", given)?;
+            }
+            b"ignore-paused" => {}
+            _ => return Err(unknown(name)),
+        }
+    }
+    Ok(x)
+}
+
+/// `U[:G]`, numbers.
+fn user(v: &'static CStr, p: &mut Process) -> Result<(), Fail<'static>> {
+    let b = v.to_bytes();
+    let bad = Fail::usage(Step::Usage, b, b"--user takes UID[:GID], numbers");
+    let (u, g) = match b.iter().position(|&c| c == b':') {
+        Some(i) => (&b[..i], Some(&b[i + 1..])),
+        None => (b, None),
+    };
+    p.uid = crate::cgroup::parse_u64(u).and_then(|n| u32::try_from(n).ok()).ok_or(bad)?;
+    if let Some(g) = g {
+        p.gid = crate::cgroup::parse_u64(g).and_then(|n| u32::try_from(n).ok()).ok_or(bad)?;
+    }
+    Ok(())
+}
+
+fn read_process(path: &'static CStr, p: &mut Process<'static>) -> Result<(), Fail<'static>> {
+    let text = PROCESS_TEXT.take().ok_or(Fail::new(Step::Process, b"", Errno::EBUSY))?;
+    let toks = PROCESS_TOKENS.take().ok_or(Fail::new(Step::Process, b"", Errno::EBUSY))?;
+    let n = sys::read_file(path, text).map_err(|e| Fail::new(Step::Process, path.to_bytes(), e))?;
+    if n == text.len() {
+        return Err(Fail::new(Step::Process, path.to_bytes(), Errno::EFBIG));
+    }
+    let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Process, path.to_bytes(), b.what))?;
+    *p = Process::new();
+    config::process(doc.root(), p).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
+    if p.nargs == 0 {
+        return Err(Fail::usage(Step::Refused, b"process.args", b"missing"));
+    }
+    Ok(())
+}
+
+pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
+    let x = options(o)?;
+    let id = take_id(g, o)?;
+    crate::exe::run_sealed(args, env).map_err(|e| Fail { step: Step::SelfCopy, path: b"/proc/self/exe", errno: e.errno, why: b"" })?;
+    let r = create::open(g, id)?;
+    if !matches!(r.status, Status::Running | Status::Created) {
+        return Err(Fail::usage(Step::Status, r.status.name(), b"exec needs a running container"));
+    }
+    let mut spec = Spec::new();
+    let (bfd, filter) = create::load(r.bundle, &mut spec)?;
+    sys::close(bfd);
+    let mut p = spec.process;
+    match x.process {
+        Some(path) => read_process(path, &mut p)?,
+        None => {
+            let (a, at) = (*args, o.at);
+            if at >= a.len() {
+                return Err(Fail::usage(Step::Usage, b"", b"exec needs a command, or --process"));
+            }
+            p.nargs = 0;
+            for i in at..a.len().min(at + config::MAX_ARGS) {
+                p.args[p.nargs] = a.get(i);
+                p.nargs += 1;
+            }
+            p.terminal = x.tty;
+            for e in x.envs[..x.nenvs].iter().flatten() {
+                p.push_env(e);
+            }
+            if let Some(c) = x.cwd {
+                p.cwd = c;
+            }
+            if let Some(u) = x.user {
+                user(u, &mut p)?;
+            }
+            for set in [BOUNDING, EFFECTIVE, PERMITTED] {
+                p.caps[set] |= x.caps;
+            }
+            p.nnp |= x.nnp;
+        }
+    }
+    if p.terminal && x.console.is_none() {
+        return Err(Fail::usage(Step::Console, b"process.terminal", b"a terminal needs --console-socket"));
+    }
+    run(g, &r, &p, filter, &x)
+}
+
+fn run(_g: &Global, r: &record::Record, p: &Process<'static>, filter: Option<&Filter>, x: &Opt) -> Result<i32, Fail<'static>> {
+    let pidfd = record::pidfd(r).ok_or(Fail::usage(Step::Status, b"stopped", b"exec needs a running container"))?;
+    let flags = other_namespaces(r.pid);
+    let sock = match x.console {
+        Some(c) if p.terminal => sys::connect_unix(c.to_bytes()).map_err(|e| Fail::new(Step::Console, c.to_bytes(), e))?,
+        _ => Fd(-1),
+    };
+    let procs = if r.cgroup.is_empty() {
+        Fd(-1)
+    } else {
+        let mut f = Buf::<PATH_MAX>::new();
+        f.push(crate::cgroup::ROOT).push(r.cgroup).push(b"/cgroup.procs");
+        sys::openat(AT_FDCWD, f.c(), libc::O_WRONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Cgroup, b"cgroup.procs", e))?
+    };
+    if !x.detach {
+        // The new process is re-parented here when the first one exits: waited for here.
+        let _ = sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
+    }
+    let (ours, theirs) = sys::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC).map_err(|e| Fail::new(Step::Clone, b"", e))?;
+    let first = match sys::clone(libc::SIGCHLD as u64) {
+        Ok(0) => first(pidfd, flags, procs, theirs, p, filter, x.preserve),
+        Ok(pid) => pid,
+        Err(e) => return Err(Fail::new(Step::Clone, b"", e)),
+    };
+    sys::close(theirs);
+    sys::close(pidfd);
+    sys::close(procs);
+    let mut pid = 0;
+    let ready = container::wait_ready(ours, sock, x.console, &mut pid, &mut || Ok(()));
+    sys::close(ours);
+    sys::close(sock);
+    let _ = sys::wait4(first, 0);
+    if let Err(f) = ready {
+        if pid > 0 {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            if !x.detach {
+                let _ = sys::wait4(pid, 0);
+            }
+        }
+        return Err(f);
+    }
+    if let Some(path) = x.pid_file {
+        pid_file(path, pid)?;
+    }
+    if x.detach {
+        return Ok(0);
+    }
+    loop {
+        match sys::wait4(pid, 0) {
+            Ok((_, status)) => return Ok(crate::init::status(status)),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(Fail::new(Step::Process, b"wait", e)),
+        }
+    }
+}
+
+fn first(pidfd: Fd, flags: i32, procs: Fd, chan: Fd, p: &Process<'static>, filter: Option<&Filter>, preserve: u32) -> ! {
+    if procs.0 >= 0 {
+        if let Err(e) = sys::write(procs, b"0") {
+            container::fail(chan, &Fail::new(Step::Cgroup, b"cgroup.procs", e));
+        }
+        sys::close(procs);
+    }
+    if flags != 0 {
+        if let Err(e) = sys::setns(pidfd, flags) {
+            container::fail(chan, &Fail::new(Step::Namespace, b"", e));
+        }
+    }
+    sys::close(pidfd);
+    match sys::clone(libc::SIGCHLD as u64) {
+        Ok(0) => {
+            let f = match prepare(p, chan) {
+                Ok(path) => {
+                    send(chan, READY, None, 0);
+                    sys::close(chan);
+                    die(&after_gate(p, filter, preserve, path.c()))
+                }
+                Err(f) => f,
+            };
+            container::fail(chan, &f)
+        }
+        Ok(pid) => {
+            send(chan, PID, None, pid as u64);
+            sys::exit(0)
+        }
+        Err(e) => container::fail(chan, &Fail::new(Step::Clone, b"", e)),
+    }
+}
+
+/// In the new process, inside: the terminal, limits, and the command looked up.
+fn prepare(p: &Process<'static>, chan: Fd) -> Result<Buf<PATH_MAX>, Fail<'static>> {
+    if p.terminal {
+        let e = |errno| Fail::new(Step::Console, b"/dev/pts/ptmx", errno);
+        let root = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(e)?;
+        let ptmx = resolve(root, b"/dev/pts/ptmx", false, false).map_err(e);
+        sys::close(root);
+        let ptmx = ptmx?;
+        let m = sys::openat(AT_FDCWD, via(ptmx).c(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC, 0);
+        sys::close(ptmx);
+        let m = m.map_err(e)?;
+        let s = pty_of(m, p).map_err(e)?;
+        take_terminal(s).map_err(e)?;
+        sys::send_fd(chan, PTY, m).map_err(e)?;
+        sys::close(m);
+    }
+    container::limits(p)?;
+    lookup(p)
+}

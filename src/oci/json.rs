@@ -1,0 +1,527 @@
+//! A small JSON reader in the jsmn way: one pass over a caller's buffer fills a caller's fixed
+//! array of tokens (kind, where, how many children, where the subtree ends); typed lookups then
+//! walk the tokens and copy nothing. Strings are unescaped in place and NUL-terminated where
+//! their closing quote was, so a value is handed out as a `&CStr` into the buffer itself.
+
+use core::ffi::CStr;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    // First: an all-zero token array is all Null, and lives in .bss.
+    Null,
+    Obj,
+    Arr,
+    Str,
+    Num,
+    True,
+    False,
+}
+
+#[derive(Clone, Copy)]
+pub struct Tok {
+    kind: Kind,
+    /// Strings: first byte of the (unescaped) content; numbers: first digit.
+    start: u32,
+    /// Strings: content length; numbers: text length; objects: keys; arrays: elements.
+    len: u32,
+    /// The index of the token after this one's subtree.
+    end: u32,
+}
+
+impl Tok {
+    pub const EMPTY: Tok = Tok { kind: Kind::Null, start: 0, len: 0, end: 0 };
+}
+
+/// Why a document was refused, and at which byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bad {
+    pub at: usize,
+    pub what: &'static [u8],
+}
+
+const MAX_DEPTH: usize = 64;
+
+fn bad(at: usize, what: &'static [u8]) -> Bad {
+    Bad { at, what }
+}
+
+fn hex(c: u8) -> Option<u32> {
+    match c {
+        b'0'..=b'9' => Some((c - b'0') as u32),
+        b'a'..=b'f' => Some((c - b'a' + 10) as u32),
+        b'A'..=b'F' => Some((c - b'A' + 10) as u32),
+        _ => None,
+    }
+}
+
+fn hex4(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at + 4)?;
+    s.iter().try_fold(0u32, |v, &c| Some(v << 4 | hex(c)?))
+}
+
+/// Unescape the string whose content starts at `at` (after the quote), in place. Returns the
+/// content's length and the index after the closing quote, which is overwritten with NUL.
+fn string(b: &mut [u8], at: usize) -> Result<(usize, usize), Bad> {
+    let (mut r, mut w) = (at, at);
+    loop {
+        let c = *b.get(r).ok_or(bad(r, b"unterminated string"))?;
+        r += 1;
+        match c {
+            b'"' => {
+                b[w] = 0;
+                return Ok((w - at, r));
+            }
+            0..=0x1f => return Err(bad(r - 1, b"control character in string")),
+            b'\\' => {
+                let e = *b.get(r).ok_or(bad(r, b"unterminated string"))?;
+                r += 1;
+                let one = match e {
+                    b'"' => b'"',
+                    b'\\' => b'\\',
+                    b'/' => b'/',
+                    b'b' => 8,
+                    b'f' => 12,
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'u' => {
+                        let mut cp = hex4(b, r).ok_or(bad(r, b"bad \\u escape"))?;
+                        r += 4;
+                        if (0xd800..0xdc00).contains(&cp) && b.get(r) == Some(&b'\\') && b.get(r + 1) == Some(&b'u') {
+                            let lo = hex4(b, r + 2).ok_or(bad(r, b"bad \\u escape"))?;
+                            if (0xdc00..0xe000).contains(&lo) {
+                                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                                r += 6;
+                            }
+                        }
+                        if cp == 0 || (0xd800..0xe000).contains(&cp) {
+                            return Err(bad(r, b"\\u0000 or a lone surrogate in string"));
+                        }
+                        let mut u = [0u8; 4];
+                        let s = char::from_u32(cp).ok_or(bad(r, b"bad \\u escape"))?.encode_utf8(&mut u);
+                        b[w..w + s.len()].copy_from_slice(s.as_bytes());
+                        w += s.len();
+                        continue;
+                    }
+                    _ => return Err(bad(r - 1, b"bad escape in string")),
+                };
+                b[w] = one;
+                w += 1;
+            }
+            _ => {
+                b[w] = c;
+                w += 1;
+            }
+        }
+    }
+}
+
+fn number_end(b: &[u8], mut i: usize) -> Result<usize, Bad> {
+    let start = i;
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let s = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > s
+    };
+    if !digits(&mut i) {
+        return Err(bad(start, b"bad number"));
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return Err(bad(start, b"bad number"));
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return Err(bad(start, b"bad number"));
+        }
+    }
+    Ok(i)
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// A parsed document: the buffer (strings unescaped in it) and its tokens.
+pub struct Doc<'a> {
+    buf: &'a [u8],
+    toks: &'a [Tok],
+}
+
+/// Parse `b` (the whole of it is the document), filling `toks`.
+pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
+    let mut n = 0usize;
+    // Open containers: token index; and whether a key is expected next in an object.
+    let mut stack = [0u32; MAX_DEPTH];
+    let mut depth = 0usize;
+    let mut i = skip_ws(b, 0);
+    // What may come: a value (after `[`, `:`, `,` in an array, at the start), a key, or the
+    // end of a container / a comma.
+    #[derive(PartialEq)]
+    enum Want {
+        Value,
+        ValueOrClose,
+        Key,
+        KeyOrClose,
+        CommaOrClose,
+    }
+    let mut want = Want::Value;
+    loop {
+        if depth == 0 && n > 0 && want == Want::CommaOrClose {
+            i = skip_ws(b, i);
+            if i != b.len() {
+                return Err(bad(i, b"text after the document"));
+            }
+            break;
+        }
+        let c = *b.get(i).ok_or(bad(i, b"unexpected end"))?;
+        let in_obj = depth > 0 && toks[stack[depth - 1] as usize].kind == Kind::Obj;
+        match want {
+            Want::CommaOrClose | Want::ValueOrClose | Want::KeyOrClose if c == b']' || c == b'}' => {
+                let open = stack.get(depth.wrapping_sub(1)).ok_or(bad(i, b"unbalanced"))?;
+                let k = toks[*open as usize].kind;
+                if (c == b']') != (k == Kind::Arr) {
+                    return Err(bad(i, b"mismatched bracket"));
+                }
+                toks[*open as usize].end = n as u32;
+                depth -= 1;
+                i = skip_ws(b, i + 1);
+                want = Want::CommaOrClose;
+                continue;
+            }
+            Want::CommaOrClose => {
+                if c != b',' {
+                    return Err(bad(i, b"expected , or a closing bracket"));
+                }
+                i = skip_ws(b, i + 1);
+                want = if in_obj { Want::Key } else { Want::Value };
+                continue;
+            }
+            Want::Key | Want::KeyOrClose if c != b'"' => return Err(bad(i, b"expected a key")),
+            _ => {}
+        }
+        if n == toks.len() {
+            return Err(bad(i, b"too many values"));
+        }
+        let is_key = matches!(want, Want::Key | Want::KeyOrClose);
+        if depth > 0 && !is_key {
+            // A value: count it in its container (object values are counted with their key).
+            if !in_obj {
+                toks[stack[depth - 1] as usize].len += 1;
+            }
+        }
+        let mut t = Tok { kind: Kind::Null, start: i as u32, len: 0, end: n as u32 + 1 };
+        let next;
+        match c {
+            b'{' | b'[' => {
+                t.kind = if c == b'{' { Kind::Obj } else { Kind::Arr };
+                if depth == MAX_DEPTH {
+                    return Err(bad(i, b"nested too deep"));
+                }
+                stack[depth] = n as u32;
+                depth += 1;
+                toks[n] = t;
+                n += 1;
+                i = skip_ws(b, i + 1);
+                want = if c == b'{' { Want::KeyOrClose } else { Want::ValueOrClose };
+                continue;
+            }
+            b'"' => {
+                let (len, after) = string(b, i + 1)?;
+                t.kind = Kind::Str;
+                t.start = i as u32 + 1;
+                t.len = len as u32;
+                next = after;
+            }
+            b't' | b'f' | b'n' => {
+                let (word, kind): (&[u8], Kind) = match c {
+                    b't' => (b"true", Kind::True),
+                    b'f' => (b"false", Kind::False),
+                    _ => (b"null", Kind::Null),
+                };
+                if b.get(i..i + word.len()) != Some(word) {
+                    return Err(bad(i, b"unknown word"));
+                }
+                t.kind = kind;
+                next = i + word.len();
+            }
+            b'-' | b'0'..=b'9' => {
+                let e = number_end(b, i)?;
+                t.kind = Kind::Num;
+                t.len = (e - i) as u32;
+                next = e;
+            }
+            _ => return Err(bad(i, b"unexpected character")),
+        }
+        toks[n] = t;
+        n += 1;
+        i = skip_ws(b, next);
+        if is_key {
+            toks[stack[depth - 1] as usize].len += 1;
+            if b.get(i) != Some(&b':') {
+                return Err(bad(i, b"expected :"));
+            }
+            i = skip_ws(b, i + 1);
+            want = Want::Value;
+        } else {
+            want = Want::CommaOrClose;
+        }
+    }
+    Ok(Doc { buf: b, toks: &toks[..n] })
+}
+
+impl<'a> Doc<'a> {
+    pub fn root(&self) -> Val<'a> {
+        Val { doc: Doc { buf: self.buf, toks: self.toks }, i: 0 }
+    }
+}
+
+impl Clone for Doc<'_> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl Copy for Doc<'_> {}
+
+/// One value of a document; its strings live as long as the document's buffer.
+#[derive(Clone, Copy)]
+pub struct Val<'a> {
+    doc: Doc<'a>,
+    i: usize,
+}
+
+impl<'a> Val<'a> {
+    fn tok(&self) -> Tok {
+        self.doc.toks[self.i]
+    }
+    pub fn kind(&self) -> Kind {
+        self.tok().kind
+    }
+    /// The byte offset of the value in the document (for messages).
+    #[cfg(test)]
+    #[cfg(test)]
+    pub fn at(&self) -> usize {
+        self.tok().start as usize
+    }
+    #[inline(never)]
+    pub fn str(&self) -> Option<&'a CStr> {
+        let t = self.tok();
+        if t.kind != Kind::Str {
+            return None;
+        }
+        let s = t.start as usize;
+        CStr::from_bytes_with_nul(&self.doc.buf[s..=s + t.len as usize]).ok()
+    }
+    #[inline(never)]
+    pub fn bytes(&self) -> Option<&'a [u8]> {
+        self.str().map(CStr::to_bytes)
+    }
+    fn num_text(&self) -> Option<&'a [u8]> {
+        let t = self.tok();
+        (t.kind == Kind::Num).then(|| &self.doc.buf[t.start as usize..(t.start + t.len) as usize])
+    }
+    /// A non-negative integer (no fraction or exponent) that fits in u64.
+    #[inline(never)]
+    pub fn u64(&self) -> Option<u64> {
+        Val::parse_digits(self.num_text()?)
+    }
+    #[inline(never)]
+    pub fn i64(&self) -> Option<i64> {
+        let s = self.num_text()?;
+        match s.strip_prefix(b"-") {
+            Some(rest) => {
+                let v = Val::parse_digits(rest)?;
+                if v <= i64::MAX as u64 + 1 {
+                    Some((v as i64).wrapping_neg())
+                } else {
+                    None
+                }
+            }
+            None => Val::parse_digits(s).and_then(|v| i64::try_from(v).ok()),
+        }
+    }
+    #[inline(never)]
+    fn parse_digits(s: &[u8]) -> Option<u64> {
+        if s.is_empty() || s.len() > 20 || !s.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        s.iter().try_fold(0u64, |v, d| v.checked_mul(10)?.checked_add((d - b'0') as u64))
+    }
+    #[inline(never)]
+    pub fn bool(&self) -> Option<bool> {
+        match self.kind() {
+            Kind::True => Some(true),
+            Kind::False => Some(false),
+            _ => None,
+        }
+    }
+    pub fn is_null(&self) -> bool {
+        self.kind() == Kind::Null
+    }
+    /// The number of elements of an array, or keys of an object.
+    pub fn len(&self) -> usize {
+        match self.kind() {
+            Kind::Obj | Kind::Arr => self.tok().len as usize,
+            _ => 0,
+        }
+    }
+    /// The value of `key` in an object (the last one if repeated).
+    #[inline(never)]
+    pub fn get(&self, key: &[u8]) -> Option<Val<'a>> {
+        let mut found = None;
+        for (k, v) in self.entries() {
+            if k.to_bytes() == key {
+                found = Some(v);
+            }
+        }
+        found
+    }
+    /// The key/value pairs of an object (none for other kinds).
+    #[inline(never)]
+    pub fn entries(&self) -> Entries<'a> {
+        let t = self.tok();
+        let (i, end) = if t.kind == Kind::Obj { (self.i + 1, t.end as usize) } else { (0, 0) };
+        Entries { doc: self.doc, i, end }
+    }
+    /// The elements of an array (none for other kinds).
+    #[inline(never)]
+    pub fn items(&self) -> Items<'a> {
+        let t = self.tok();
+        let (i, end) = if t.kind == Kind::Arr { (self.i + 1, t.end as usize) } else { (0, 0) };
+        Items { doc: self.doc, i, end }
+    }
+}
+
+pub struct Entries<'a> {
+    doc: Doc<'a>,
+    i: usize,
+    end: usize,
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = (&'a CStr, Val<'a>);
+    #[inline(never)]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.i >= self.end {
+            return None;
+        }
+        let key = Val { doc: self.doc, i: self.i }.str()?;
+        let v = Val { doc: self.doc, i: self.i + 1 };
+        self.i = v.tok().end as usize;
+        Some((key, v))
+    }
+}
+
+pub struct Items<'a> {
+    doc: Doc<'a>,
+    i: usize,
+    end: usize,
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Val<'a>;
+    #[inline(never)]
+    fn next(&mut self) -> Option<Val<'a>> {
+        if self.i >= self.end {
+            return None;
+        }
+        let v = Val { doc: self.doc, i: self.i };
+        self.i = v.tok().end as usize;
+        Some(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with<R>(text: &str, f: impl FnOnce(Result<Val, Bad>) -> R) -> R {
+        let mut b = text.as_bytes().to_vec();
+        let mut t = vec![Tok::EMPTY; 256];
+        match parse(&mut b, &mut t) {
+            Ok(d) => f(Ok(d.root())),
+            Err(e) => f(Err(e)),
+        }
+    }
+
+    #[test]
+    fn objects_arrays_and_scalars() {
+        with(r#" {"a": [1, -2, 3.5e1, true, false, null], "b": {"c": "d"}, "e": {}, "f": []} "#, |v| {
+            let v = v.unwrap();
+            assert_eq!(v.kind(), Kind::Obj);
+            assert_eq!(v.len(), 4);
+            let a = v.get(b"a").unwrap();
+            assert_eq!(a.len(), 6);
+            let items: Vec<Val> = a.items().collect();
+            assert_eq!(items[0].u64(), Some(1));
+            assert_eq!(items[1].i64(), Some(-2));
+            assert_eq!(items[1].u64(), None);
+            assert_eq!(items[2].kind(), Kind::Num);
+            assert_eq!(items[2].u64(), None);
+            assert_eq!(items[3].bool(), Some(true));
+            assert_eq!(items[4].bool(), Some(false));
+            assert!(items[5].is_null());
+            assert_eq!(v.get(b"b").unwrap().get(b"c").unwrap().bytes(), Some(&b"d"[..]));
+            assert_eq!(v.get(b"e").unwrap().len(), 0);
+            assert_eq!(v.get(b"f").unwrap().items().count(), 0);
+            let keys: Vec<&[u8]> = v.entries().map(|(k, _)| k.to_bytes()).collect();
+            assert_eq!(keys, [&b"a"[..], b"b", b"e", b"f"]);
+            assert!(v.get(b"zz").is_none());
+        });
+    }
+
+    #[test]
+    fn strings_are_unescaped_in_place() {
+        with(r#"["a\"b\\c\/d\n\t", "\u00e9\u20ac\ud83d\ude00", ""]"#, |v| {
+            let v = v.unwrap();
+            let s: Vec<&CStr> = v.items().map(|x| x.str().unwrap()).collect();
+            assert_eq!(s[0].to_bytes(), b"a\"b\\c/d\n\t");
+            assert_eq!(s[1].to_bytes(), "é€😀".as_bytes());
+            assert_eq!(s[2].to_bytes(), b"");
+        });
+    }
+
+    #[test]
+    fn large_numbers() {
+        with("[18446744073709551615, 18446744073709551616, -9223372036854775808, 0]", |v| {
+            let v: Vec<Val> = v.unwrap().items().collect();
+            assert_eq!(v[0].u64(), Some(u64::MAX));
+            assert_eq!(v[1].u64(), None);
+            assert_eq!(v[2].i64(), Some(i64::MIN));
+            assert_eq!(v[3].u64(), Some(0));
+        });
+    }
+
+    #[test]
+    fn malformed_documents_are_refused() {
+        for bad in [
+            "", "{", "[1,]", "{\"a\"}", "{\"a\":1,}", "[1 2]", "{1:2}", "\"abc", "[tru]", "[1]]", "[1] x", "[\"\\x\"]",
+            "[\"\\u0000\"]", "[\"a\nb\"]", "[01a]", "{\"a\":]", "[-]", "[1.]",
+        ] {
+            with(bad, |v| assert!(v.is_err(), "accepted {bad:?}"));
+        }
+    }
+
+    #[test]
+    fn too_many_tokens_and_depth() {
+        let mut b = b"[1,2,3,4]".to_vec();
+        let mut t = vec![Tok::EMPTY; 3];
+        assert!(parse(&mut b, &mut t).is_err());
+        let deep = "[".repeat(100) + &"]".repeat(100);
+        with(&deep, |v| assert!(v.is_err()));
+    }
+}

@@ -1,0 +1,480 @@
+//! sandbox as an OCI runtime, selected by the name it is called by (`sandbox-oci`): the command
+//! line engines drive runc and crun with, `PATH [GLOBAL OPTIONS] COMMAND [OPTIONS] ID [ARGS]`.
+//!
+//!   mod        global options, the commands, errors and the --log file
+//!   json       a JSON reader over a fixed buffer
+//!   config     config.json to a typed spec
+//!   record     the container's state under --root
+//!   create     create, start, state, kill, delete (the engine's side)
+//!   container  (inside) namespaces, root, limits, the gate, credentials and execve
+//!   confine    the process's seccomp profile
+//!   exec       a new process in a running container
+//!   info       ps, pause, resume, list, features, spec
+
+mod config;
+mod confine;
+mod container;
+mod create;
+mod exec;
+mod info;
+mod json;
+mod record;
+
+use crate::out::Buf;
+use crate::sys::{self, Args, Errno, Fd, AT_FDCWD};
+use core::ffi::CStr;
+
+pub const NAME: &[u8] = b"sandbox-oci";
+
+/// What failed: the texts of the error lines. The discriminant travels from the container's
+/// process to `create` over the report channel.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Step {
+    Usage = 1,
+    Config,
+    Refused,
+    StateDir,
+    Exists,
+    NotFound,
+    Status,
+    Bundle,
+    Rootfs,
+    Namespace,
+    Clone,
+    IdMap,
+    Cgroup,
+    NoController,
+    Mount,
+    Propagation,
+    PivotRoot,
+    Device,
+    Mask,
+    ReadOnly,
+    Sysctl,
+    Hostname,
+    Rlimit,
+    OomScore,
+    AppArmor,
+    User,
+    Caps,
+    NoNewPrivs,
+    Seccomp,
+    Cwd,
+    Exec,
+    Console,
+    Gate,
+    Signal,
+    Delete,
+    SelfCopy,
+    PidFile,
+    Freeze,
+    Process,
+}
+
+const WHAT: [&[u8]; Step::Process as usize] = [
+    b"usage",
+    b"config.json",
+    b"config.json",
+    b"state directory",
+    b"container exists",
+    b"no such container",
+    b"container status",
+    b"bundle",
+    b"root filesystem",
+    b"join namespace",
+    b"create namespaces",
+    b"write id mappings",
+    b"cgroup",
+    b"cgroup v2 controller not available",
+    b"mount",
+    b"mount propagation",
+    b"pivot_root into",
+    b"make device",
+    b"mask path",
+    b"make path read-only",
+    b"set sysctl",
+    b"set hostname",
+    b"set rlimit",
+    b"set oom_score_adj",
+    b"set AppArmor profile",
+    b"set user and groups",
+    b"set capabilities",
+    b"set no_new_privs",
+    b"install seccomp filter",
+    b"working directory",
+    b"cannot execute",
+    b"console socket",
+    b"start gate",
+    b"send signal",
+    b"delete",
+    b"run from a sealed copy of sandbox",
+    b"pid file",
+    b"freeze",
+    b"process",
+];
+
+impl Step {
+    pub fn from_u8(v: u8) -> Step {
+        if v >= 1 && v <= Step::Process as u8 {
+            // SAFETY-free: the discriminants are 1..=Process without gaps; match by table.
+            STEPS[v as usize - 1]
+        } else {
+            Step::Clone
+        }
+    }
+}
+
+const STEPS: [Step; Step::Process as usize] = [
+    Step::Usage,
+    Step::Config,
+    Step::Refused,
+    Step::StateDir,
+    Step::Exists,
+    Step::NotFound,
+    Step::Status,
+    Step::Bundle,
+    Step::Rootfs,
+    Step::Namespace,
+    Step::Clone,
+    Step::IdMap,
+    Step::Cgroup,
+    Step::NoController,
+    Step::Mount,
+    Step::Propagation,
+    Step::PivotRoot,
+    Step::Device,
+    Step::Mask,
+    Step::ReadOnly,
+    Step::Sysctl,
+    Step::Hostname,
+    Step::Rlimit,
+    Step::OomScore,
+    Step::AppArmor,
+    Step::User,
+    Step::Caps,
+    Step::NoNewPrivs,
+    Step::Seccomp,
+    Step::Cwd,
+    Step::Exec,
+    Step::Console,
+    Step::Gate,
+    Step::Signal,
+    Step::Delete,
+    Step::SelfCopy,
+    Step::PidFile,
+    Step::Freeze,
+    Step::Process,
+];
+
+/// A failure: the step, the path or field it concerns, the OS error (0: none) and, for a
+/// refused config, why.
+#[derive(Clone, Copy, Debug)]
+pub struct Fail<'a> {
+    pub step: Step,
+    pub path: &'a [u8],
+    pub errno: i32,
+    pub why: &'static [u8],
+}
+
+impl<'a> Fail<'a> {
+    pub fn new(step: Step, path: &'a [u8], errno: Errno) -> Fail<'a> {
+        Fail { step, path, errno: errno.into_raw(), why: b"" }
+    }
+    pub fn usage(step: Step, path: &'a [u8], why: &'static [u8]) -> Fail<'a> {
+        Fail { step, path, errno: 0, why }
+    }
+    fn hint(&self) -> &'static [u8] {
+        if !self.why.is_empty() {
+            return self.why;
+        }
+        match (self.step, self.errno) {
+            (Step::Exec, libc::ENOENT) => b"not found in the container",
+            (Step::Exec, libc::EACCES) => b"not an executable file",
+            (Step::Mount | Step::Mask | Step::ReadOnly | Step::Device, libc::ELOOP) | (Step::Mount, libc::EXDEV) => {
+                b"resolved inside the root: a symlink may not lead out of it"
+            }
+            (Step::NoController, _) => b"resources need cgroup v2 with this controller; or run with --cgroup-manager=disabled and no resources",
+            (Step::Exists, _) => b"delete it first, or choose another id",
+            (Step::Seccomp, libc::E2BIG) => b"the profile is too large for one filter",
+            (Step::AppArmor, libc::ENOENT) => b"AppArmor is not enabled on this host",
+            _ => b"",
+        }
+    }
+
+    /// The line, without the trailing newline: `sandbox-oci: ID: what: path: reason (hint)`.
+    pub fn line(&self, id: &[u8], b: &mut Buf<1400>) {
+        b.clear();
+        b.push(NAME).push(b": ");
+        if !id.is_empty() {
+            b.push_printable(&id[..id.len().min(128)]).push(b": ");
+        }
+        b.push(WHAT[self.step as usize - 1]);
+        if !self.path.is_empty() {
+            b.push(b": ").push_printable(&self.path[..self.path.len().min(1024)]);
+        }
+        if self.errno != 0 {
+            b.push(b": ");
+            match crate::error::describe(self.errno) {
+                Some(d) => b.push(d),
+                None => b.push(b"errno ").push_i64(self.errno as i64),
+            };
+        }
+        let hint = self.hint();
+        if !hint.is_empty() {
+            b.push(if self.errno != 0 { b" (" } else { b": " }).push(hint);
+            if self.errno != 0 {
+                b.push(b")");
+            }
+        }
+    }
+}
+
+/// The global options, and what every command needs from them.
+pub struct Global {
+    pub root: &'static CStr,
+    pub log: Fd,
+    pub json_log: bool,
+    pub systemd_cgroup: bool,
+    pub no_cgroups: bool,
+    pub debug: bool,
+    /// The container the command is about, once known.
+    pub id: core::cell::Cell<&'static [u8]>,
+}
+
+impl Global {
+    /// Print the error on stderr and into --log; the status to exit with.
+    pub fn fail(&self, id: &[u8], f: &Fail) -> i32 {
+        let mut b = Buf::<1400>::new();
+        f.line(id, &mut b);
+        let mut l = Buf::<1400>::new();
+        l.push(b.bytes()).push(b"\n");
+        let _ = sys::write_all(sys::STDERR, l.bytes());
+        if self.log.0 >= 0 {
+            if self.json_log {
+                let mut j = Buf::<4096>::new();
+                j.push(b"{\"level\":\"error\",\"msg\":");
+                json_str(&mut j, &b.bytes()[NAME.len() + 2..]);
+                j.push(b"}\n");
+                let _ = sys::write_all(self.log, j.bytes());
+            } else {
+                let _ = sys::write_all(self.log, l.bytes());
+            }
+        }
+        1
+    }
+}
+
+/// Append `s` as a JSON string (quoted, escaped).
+pub fn json_str<const N: usize>(b: &mut Buf<N>, s: &[u8]) {
+    b.push(b"\"");
+    for &c in s {
+        match c {
+            b'"' => b.push(b"\\\""),
+            b'\\' => b.push(b"\\\\"),
+            b'\n' => b.push(b"\\n"),
+            0..=0x1f | 0x7f => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                b.push(b"\\u00").push(&[HEX[(c >> 4) as usize], HEX[(c & 15) as usize]])
+            }
+            _ => b.push(core::slice::from_ref(&c)),
+        };
+    }
+    b.push(b"\"");
+}
+
+/// Command-line options: `--name value`, `--name=value`, `-name`, and boolean ones.
+pub struct Opts {
+    args: Args,
+    /// The next argument to look at.
+    pub at: usize,
+}
+
+pub enum Arg {
+    /// An option, its name without dashes, and its value when given with `=`.
+    Opt(&'static [u8], Option<&'static CStr>),
+    /// The first argument that is not an option.
+    Word(&'static CStr),
+    End,
+}
+
+impl Opts {
+    pub fn next(&mut self) -> Arg {
+        if self.at >= self.args.len() {
+            return Arg::End;
+        }
+        let a = self.args.get(self.at);
+        let b = a.to_bytes();
+        if b.len() < 2 || b[0] != b'-' {
+            return Arg::Word(a);
+        }
+        self.at += 1;
+        if b == b"--" {
+            return match self.at < self.args.len() {
+                true => Arg::Word(self.args.get(self.at)),
+                false => Arg::End,
+            };
+        }
+        let name = if b.starts_with(b"--") { &b[2..] } else { &b[1..] };
+        match name.iter().position(|&c| c == b'=') {
+            Some(i) => Arg::Opt(&name[..i], CStr::from_bytes_until_nul(&a.to_bytes_with_nul()[i + 1 + (b.len() - name.len())..]).ok()),
+            None => Arg::Opt(name, None),
+        }
+    }
+    /// The value of an option: given with `=`, or the next argument.
+    pub fn value(&mut self, name: &'static [u8], given: Option<&'static CStr>) -> Result<&'static CStr, Fail<'static>> {
+        if let Some(v) = given {
+            return Ok(v);
+        }
+        if self.at >= self.args.len() {
+            return Err(Fail::usage(Step::Usage, name, b"option needs a value"));
+        }
+        self.at += 1;
+        Ok(self.args.get(self.at - 1))
+    }
+    /// The word at `at` (consumed).
+    pub fn word(&mut self) -> Option<&'static CStr> {
+        if self.at >= self.args.len() {
+            return None;
+        }
+        self.at += 1;
+        Some(self.args.get(self.at - 1))
+    }
+}
+
+pub const HELP: &[u8] = b"usage: sandbox-oci [GLOBAL OPTIONS] COMMAND [OPTIONS] ID [ARGS]
+An OCI runtime (as runc and crun): engines such as podman and containerd drive it.
+
+Commands:
+  create --bundle DIR [--pid-file F] [--console-socket SOCK] [--preserve-fds N] [--no-pivot] ID
+  start ID
+  state ID
+  kill [--all] ID [SIGNAL]
+  delete [--force] ID
+  exec [--process F | ARGS...] [--detach] [--pid-file F] [--console-socket SOCK] [--tty]
+       [--cwd D] [--env K=V] [--user U[:G]] [--cap C] [--no-new-privs] [--preserve-fds N] ID
+  ps [--format table|json] ID
+  pause ID, resume ID
+  list [--format table|json] [--quiet]
+  spec [--bundle DIR]
+  features
+
+Global options:
+  --root DIR            state of the containers (default /run/sandbox-oci)
+  --log FILE            errors also go there
+  --log-format text|json
+  --systemd-cgroup      cgroupsPath in the slice:prefix:name form
+  --cgroup-manager cgroupfs|systemd|disabled
+  --debug
+  -v, --version
+  -h, --help
+";
+
+static XDG_ROOT: sys::Static<[u8; crate::state::PATH_MAX]> = sys::Static::new([0; crate::state::PATH_MAX]);
+
+/// The entry of the OCI runtime: `argv[0]` named `sandbox-oci`.
+pub fn main(args: Args, env: sys::Env) -> i32 {
+    let mut g = Global { root: c"/run/sandbox-oci", log: Fd(-1), json_log: false, systemd_cgroup: false, no_cgroups: false, debug: false, id: core::cell::Cell::new(b"") };
+    // Rootless engines run the runtime in a user namespace of theirs: state under
+    // $XDG_RUNTIME_DIR then, as runc keeps it.
+    let mut xdg = Buf::<{ crate::state::PATH_MAX }>::new();
+    if let Some(dir) = env.get(b"XDG_RUNTIME_DIR").filter(|d| d.to_bytes().first() == Some(&b'/')) {
+        if sys::geteuid() != 0 || container::in_user_namespace() {
+            xdg.push(dir.to_bytes()).push(b"/sandbox-oci");
+            g.root = XDG_ROOT.take().map_or(g.root, |b| {
+                b[..xdg.len() + 1].copy_from_slice(xdg.c().to_bytes_with_nul());
+                CStr::from_bytes_until_nul(&b[..]).unwrap_or(g.root)
+            });
+        }
+    }
+    let mut o = Opts { args, at: 1 };
+    let cmd = loop {
+        match o.next() {
+            Arg::End => {
+                let _ = sys::write_all(sys::STDERR, HELP);
+                return 1;
+            }
+            Arg::Word(w) => {
+                o.at += 1;
+                break w.to_bytes();
+            }
+            Arg::Opt(name, given) => {
+                let r = match name {
+                    b"root" => o.value(b"--root", given).map(|v| g.root = v),
+                    b"log" => o.value(b"--log", given).map(|v| {
+                        let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC;
+                        g.log = sys::openat(AT_FDCWD, v, flags, 0o644).unwrap_or(Fd(-1));
+                    }),
+                    b"log-format" => o.value(b"--log-format", given).map(|v| g.json_log = v.to_bytes() == b"json"),
+                    b"systemd-cgroup" => {
+                        g.systemd_cgroup = true;
+                        Ok(())
+                    }
+                    b"cgroup-manager" => o.value(b"--cgroup-manager", given).map(|v| match v.to_bytes() {
+                        b"disabled" => g.no_cgroups = true,
+                        b"systemd" => g.systemd_cgroup = true,
+                        _ => {}
+                    }),
+                    b"debug" => {
+                        g.debug = true;
+                        Ok(())
+                    }
+                    // Options of runc's that change nothing here.
+                    b"rootless" | b"criu" | b"log-level" => o.value(b"--rootless", given).map(drop),
+                    b"v" | b"version" => {
+                        let _ = sys::write_all(sys::Fd(1), concat!("sandbox-oci version ", env!("CARGO_PKG_VERSION"), "\nspec: 1.0.2\n").as_bytes());
+                        return 0;
+                    }
+                    b"h" | b"help" => {
+                        let _ = sys::write_all(sys::Fd(1), HELP);
+                        return 0;
+                    }
+                    _ => Err(Fail::usage(Step::Usage, name, b"unknown global option (see sandbox-oci --help)")),
+                };
+                if let Err(f) = r {
+                    return g.fail(b"", &f);
+                }
+            }
+        }
+    };
+    let r = match cmd {
+        b"create" => create::create(&g, &mut o, &args, &env),
+        b"start" => create::start(&g, &mut o),
+        b"state" => create::state(&g, &mut o),
+        b"kill" => create::kill(&g, &mut o),
+        b"delete" => create::delete(&g, &mut o),
+        b"exec" => exec::exec(&g, &mut o, &args, &env),
+        b"ps" => info::ps(&g, &mut o),
+        b"pause" => info::freeze(&g, &mut o, true),
+        b"resume" => info::freeze(&g, &mut o, false),
+        b"list" => info::list(&g, &mut o),
+        b"features" => info::features(),
+        b"spec" => info::spec(&mut o),
+        _ => Err(Fail::usage(Step::Usage, cmd, b"unknown command (see sandbox-oci --help)")),
+    };
+    match r {
+        Ok(status) => status,
+        Err(f) => g.fail(g.id.get(), &f),
+    }
+}
+
+/// What a command returns: its exit status, or a failure and the container it concerns.
+pub type Done<'a> = Result<i32, Fail<'a>>;
+
+/// The container id: the next word; [A-Za-z0-9][A-Za-z0-9_.+-]* (no `/`, not `.` or `..`).
+/// Errors from here on name it.
+pub fn take_id(g: &Global, o: &mut Opts) -> Result<&'static CStr, Fail<'static>> {
+    let id = o.word().ok_or(Fail::usage(Step::Usage, b"", b"a container id is needed"))?;
+    let b = id.to_bytes();
+    let ok = !b.is_empty() && b.len() <= 1024 && b[0].is_ascii_alphanumeric() && b.iter().all(|&c| c.is_ascii_alphanumeric() || b"_.+-".contains(&c));
+    if !ok {
+        return Err(Fail::usage(Step::Usage, b, b"invalid container id"));
+    }
+    g.id.set(b);
+    Ok(id)
+}
+
+/// Options a command does not know: an error naming it.
+pub fn unknown(name: &'static [u8]) -> Fail<'static> {
+    Fail::usage(Step::Usage, name, b"unknown option (see sandbox-oci --help)")
+}

@@ -1,0 +1,296 @@
+//! The container's state on disk: `--root/ID/`, a directory only root may enter (0700), made
+//! with mkdir so that a second container of the same id fails, holding `state.json` (what
+//! `state` prints, plus the process's start time and the cgroup) and, from create to start,
+//! the gate `exec.fifo`, on which the container's process waits.
+//!
+//! The status is read from the process itself: its pid must still name a process started at
+//! the recorded time (/proc/PID/stat, field 22), or the pid was reused and the container is
+//! stopped; it is created while the gate is there, running after.
+
+use super::json::{self, Tok, Val};
+use super::{json_str, Fail, Step};
+use crate::out::Buf;
+use crate::state::PATH_MAX;
+use crate::sys::{self, Errno, Fd, AT_FDCWD};
+use core::ffi::CStr;
+
+pub const STATE: &CStr = c"state.json";
+pub const GATE: &CStr = c"exec.fifo";
+
+pub fn dir_path(root: &CStr, id: &CStr) -> Buf<PATH_MAX> {
+    let mut p = Buf::new();
+    p.push(root.to_bytes()).push(b"/").push(id.to_bytes());
+    p
+}
+
+/// Make `--root` (0700, with its parents) and `--root/ID` in it; an fd of the latter.
+pub fn make<'a>(root: &'a CStr, id: &'a CStr) -> Result<Fd, Fail<'a>> {
+    let e = |errno| Fail::new(Step::StateDir, root.to_bytes(), errno);
+    let mut p = Buf::<PATH_MAX>::new();
+    let b = root.to_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'/' && i > 0 || i == b.len() - 1 {
+            p.clear();
+            p.push(&b[..if c == b'/' { i } else { i + 1 }]);
+            match sys::mkdirat(AT_FDCWD, p.c(), 0o700) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(er) => return Err(e(er)),
+            }
+        }
+    }
+    let root_fd = sys::openat(AT_FDCWD, root, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(e)?;
+    let r = match sys::mkdirat(root_fd, id, 0o700) {
+        Err(Errno::EEXIST) => Err(Fail::new(Step::Exists, id.to_bytes(), Errno::EEXIST)),
+        Err(er) => Err(e(er)),
+        Ok(()) => sys::openat(root_fd, id, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map_err(e),
+    };
+    sys::close(root_fd);
+    r
+}
+
+/// Remove `--root/ID` and what is in it (files only: state.json, the gate).
+pub fn remove(root: &CStr, id: &CStr) {
+    let p = dir_path(root, id);
+    if let Ok(d) = sys::openat(AT_FDCWD, p.c(), libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0) {
+        let _ = sys::unlinkat(d, STATE, 0);
+        let _ = sys::unlinkat(d, GATE, 0);
+        let _ = sys::unlinkat(d, c"state.json.tmp", 0);
+        sys::close(d);
+    }
+    let _ = sys::unlinkat(AT_FDCWD, p.c(), libc::AT_REMOVEDIR);
+}
+
+/// /proc/PID/stat's start time (field 22) and whether the process is a zombie or dead.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let mut p = Buf::<64>::new();
+    p.push(b"/proc/").push_u64(pid as u64).push(b"/stat");
+    let mut b = [0u8; 1024];
+    let n = sys::read_file(p.c(), &mut b).ok()?;
+    let s = &b[..n];
+    let close = s.iter().rposition(|&c| c == b')')?;
+    let mut fields = s[close + 1..].split(|&c| c == b' ').filter(|f| !f.is_empty());
+    let state = fields.next()?;
+    if state == b"Z" || state == b"X" {
+        return None;
+    }
+    // Fields 4..21 then 22: the 19th after the state.
+    let t = fields.nth(18)?;
+    crate::cgroup::parse_u64(t)
+}
+
+/// An RFC 3339 UTC time with nanoseconds, as runc writes `created`.
+pub fn timestamp(b: &mut Buf<64>) {
+    let (secs, nsec) = sys::realtime();
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    let two = |b: &mut Buf<64>, v: u64| {
+        if v < 10 {
+            b.push(b"0");
+        }
+        b.push_u64(v);
+    };
+    b.push_u64(y as u64).push(b"-");
+    two(b, m as u64);
+    b.push(b"-");
+    two(b, d as u64);
+    b.push(b"T");
+    two(b, rem / 3600);
+    b.push(b":");
+    two(b, rem / 60 % 60);
+    b.push(b":");
+    two(b, rem % 60);
+    b.push(b".");
+    let mut digits = Buf::<16>::new();
+    digits.push_u64(nsec + 1_000_000_000);
+    b.push(&digits.bytes()[1..]).push(b"Z");
+}
+
+/// Write an object of strings as JSON (annotations).
+pub fn push_object<const N: usize>(b: &mut Buf<N>, v: Option<Val>) {
+    b.push(b"{");
+    for (i, (k, x)) in v.iter().flat_map(|v| v.entries()).enumerate() {
+        if i > 0 {
+            b.push(b",");
+        }
+        json_str(b, k.to_bytes());
+        b.push(b":");
+        json_str(b, x.bytes().unwrap_or(b""));
+    }
+    b.push(b"}");
+}
+
+pub const MAX: usize = 64 * 1024;
+
+/// What create writes.
+pub struct New<'a> {
+    pub id: &'a [u8],
+    pub pid: i32,
+    pub start: u64,
+    pub bundle: &'a [u8],
+    pub rootfs: &'a [u8],
+    pub cgroup: &'a [u8],
+    pub annotations: Option<Val<'a>>,
+}
+
+pub fn write<'a>(dir: Fd, r: &New, path: &'a [u8]) -> Result<(), Fail<'a>> {
+    let mut b = Buf::<MAX>::new();
+    b.push(b"{\"ociVersion\":\"1.0.2\",\"id\":");
+    json_str(&mut b, r.id);
+    b.push(b",\"pid\":").push_u64(r.pid as u64).push(b",\"bundle\":");
+    json_str(&mut b, r.bundle);
+    b.push(b",\"rootfs\":");
+    json_str(&mut b, r.rootfs);
+    let mut t = Buf::<64>::new();
+    timestamp(&mut t);
+    b.push(b",\"created\":\"").push(t.bytes()).push(b"\",\"annotations\":");
+    push_object(&mut b, r.annotations);
+    b.push(b",\"start\":").push_u64(r.start).push(b",\"cgroup\":");
+    json_str(&mut b, r.cgroup);
+    b.push(b"}");
+    if b.overflowed() {
+        return Err(Fail::new(Step::StateDir, path, Errno::E2BIG));
+    }
+    let e = |errno| Fail::new(Step::StateDir, path, errno);
+    let f = sys::openat(dir, STATE, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o600).map_err(e)?;
+    let r = sys::write_all(f, b.bytes()).map_err(e);
+    sys::close(f);
+    r
+}
+
+/// The status of a container.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn name(self) -> &'static [u8] {
+        match self {
+            Status::Creating => b"creating",
+            Status::Created => b"created",
+            Status::Running => b"running",
+            Status::Paused => b"paused",
+            Status::Stopped => b"stopped",
+        }
+    }
+}
+
+/// A container's record, read back: its fields point into the caller's buffer.
+pub struct Record<'a> {
+    pub root: Val<'a>,
+    pub pid: i32,
+    pub start: u64,
+    pub bundle: &'a CStr,
+    pub cgroup: &'a [u8],
+    pub status: Status,
+}
+
+/// Buffers a record is read into.
+pub struct Space {
+    pub text: [u8; MAX],
+    pub toks: [Tok; 4096],
+}
+
+impl Space {
+    pub const fn new() -> Space {
+        Space { text: [0; MAX], toks: [Tok::EMPTY; 4096] }
+    }
+}
+
+/// Read `--root/ID/state.json` into `space`. NotFound when there is none.
+pub fn read<'a>(root: &CStr, id: &'a CStr, space: &'a mut Space) -> Result<Record<'a>, Fail<'a>> {
+    let mut p = dir_path(root, id);
+    p.push(b"/").push(STATE.to_bytes());
+    let n = match sys::read_file(p.c(), &mut space.text) {
+        Ok(n) => n,
+        Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => {
+            // Made but not yet written: create is still at work.
+            let d = dir_path(root, id);
+            if sys::stat_at(AT_FDCWD, d.c(), 0).is_ok() {
+                return Err(Fail::usage(Step::Status, id.to_bytes(), b"being created"));
+            }
+            return Err(Fail::new(Step::NotFound, id.to_bytes(), Errno::ENOENT));
+        }
+        Err(e) => return Err(Fail::new(Step::StateDir, id.to_bytes(), e)),
+    };
+    let bad = Fail::usage(Step::StateDir, id.to_bytes(), b"state.json is damaged");
+    let root_v = json::parse(&mut space.text[..n], &mut space.toks).map_err(|_| bad)?.root();
+    let pid = root_v.get(b"pid").and_then(|v| v.u64()).ok_or(bad)? as i32;
+    let start = root_v.get(b"start").and_then(|v| v.u64()).ok_or(bad)?;
+    let bundle = root_v.get(b"bundle").and_then(|v| v.str()).ok_or(bad)?;
+    let cgroup = root_v.get(b"cgroup").and_then(|v| v.bytes()).unwrap_or(b"");
+    let mut r = Record { root: root_v, pid, start, bundle, cgroup, status: Status::Stopped };
+    r.status = status(root, id, &r);
+    Ok(r)
+}
+
+fn status(root: &CStr, id: &CStr, r: &Record) -> Status {
+    if r.pid <= 0 || start_time(r.pid) != Some(r.start) {
+        return Status::Stopped;
+    }
+    let mut g = dir_path(root, id);
+    g.push(b"/").push(GATE.to_bytes());
+    if sys::stat_at(AT_FDCWD, g.c(), 0).is_ok() {
+        return Status::Created;
+    }
+    if !r.cgroup.is_empty() {
+        let mut f = Buf::<PATH_MAX>::new();
+        f.push(crate::cgroup::ROOT).push(r.cgroup).push(b"/cgroup.freeze");
+        let mut b = [0u8; 4];
+        if sys::read_file(f.c(), &mut b).is_ok_and(|n| n > 0) && b[0] == b'1' {
+            return Status::Paused;
+        }
+    }
+    Status::Running
+}
+
+/// A pidfd of the container's process, if it is still the process recorded (checked after the
+/// pidfd is open: from then on the pid cannot be reused under it).
+pub fn pidfd(r: &Record) -> Option<Fd> {
+    if r.pid <= 0 {
+        return None;
+    }
+    let fd = sys::pidfd_open(r.pid).ok()?;
+    if start_time(r.pid) == Some(r.start) {
+        Some(fd)
+    } else {
+        sys::close(fd);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_of_this_process() {
+        let pid = std::process::id() as i32;
+        let t = start_time(pid).unwrap();
+        assert_eq!(start_time(pid), Some(t));
+        assert_eq!(start_time(-5), None);
+    }
+
+    #[test]
+    fn timestamps_look_like_rfc3339() {
+        let mut b = Buf::<64>::new();
+        timestamp(&mut b);
+        let s = std::str::from_utf8(b.bytes()).unwrap();
+        assert_eq!(s.len(), 30, "{s}");
+        assert!(s.starts_with("20") && s.ends_with('Z') && &s[10..11] == "T", "{s}");
+    }
+}

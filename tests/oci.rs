@@ -1,0 +1,547 @@
+//! sandbox-oci, the OCI runtime front end, driven as engines drive it: the real binary through
+//! a `sandbox-oci` link beside it, bundles made here on the busybox image, a --root of each
+//! test's own. The test process is a child subreaper, as conmon and containerd's shim are: the
+//! container's process is re-parented to it when create exits, and it waits for its status.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The runtime: a link named sandbox-oci to the built binary, beside it.
+fn runtime() -> PathBuf {
+    let link = Path::new(BIN).with_file_name("sandbox-oci");
+    if fs::read_link(&link).ok().as_deref() != Some(Path::new("sandbox")) {
+        let tmp = link.with_extension(format!("tmp{}", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        std::os::unix::fs::symlink("sandbox", &tmp).unwrap();
+        fs::rename(&tmp, &link).unwrap();
+    }
+    link
+}
+
+fn subreaper() {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+}
+
+/// Wait for a process re-parented to this one; its status as a shell shows it.
+fn wait_pid(pid: i32) -> i32 {
+    let mut status = 0;
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        // SAFETY: status is a live int.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            return if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+        }
+        assert!(r == 0, "waitpid({pid}): {}", std::io::Error::last_os_error());
+        assert!(Instant::now() < deadline, "waited {TIMEOUT:?} in vain for process {pid}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+struct Oci {
+    f: Fixture,
+    root: PathBuf,
+    bundle: PathBuf,
+}
+
+/// A config.json for `args` on the busybox image, with `process_extra` added to process,
+/// `linux_extra` to linux and `top_extra` at the top.
+fn config(root: &str, args: &[&str], process_extra: &str, linux_extra: &str, top_extra: &str) -> String {
+    let args: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
+    format!(
+        r#"{{"ociVersion":"1.0.2",{top_extra}
+  "root":{{"path":"{root}","readonly":true}},
+  "hostname":"oci-test",
+  "process":{{"args":[{}],"env":["PATH=/bin:/sbin:/usr/bin","HOME=/root"],"cwd":"/",{process_extra}
+    "user":{{"uid":0,"gid":0}},
+    "capabilities":{{"bounding":["CAP_KILL","CAP_CHOWN","CAP_NET_BIND_SERVICE"],"effective":["CAP_KILL","CAP_CHOWN"],"permitted":["CAP_KILL","CAP_CHOWN"]}}}},
+  "mounts":[{{"destination":"/proc","type":"proc","source":"proc"}},
+    {{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}},
+    {{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]}},
+    {{"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]}},
+    {{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]}},
+    {{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}}],
+  "linux":{{{linux_extra}
+    "namespaces":[{{"type":"pid"}},{{"type":"network"}},{{"type":"ipc"}},{{"type":"uts"}},{{"type":"mount"}}],
+    "maskedPaths":["/proc/kcore","/proc/interrupts","/proc/scsi","/sys/firmware"],"readonlyPaths":["/proc/sys"]}}}}"#,
+        args.join(",")
+    )
+}
+
+impl Oci {
+    fn new(tag: &str) -> Oci {
+        subreaper();
+        let f = Fixture::new(tag);
+        let root = f.state.clone();
+        let bundle = f.path("bundle");
+        fs::create_dir(&bundle).unwrap();
+        Oci { f, root, bundle }
+    }
+
+    fn write_config(&self, text: &str) {
+        fs::write(self.bundle.join("config.json"), text).unwrap();
+    }
+
+    /// A bundle whose process runs `args`.
+    fn with(tag: &str, args: &[&str]) -> Oci {
+        let o = Oci::new(tag);
+        o.write_config(&config(IMAGE, args, "", "", ""));
+        o
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(runtime());
+        c.arg("--root").arg(&self.root).args(args);
+        c
+    }
+
+    /// Run the runtime with `args`; its stdout and stderr (and the container's, which inherits
+    /// them) go to files, read once it has exited.
+    fn run_to(&self, args: &[&str], out: &Path) -> Out {
+        let err = out.with_extension("err");
+        let mut c = self.cmd(args);
+        c.stdin(Stdio::null()).stdout(fs::File::create(out).unwrap()).stderr(fs::File::create(&err).unwrap());
+        let r = start_cmd(c, None).wait_for(TIMEOUT);
+        Out { code: r.code, stdout: fs::read_to_string(out).unwrap(), stderr: fs::read_to_string(err).unwrap() }
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        let n = SEQ_OUT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.run_to(args, &self.f.path(&format!("out{n}")))
+    }
+
+    fn bundle(&self) -> &str {
+        self.bundle.to_str().unwrap()
+    }
+
+    /// create ID with a pid file; the pid.
+    fn create(&self, id: &str, out: &Path) -> i32 {
+        let pid_file = self.f.path(&format!("{id}.pid"));
+        let r = self.run_to(&["create", "--bundle", self.bundle(), "--pid-file", pid_file.to_str().unwrap(), id], out);
+        assert_eq!(r.code, 0, "create: {r:#?}");
+        fs::read_to_string(pid_file).unwrap().trim().parse().unwrap()
+    }
+
+    fn status(&self, id: &str) -> String {
+        let s = self.run(&["state", id]);
+        assert_eq!(s.code, 0, "state: {s:#?}");
+        let at = s.stdout.find("\"status\":\"").unwrap() + 10;
+        s.stdout[at..].split('"').next().unwrap().to_string()
+    }
+
+    fn finish(self) {
+        self.f.finish();
+    }
+}
+
+static SEQ_OUT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[test]
+fn create_start_state_delete_and_the_exit_status() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::with("oci-life", &["sh", "-c", "echo out-$((6*7)); exit 3"]);
+    let out = o.f.path("container.out");
+    let pid = o.create("c1", &out);
+    assert_eq!(o.status("c1"), "created");
+    let st = o.run(&["state", "c1"]);
+    assert!(st.stdout.contains(&format!("\"pid\":{pid}")), "{st:#?}");
+    assert!(st.stdout.contains(&format!("\"bundle\":\"{}\"", o.bundle())), "{st:#?}");
+    assert!(st.stdout.contains("\"ociVersion\":\"1.0.2\""), "{st:#?}");
+    // Before start, the process waits: nothing written yet.
+    assert!(!fs::read_to_string(&out).unwrap().contains("out-42"));
+    assert_eq!(o.run(&["start", "c1"]).code, 0);
+    assert_eq!(wait_pid(pid), 3);
+    assert_eq!(fs::read_to_string(&out).unwrap(), "out-42\n");
+    assert_eq!(o.status("c1"), "stopped");
+    // A second start of the same container is refused.
+    assert_ne!(o.run(&["start", "c1"]).code, 0);
+    assert_eq!(o.run(&["delete", "c1"]).code, 0);
+    let gone = o.run(&["state", "c1"]);
+    assert_ne!(gone.code, 0);
+    assert!(gone.stderr.starts_with("sandbox-oci: c1: no such container"), "{gone:#?}");
+    o.finish();
+}
+
+#[test]
+fn kill_by_name_and_number_and_delete_refusing_a_running_one() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::with("oci-kill", &["sleep", "1000"]);
+    let out = o.f.path("c.out");
+    let pid = o.create("k1", &out);
+    assert_eq!(o.run(&["start", "k1"]).code, 0);
+    assert_eq!(o.status("k1"), "running");
+    let refused = o.run(&["delete", "k1"]);
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("running"), "{refused:#?}");
+    assert_eq!(o.status("k1"), "running");
+    let bad = o.run(&["kill", "k1", "NOSUCHSIG"]);
+    assert_ne!(bad.code, 0, "{bad:#?}");
+    assert_eq!(o.run(&["kill", "k1", "SIGKILL"]).code, 0);
+    assert_eq!(wait_pid(pid), 128 + 9);
+    assert_eq!(o.status("k1"), "stopped");
+    assert_ne!(o.run(&["kill", "k1", "9"]).code, 0, "a stopped container cannot be signalled");
+    assert_eq!(o.run(&["delete", "k1"]).code, 0);
+
+    // delete --force: a running container is killed first, and waited for.
+    let pid = o.create("k2", &out);
+    assert_eq!(o.run(&["start", "k2"]).code, 0);
+    assert_eq!(o.run(&["delete", "--force", "k2"]).code, 0);
+    assert_eq!(wait_pid(pid), 128 + 9);
+    // A created container is deleted (its process killed) without --force.
+    let pid = o.create("k3", &out);
+    assert_eq!(o.run(&["kill", "k3", "15"]).code, 0);
+    assert_eq!(o.run(&["delete", "--force", "k3"]).code, 0);
+    wait_pid(pid);
+    // --force on a container that does not exist succeeds, as runc's does.
+    assert_eq!(o.run(&["delete", "--force", "nosuch"]).code, 0);
+    o.finish();
+}
+
+#[test]
+fn a_second_container_of_the_same_id_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::with("oci-dup", &["true"]);
+    let out = o.f.path("c.out");
+    let pid = o.create("d1", &out);
+    let again = o.run(&["create", "--bundle", o.bundle(), "d1"]);
+    assert_ne!(again.code, 0);
+    assert!(again.stderr.starts_with("sandbox-oci: d1: container exists"), "{again:#?}");
+    assert_eq!(again.stderr.lines().count(), 1, "{again:#?}");
+    assert_eq!(o.status("d1"), "created", "the first one is untouched");
+    assert_eq!(o.run(&["start", "d1"]).code, 0);
+    assert_eq!(wait_pid(pid), 0);
+    assert_eq!(o.run(&["delete", "d1"]).code, 0);
+    o.finish();
+}
+
+/// /proc/self/status's value of `key` in `text`.
+fn field<'a>(text: &'a str, key: &str) -> &'a str {
+    text.lines().find_map(|l| l.strip_prefix(key).map(|v| v.trim())).unwrap_or_else(|| panic!("no {key} in {text}"))
+}
+
+#[test]
+fn what_config_json_asks_is_seen_inside() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-inside");
+    let script = "cat /proc/self/status; echo umask=$(umask); echo host=$(hostname); echo cwd=$(pwd); echo env=$FOO; \
+        echo nofile=$(ulimit -n); echo oom=$(cat /proc/self/oom_score_adj); echo id=$(id -u):$(id -g):$(id -G); \
+        echo masked=$(wc -c < /proc/interrupts) $(ls /sys/firmware | wc -l); touch /x 2>/dev/null && echo root-writable || echo root-ro; \
+        echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo sys-writable || echo sys-ro; \
+        echo shm=$(cat /proc/sys/kernel/shm_rmid_forced); ls -l /dev/null /dev/fuse | sed 's/  */ /g'; \
+        touch /tmp/t && echo tmp-ok; echo ns=$(readlink /proc/self/ns/net) $(readlink /proc/self/ns/pid) $(readlink /proc/self/ns/mnt)";
+    let text = config(
+        IMAGE,
+        &["sh", "-c", script],
+        r#""noNewPrivileges":true,"oomScoreAdj":123,"rlimits":[{"type":"RLIMIT_NOFILE","soft":77,"hard":88}],"#,
+        r#""sysctl":{"kernel.shm_rmid_forced":"1"},"devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229,"fileMode":438}],"#,
+        "",
+    )
+    .replace(r#""cwd":"/""#, r#""cwd":"/tmp""#)
+    .replace(r#""HOME=/root""#, r#""HOME=/root","FOO=bar""#)
+    .replace(r#""user":{"uid":0,"gid":0}"#, r#""user":{"uid":0,"gid":1001,"umask":63,"additionalGids":[5,6]}"#)
+    .replace(r#""bounding":["CAP_KILL","CAP_CHOWN","CAP_NET_BIND_SERVICE"]"#, r#""bounding":["CAP_KILL","CAP_CHOWN"]"#);
+    o.write_config(&text);
+    let out = o.f.path("c.out");
+    let pid = o.create("i1", &out);
+    assert_eq!(o.run(&["start", "i1"]).code, 0);
+    assert_eq!(wait_pid(pid), 0, "{}", fs::read_to_string(&out).unwrap());
+    let s = fs::read_to_string(&out).unwrap();
+    // CAP_CHOWN 0, CAP_KILL 5. (The kernel gives root every capability of the bounding set at
+    // execve: runc's containers too have their bounding set in effect.)
+    assert_eq!(field(&s, "CapEff:"), "0000000000000021", "{s}");
+    assert_eq!(field(&s, "CapPrm:"), "0000000000000021");
+    assert_eq!(field(&s, "CapBnd:"), "0000000000000021");
+    assert_eq!(field(&s, "CapInh:"), "0000000000000000");
+    assert_eq!(field(&s, "NoNewPrivs:"), "1");
+    assert_eq!(field(&s, "umask="), "0077");
+    assert_eq!(field(&s, "host="), "oci-test");
+    assert_eq!(field(&s, "cwd="), "/tmp");
+    assert_eq!(field(&s, "env="), "bar");
+    assert_eq!(field(&s, "nofile="), "77");
+    assert_eq!(field(&s, "oom="), "123");
+    assert_eq!(field(&s, "id="), "0:1001:1001 5 6");
+    assert_eq!(field(&s, "masked="), "0 0", "masked");
+    assert_eq!(field(&s, "shm="), "1");
+    assert!(s.contains("root-ro") && s.contains("sys-ro") && s.contains("tmp-ok"), "{s}");
+    assert!(s.contains("crw-rw-rw- 1 0 0 1, 3") || s.contains("crw-rw-rw- 1 root root 1, 3"), "/dev/null: {s}");
+    assert!(s.lines().any(|l| l.ends_with("/dev/fuse") && l.contains("crw-rw-rw- 1 root root 10, 229 ")), "/dev/fuse: {s}");
+    let ns = field(&s, "ns=");
+    for (kind, inside) in ["net", "pid", "mnt"].iter().zip(ns.split(' ')) {
+        let host = fs::read_link(format!("/proc/self/ns/{kind}")).unwrap();
+        assert_ne!(host.to_str().unwrap(), inside, "a new {kind} namespace");
+    }
+    assert_eq!(o.run(&["delete", "i1"]).code, 0);
+    o.finish();
+}
+
+#[test]
+fn a_user_namespace_with_its_mappings() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-userns");
+    let text = config(IMAGE, &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; ls -ln /bin/busybox"], "",
+        r#""uidMappings":[{"containerID":0,"hostID":200000,"size":65536}],"gidMappings":[{"containerID":0,"hostID":200000,"size":65536}],"#, "")
+        .replace(r#"{"type":"mount"}"#, r#"{"type":"mount"},{"type":"user"}"#);
+    o.write_config(&text);
+    let out = o.f.path("c.out");
+    let pid = o.create("u1", &out);
+    assert_eq!(o.run(&["start", "u1"]).code, 0);
+    assert_eq!(wait_pid(pid), 0, "{}", fs::read_to_string(&out).unwrap());
+    let s = fs::read_to_string(&out).unwrap();
+    let maps: Vec<Vec<&str>> = s.lines().take(2).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(maps, [["0", "200000", "65536"], ["0", "200000", "65536"]], "{s}");
+    assert_eq!(s.lines().nth(2), Some("0"));
+    let squeezed = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(squeezed.contains(" 1 65534 65534 "), "the host's root is unmapped inside: {s}");
+    assert_eq!(o.run(&["delete", "u1"]).code, 0);
+    o.finish();
+}
+
+/// Receive one fd over a unix stream socket.
+fn recv_fd(sock: &std::os::unix::net::UnixStream) -> OwnedFd {
+    let mut data = [0u8; 1];
+    let mut iov = libc::iovec { iov_base: data.as_mut_ptr() as *mut _, iov_len: 1 };
+    let mut cmsg = [0u64; 8];
+    // SAFETY: zeroed msghdr is its empty value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cmsg.as_mut_ptr() as *mut _;
+    msg.msg_controllen = 64;
+    // SAFETY: msg points to live buffers of the sizes given.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, 0) };
+    assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
+    // SAFETY: the control buffer holds one cmsghdr when controllen says so.
+    let c = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    assert!(!c.is_null(), "no fd passed");
+    // SAFETY: c is a valid cmsghdr carrying SCM_RIGHTS with one int.
+    unsafe {
+        assert_eq!(((*c).cmsg_level, (*c).cmsg_type), (libc::SOL_SOCKET, libc::SCM_RIGHTS));
+        OwnedFd::from_raw_fd(*(libc::CMSG_DATA(c) as *const i32))
+    }
+}
+
+/// Read from the terminal until `want` appears; what was read.
+fn read_until(master: &mut fs::File, want: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + TIMEOUT;
+    while !String::from_utf8_lossy(&got).contains(want) {
+        assert!(Instant::now() < deadline, "waited in vain for {want:?}; got {:?}", String::from_utf8_lossy(&got));
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => panic!("terminal closed before {want:?}; got {:?}", String::from_utf8_lossy(&got)),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn console_socket_gets_the_terminal_of_a_shell() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-tty");
+    let text = config(IMAGE, &["sh"], r#""terminal":true,"consoleSize":{"height":33,"width":111},"#, "", "");
+    o.write_config(&text);
+    let sock_path = o.f.path("console.sock");
+    let listener = UnixListener::bind(&sock_path).unwrap();
+    let accept = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        recv_fd(&s)
+    });
+    let pid_file = o.f.path("t.pid");
+    let out = o.f.path("c.out");
+    let r = o.run_to(&["create", "--bundle", o.bundle(), "--console-socket", sock_path.to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), "t1"], &out);
+    assert_eq!(r.code, 0, "{r:#?}");
+    let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let mut master = fs::File::from(accept.join().unwrap());
+    assert_eq!(o.run(&["start", "t1"]).code, 0);
+    master.write_all(b"stty size; tty; echo hi-$((1+2))\n").unwrap();
+    let seen = read_until(&mut master, "hi-3");
+    assert!(seen.contains("33 111"), "console size: {seen}");
+    assert!(seen.contains("/dev/pts/0"), "the container's own devpts: {seen}");
+    master.write_all(b"exit 7\n").unwrap();
+    assert_eq!(wait_pid(pid), 7);
+    assert_eq!(o.run(&["delete", "t1"]).code, 0);
+    o.finish();
+}
+
+#[test]
+fn exec_waits_or_detaches_in_the_containers_namespaces() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::with("oci-exec", &["sleep", "1000"]);
+    let out = o.f.path("c.out");
+    let pid = o.create("e1", &out);
+    assert_eq!(o.run(&["start", "e1"]).code, 0);
+    let r = o.run(&["exec", "--env", "X=y", "--cwd", "/tmp", "e1", "sh", "-c", "echo $X $(pwd) $(hostname) $(cat /proc/self/status | grep NoNewPrivs); exit 4"]);
+    assert_eq!(r.code, 4, "{r:#?}");
+    assert!(r.stdout.starts_with("y /tmp oci-test"), "{r:#?}");
+    let u = o.run(&["exec", "--user", "1000:1001", "e1", "sh", "-c", "echo $(id -u):$(id -g); grep CapEff /proc/self/status"]);
+    assert_eq!(u.code, 0, "{u:#?}");
+    assert!(u.stdout.starts_with("1000:1001\nCapEff:\t0000000000000000"), "{u:#?}");
+    let pid_file = o.f.path("x.pid");
+    let d = o.run(&["exec", "--detach", "--pid-file", pid_file.to_str().unwrap(), "e1", "sleep", "999"]);
+    assert_eq!(d.code, 0, "{d:#?}");
+    let xpid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let ns = |p: i32, k: &str| fs::read_link(format!("/proc/{p}/ns/{k}")).unwrap_or_else(|e| panic!("{p} {k}: {e} {d:?}"));
+    for k in ["pid", "mnt", "net", "uts", "ipc"] {
+        assert_eq!(ns(xpid, k), ns(pid, k), "{k} namespace");
+    }
+    let ps = o.run(&["ps", "--format", "json", "e1"]);
+    assert!(ps.stdout.contains(&xpid.to_string()) && ps.stdout.contains(&pid.to_string()), "{ps:#?}");
+    let missing = o.run(&["exec", "e1", "no-such-command"]);
+    assert_eq!(missing.stderr.lines().count(), 1, "{missing:#?}");
+    assert!(missing.stderr.contains("no-such-command") && missing.code != 0, "{missing:#?}");
+    // The detached process was re-parented here: reaped as it ends, as an engine does (the
+    // container's PID 1 ends only once every process of its namespace is reaped).
+    let reaper = std::thread::spawn(move || wait_pid(xpid));
+    assert_eq!(o.run(&["delete", "--force", "e1"]).code, 0);
+    assert_eq!(wait_pid(pid), 128 + 9);
+    assert_eq!(reaper.join().unwrap(), 128 + 9);
+    o.finish();
+}
+
+/// Each bad bundle: one error line naming what is wrong, nothing left under --root, nothing
+/// mounted.
+#[test]
+fn bad_bundles_fail_with_one_line_and_leave_nothing() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-bad");
+    let good = config(IMAGE, &["true"], "", "", "");
+    let file_root = o.f.path("a-file");
+    fs::write(&file_root, "x").unwrap();
+    let cases: Vec<(Option<String>, &str)> = vec![
+        (None, "config.json"),
+        (Some("{\"ociVersion\": ".into()), "unexpected end"),
+        (Some(good.replace(IMAGE, file_root.to_str().unwrap())), "root filesystem"),
+        (Some(good.replace(IMAGE, "/no/such/dir")), "root filesystem"),
+        (Some(config(IMAGE, &["true"], "", "", r#""hooks":{"prestart":[{"path":"/bin/true"}]},"#)), "hooks"),
+        (Some(good.replace(r#""uid":0"#, r#""uid":"root""#)), "process.user.uid"),
+        (Some(good.replace(r#""args":["true"]"#, r#""args":["no-such-command"]"#)), "no-such-command"),
+        (Some(good.replace(r#""destination":"/tmp","type":"tmpfs""#, r#""destination":"/tmp","type":"nosuchfs""#)), "/tmp"),
+    ];
+    for (text, expect) in cases {
+        match &text {
+            Some(t) => o.write_config(t),
+            None => {
+                let _ = fs::remove_file(o.bundle.join("config.json"));
+            }
+        }
+        let log = o.f.path("log.json");
+        let _ = fs::remove_file(&log);
+        let r = o.run(&["--log", log.to_str().unwrap(), "--log-format", "json", "create", "--bundle", o.bundle(), "bad1"]);
+        assert_ne!(r.code, 0, "{expect}: {r:#?}");
+        assert_eq!(r.stderr.lines().count(), 1, "{expect}: {r:#?}");
+        assert!(r.stderr.starts_with("sandbox-oci: bad1: "), "{r:#?}");
+        assert!(r.stderr.contains(expect), "{expect}: {r:#?}");
+        let logged = fs::read_to_string(&log).unwrap();
+        assert!(logged.starts_with("{\"level\":\"error\",\"msg\":\"bad1: ") && logged.ends_with("}\n"), "{logged}");
+        assert_dir_empty(&o.root);
+    }
+    o.finish();
+}
+
+#[test]
+fn mount_points_are_resolved_inside_the_root() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-escape");
+    // A copy of the image whose /mnt is a symlink to a host directory (a decoy), and whose
+    // /etc/hostile leads out through ../..: mounts there must land inside the root.
+    let rootfs = o.f.path("rootfs");
+    let cp = Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap();
+    assert!(cp.success());
+    let decoy = o.f.path("decoy");
+    fs::create_dir(&decoy).unwrap();
+    fs::write(decoy.join("keep"), "host").unwrap();
+    let _ = fs::remove_dir_all(rootfs.join("mnt"));
+    std::os::unix::fs::symlink(&decoy, rootfs.join("mnt")).unwrap();
+    // The same path inside the root: where the symlink leads when resolved there.
+    fs::create_dir_all(rootfs.join(decoy.strip_prefix("/").unwrap())).unwrap();
+    std::os::unix::fs::symlink("../../../../../../..", rootfs.join("etc/up")).unwrap();
+    let src = o.f.path("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("f"), "bound").unwrap();
+    let text = config(rootfs.to_str().unwrap(), &["sh", "-c", "touch /mnt/new; cat /etc/up/x/f"], "", "", "").replace(
+        r#"{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}"#,
+        &format!(r#"{{"destination":"/mnt","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}},{{"destination":"/etc/up/x","type":"bind","source":"{}","options":["rbind","ro"]}}"#, src.display()),
+    );
+    o.write_config(&text);
+    let out = o.f.path("c.out");
+    let pid = o.create("s1", &out);
+    assert_eq!(o.run(&["start", "s1"]).code, 0);
+    assert_eq!(wait_pid(pid), 0, "{}", fs::read_to_string(&out).unwrap());
+    assert_eq!(fs::read_to_string(&out).unwrap(), "bound");
+    assert_eq!(o.run(&["delete", "s1"]).code, 0);
+    // The host is untouched: the decoy keeps its file, nothing was made at the host's root.
+    assert_eq!(fs::read_to_string(decoy.join("keep")).unwrap(), "host");
+    assert!(!decoy.join("new").exists(), "the tmpfs was mounted on the decoy");
+    assert!(!Path::new("/x").exists());
+    assert!(rootfs.join("x").is_dir(), "the mount point was made inside the root");
+    o.finish();
+}
+
+#[test]
+fn a_seccomp_profile_refuses_what_it_names() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-seccomp");
+    let text = config(IMAGE, &["sh", "-c", "mkdir /tmp/d 2>&1; grep Seccomp: /proc/self/status"], r#""noNewPrivileges":true,"#,
+        r#""seccomp":{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64"],"syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]},"#, "");
+    o.write_config(&text);
+    let out = o.f.path("c.out");
+    let pid = o.create("sc1", &out);
+    assert_eq!(o.run(&["start", "sc1"]).code, 0);
+    wait_pid(pid);
+    let s = fs::read_to_string(&out).unwrap();
+    assert!(s.contains("Operation not permitted") && s.contains("Seccomp:\t2"), "{s}");
+    assert_eq!(o.run(&["delete", "sc1"]).code, 0);
+    o.finish();
+}
+
+#[test]
+fn features_spec_list_and_version() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-info");
+    let f = o.run(&["features"]);
+    assert_eq!(f.code, 0);
+    assert!(f.stdout.contains("\"ociVersionMax\"") && f.stdout.contains("SCMP_ARCH_X86_64"), "{f:#?}");
+    let s = o.run(&["spec", "--bundle", o.bundle()]);
+    assert_eq!(s.code, 0, "{s:#?}");
+    assert!(fs::read_to_string(o.bundle.join("config.json")).unwrap().contains("\"ociVersion\""));
+    let v = o.run(&["--version"]);
+    assert!(v.stdout.starts_with("sandbox-oci version"), "{v:#?}");
+    let l = o.run(&["list"]);
+    assert_eq!(l.code, 0, "{l:#?}");
+    let u = o.run(&["frobnicate"]);
+    assert_ne!(u.code, 0);
+    assert!(u.stderr.contains("unknown command"), "{u:#?}");
+    o.finish();
+}
