@@ -419,7 +419,6 @@ impl Podman {
         let files = files_under(&state);
         assert!(files.is_empty(), "{w}: the runtime's state left in {}: {files:#?}", state.display());
     }
-
 }
 
 impl Drop for Podman {
