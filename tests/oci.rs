@@ -545,3 +545,39 @@ fn features_spec_list_and_version() {
     assert!(u.stderr.contains("unknown command"), "{u:#?}");
     o.finish();
 }
+
+/// containerd's shape: root.path relative to the bundle, and a mount point of the engine's (the
+/// snapshot mounted on BUNDLE/rootfs in the engine's mount namespace: here a private one that
+/// create is run in, so the host's table stays as it is for the other tests).
+#[test]
+fn a_relative_root_that_is_a_mount_point() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-relroot");
+    fs::create_dir(o.bundle.join("rootfs")).unwrap();
+    o.write_config(&config("rootfs", &["sh", "-c", "echo rel-ok; exit 5"], "", "", ""));
+    let out = o.f.path("c.out");
+    let err = o.f.path("c.err");
+    let pid_file = o.f.path("r.pid");
+    let mut c = Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount --bind "$1" bundle/rootfs && exec "$2" --root "$3" create --bundle bundle --pid-file "$4" r1"#)
+        .arg("sh")
+        .arg(IMAGE)
+        .arg(runtime())
+        .arg(&o.root)
+        .arg(&pid_file);
+    // The bundle relative to the working directory, as the shim gives it.
+    c.current_dir(&o.f.dir).stdin(Stdio::null()).stdout(fs::File::create(&out).unwrap()).stderr(fs::File::create(&err).unwrap());
+    let r = start_cmd(c, None).wait_for(TIMEOUT);
+    assert_eq!(r.code, 0, "create: {}", fs::read_to_string(&err).unwrap());
+    let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let st = o.run(&["state", "r1"]);
+    assert!(st.stdout.contains(&format!("\"bundle\":\"{}\"", o.bundle.display())), "{st:#?}");
+    assert_eq!(o.run(&["start", "r1"]).code, 0);
+    assert_eq!(wait_pid(pid), 5);
+    assert_eq!(fs::read_to_string(&out).unwrap(), "rel-ok\n");
+    assert_eq!(o.run(&["delete", "r1"]).code, 0);
+    o.finish();
+}

@@ -181,6 +181,8 @@ pub struct Resources {
     pub pids: Option<u64>,
     /// cpu.weight, from shares.
     pub cpu_weight: Option<u64>,
+    /// The shares were 1024, the default: not worth an error without a cpu controller.
+    pub default_shares: bool,
     /// cpu.max quota and period in microseconds.
     pub cpu_quota: Option<u64>,
     pub cpu_period: Option<u64>,
@@ -188,7 +190,7 @@ pub struct Resources {
 
 impl Resources {
     pub fn any(&self) -> bool {
-        self.memory.is_some() || self.swap.is_some() || self.reservation.is_some() || self.pids.is_some() || self.cpu_weight.is_some() || self.cpu_quota.is_some()
+        self.memory.is_some() || self.swap.is_some() || self.reservation.is_some() || self.pids.is_some() || self.cpu_quota.is_some() || self.cpu_period.is_some() || (self.cpu_weight.is_some() && !self.default_shares)
     }
 }
 
@@ -590,6 +592,8 @@ fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
     }
     if let Some(c) = v.get(b"cpu") {
         // shares (2..262144, default 1024) to cpu.weight (1..10000, default 100), as runc does.
+        // 1024, the default engines put everywhere, is dropped where no cpu controller is.
+        r.default_shares = limit(c.get(b"shares")) == Some(1024);
         if let Some(s) = limit(c.get(b"shares")) {
             let s = s.clamp(2, 262144);
             r.cpu_weight = Some(1 + ((s - 2) * 9999) / 262142);

@@ -40,31 +40,27 @@ fn action(v: Option<Val>, errno: Option<Val>, default_errno: u16, field: &'stati
         Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field, why: b"errnoRet out of range" })? as u16,
         None => default_errno,
     };
-    Ok(match v.and_then(|v| v.bytes()) {
-        Some(b"SCMP_ACT_KILL") | Some(b"SCMP_ACT_KILL_THREAD") => Action::KillThread,
-        Some(b"SCMP_ACT_KILL_PROCESS") => Action::KillProcess,
-        Some(b"SCMP_ACT_TRAP") => Action::Trap,
-        Some(b"SCMP_ACT_ERRNO") => Action::Errno(ret),
-        Some(b"SCMP_ACT_TRACE") => Action::Trace(ret),
-        Some(b"SCMP_ACT_LOG") => Action::Log,
-        Some(b"SCMP_ACT_ALLOW") => Action::Allow,
-        Some(b"SCMP_ACT_NOTIFY") => return refuse(field, b"seccomp notify is not supported by sandbox"),
-        _ => return refuse(field, b"unknown action"),
+    const NAMES: [&[u8]; 9] = [b"KILL", b"KILL_THREAD", b"KILL_PROCESS", b"TRAP", b"ERRNO", b"TRACE", b"LOG", b"ALLOW", b"NOTIFY"];
+    let name = v.and_then(|v| v.bytes()).and_then(|n| n.strip_prefix(b"SCMP_ACT_")).unwrap_or(b"");
+    Ok(match NAMES.iter().position(|n| *n == name) {
+        Some(0 | 1) => Action::KillThread,
+        Some(2) => Action::KillProcess,
+        Some(3) => Action::Trap,
+        Some(4) => Action::Errno(ret),
+        Some(5) => Action::Trace(ret),
+        Some(6) => Action::Log,
+        Some(7) => Action::Allow,
+        Some(_) => return refuse(field, b"seccomp notify is not supported by sandbox"),
+        None => return refuse(field, b"unknown action"),
     })
 }
 
 fn cmp(op: &[u8], value: u64, two: u64) -> Option<(Cmp, u64)> {
-    Some(match op {
-        b"SCMP_CMP_NE" => (Cmp::Ne, value),
-        b"SCMP_CMP_LT" => (Cmp::Lt, value),
-        b"SCMP_CMP_LE" => (Cmp::Le, value),
-        b"SCMP_CMP_EQ" => (Cmp::Eq, value),
-        b"SCMP_CMP_GE" => (Cmp::Ge, value),
-        b"SCMP_CMP_GT" => (Cmp::Gt, value),
-        // value is the mask, valueTwo the datum (libseccomp's order).
-        b"SCMP_CMP_MASKED_EQ" => (Cmp::MaskedEq(value), two),
-        _ => return None,
-    })
+    const NAMES: [&[u8]; 7] = [b"NE", b"LT", b"LE", b"EQ", b"GE", b"GT", b"MASKED_EQ"];
+    const CMPS: [Cmp; 6] = [Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Eq, Cmp::Ge, Cmp::Gt];
+    let i = NAMES.iter().position(|n| Some(*n) == op.strip_prefix(b"SCMP_CMP_"))?;
+    // MASKED_EQ: value is the mask, valueTwo the datum (libseccomp's order).
+    Some(CMPS.get(i).map_or((Cmp::MaskedEq(value), two), |&c| (c, value)))
 }
 
 /// linux.seccomp into `f`.

@@ -159,8 +159,18 @@ pub fn wait_ready(ours: Fd, sock: Fd, console: Option<&'static CStr>, pid: &mut 
 /// theirs to read).
 pub struct Job<'a> {
     pub spec: &'a Spec<'static>,
+    /// The process to run: the spec's, or exec's.
+    pub process: &'a Process<'static>,
+    /// What the new process does: build the container (`setup`), or exec's part.
+    pub child: fn(&Job) -> Fail<'static>,
+    /// Whether the spec's new namespaces are made (create) or only joined ones entered (exec).
+    pub fresh: bool,
     pub filter: Option<&'a Filter>,
+    /// The bundle, opened by create (to compare), and its path, opened again here: a
+    /// descriptor from before unshare(CLONE_NEWNS) leads to the old namespace's mounts (the
+    /// engine's rootfs mount there), which open_tree refuses.
     pub bundle: Fd,
+    pub bundle_path: &'static CStr,
     pub chan: Fd,
     /// The gate, open for reading and writing (so that opening it does not wait).
     pub gate: Fd,
@@ -205,7 +215,7 @@ pub fn first(job: &Job) -> ! {
             }
         }
     }
-    let new = |flag: i32| job.spec.namespace(flag).is_some_and(|n| n.path.is_none());
+    let new = |flag: i32| job.fresh && job.spec.namespace(flag).is_some_and(|n| n.path.is_none());
     if new(libc::CLONE_NEWUSER) {
         if let Err(e) = sys::unshare(libc::CLONE_NEWUSER) {
             fail(chan, &Fail::new(Step::Clone, b"user", e));
@@ -224,10 +234,7 @@ pub fn first(job: &Job) -> ! {
         fail(chan, &Fail::new(Step::Clone, b"", e));
     }
     match sys::clone(libc::SIGCHLD as u64) {
-        Ok(0) => {
-            let f = setup(job);
-            fail(chan, &f)
-        }
+        Ok(0) => fail(chan, &(job.child)(job)),
         Ok(pid) => {
             send(chan, PID, None, pid as u64);
             sys::exit(0)
@@ -463,17 +470,17 @@ fn dev(root: Fd, spec: &Spec<'static>, userns: bool, tmpfs: bool) -> Result<(), 
     Ok(())
 }
 
-/// The terminal: a pty of the container's devpts, the process's controlling terminal and its
+/// The terminal: a pty of the container's devpts (`exec`'s too), the process's controlling terminal and its
 /// stdio; the master goes to create, which sends it to the console socket.
-fn terminal(root: Fd, p: &Process, chan: Fd) -> Result<(), Fail<'static>> {
+pub fn terminal(root: Fd, p: &Process, chan: Fd, console: bool) -> Result<(), Fail<'static>> {
     let e = |errno| Fail::new(Step::Console, b"/dev/pts/ptmx", errno);
     let ptmx = resolve(root, b"/dev/pts/ptmx", false, false).map_err(e)?;
     let m = sys::openat(AT_FDCWD, via(ptmx).c(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC, 0);
     sys::close(ptmx);
     let m = m.map_err(e)?;
     let s = pty_of(m, p).map_err(e)?;
-    // /dev/console is the terminal too, as runc makes it.
-    if let Ok(c) = resolve(root, b"/dev/console", false, true) {
+    // /dev/console is the container's terminal too, as runc makes it.
+    if let Some(c) = console.then(|| resolve(root, b"/dev/console", false, true).ok()).flatten() {
         let _ = sys::mount(Some(via(s).c()), via(c).c(), None, libc::MS_BIND, None);
         sys::close(c);
     }
@@ -583,12 +590,12 @@ pub fn in_user_namespace() -> bool {
 }
 
 /// The container's process: everything before the gate. Returns only on failure.
-fn setup(job: &Job) -> Fail<'static> {
+pub fn setup(job: &Job) -> Fail<'static> {
     match build(job) {
         Ok(path) => {
             send(job.chan, READY, None, 0);
             gate(job.gate);
-            die(&after_gate(&job.spec.process, job.filter, job.preserve, path.c()))
+            die(&after_gate(job.process, job.filter, job.preserve, path.c()))
         }
         Err(f) => f,
     }
@@ -619,22 +626,29 @@ fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     // The rootfs, as a mount of its own (pivot_root needs one), by descriptor from here on.
     let root_path: &'static [u8] = spec.root.to_bytes();
     let re = |errno| Fail::new(Step::Rootfs, root_path, errno);
-    let dir = sys::openat(job.bundle, spec.root, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(re)?;
+    let be = |errno| Fail::new(Step::Bundle, job.bundle_path.to_bytes(), errno);
+    let bundle = sys::openat(AT_FDCWD, job.bundle_path, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(be)?;
+    match (sys::fstat(bundle), sys::fstat(job.bundle)) {
+        (Ok(a), Ok(b)) if (a.dev, a.ino) == (b.dev, b.ino) => {}
+        _ => return Err(be(Errno::ESTALE)),
+    }
+    sys::close(job.bundle);
+    let dir = sys::openat(bundle, spec.root, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(re)?;
     let root = sys::open_tree(dir, c"", 1 | (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as u32).map_err(re)?;
     sys::move_mount(root, dir).map_err(re)?;
     sys::close(dir);
     let mut dev_tmpfs = false;
     for m in spec.mounts() {
         let dest: &'static [u8] = m.dest.to_bytes();
-        mount_one(root, job.bundle, m, userns).map_err(|e| Fail::new(Step::Mount, dest, e))?;
+        mount_one(root, bundle, m, userns).map_err(|e| Fail::new(Step::Mount, dest, e))?;
         if dest == b"/dev" {
             dev_tmpfs = !m.is_bind();
         }
     }
-    sys::close(job.bundle);
+    sys::close(bundle);
     dev(root, spec, userns, dev_tmpfs)?;
     if spec.process.terminal {
-        terminal(root, &spec.process, job.chan)?;
+        terminal(root, &spec.process, job.chan, true)?;
     }
     pivot(root, job.no_pivot).map_err(|e| Fail::new(Step::PivotRoot, root_path, e))?;
     sys::close(root);

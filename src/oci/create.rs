@@ -5,7 +5,7 @@ use super::confine::{self, Filter};
 use super::container::{self, Job};
 use super::json::{self, Tok};
 use super::record::{self, Record, Space, Status};
-use super::{json_str, take_id, unknown, Arg, Done, Fail, Global, Opts, Step};
+use super::{each_option, json_str, small_number, take_id, Done, Fail, Global, OptTable, Opts, Step, IGNORED, VALUE};
 use crate::out::Buf;
 use crate::state::PATH_MAX;
 use crate::sys::{self, Args, Env, Errno, Fd, Static, AT_FDCWD};
@@ -99,7 +99,7 @@ fn cgroup_path(g: &Global, spec: &Spec, id: &[u8], out: &mut Buf<PATH_MAX>) {
 /// Make the container's cgroup with its limits (cgroup v2); an fd of its cgroup.procs, or -1
 /// when the container has none: cgroups disabled, or no v2 and no resources asked for.
 fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> Result<Fd, Fail<'static>> {
-    let r = &spec.resources;
+    let mut r = spec.resources;
     if g.no_cgroups {
         return Ok(Fd(-1));
     }
@@ -113,11 +113,15 @@ fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> 
     let e = |errno| Fail::new(Step::Cgroup, b"", errno);
     let mut have = [0u8; 512];
     let n = sys::read_file(c"/sys/fs/cgroup/cgroup.controllers", &mut have).unwrap_or(0);
+    let has = |c: &[u8]| have[..n].split(|&b| b == b' ' || b == b'\n').any(|w| w == c);
+    if r.default_shares && !has(b"cpu") {
+        r.cpu_weight = None;
+    }
     let wanted: [(&'static [u8], bool); 3] = [(b"memory", r.memory.is_some() || r.swap.is_some() || r.reservation.is_some()), (b"pids", r.pids.is_some()), (b"cpu", r.cpu_weight.is_some() || r.cpu_quota.is_some())];
     let mut enable = Buf::<64>::new();
     for (c, needed) in wanted {
         if needed {
-            if !have[..n].split(|&b| b == b' ' || b == b'\n').any(|w| w == c) {
+            if !has(c) {
                 return Err(Fail::usage(Step::NoController, c, b""));
             }
             enable.push(if enable.len() > 0 { b" +" } else { b"+" }).push(c);
@@ -229,21 +233,25 @@ fn kill_and_wait(pid: i32) {
 
 pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
     let (mut bundle, mut pid_path, mut console, mut preserve, mut no_pivot) = (c".", None, None, 0u32, false);
-    loop {
-        let Arg::Opt(name, given) = o.next() else { break };
-        match name {
-            b"bundle" | b"b" => bundle = o.value(b"--bundle", given)?,
-            b"pid-file" => pid_path = Some(o.value(b"--pid-file", given)?),
-            b"console-socket" => console = Some(o.value(b"--console-socket", given)?),
-            b"preserve-fds" => {
-                let v = o.value(b"--preserve-fds", given)?;
-                preserve = crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"--preserve-fds takes a number"))? as u32;
-            }
-            b"no-pivot" => no_pivot = true,
-            b"no-new-keyring" => {}
-            _ => return Err(unknown(name)),
+    const OPTIONS: &OptTable = &[
+        (b"bundle", VALUE),
+        (b"b", VALUE),
+        (b"pid-file", 1 | VALUE),
+        (b"console-socket", 2 | VALUE),
+        (b"preserve-fds", 3 | VALUE),
+        (b"no-pivot", 4),
+        (b"no-new-keyring", IGNORED),
+    ];
+    each_option(o, OPTIONS, &mut |i, v| {
+        match i {
+            0 => bundle = v,
+            1 => pid_path = Some(v),
+            2 => console = Some(v),
+            3 => preserve = small_number(v)?,
+            _ => no_pivot = true,
         }
-    }
+        Ok(())
+    })?;
     let id = take_id(g, o)?;
     // From here on the runtime's file is one nothing in the container can change.
     crate::exe::run_sealed(args, env).map_err(|e| Fail { step: Step::SelfCopy, path: b"/proc/self/exe", errno: e.errno, why: b"" })?;
@@ -305,7 +313,7 @@ fn build(
         _ => Fd(-1),
     };
     let procs = make_cgroup(g, spec, id.to_bytes(), &mut made.cgroup)?;
-    let mut job = Job { spec, filter, bundle: bfd, chan: Fd(-1), gate, procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot, preserve };
+    let mut job = Job { spec, process: &spec.process, child: container::setup, fresh: true, filter, bundle: bfd, bundle_path: bundle, chan: Fd(-1), gate, procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot, preserve };
     for n in spec.namespaces() {
         if let Some(p) = n.path {
             let fd = sys::openat(AT_FDCWD, p, libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Namespace, p.to_bytes(), e))?;
@@ -365,9 +373,7 @@ pub fn open(g: &Global, id: &'static CStr) -> Result<Record<'static>, Failed> {
 }
 
 fn no_options(g: &Global, o: &mut Opts) -> Result<&'static CStr, Failed> {
-    if let Arg::Opt(name, _) = o.next() {
-        return Err(unknown(name));
-    }
+    each_option(o, &[], &mut |_, _| Ok(()))?;
     take_id(g, o)
 }
 
@@ -455,13 +461,10 @@ pub fn cgroup_pids(path: &[u8], mut f: impl FnMut(i32)) -> bool {
 
 pub fn kill(g: &Global, o: &mut Opts) -> Done<'static> {
     let mut all = false;
-    loop {
-        match o.next() {
-            Arg::Opt(b"all" | b"a", _) => all = true,
-            Arg::Opt(name, _) => return Err(unknown(name)),
-            _ => break,
-        }
-    }
+    each_option(o, &[(b"all", 0), (b"a", 0)], &mut |_, _| {
+        all = true;
+        Ok(())
+    })?;
     let id = take_id(g, o)?;
     let sig = match o.word() {
         None => libc::SIGTERM,
@@ -487,13 +490,10 @@ pub fn kill(g: &Global, o: &mut Opts) -> Done<'static> {
 
 pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
     let mut force = false;
-    loop {
-        match o.next() {
-            Arg::Opt(b"force" | b"f", _) => force = true,
-            Arg::Opt(name, _) => return Err(unknown(name)),
-            _ => break,
-        }
-    }
+    each_option(o, &[(b"force", 0), (b"f", 0)], &mut |_, _| {
+        force = true;
+        Ok(())
+    })?;
     let id = take_id(g, o)?;
     let r = match open(g, id) {
         Ok(r) => r,

@@ -9,13 +9,12 @@
 
 use super::config::{self, Process, Spec, BOUNDING, EFFECTIVE, PERMITTED};
 use super::confine::Filter;
-use super::container::{self, after_gate, die, lookup, pty_of, resolve, send, take_terminal, PID, PTY, READY};
+use super::container::{self, after_gate, die, lookup, send, Job, READY};
 use super::create::{self, pid_file};
 use super::json::{self, Tok};
 use super::record::{self, Status};
-use super::{take_id, unknown, Arg, Done, Fail, Global, Opts, Step};
+use super::{each_option, small_number, take_id, Done, Fail, Global, OptTable, Opts, Step, IGNORED, VALUE};
 use crate::out::Buf;
-use crate::root::via;
 use crate::state::PATH_MAX;
 use crate::sys::{self, Args, Env, Errno, Fd, Static, AT_FDCWD};
 use core::ffi::CStr;
@@ -70,43 +69,56 @@ struct Opt {
 
 type Failed = Fail<'static>;
 
+const OPTIONS: &OptTable = &[
+    (b"process", VALUE),
+    (b"p", VALUE),
+    (b"detach", 1),
+    (b"d", 1),
+    (b"pid-file", 2 | VALUE),
+    (b"console-socket", 3 | VALUE),
+    (b"tty", 4),
+    (b"t", 4),
+    (b"cwd", 5 | VALUE),
+    (b"env", 6 | VALUE),
+    (b"e", 6 | VALUE),
+    (b"user", 7 | VALUE),
+    (b"u", 7 | VALUE),
+    (b"cap", 8 | VALUE),
+    (b"c", 8 | VALUE),
+    (b"no-new-privs", 9),
+    (b"preserve-fds", 10 | VALUE),
+    // runc's, with nothing to do here.
+    (b"process-label", IGNORED | VALUE),
+    (b"apparmor", IGNORED | VALUE),
+    (b"cgroup", IGNORED | VALUE),
+    (b"ignore-paused", IGNORED),
+];
+
 fn options(o: &mut Opts) -> Result<Opt, Failed> {
     let mut x = Opt { process: None, detach: false, pid_file: None, console: None, tty: false, cwd: None, envs: [None; 64], nenvs: 0, user: None, caps: 0, nnp: false, preserve: 0 };
-    loop {
-        let Arg::Opt(name, given) = o.next() else { break };
-        match name {
-            b"process" | b"p" => x.process = Some(o.value(b"--process", given)?),
-            b"detach" | b"d" => x.detach = true,
-            b"pid-file" => x.pid_file = Some(o.value(b"--pid-file", given)?),
-            b"console-socket" => x.console = Some(o.value(b"--console-socket", given)?),
-            b"tty" | b"t" => x.tty = true,
-            b"cwd" => x.cwd = Some(o.value(b"--cwd", given)?),
-            b"env" | b"e" => {
-                let v = o.value(b"--env", given)?;
+    each_option(o, OPTIONS, &mut |i, v| {
+        let bad = |why| Fail::usage(Step::Usage, v.to_bytes(), why);
+        match i {
+            0 => x.process = Some(v),
+            1 => x.detach = true,
+            2 => x.pid_file = Some(v),
+            3 => x.console = Some(v),
+            4 => x.tty = true,
+            5 => x.cwd = Some(v),
+            6 => {
                 if x.nenvs == x.envs.len() || !v.to_bytes().contains(&b'=') {
-                    return Err(Fail::usage(Step::Usage, v.to_bytes(), b"--env takes KEY=VALUE, at most 64 times"));
+                    return Err(bad(b"--env takes KEY=VALUE, at most 64 times"));
                 }
                 x.envs[x.nenvs] = Some(v);
                 x.nenvs += 1;
             }
-            b"user" | b"u" => x.user = Some(o.value(b"--user", given)?),
-            b"cap" | b"c" => {
-                let v = o.value(b"--cap", given)?;
-                x.caps |= crate::caps::parse(v.to_bytes()).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"unknown capability"))?;
-            }
-            b"no-new-privs" => x.nnp = true,
-            b"preserve-fds" => {
-                let v = o.value(b"--preserve-fds", given)?;
-                x.preserve = crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"--preserve-fds takes a number"))? as u32;
-            }
-            // runc's, with nothing to do here.
-            b"process-label" | b"apparmor" | b"cgroup" => {
-                o.value(b"--cgroup", given)?;
-            }
-            b"ignore-paused" => {}
-            _ => return Err(unknown(name)),
+            7 => x.user = Some(v),
+            8 => x.caps |= crate::caps::parse(v.to_bytes()).ok_or(bad(b"unknown capability"))?,
+            9 => x.nnp = true,
+            _ => x.preserve = small_number(v)?,
         }
-    }
+        Ok(())
+    })?;
     Ok(x)
 }
 
@@ -184,10 +196,10 @@ pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
     if p.terminal && x.console.is_none() {
         return Err(Fail::usage(Step::Console, b"process.terminal", b"a terminal needs --console-socket"));
     }
-    run(g, &r, &p, filter, &x)
+    run(&spec, &r, &p, filter, &x)
 }
 
-fn run(_g: &Global, r: &record::Record, p: &Process<'static>, filter: Option<&Filter>, x: &Opt) -> Result<i32, Fail<'static>> {
+fn run(spec: &Spec<'static>, r: &record::Record, p: &Process<'static>, filter: Option<&Filter>, x: &Opt) -> Result<i32, Fail<'static>> {
     let pidfd = record::pidfd(r).ok_or(Fail::usage(Step::Status, b"stopped", b"exec needs a running container"))?;
     let flags = other_namespaces(r.pid);
     let sock = match x.console {
@@ -207,7 +219,14 @@ fn run(_g: &Global, r: &record::Record, p: &Process<'static>, filter: Option<&Fi
     }
     let (ours, theirs) = sys::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC).map_err(|e| Fail::new(Step::Clone, b"", e))?;
     let first = match sys::clone(libc::SIGCHLD as u64) {
-        Ok(0) => first(pidfd, flags, procs, theirs, p, filter, x.preserve),
+        Ok(0) => {
+            let mut job = Job { spec, process: p, child, fresh: false, filter, bundle: Fd(-1), bundle_path: c"", chan: theirs, gate: Fd(-1), procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot: false, preserve: x.preserve };
+            if flags != 0 {
+                job.joins[0] = (pidfd, flags);
+                job.njoins = 1;
+            }
+            container::first(&job)
+        }
         Ok(pid) => pid,
         Err(e) => return Err(Fail::new(Step::Clone, b"", e)),
     };
@@ -243,54 +262,26 @@ fn run(_g: &Global, r: &record::Record, p: &Process<'static>, filter: Option<&Fi
     }
 }
 
-fn first(pidfd: Fd, flags: i32, procs: Fd, chan: Fd, p: &Process<'static>, filter: Option<&Filter>, preserve: u32) -> ! {
-    if procs.0 >= 0 {
-        if let Err(e) = sys::write(procs, b"0") {
-            container::fail(chan, &Fail::new(Step::Cgroup, b"cgroup.procs", e));
+/// The new process, in the container's namespaces: its terminal, limits, the command looked
+/// up, then (ready) its confinement and execve.
+fn child(job: &Job) -> Fail<'static> {
+    match prepare(job.process, job.chan) {
+        Ok(path) => {
+            send(job.chan, READY, None, 0);
+            sys::close(job.chan);
+            die(&after_gate(job.process, job.filter, job.preserve, path.c()))
         }
-        sys::close(procs);
-    }
-    if flags != 0 {
-        if let Err(e) = sys::setns(pidfd, flags) {
-            container::fail(chan, &Fail::new(Step::Namespace, b"", e));
-        }
-    }
-    sys::close(pidfd);
-    match sys::clone(libc::SIGCHLD as u64) {
-        Ok(0) => {
-            let f = match prepare(p, chan) {
-                Ok(path) => {
-                    send(chan, READY, None, 0);
-                    sys::close(chan);
-                    die(&after_gate(p, filter, preserve, path.c()))
-                }
-                Err(f) => f,
-            };
-            container::fail(chan, &f)
-        }
-        Ok(pid) => {
-            send(chan, PID, None, pid as u64);
-            sys::exit(0)
-        }
-        Err(e) => container::fail(chan, &Fail::new(Step::Clone, b"", e)),
+        Err(f) => f,
     }
 }
 
 /// In the new process, inside: the terminal, limits, and the command looked up.
 fn prepare(p: &Process<'static>, chan: Fd) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     if p.terminal {
-        let e = |errno| Fail::new(Step::Console, b"/dev/pts/ptmx", errno);
-        let root = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(e)?;
-        let ptmx = resolve(root, b"/dev/pts/ptmx", false, false).map_err(e);
+        let root = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Console, b"/", e))?;
+        let r = container::terminal(root, p, chan, false);
         sys::close(root);
-        let ptmx = ptmx?;
-        let m = sys::openat(AT_FDCWD, via(ptmx).c(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC, 0);
-        sys::close(ptmx);
-        let m = m.map_err(e)?;
-        let s = pty_of(m, p).map_err(e)?;
-        take_terminal(s).map_err(e)?;
-        sys::send_fd(chan, PTY, m).map_err(e)?;
-        sys::close(m);
+        r?;
     }
     container::limits(p)?;
     lookup(p)

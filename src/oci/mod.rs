@@ -293,8 +293,8 @@ pub struct Opts {
 pub enum Arg {
     /// An option, its name without dashes, and its value when given with `=`.
     Opt(&'static [u8], Option<&'static CStr>),
-    /// The first argument that is not an option.
-    Word(&'static CStr),
+    /// The first argument that is not an option (left for `word`).
+    Word,
     End,
 }
 
@@ -306,14 +306,11 @@ impl Opts {
         let a = self.args.get(self.at);
         let b = a.to_bytes();
         if b.len() < 2 || b[0] != b'-' {
-            return Arg::Word(a);
+            return Arg::Word;
         }
         self.at += 1;
         if b == b"--" {
-            return match self.at < self.args.len() {
-                true => Arg::Word(self.args.get(self.at)),
-                false => Arg::End,
-            };
+            return if self.at < self.args.len() { Arg::Word } else { Arg::End };
         }
         let name = if b.starts_with(b"--") { &b[2..] } else { &b[1..] };
         match name.iter().position(|&c| c == b'=') {
@@ -388,69 +385,66 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         }
     }
     let mut o = Opts { args, at: 1 };
-    let cmd = loop {
-        match o.next() {
-            Arg::End => {
-                let _ = sys::write_all(sys::STDERR, HELP);
-                return 1;
+    const GLOBAL: &OptTable = &[
+        (b"root", VALUE),
+        (b"log", 1 | VALUE),
+        (b"log-format", 2 | VALUE),
+        (b"systemd-cgroup", 3),
+        (b"cgroup-manager", 4 | VALUE),
+        (b"debug", 5),
+        (b"v", 6),
+        (b"version", 6),
+        (b"h", 7),
+        (b"help", 7),
+        // runc's, changing nothing here.
+        (b"rootless", IGNORED | VALUE),
+        (b"criu", IGNORED | VALUE),
+        (b"log-level", IGNORED | VALUE),
+    ];
+    let mut show: Option<&[u8]> = None;
+    let r = each_option(&mut o, GLOBAL, &mut |i, v| {
+        let b = v.to_bytes();
+        match i {
+            0 => g.root = v,
+            1 => g.log = sys::openat(AT_FDCWD, v, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o644).unwrap_or(Fd(-1)),
+            2 => g.json_log = b == b"json",
+            3 => g.systemd_cgroup = true,
+            4 => {
+                g.no_cgroups = b == b"disabled";
+                g.systemd_cgroup |= b == b"systemd";
             }
-            Arg::Word(w) => {
-                o.at += 1;
-                break w.to_bytes();
-            }
-            Arg::Opt(name, given) => {
-                let r = match name {
-                    b"root" => o.value(b"--root", given).map(|v| g.root = v),
-                    b"log" => o.value(b"--log", given).map(|v| {
-                        let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC;
-                        g.log = sys::openat(AT_FDCWD, v, flags, 0o644).unwrap_or(Fd(-1));
-                    }),
-                    b"log-format" => o.value(b"--log-format", given).map(|v| g.json_log = v.to_bytes() == b"json"),
-                    b"systemd-cgroup" => {
-                        g.systemd_cgroup = true;
-                        Ok(())
-                    }
-                    b"cgroup-manager" => o.value(b"--cgroup-manager", given).map(|v| match v.to_bytes() {
-                        b"disabled" => g.no_cgroups = true,
-                        b"systemd" => g.systemd_cgroup = true,
-                        _ => {}
-                    }),
-                    b"debug" => {
-                        g.debug = true;
-                        Ok(())
-                    }
-                    // Options of runc's that change nothing here.
-                    b"rootless" | b"criu" | b"log-level" => o.value(b"--rootless", given).map(drop),
-                    b"v" | b"version" => {
-                        let _ = sys::write_all(sys::Fd(1), concat!("sandbox-oci version ", env!("CARGO_PKG_VERSION"), "\nspec: 1.0.2\n").as_bytes());
-                        return 0;
-                    }
-                    b"h" | b"help" => {
-                        let _ = sys::write_all(sys::Fd(1), HELP);
-                        return 0;
-                    }
-                    _ => Err(Fail::usage(Step::Usage, name, b"unknown global option (see sandbox-oci --help)")),
-                };
-                if let Err(f) = r {
-                    return g.fail(b"", &f);
-                }
-            }
+            5 => g.debug = true,
+            6 => show = Some(concat!("sandbox-oci version ", env!("CARGO_PKG_VERSION"), "\nspec: 1.0.2\n").as_bytes()),
+            _ => show = Some(HELP),
         }
+        Ok(())
+    });
+    if let Some(text) = show {
+        let _ = sys::write_all(sys::Fd(1), text);
+        return 0;
+    }
+    if let Err(f) = r {
+        return g.fail(b"", &f);
+    }
+    let Some(cmd) = o.word() else {
+        let _ = sys::write_all(sys::STDERR, HELP);
+        return 1;
     };
-    let r = match cmd {
-        b"create" => create::create(&g, &mut o, &args, &env),
-        b"start" => create::start(&g, &mut o),
-        b"state" => create::state(&g, &mut o),
-        b"kill" => create::kill(&g, &mut o),
-        b"delete" => create::delete(&g, &mut o),
-        b"exec" => exec::exec(&g, &mut o, &args, &env),
-        b"ps" => info::ps(&g, &mut o),
-        b"pause" => info::freeze(&g, &mut o, true),
-        b"resume" => info::freeze(&g, &mut o, false),
-        b"list" => info::list(&g, &mut o),
-        b"features" => info::features(),
-        b"spec" => info::spec(&mut o),
-        _ => Err(Fail::usage(Step::Usage, cmd, b"unknown command (see sandbox-oci --help)")),
+    let cmd = cmd.to_bytes();
+    const COMMANDS: [&[u8]; 12] = [b"create", b"start", b"state", b"kill", b"delete", b"exec", b"ps", b"pause", b"resume", b"list", b"features", b"spec"];
+    let r = match COMMANDS.iter().position(|c| *c == cmd) {
+        Some(0) => create::create(&g, &mut o, &args, &env),
+        Some(1) => create::start(&g, &mut o),
+        Some(2) => create::state(&g, &mut o),
+        Some(3) => create::kill(&g, &mut o),
+        Some(4) => create::delete(&g, &mut o),
+        Some(5) => exec::exec(&g, &mut o, &args, &env),
+        Some(6) => info::ps(&g, &mut o),
+        Some(n @ (7 | 8)) => info::freeze(&g, &mut o, n == 7),
+        Some(9) => info::list(&g, &mut o),
+        Some(10) => info::features(),
+        Some(_) => info::spec(&mut o),
+        None => Err(Fail::usage(Step::Usage, cmd, b"unknown command (see sandbox-oci --help)")),
     };
     match r {
         Ok(status) => status,
@@ -472,6 +466,30 @@ pub fn take_id(g: &Global, o: &mut Opts) -> Result<&'static CStr, Fail<'static>>
     }
     g.id.set(b);
     Ok(id)
+}
+
+/// A command's options: each name (without dashes) and the index its handler gets; `VALUE`
+/// marks one that takes a value. Options with nothing to do here have index `IGNORED`.
+pub type OptTable = [(&'static [u8], u8)];
+pub const VALUE: u8 = 0x80;
+pub const IGNORED: u8 = 0x7f;
+
+/// Read a command's options up to its first other word, handing each to `f` as (index, value;
+/// "" for a flag). One reader for every command: a table each, not code each.
+pub fn each_option(o: &mut Opts, table: &OptTable, f: &mut dyn FnMut(u8, &'static CStr) -> Result<(), Fail<'static>>) -> Result<(), Fail<'static>> {
+    while let Arg::Opt(name, given) = o.next() {
+        let Some(&(full, i)) = table.iter().find(|(n, _)| *n == name) else { return Err(unknown(name)) };
+        let v = if i & VALUE != 0 { o.value(full, given)? } else { c"" };
+        if i & !VALUE != IGNORED {
+            f(i & !VALUE, v)?;
+        }
+    }
+    Ok(())
+}
+
+/// A number an option takes, below 65536.
+pub fn small_number(v: &'static CStr) -> Result<u32, Fail<'static>> {
+    crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).map(|n| n as u32).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"a number is needed"))
 }
 
 /// Options a command does not know: an error naming it.
