@@ -254,7 +254,9 @@ fi
 podman_run="run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
 
 # --- the commands ------------------------------------------------------------------------------
-true_bin="$image_abs/bin/true"    # static busybox: the exec baseline for the helper's overhead
+# static busybox: the exec baseline for the helper's overhead. Its applet by name, as the image's
+# bin/true is a link to /bin/busybox, which only resolves inside the image.
+true_bin="$image_abs/bin/busybox true"
 names=() cmds=() notes=()
 # sandbox runs right after the floor, and each after its floor: the kernel tears network
 # namespaces down in the background, so neighbours in time share the same conditions.
