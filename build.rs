@@ -46,16 +46,32 @@ fn main() {
 }
 
 // The OS reasons that error lines print, the texts of the syscalls crate, as one compact table:
-// for each errno, its number (u16, little-endian), the text's length (u8) and the text. A table
-// read by a loop is a fraction of the size of the jump table that the crate's `match` becomes.
+// runs of consecutive errnos, each the first number (u16, little-endian) and how many (u8), then
+// for each its text's length (u8; 0: none) and the text. A table read by a loop is a fraction of
+// the size of the jump table that the crate's `match` becomes.
 fn errno_texts() {
+    let text = |n: i32| syscalls::Errno::new(n).description();
     let mut t = Vec::new();
-    for n in 1..4096 {
-        if let Some(d) = syscalls::Errno::new(n).description() {
-            t.extend_from_slice(&(n as u16).to_le_bytes());
+    let mut n = 1;
+    while n < 4096 {
+        if text(n).is_none() {
+            n += 1;
+            continue;
+        }
+        // A run goes on over gaps of up to 3 numbers (a zero length each, cheaper than a header).
+        let start = n;
+        let mut end = n;
+        while end - start < 255 && (end..end + 4).any(|m| m - start < 255 && text(m).is_some()) {
+            end = (end..end + 4).filter(|&m| m - start < 255 && text(m).is_some()).last().unwrap() + 1;
+        }
+        t.extend_from_slice(&(start as u16).to_le_bytes());
+        t.push((end - start) as u8);
+        for m in start..end {
+            let d = text(m).unwrap_or("");
             t.push(u8::try_from(d.len()).expect("an errno text is short"));
             t.extend_from_slice(d.as_bytes());
         }
+        n = end;
     }
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     std::fs::write(std::path::Path::new(&out).join("errno.bin"), t).expect("write the errno table");
