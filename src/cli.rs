@@ -97,59 +97,6 @@ pub struct Named {
     pub command: usize,
 }
 
-pub const HELP: &[u8] = b"\
-Usage: sandbox [OPTIONS] [--] COMMAND [ARG...]
-
-Run COMMAND in a sandbox whose root is an overlay of the --lower image directories, with a
-writable layer kept under --name, as the child of a small init (PID 1). Without --lower, run
-COMMAND as the child of that init only: no new root, no namespaces (a container entrypoint).
-Options end at -- or at the first argument that is not an option.
-
-Options:
-  --lower DIR         image layer, read-only; repeatable, the first is the top layer
-  --name NAME         the sandbox's name (required with --lower): [A-Za-z0-9][A-Za-z0-9_.-]*,
-                      at most 64 bytes; also its hostname unless --hostname is given
-  --state-dir DIR     where writable layers live (default /run/sandbox for root, else
-                      $XDG_RUNTIME_DIR/sandbox or /tmp/sandbox-UID; env SANDBOX_STATE_DIR)
-  --keep              keep the writable layer at exit; the next run of NAME resumes it
-  --hostname NAME     hostname inside (default: the name)
-  --env KEY=VALUE     set a variable (repeatable); the host environment is not passed on,
-                      only PATH (standard), HOME=/root and TERM
-  --cwd DIR           working directory inside (default /)
-  --bind SRC:DST      bind SRC from the host at DST inside, read-write (repeatable)
-  --ro-bind SRC:DST   the same, read-only (repeatable)
-  --net none|host     none (default): a network namespace with only lo, up; host: the host's
-  --memory SIZE       memory limit (cgroup v2 memory.max): bytes, or with K, M, G, T
-  --pids N            limit on the number of processes (pids.max)
-  --cpus X            CPU limit, X CPUs' worth of time (cpu.max: X*100000 per 100000 us)
-  --tmp-size SIZE     size of the tmpfs /tmp: bytes, or with K, M, G, T (default 10% of RAM)
-  --tmpfs DST[:SIZE]  a tmpfs at DST, like /tmp (repeatable)
-  --read-only         no writable layer: the root is the lowers, read-only; /tmp and --tmpfs
-                      are the writable places
-  --user U[:G]        run the command as uid U (gid G), numbers or names of the image's
-                      /etc/passwd and /etc/group, without capabilities unless U is 0
-                      (not root: only 0, the caller)
-  --device PATH       the host's device node PATH at PATH inside, usable (repeatable)
-  --dev-bind SRC:DST  the host's device node SRC at DST inside (repeatable)
-  --cap-add CAP|all   give the command a capability beyond the default set (repeatable);
-                      all: every one sandbox itself has
-  --cap-drop CAP|all  take one from it (repeatable); names as in capabilities(7), CAP_ optional
-  --timings           at exit, print microseconds from start to each phase on stderr
-
-Named sandboxes (each with --state-dir DIR as above):
-  --list [--json]     one line per sandbox: name, running, kept or stale, PID of its init,
-                      when it started, its lowers; --json: the same as a JSON array
-  --remove NAME       discard the kept layer of NAME (refused while it runs)
-  --stop NAME         send SIGTERM to the running sandbox NAME, as if sent to its sandbox
-  --signal SIG        with --stop: this signal instead (a number, TERM or SIGTERM)
-  --join NAME [--env KEY=VALUE] [--cwd DIR] [--user UID[:GID]] [--] COMMAND [ARG...]
-                      run COMMAND inside the running sandbox NAME, confined as its command
-  -h, --help          this help
-  -V, --version       the version
-
-Exit status: the command's; 128+N if it was killed by signal N; 125 if sandbox itself failed;
-126 if the command cannot be executed; 127 if it is not found.
-";
 
 /// A name is `[A-Za-z0-9][A-Za-z0-9_.-]*`, 1 to 64 bytes: a single path component that is never
 /// `.` or `..`, and a valid hostname length.
@@ -284,7 +231,7 @@ const VERSION: u8 = 29;
 /// Not an option of sandbox.
 const UNKNOWN: u8 = 32;
 /// The options that take a value: all but --list and those from --json on.
-const VALUED: u32 = (1 << JSON) - 1 - (1 << LIST);
+const VALUED: u64 = (1 << JSON) - 1 - (1 << LIST);
 
 /// One option of the command line: which (an index of `NAMES`), as written, and its value if it
 /// takes one.
@@ -740,6 +687,8 @@ mod tests {
     #[test]
     fn bad_input_is_named() {
         assert_eq!(err(&["--frob", "x"]), Step::UnknownOption);
+        assert_eq!(err(&["--frob"]), Step::UnknownOption);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--frob", "--", "sh"]), Step::UnknownOption);
         assert_eq!(err(&["-x", "x"]), Step::UnknownOption);
         assert_eq!(err(&["--keep=1", "x"]), Step::UnknownOption);
         assert_eq!(err(&["--lower"]), Step::MissingValue);

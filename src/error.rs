@@ -5,7 +5,7 @@
 //! and ends the run with status 125; a command that cannot be executed gives 126, one that is not
 //! found 127 (the convention of shells, tini and docker).
 
-use crate::out::Buf;
+use crate::out::{Buf, Bytes};
 use crate::sys::{self, Errno};
 
 pub const EXIT_SANDBOX: i32 = 125;
@@ -93,26 +93,44 @@ impl Step {
         ALL.get((v as usize).wrapping_sub(1)).copied().unwrap_or(Step::Fork)
     }
 
-    fn what(self) -> &'static [u8] {
-        nth(WHAT, self as usize - 1)
+    /// What failed: the number of its text (src/texts.rs).
+    fn what(self) -> usize {
+        WHAT_AT + self as usize - 1
     }
 
     /// A hint where the raw errno (or no errno) leaves the user guessing.
-    fn hint(self, errno: i32) -> &'static [u8] {
-        for &(step, e, i) in HINT_OF.iter() {
-            if step == self && (e == ANY || e as i32 == errno) {
-                return nth(HINTS, i as usize);
-            }
-        }
-        b""
+    fn hint(self, errno: i32) -> Option<usize> {
+        HINT_OF.iter().find(|&&(step, e, _)| step == self && (e == ANY || e as i32 == errno)).map(|&(_, _, i)| HINT_AT + i as usize)
     }
 }
 
-/// What each step is, in the order of the steps (`Step as usize - 1`), NUL between them.
-const WHAT: &[u8] = b"unknown option\0option needs a value\0no command given\0--lower needs --name\0option needs --lower\0invalid name\0invalid hostname\0invalid --net\0invalid --env\0invalid bind\0unknown capability\0invalid limit\0invalid --tmp-size\0too many uses of option\0lower directory\0bind source\0state directory\0writable layer\0name is in use\0not yours alone\0state directory not yours alone\0cannot give capability\0cgroup v2 controller not available\0cgroup\0create namespaces\0make mounts private\0writable layer replaced while starting\0mount overlay\0pivot_root into\0mount /proc\0set up /dev\0mount /sys\0mount /tmp\0bind mount\0set hostname\0bring up lo\0working directory\0start the command\0drop privileges\0make the sandbox's terminal\0cannot execute\0cannot execute\0remove writable layer\0run from a sealed copy of sandbox\0option not valid here\0invalid --signal\0invalid --user\0no such sandbox\0sandbox is not running\0sandbox is running\0record of the sandbox\0join the sandbox\0machine set-up\0--user\0invalid --tmpfs\0--read-only has no writable layer to keep\0device\0mount --tmpfs\0--read-only\0name service file";
+/// The texts (src/texts.rs, compressed by build.rs): the help, then what each step is, then the
+/// hints, NUL between them; each byte from 0x80 up stands for the two of `PAIRS` at 2 * (b - 0x80).
+static TEXTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/texts.bin"));
+static PAIRS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pairs.bin"));
+pub const HELP: usize = 0;
+const WHAT_AT: usize = 1;
+const HINT_AT: usize = WHAT_AT + ALL.len();
 
-/// The hints, NUL between them, and for which step and errno each is (the first that fits).
-const HINTS: &[u8] = b"see sandbox --help\0a number, or a name such as TERM or SIGTERM\0sandbox --list shows the sandboxes of this state directory\0sandbox --list shows which run\0stop it first: sandbox --stop NAME\0not a file of yours alone: left alone\0a sandbox of another user, or one you may not enter\0it has just ended\0every sandbox with its own root has a name\0a name is [A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 bytes\0a hostname is 1 to 64 bytes\0use none or host\0use KEY=VALUE\0use SRC:DST with an absolute DST other than /, without ..\0names as in capabilities(7), or all\0--memory 512M, --pids 100, --cpus 1.5\0bytes, or with K, M, G, T: --tmp-size 512M\0limits need cgroup v2 at /sys/fs/cgroup with this controller enabled; this host has none\0not root: set SANDBOX_CGROUP to a cgroup delegated to you\0--lower takes a directory\0another sandbox of this name is running\0made by another user, or open to others: left alone; remove it or choose another --state-dir\0it must be yours and writable by no one else: chmod go-w it, or choose another --state-dir\0its directory or one above it was swapped by someone: refusing to run\0its upper and work must be directories, not symlinks: remove the layer\0sandbox itself lacks it: not in its bounding set, so no process it starts can have it\0at most 128 --lower, 64 --bind and --ro-bind, 4096 --env\0--cwd takes an absolute path inside the sandbox\0choose another place with --state-dir\0choose one you can write with --state-dir\0namespaces need root (or CAP_SYS_ADMIN)\0a namespace limit in /proc/sys/user is reached\0the kernel has no overlayfs: modprobe overlay\0overlay directories may not overlap\0a mount point in the sandbox may not be a symlink\0the old root is still reachable; refusing to run\0overlayfs refused the layers: a layer on overlayfs, or a filesystem without d_type?\0--cwd names a directory inside the sandbox\0--cwd is resolved inside the sandbox, and may not lead through /proc/*/cwd or other magic links\0use UID[:GID], or USER[:GROUP] of the image's /etc/passwd and /etc/group\0no such user or group in the image's /etc/passwd or /etc/group\0not root, the sandbox's user namespace maps only the caller, as 0: only --user 0 works\0switching needs SETUID and SETGID: do not --cap-drop them\0use DST[:SIZE] with an absolute DST other than /, without .. or :\0drop --keep or --read-only\0--device and --dev-bind take a character or block device\0a kept layer of this name exists, which a run would discard: use another --name\0with --read-only a mount point must exist in the image\0command not found in the sandbox\0command not found\0not an executable file\0not a binary the kernel can run";
+/// Append text number `i`.
+pub fn push_text(b: &mut Bytes<[u8]>, i: usize) {
+    for &c in TEXTS.split(|&c| c == 0).nth(i).unwrap_or(b"") {
+        expand(b, c);
+    }
+}
+
+fn expand(b: &mut Bytes<[u8]>, c: u8) {
+    match PAIRS.get((2 * c as usize).wrapping_sub(0x100)..) {
+        Some([x, y, ..]) => {
+            expand(b, *x);
+            expand(b, *y);
+        }
+        _ => {
+            b.push(&[c]);
+        }
+    }
+}
+
 /// Any errno (the errnos named are all below it).
 const ANY: u8 = 255;
 const HINT_OF: [(Step, u8, u8); 80] = [
@@ -197,11 +215,6 @@ const HINT_OF: [(Step, u8, u8); 80] = [
     (Step::Exec, libc::ENOEXEC as u8, 51),
     (Step::ExecHere, libc::ENOEXEC as u8, 51),
 ];
-
-/// The `i`th of the NUL-separated texts of `t`.
-fn nth(t: &'static [u8], i: usize) -> &'static [u8] {
-    t.split(|&c| c == 0).nth(i).unwrap_or(b"")
-}
 
 const ALL: [Step; Step::NameService as usize] = [
     Step::UnknownOption,
@@ -294,7 +307,8 @@ impl<'a> Error<'a> {
     /// The whole line, written with one write(2) so that lines of concurrent runs do not mix.
     pub fn line(&self, b: &mut Buf<1400>) {
         b.clear();
-        b.push(b"sandbox: ").push(self.step.what());
+        b.push(b"sandbox: ");
+        push_text(b, self.step.what());
         if !self.path.is_empty() {
             b.push(b": ").push_printable(&self.path[..self.path.len().min(1024)]);
         }
@@ -305,9 +319,10 @@ impl<'a> Error<'a> {
                 None => b.push(b"errno ").push_i64(self.errno as i64),
             };
         }
-        let hint = self.step.hint(self.errno);
-        if !hint.is_empty() {
-            b.push(b" (").push(hint).push(b")");
+        if let Some(hint) = self.step.hint(self.errno) {
+            b.push(b" (");
+            push_text(b, hint);
+            b.push(b")");
         }
         b.push(b"\n");
     }
@@ -387,16 +402,28 @@ mod tests {
         assert_eq!(describe(libc::ENOENT), Some(&b"No such file or directory"[..]));
     }
 
+    fn nth_text(i: usize) -> std::vec::Vec<u8> {
+        let mut b = Buf::<4096>::new();
+        push_text(&mut b, i);
+        b.bytes().to_vec()
+    }
+
     #[test]
-    fn every_step_has_its_text() {
-        assert_eq!(WHAT.split(|&c| c == 0).count(), ALL.len());
-        assert_eq!(Step::UnknownOption.what(), b"unknown option");
-        assert_eq!(Step::NameService.what(), b"name service file");
-        assert_eq!(Step::ExecHere.what(), b"cannot execute");
-        assert_eq!(Step::Exec.hint(libc::ENOEXEC), b"not a binary the kernel can run");
-        assert_eq!(Step::Cwd.hint(0), b"--cwd takes an absolute path inside the sandbox");
-        assert_eq!(Step::Cwd.hint(libc::EPERM), b"");
-        assert!(HINT_OF.iter().all(|&(_, _, i)| (i as usize) < HINTS.split(|&c| c == 0).count()));
+    fn texts_come_back_as_written() {
+        use crate::texts;
+        assert_eq!(texts::WHAT.len(), ALL.len());
+        assert_eq!(nth_text(HELP), texts::HELP.as_bytes());
+        for (i, t) in texts::WHAT.iter().enumerate() {
+            assert_eq!(nth_text(WHAT_AT + i), t.as_bytes());
+        }
+        for (i, t) in texts::HINTS.iter().enumerate() {
+            assert_eq!(nth_text(HINT_AT + i), t.as_bytes());
+        }
+        assert_eq!(nth_text(Step::NameService.what()), b"name service file");
+        assert_eq!(nth_text(Step::Exec.hint(libc::ENOEXEC).unwrap()), b"not a binary the kernel can run");
+        assert_eq!(nth_text(Step::Cwd.hint(0).unwrap()), b"--cwd takes an absolute path inside the sandbox");
+        assert_eq!(Step::Cwd.hint(libc::EPERM), None);
+        assert!(HINT_OF.iter().all(|&(_, _, i)| (i as usize) < texts::HINTS.len()));
     }
 
     #[test]
