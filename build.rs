@@ -1,5 +1,7 @@
 // The binary is static and self-contained: no start files beyond musl's, no dynamic loader,
 // and a build that says so loudly when someone builds it for the wrong target.
+include!("src/texts.rs");
+
 fn main() {
     let target = std::env::var("TARGET").unwrap_or_default();
     let profile_test = std::env::var("CARGO_CFG_TEST").is_ok();
@@ -42,21 +44,104 @@ fn main() {
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     }
     errno_texts();
+    texts();
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/texts.rs");
 }
 
 // The OS reasons that error lines print, the texts of the syscalls crate, as one compact table:
-// for each errno, its number (u16, little-endian), the text's length (u8) and the text. A table
-// read by a loop is a fraction of the size of the jump table that the crate's `match` becomes.
+// runs of consecutive errnos, each the first number (u16, little-endian) and how many (u8), then
+// for each its text's length (u8; 0: none) and the text. A table read by a loop is a fraction of
+// the size of the jump table that the crate's `match` becomes.
 fn errno_texts() {
+    let text = |n: i32| syscalls::Errno::new(n).description();
     let mut t = Vec::new();
-    for n in 1..4096 {
-        if let Some(d) = syscalls::Errno::new(n).description() {
-            t.extend_from_slice(&(n as u16).to_le_bytes());
+    let mut n = 1;
+    while n < 4096 {
+        if text(n).is_none() {
+            n += 1;
+            continue;
+        }
+        // A run goes on over gaps of up to 3 numbers (a zero length each, cheaper than a header).
+        let start = n;
+        let mut end = n;
+        while end - start < 255 && (end..end + 4).any(|m| m - start < 255 && text(m).is_some()) {
+            end = (end..end + 4).filter(|&m| m - start < 255 && text(m).is_some()).last().unwrap() + 1;
+        }
+        t.extend_from_slice(&(start as u16).to_le_bytes());
+        t.push((end - start) as u8);
+        for m in start..end {
+            let d = text(m).unwrap_or("");
             t.push(u8::try_from(d.len()).expect("an errno text is short"));
             t.extend_from_slice(d.as_bytes());
         }
+        n = end;
     }
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     std::fs::write(std::path::Path::new(&out).join("errno.bin"), t).expect("write the errno table");
+}
+
+// The help, the steps' texts and the hints (src/texts.rs) as one table, NUL between texts,
+// compressed by byte pairs: the pair of symbols that recurs most becomes a new symbol (0x80 up),
+// again and again. texts.bin holds the texts, pairs.bin the two symbols of each new one.
+fn texts() {
+    let all: Vec<&str> = [HELP].iter().chain(WHAT.iter()).chain(HINTS.iter()).copied().collect();
+    assert!(HELP.len() < 4096, "the help fits the buffer main.rs prints it from");
+    let mut seq: Vec<u8> = Vec::new();
+    for (i, t) in all.iter().enumerate() {
+        assert!(t.bytes().all(|c| (1..0x80).contains(&c)), "texts are ASCII without NUL");
+        if i > 0 {
+            seq.push(0);
+        }
+        seq.extend_from_slice(t.as_bytes());
+    }
+    let mut pairs: Vec<[u8; 2]> = Vec::new();
+    while pairs.len() < 128 {
+        let mut count = std::collections::HashMap::new();
+        for w in seq.windows(2) {
+            if w[0] != 0 && w[1] != 0 {
+                *count.entry([w[0], w[1]]).or_insert(0usize) += 1;
+            }
+        }
+        // The most frequent pair (the smallest of equals: the same table every build).
+        let Some((&best, &n)) = count.iter().max_by_key(|&(p, n)| (*n, std::cmp::Reverse(*p))) else { break };
+        if n < 4 {
+            break;
+        }
+        let sym = 0x80 + pairs.len() as u8;
+        pairs.push(best);
+        let mut out = Vec::with_capacity(seq.len());
+        let mut i = 0;
+        while i < seq.len() {
+            if i + 1 < seq.len() && [seq[i], seq[i + 1]] == best {
+                out.push(sym);
+                i += 2;
+            } else {
+                out.push(seq[i]);
+                i += 1;
+            }
+        }
+        seq = out;
+    }
+    // Check: every text comes back as it was.
+    fn expand(pairs: &[[u8; 2]], c: u8, out: &mut Vec<u8>) {
+        if c < 0x80 {
+            out.push(c);
+        } else {
+            let [a, b] = pairs[c as usize - 0x80];
+            expand(pairs, a, out);
+            expand(pairs, b, out);
+        }
+    }
+    for (i, t) in seq.split(|&c| c == 0).enumerate() {
+        let mut out = Vec::new();
+        for &c in t {
+            expand(&pairs, c, &mut out);
+        }
+        assert_eq!(out, all[i].as_bytes(), "text {i} round-trips");
+    }
+    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    let dir = std::path::Path::new(&out);
+    std::fs::write(dir.join("texts.bin"), &seq).expect("write the texts");
+    std::fs::write(dir.join("pairs.bin"), pairs.concat()).expect("write the pairs");
 }

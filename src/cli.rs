@@ -97,59 +97,6 @@ pub struct Named {
     pub command: usize,
 }
 
-pub const HELP: &[u8] = b"\
-Usage: sandbox [OPTIONS] [--] COMMAND [ARG...]
-
-Run COMMAND in a sandbox whose root is an overlay of the --lower image directories, with a
-writable layer kept under --name, as the child of a small init (PID 1). Without --lower, run
-COMMAND as the child of that init only: no new root, no namespaces (a container entrypoint).
-Options end at -- or at the first argument that is not an option.
-
-Options:
-  --lower DIR         image layer, read-only; repeatable, the first is the top layer
-  --name NAME         the sandbox's name (required with --lower): [A-Za-z0-9][A-Za-z0-9_.-]*,
-                      at most 64 bytes; also its hostname unless --hostname is given
-  --state-dir DIR     where writable layers live (default /run/sandbox for root, else
-                      $XDG_RUNTIME_DIR/sandbox or /tmp/sandbox-UID; env SANDBOX_STATE_DIR)
-  --keep              keep the writable layer at exit; the next run of NAME resumes it
-  --hostname NAME     hostname inside (default: the name)
-  --env KEY=VALUE     set a variable (repeatable); the host environment is not passed on,
-                      only PATH (standard), HOME=/root and TERM
-  --cwd DIR           working directory inside (default /)
-  --bind SRC:DST      bind SRC from the host at DST inside, read-write (repeatable)
-  --ro-bind SRC:DST   the same, read-only (repeatable)
-  --net none|host     none (default): a network namespace with only lo, up; host: the host's
-  --memory SIZE       memory limit (cgroup v2 memory.max): bytes, or with K, M, G, T
-  --pids N            limit on the number of processes (pids.max)
-  --cpus X            CPU limit, X CPUs' worth of time (cpu.max: X*100000 per 100000 us)
-  --tmp-size SIZE     size of the tmpfs /tmp: bytes, or with K, M, G, T (default 10% of RAM)
-  --tmpfs DST[:SIZE]  a tmpfs at DST, like /tmp (repeatable)
-  --read-only         no writable layer: the root is the lowers, read-only; /tmp and --tmpfs
-                      are the writable places
-  --user U[:G]        run the command as uid U (gid G), numbers or names of the image's
-                      /etc/passwd and /etc/group, without capabilities unless U is 0
-                      (not root: only 0, the caller)
-  --device PATH       the host's device node PATH at PATH inside, usable (repeatable)
-  --dev-bind SRC:DST  the host's device node SRC at DST inside (repeatable)
-  --cap-add CAP|all   give the command a capability beyond the default set (repeatable);
-                      all: every one sandbox itself has
-  --cap-drop CAP|all  take one from it (repeatable); names as in capabilities(7), CAP_ optional
-  --timings           at exit, print microseconds from start to each phase on stderr
-
-Named sandboxes (each with --state-dir DIR as above):
-  --list [--json]     one line per sandbox: name, running, kept or stale, PID of its init,
-                      when it started, its lowers; --json: the same as a JSON array
-  --remove NAME       discard the kept layer of NAME (refused while it runs)
-  --stop NAME         send SIGTERM to the running sandbox NAME, as if sent to its sandbox
-  --signal SIG        with --stop: this signal instead (a number, TERM or SIGTERM)
-  --join NAME [--env KEY=VALUE] [--cwd DIR] [--user UID[:GID]] [--] COMMAND [ARG...]
-                      run COMMAND inside the running sandbox NAME, confined as its command
-  -h, --help          this help
-  -V, --version       the version
-
-Exit status: the command's; 128+N if it was killed by signal N; 125 if sandbox itself failed;
-126 if the command cannot be executed; 127 if it is not found.
-";
 
 /// A name is `[A-Za-z0-9][A-Za-z0-9_.-]*`, 1 to 64 bytes: a single path component that is never
 /// `.` or `..`, and a valid hostname length.
@@ -207,13 +154,21 @@ pub fn split_tmpfs(s: &'static [u8]) -> Option<(&'static [u8], Option<u64>)> {
 
 /// The --user value, if given (the parser has checked it): read again by the command's process.
 pub fn user(args: &Args) -> Option<&'static [u8]> {
-    Opts::new(args).filter_map(|o| o.ok().filter(|o| o.name == b"--user").and_then(|o| o.value)).last().map(CStr::to_bytes)
+    let mut u = None;
+    for o in Opts::new(args).map_while(Result::ok) {
+        if o.id == USER {
+            u = o.value.map(CStr::to_bytes);
+        }
+    }
+    u
 }
 
-const TAKES_VALUE: [&[u8]; 23] = [
+/// The options, each by its index here: those that take a value are in `VALUED`.
+const NAMES: [&[u8]; 32] = [
     b"--join",
     b"--remove",
     b"--stop",
+    b"--list",
     b"--signal",
     b"--user",
     b"--device",
@@ -234,10 +189,54 @@ const TAKES_VALUE: [&[u8]; 23] = [
     b"--pids",
     b"--cpus",
     b"--tmp-size",
+    b"--json",
+    b"--keep",
+    b"--timings",
+    b"--read-only",
+    b"--help",
+    b"--version",
+    b"-h",
+    b"-V",
 ];
+const JOIN: u8 = 0;
+const REMOVE: u8 = 1;
+const STOP: u8 = 2;
+const LIST: u8 = 3;
+const SIGNAL: u8 = 4;
+const USER: u8 = 5;
+const DEVICE: u8 = 6;
+const DEV_BIND: u8 = 7;
+const TMPFS: u8 = 8;
+const LOWER: u8 = 9;
+const NAME: u8 = 10;
+const STATE_DIR: u8 = 11;
+const HOSTNAME: u8 = 12;
+const ENV: u8 = 13;
+const CWD: u8 = 14;
+const BIND: u8 = 15;
+const RO_BIND: u8 = 16;
+const NET: u8 = 17;
+const CAP_ADD: u8 = 18;
+const CAP_DROP: u8 = 19;
+const MEMORY: u8 = 20;
+const PIDS: u8 = 21;
+const CPUS: u8 = 22;
+const TMP_SIZE: u8 = 23;
+const JSON: u8 = 24;
+const KEEP: u8 = 25;
+const TIMINGS: u8 = 26;
+const READ_ONLY: u8 = 27;
+const HELP_ID: u8 = 28;
+const VERSION: u8 = 29;
+/// Not an option of sandbox.
+const UNKNOWN: u8 = 32;
+/// The options that take a value: all but --list and those from --json on.
+const VALUED: u64 = (1 << JSON) - 1 - (1 << LIST);
 
-/// One option of the command line: its name, and its value if it takes one.
+/// One option of the command line: which (an index of `NAMES`), as written, and its value if it
+/// takes one.
 pub struct Opt {
+    id: u8,
     pub name: &'static [u8],
     pub value: Option<&'static CStr>,
 }
@@ -281,31 +280,41 @@ impl Iterator for Opts<'_> {
             }
             _ => (arg, None),
         };
-        if !TAKES_VALUE.contains(&name) {
-            if inline.is_some() {
-                self.done = true;
-                return Some(Err(Error::usage(Step::UnknownOption, arg)));
-            }
-            return Some(Ok(Opt { name, value: None }));
-        }
-        let value = match inline {
-            Some(v) => v,
-            None if self.next_arg < self.args.len() => {
-                self.next_arg += 1;
-                self.args.get(self.next_arg - 1)
-            }
-            None => {
-                self.done = true;
-                return Some(Err(Error::usage(Step::MissingValue, name)));
-            }
+        // -h and -V are --help and --version.
+        let id = match NAMES.iter().position(|n| *n == name) {
+            Some(i) if i >= 30 => i as u8 - 2,
+            Some(i) => i as u8,
+            None => UNKNOWN,
         };
-        Some(Ok(Opt { name, value: Some(value) }))
+        let mut value = None;
+        if VALUED >> id & 1 != 0 {
+            value = match inline {
+                Some(v) => Some(v),
+                None if self.next_arg < self.args.len() => {
+                    self.next_arg += 1;
+                    Some(self.args.get(self.next_arg - 1))
+                }
+                None => {
+                    self.done = true;
+                    return Some(Err(Error::usage(Step::MissingValue, name)));
+                }
+            };
+        } else if inline.is_some() {
+            self.done = true;
+            return Some(Err(Error::usage(Step::UnknownOption, arg)));
+        }
+        Some(Ok(Opt { id, name, value }))
     }
 }
 
 /// The --env values, in order (the parser has checked them).
 pub fn envs(args: &Args) -> impl Iterator<Item = &'static CStr> + '_ {
-    Opts::new(args).filter_map(|o| o.ok().filter(|o| o.name == b"--env").and_then(|o| o.value))
+    Opts::new(args).map_while(Result::ok).filter(|o| o.id == ENV).filter_map(|o| o.value)
+}
+
+/// `KEY=VALUE` with a KEY.
+fn env_ok(v: &[u8]) -> bool {
+    v.iter().position(|&b| b == b'=').is_some_and(|eq| eq > 0)
 }
 
 pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
@@ -342,129 +351,131 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
     for o in &mut opts {
         let o = o?;
         let opt = o.name;
-        let Some(v) = o.value else {
-            match opt {
-                b"-h" | b"--help" => return Ok(Parsed::Help),
-                b"-V" | b"--version" => return Ok(Parsed::Version),
-                b"--keep" => {
-                    c.keep = true;
-                    sandbox_opt = Some(opt);
-                }
-                b"--timings" => c.timings = true,
-                b"--read-only" => {
-                    c.read_only = true;
-                    sandbox_opt = Some(opt);
-                }
-                _ => return Err(Error::usage(Step::UnknownOption, opt)),
-            }
-            continue;
-        };
+        let v = o.value.unwrap_or(c"");
         let vb = v.to_bytes();
-        match opt {
-            b"--lower" => {
-                if vb.is_empty() {
-                    return Err(Error::usage(Step::MissingValue, opt));
-                }
-                if c.nlowers == MAX_LOWERS {
-                    return Err(Error::usage(Step::TooMany, opt));
-                }
+        // Every option but these needs --lower.
+        if !matches!(o.id, LOWER | STATE_DIR | TIMINGS) {
+            sandbox_opt = Some(opt);
+        }
+        let (step, what) = match o.id {
+            HELP_ID => return Ok(Parsed::Help),
+            VERSION => return Ok(Parsed::Version),
+            KEEP => {
+                c.keep = true;
+                continue;
+            }
+            TIMINGS => {
+                c.timings = true;
+                continue;
+            }
+            READ_ONLY => {
+                c.read_only = true;
+                continue;
+            }
+            LOWER if vb.is_empty() => (Step::MissingValue, opt),
+            LOWER if c.nlowers == MAX_LOWERS => (Step::TooMany, opt),
+            LOWER => {
                 c.lowers[c.nlowers] = v;
                 c.nlowers += 1;
+                continue;
             }
-            b"--name" => {
-                if !valid_name(vb) {
-                    return Err(Error::usage(Step::BadName, vb));
-                }
+            NAME if valid_name(vb) => {
                 c.name = Some(v);
+                continue;
             }
-            b"--state-dir" => {
-                if vb.is_empty() {
-                    return Err(Error::usage(Step::MissingValue, opt));
-                }
+            NAME => (Step::BadName, vb),
+            STATE_DIR if vb.is_empty() => (Step::MissingValue, opt),
+            STATE_DIR => {
                 c.state_dir = Some(v);
+                continue;
             }
-            b"--hostname" => {
-                if vb.is_empty() || vb.len() > 64 {
-                    return Err(Error::usage(Step::BadHostname, vb));
-                }
+            HOSTNAME if vb.is_empty() || vb.len() > 64 => (Step::BadHostname, vb),
+            HOSTNAME => {
                 c.hostname = Some(v);
+                continue;
             }
-            b"--env" => {
-                match vb.iter().position(|&b| b == b'=') {
-                    Some(eq) if eq > 0 => {}
-                    _ => return Err(Error::usage(Step::BadEnv, vb)),
-                }
-                if c.nenvs == MAX_ENVS {
-                    return Err(Error::usage(Step::TooMany, opt));
-                }
+            ENV if !env_ok(vb) => (Step::BadEnv, vb),
+            ENV if c.nenvs == MAX_ENVS => (Step::TooMany, opt),
+            ENV => {
                 c.nenvs += 1;
+                continue;
             }
-            b"--cwd" => {
-                if vb.first() != Some(&b'/') {
-                    return Err(Error::usage(Step::Cwd, vb));
-                }
+            CWD if vb.first() != Some(&b'/') => (Step::Cwd, vb),
+            CWD => {
                 c.cwd = Some(v);
+                continue;
             }
-            b"--bind" | b"--ro-bind" => {
-                let (src, dst) = split_bind(vb).ok_or(Error::usage(Step::BadBind, vb))?;
-                if c.nbinds == MAX_BINDS {
-                    return Err(Error::usage(Step::TooMany, opt));
+            BIND | RO_BIND | DEVICE | DEV_BIND => {
+                // --device PATH is PATH:PATH; both may name a DST as --bind does.
+                let dev = matches!(o.id, DEVICE | DEV_BIND);
+                let (list, n, max) = if dev { (&mut c.devices[..], &mut c.ndevices, MAX_DEVICES) } else { (&mut c.binds[..], &mut c.nbinds, MAX_BINDS) };
+                match split_bind(vb) {
+                    None => (Step::BadBind, vb),
+                    Some(_) if *n == max => (Step::TooMany, opt),
+                    Some((src, dst)) => {
+                        list[*n] = Bind { src, dst, ro: o.id == RO_BIND };
+                        *n += 1;
+                        continue;
+                    }
                 }
-                c.binds[c.nbinds] = Bind { src, dst, ro: opt == b"--ro-bind" };
-                c.nbinds += 1;
             }
-            b"--cap-add" | b"--cap-drop" => {
-                let bits = caps::parse(vb).ok_or(Error::usage(Step::BadCap, vb))?;
-                if opt == b"--cap-add" {
+            CAP_ADD | CAP_DROP => match caps::parse(vb) {
+                None => (Step::BadCap, vb),
+                Some(bits) if o.id == CAP_ADD => {
                     c.caps |= bits;
                     if bits != caps::ALL {
                         c.caps_named |= bits;
                     }
-                } else {
+                    continue;
+                }
+                Some(bits) => {
                     c.caps &= !bits;
                     c.caps_named &= !bits;
+                    continue;
                 }
-            }
-            b"--memory" => c.limits.memory = Some(cgroup::parse_size(vb).ok_or(Error::usage(Step::BadLimit, vb))?),
-            b"--pids" => {
-                c.limits.pids = Some(cgroup::parse_u64(vb).filter(|&n| n > 0).ok_or(Error::usage(Step::BadLimit, vb))?)
-            }
-            b"--cpus" => c.limits.cpu_quota = Some(cgroup::parse_cpus(vb).ok_or(Error::usage(Step::BadLimit, vb))?),
-            b"--tmp-size" => c.tmp_size = Some(cgroup::parse_size(vb).ok_or(Error::usage(Step::BadTmpSize, vb))?),
-            b"--user" => {
-                user_spec(vb).ok_or(Error::usage(Step::BadUser, vb))?;
-                c.user = Some(vb);
-            }
-            b"--device" | b"--dev-bind" => {
-                // --device PATH is PATH:PATH; both may name a DST as --bind does.
-                let (src, dst) = split_bind(vb).ok_or(Error::usage(Step::BadBind, vb))?;
-                if c.ndevices == MAX_DEVICES {
-                    return Err(Error::usage(Step::TooMany, opt));
-                }
-                c.devices[c.ndevices] = Bind { src, dst, ro: false };
-                c.ndevices += 1;
-            }
-            b"--tmpfs" => {
-                let t = split_tmpfs(vb).ok_or(Error::usage(Step::BadTmpfs, vb))?;
-                if c.ntmpfs == MAX_TMPFS {
-                    return Err(Error::usage(Step::TooMany, opt));
-                }
-                c.tmpfs[c.ntmpfs] = t;
-                c.ntmpfs += 1;
-            }
-            b"--net" => {
-                c.netns = match vb {
-                    b"none" => true,
-                    b"host" => false,
-                    _ => return Err(Error::usage(Step::BadNet, vb)),
+            },
+            MEMORY | PIDS | CPUS | TMP_SIZE => {
+                let n = match o.id {
+                    PIDS => cgroup::parse_u64(vb).filter(|&n| n > 0),
+                    CPUS => cgroup::parse_cpus(vb),
+                    _ => cgroup::parse_size(vb),
                 };
+                let slot = match o.id {
+                    MEMORY => &mut c.limits.memory,
+                    PIDS => &mut c.limits.pids,
+                    CPUS => &mut c.limits.cpu_quota,
+                    _ => &mut c.tmp_size,
+                };
+                if n.is_some() {
+                    *slot = n;
+                    continue;
+                }
+                (if o.id == TMP_SIZE { Step::BadTmpSize } else { Step::BadLimit }, vb)
             }
-            b"--signal" => return Err(Error::usage(Step::Misplaced, opt)),
-            _ => unreachable!(),
-        }
-        if opt != b"--lower" && opt != b"--state-dir" {
-            sandbox_opt = Some(opt);
-        }
+            USER if user_spec(vb).is_none() => (Step::BadUser, vb),
+            USER => {
+                c.user = Some(vb);
+                continue;
+            }
+            TMPFS => match split_tmpfs(vb) {
+                None => (Step::BadTmpfs, vb),
+                Some(_) if c.ntmpfs == MAX_TMPFS => (Step::TooMany, opt),
+                Some(t) => {
+                    c.tmpfs[c.ntmpfs] = t;
+                    c.ntmpfs += 1;
+                    continue;
+                }
+            },
+            NET if vb == b"none" || vb == b"host" => {
+                c.netns = vb == b"none";
+                continue;
+            }
+            NET => (Step::BadNet, vb),
+            SIGNAL => (Step::Misplaced, opt),
+            // --json (--list, --remove, --stop and --join are parse_named's).
+            _ => (Step::UnknownOption, opt),
+        };
+        return Err(Error::usage(step, what));
     }
     c.command = opts.next_arg;
     if c.command >= args.len() {
@@ -477,7 +488,7 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         return Err(Error::usage(Step::ReadOnlyKeep, b"--keep"));
     }
     if c.nlowers == 0 {
-        if let Some(opt) = sandbox_opt.or(c.state_dir.map(|_| &b"--state-dir"[..])) {
+        if let Some(opt) = sandbox_opt.or(c.state_dir.map(|_| NAMES[STATE_DIR as usize])) {
             return Err(Error::usage(Step::NeedsLower, opt));
         }
     }
@@ -487,67 +498,73 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
 /// A command line with --list, --remove, --stop or --join (anywhere among the options): read
 /// with the options that go with it; None for any other.
 fn parse_named(args: &Args) -> Option<Result<Parsed, Error<'static>>> {
-    let mode_of = |o: &[u8]| match o {
-        b"--list" => Some(Mode::List),
-        b"--remove" => Some(Mode::Remove),
-        b"--stop" => Some(Mode::Stop),
-        b"--join" => Some(Mode::Join),
-        _ => None,
-    };
-    let found = Opts::new(args).filter_map(Result::ok).find_map(|o| mode_of(o.name))?;
-    let mut n = Named { mode: found, name: c"", state_dir: None, json: false, signal: libc::SIGTERM, cwd: None, user: None, command: args.len() };
+    let mode = Opts::new(args).map_while(Result::ok).find(|o| o.id <= LIST)?.id;
+    Some(named(args, mode))
+}
+
+fn named(args: &Args, mode: u8) -> Result<Parsed, Error<'static>> {
+    const MODES: [Mode; 4] = [Mode::Join, Mode::Remove, Mode::Stop, Mode::List];
+    let mut n = Named { mode: MODES[mode as usize], name: c"", state_dir: None, json: false, signal: libc::SIGTERM, cwd: None, user: None, command: args.len() };
     let mut opts = Opts::new(args);
-    let mut named = false;
+    let mut seen = false;
     for o in &mut opts {
-        let o = match o {
-            Ok(o) => o,
-            Err(e) => return Some(Err(e)),
-        };
+        let o = o?;
         let (opt, v) = (o.name, o.value.map_or(&b""[..], CStr::to_bytes));
-        let wrong = || Some(Err(Error::usage(Step::Misplaced, opt)));
-        match (opt, n.mode) {
-            (b"-h" | b"--help", _) => return Some(Ok(Parsed::Help)),
-            (b"-V" | b"--version", _) => return Some(Ok(Parsed::Version)),
-            (b"--list" | b"--remove" | b"--stop" | b"--join", _) => {
-                if named || mode_of(opt) != Some(n.mode) {
-                    return wrong();
+        let join = mode == JOIN;
+        let (step, what) = match o.id {
+            HELP_ID => return Ok(Parsed::Help),
+            VERSION => return Ok(Parsed::Version),
+            id if id == mode && !seen => {
+                seen = true;
+                if mode == LIST {
+                    continue;
                 }
-                named = true;
-                if n.mode != Mode::List {
-                    if !valid_name(v) {
-                        return Some(Err(Error::usage(Step::BadName, v)));
-                    }
-                    n.name = o.value.unwrap_or(c"");
+                if !valid_name(v) {
+                    return Err(Error::usage(Step::BadName, v));
                 }
+                n.name = o.value.unwrap_or(c"");
+                continue;
             }
-            (b"--state-dir", _) if !v.is_empty() => n.state_dir = o.value,
-            (b"--json", Mode::List) => n.json = true,
-            (b"--signal", Mode::Stop) => match parse_signal(v) {
-                Some(s) => n.signal = s,
-                None => return Some(Err(Error::usage(Step::BadSignal, v))),
+            STATE_DIR if v.is_empty() => (Step::MissingValue, opt),
+            STATE_DIR => {
+                n.state_dir = o.value;
+                continue;
+            }
+            JSON if mode == LIST => {
+                n.json = true;
+                continue;
+            }
+            SIGNAL if mode == STOP => match parse_signal(v) {
+                Some(s) => {
+                    n.signal = s;
+                    continue;
+                }
+                None => (Step::BadSignal, v),
             },
-            (b"--env", Mode::Join) => match v.iter().position(|&b| b == b'=') {
-                Some(eq) if eq > 0 => {}
-                _ => return Some(Err(Error::usage(Step::BadEnv, v))),
-            },
-            (b"--cwd", Mode::Join) if v.first() == Some(&b'/') => n.cwd = o.value,
-            (b"--cwd", Mode::Join) => return Some(Err(Error::usage(Step::Cwd, v))),
-            (b"--user", Mode::Join) => match user_spec(v) {
-                Some(_) => n.user = Some(v),
-                None => return Some(Err(Error::usage(Step::BadUser, v))),
-            },
-            (b"--state-dir", _) => return Some(Err(Error::usage(Step::MissingValue, opt))),
-            _ if TAKES_VALUE.contains(&opt) || opt == b"--json" => return wrong(),
-            _ => return Some(Err(Error::usage(Step::UnknownOption, opt))),
-        }
+            ENV if join && !env_ok(v) => (Step::BadEnv, v),
+            ENV if join => continue,
+            CWD if join && v.first() != Some(&b'/') => (Step::Cwd, v),
+            CWD if join => {
+                n.cwd = o.value;
+                continue;
+            }
+            USER if join && user_spec(v).is_none() => (Step::BadUser, v),
+            USER if join => {
+                n.user = Some(v);
+                continue;
+            }
+            KEEP | TIMINGS | READ_ONLY | UNKNOWN => (Step::UnknownOption, opt),
+            _ => (Step::Misplaced, opt),
+        };
+        return Err(Error::usage(step, what));
     }
     n.command = opts.next_arg;
     let extra = n.command < args.len();
     match n.mode {
-        Mode::Join if !extra => Some(Err(Error::usage(Step::NoCommand, b""))),
-        Mode::Join => Some(Ok(Parsed::Named(n))),
-        _ if extra => Some(Err(Error::usage(Step::Misplaced, args.get(n.command).to_bytes()))),
-        _ => Some(Ok(Parsed::Named(n))),
+        Mode::Join if !extra => Err(Error::usage(Step::NoCommand, b"")),
+        Mode::Join => Ok(Parsed::Named(n)),
+        _ if extra => Err(Error::usage(Step::Misplaced, args.get(n.command).to_bytes())),
+        _ => Ok(Parsed::Named(n)),
     }
 }
 
@@ -670,6 +687,8 @@ mod tests {
     #[test]
     fn bad_input_is_named() {
         assert_eq!(err(&["--frob", "x"]), Step::UnknownOption);
+        assert_eq!(err(&["--frob"]), Step::UnknownOption);
+        assert_eq!(err(&["--lower", "i", "--name", "n", "--frob", "--", "sh"]), Step::UnknownOption);
         assert_eq!(err(&["-x", "x"]), Step::UnknownOption);
         assert_eq!(err(&["--keep=1", "x"]), Step::UnknownOption);
         assert_eq!(err(&["--lower"]), Step::MissingValue);

@@ -5,7 +5,7 @@
 //! and ends the run with status 125; a command that cannot be executed gives 126, one that is not
 //! found 127 (the convention of shells, tini and docker).
 
-use crate::out::Buf;
+use crate::out::{Buf, Bytes};
 use crate::sys::{self, Errno};
 
 pub const EXIT_SANDBOX: i32 = 125;
@@ -93,162 +93,128 @@ impl Step {
         ALL.get((v as usize).wrapping_sub(1)).copied().unwrap_or(Step::Fork)
     }
 
-    fn what(self) -> &'static [u8] {
-        match self {
-            Step::UnknownOption => b"unknown option",
-            Step::MissingValue => b"option needs a value",
-            Step::NoCommand => b"no command given",
-            Step::NoName => b"--lower needs --name",
-            Step::NeedsLower => b"option needs --lower",
-            Step::BadName => b"invalid name",
-            Step::BadHostname => b"invalid hostname",
-            Step::BadNet => b"invalid --net",
-            Step::BadEnv => b"invalid --env",
-            Step::BadBind => b"invalid bind",
-            Step::BadCap => b"unknown capability",
-            Step::BadLimit => b"invalid limit",
-            Step::BadTmpSize => b"invalid --tmp-size",
-            Step::TooMany => b"too many uses of option",
-            Step::Lower => b"lower directory",
-            Step::BindSource => b"bind source",
-            Step::StateDir => b"state directory",
-            Step::Layer => b"writable layer",
-            Step::InUse => b"name is in use",
-            Step::NotOwner => b"not yours alone",
-            Step::StateDirUnsafe => b"state directory not yours alone",
-            Step::CapMissing => b"cannot give capability",
-            Step::NoController => b"cgroup v2 controller not available",
-            Step::Cgroup => b"cgroup",
-            Step::Namespaces => b"create namespaces",
-            Step::Propagation => b"make mounts private",
-            Step::Replaced => b"writable layer replaced while starting",
-            Step::Overlay => b"mount overlay",
-            Step::PivotRoot => b"pivot_root into",
-            Step::Proc => b"mount /proc",
-            Step::Dev => b"set up /dev",
-            Step::Sys => b"mount /sys",
-            Step::Tmp => b"mount /tmp",
-            Step::Bind => b"bind mount",
-            Step::Hostname => b"set hostname",
-            Step::Loopback => b"bring up lo",
-            Step::Cwd => b"working directory",
-            Step::Fork => b"start the command",
-            Step::Privileges => b"drop privileges",
-            Step::Terminal => b"make the sandbox's terminal",
-            Step::Exec | Step::ExecHere => b"cannot execute",
-            Step::Cleanup => b"remove writable layer",
-            Step::SelfCopy => b"run from a sealed copy of sandbox",
-            Step::Misplaced => b"option not valid here",
-            Step::BadSignal => b"invalid --signal",
-            Step::BadUser => b"invalid --user",
-            Step::NoSuch => b"no such sandbox",
-            Step::NotRunning => b"sandbox is not running",
-            Step::Running => b"sandbox is running",
-            Step::Record => b"record of the sandbox",
-            Step::Join => b"join the sandbox",
-            Step::Machine => b"machine set-up",
-            Step::User => b"--user",
-            Step::BadTmpfs => b"invalid --tmpfs",
-            Step::ReadOnlyKeep => b"--read-only has no writable layer to keep",
-            Step::Device => b"device",
-            Step::Tmpfs => b"mount --tmpfs",
-            Step::ReadOnly => b"--read-only",
-            Step::NameService => b"name service file",
-        }
+    /// What failed: the number of its text (src/texts.rs).
+    fn what(self) -> usize {
+        WHAT_AT + self as usize - 1
     }
 
     /// A hint where the raw errno (or no errno) leaves the user guessing.
-    fn hint(self, errno: i32) -> &'static [u8] {
-        match (self, errno) {
-            (Step::UnknownOption | Step::MissingValue | Step::NoCommand | Step::NeedsLower, _) => {
-                b"see sandbox --help"
-            }
-            (Step::Misplaced, _) => b"see sandbox --help",
-            (Step::BadSignal, _) => b"a number, or a name such as TERM or SIGTERM",
-            (Step::NoSuch, _) => b"sandbox --list shows the sandboxes of this state directory",
-            (Step::NotRunning, _) => b"sandbox --list shows which run",
-            (Step::Running, _) => b"stop it first: sandbox --stop NAME",
-            (Step::Record, libc::ELOOP) | (Step::Record, libc::EPERM) => {
-                b"not a file of yours alone: left alone"
-            }
-            (Step::Join, libc::EPERM) | (Step::Join, libc::EACCES) => b"a sandbox of another user, or one you may not enter",
-            (Step::Join, libc::ESRCH) | (Step::Join, libc::ENOMEM) => b"it has just ended",
-            (Step::NoName, _) => b"every sandbox with its own root has a name",
-            (Step::BadName, _) => b"a name is [A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 bytes",
-            (Step::BadHostname, _) => b"a hostname is 1 to 64 bytes",
-            (Step::BadNet, _) => b"use none or host",
-            (Step::BadEnv, _) => b"use KEY=VALUE",
-            (Step::BadBind, _) => b"use SRC:DST with an absolute DST other than /, without ..",
-            (Step::BadCap, _) => b"names as in capabilities(7), or all",
-            (Step::BadLimit, _) => b"--memory 512M, --pids 100, --cpus 1.5",
-            (Step::BadTmpSize, _) => b"bytes, or with K, M, G, T: --tmp-size 512M",
-            (Step::NoController, _) => {
-                b"limits need cgroup v2 at /sys/fs/cgroup with this controller enabled; this host has none"
-            }
-            (Step::Cgroup, libc::EACCES) | (Step::Cgroup, libc::EPERM) | (Step::Cgroup, libc::EROFS) => {
-                b"not root: set SANDBOX_CGROUP to a cgroup delegated to you"
-            }
-            (Step::Lower, libc::ENOTDIR) | (Step::Lower, libc::ELOOP) => b"--lower takes a directory",
-            (Step::InUse, _) => b"another sandbox of this name is running",
-            (Step::NotOwner, _) => {
-                b"made by another user, or open to others: left alone; remove it or choose another --state-dir"
-            }
-            (Step::StateDirUnsafe, _) => {
-                b"it must be yours and writable by no one else: chmod go-w it, or choose another --state-dir"
-            }
-            (Step::Replaced, _) => b"its directory or one above it was swapped by someone: refusing to run",
-            (Step::Layer, libc::ENOTDIR) | (Step::Layer, libc::ELOOP) => {
-                b"its upper and work must be directories, not symlinks: remove the layer"
-            }
-            (Step::CapMissing, _) => b"sandbox itself lacks it: not in its bounding set, so no process it starts can have it",
-            (Step::TooMany, _) => b"at most 128 --lower, 64 --bind and --ro-bind, 4096 --env",
-            (Step::Cwd, 0) => b"--cwd takes an absolute path inside the sandbox",
-            (Step::StateDir | Step::Layer, libc::EROFS) | (Step::StateDir | Step::Layer, libc::ENOSPC) => {
-                b"choose another place with --state-dir"
-            }
-            (Step::StateDir, libc::EACCES) | (Step::StateDir, libc::EPERM) => {
-                b"choose one you can write with --state-dir"
-            }
-            (Step::Namespaces, libc::EPERM) => b"namespaces need root (or CAP_SYS_ADMIN)",
-            (Step::Namespaces, libc::ENOSPC) | (Step::Namespaces, libc::EUSERS) => {
-                b"a namespace limit in /proc/sys/user is reached"
-            }
-            (Step::Overlay, libc::ENODEV) => b"the kernel has no overlayfs: modprobe overlay",
-            (Step::Overlay, libc::ELOOP) => b"overlay directories may not overlap",
-            (Step::Proc | Step::Dev | Step::Sys | Step::Tmp | Step::Bind | Step::Tmpfs | Step::Device | Step::NameService, libc::ELOOP) => {
-                b"a mount point in the sandbox may not be a symlink"
-            }
-            (Step::PivotRoot, libc::EXDEV) => b"the old root is still reachable; refusing to run",
-            (Step::Overlay, libc::EINVAL) => {
-                b"overlayfs refused the layers: a layer on overlayfs, or a filesystem without d_type?"
-            }
-            (Step::Cwd, libc::ENOENT) => b"--cwd names a directory inside the sandbox",
-            (Step::Cwd, libc::ELOOP) | (Step::Cwd, libc::EXDEV) => {
-                b"--cwd is resolved inside the sandbox, and may not lead through /proc/*/cwd or other magic links"
-            }
-            (Step::BadUser, _) => b"use UID[:GID], or USER[:GROUP] of the image's /etc/passwd and /etc/group",
-            (Step::User, libc::ENOENT) => b"no such user or group in the image's /etc/passwd or /etc/group",
-            (Step::User, libc::EINVAL) => {
-                b"not root, the sandbox's user namespace maps only the caller, as 0: only --user 0 works"
-            }
-            (Step::User, libc::EPERM) => b"switching needs SETUID and SETGID: do not --cap-drop them",
-            (Step::BadTmpfs, _) => b"use DST[:SIZE] with an absolute DST other than /, without .. or :",
-            (Step::ReadOnlyKeep, _) => b"drop --keep or --read-only",
-            (Step::Device, libc::ENODEV) => b"--device and --dev-bind take a character or block device",
-            (Step::ReadOnly, libc::EEXIST) => {
-                b"a kept layer of this name exists, which a run would discard: use another --name"
-            }
-            (Step::Bind | Step::Tmpfs | Step::Device, libc::EROFS) => {
-                b"with --read-only a mount point must exist in the image"
-            }
-            (Step::Exec, libc::ENOENT) => b"command not found in the sandbox",
-            (Step::ExecHere, libc::ENOENT) => b"command not found",
-            (Step::Exec | Step::ExecHere, libc::EACCES) => b"not an executable file",
-            (Step::Exec | Step::ExecHere, libc::ENOEXEC) => b"not a binary the kernel can run",
-            _ => b"",
+    fn hint(self, errno: i32) -> Option<usize> {
+        HINT_OF.iter().find(|&&(step, e, _)| step == self && (e == ANY || e as i32 == errno)).map(|&(_, _, i)| HINT_AT + i as usize)
+    }
+}
+
+/// The texts (src/texts.rs, compressed by build.rs): the help, then what each step is, then the
+/// hints, NUL between them; each byte from 0x80 up stands for the two of `PAIRS` at 2 * (b - 0x80).
+static TEXTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/texts.bin"));
+static PAIRS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pairs.bin"));
+pub const HELP: usize = 0;
+const WHAT_AT: usize = 1;
+const HINT_AT: usize = WHAT_AT + ALL.len();
+
+/// Append text number `i`.
+pub fn push_text(b: &mut Bytes<[u8]>, i: usize) {
+    for &c in TEXTS.split(|&c| c == 0).nth(i).unwrap_or(b"") {
+        expand(b, c);
+    }
+}
+
+fn expand(b: &mut Bytes<[u8]>, c: u8) {
+    match PAIRS.get((2 * c as usize).wrapping_sub(0x100)..) {
+        Some([x, y, ..]) => {
+            expand(b, *x);
+            expand(b, *y);
+        }
+        _ => {
+            b.push(&[c]);
         }
     }
 }
+
+/// Any errno (the errnos named are all below it).
+const ANY: u8 = 255;
+const HINT_OF: [(Step, u8, u8); 80] = [
+    (Step::UnknownOption, ANY, 0),
+    (Step::MissingValue, ANY, 0),
+    (Step::NoCommand, ANY, 0),
+    (Step::NeedsLower, ANY, 0),
+    (Step::Misplaced, ANY, 0),
+    (Step::BadSignal, ANY, 1),
+    (Step::NoSuch, ANY, 2),
+    (Step::NotRunning, ANY, 3),
+    (Step::Running, ANY, 4),
+    (Step::Record, libc::ELOOP as u8, 5),
+    (Step::Record, libc::EPERM as u8, 5),
+    (Step::Join, libc::EPERM as u8, 6),
+    (Step::Join, libc::EACCES as u8, 6),
+    (Step::Join, libc::ESRCH as u8, 7),
+    (Step::Join, libc::ENOMEM as u8, 7),
+    (Step::NoName, ANY, 8),
+    (Step::BadName, ANY, 9),
+    (Step::BadHostname, ANY, 10),
+    (Step::BadNet, ANY, 11),
+    (Step::BadEnv, ANY, 12),
+    (Step::BadBind, ANY, 13),
+    (Step::BadCap, ANY, 14),
+    (Step::BadLimit, ANY, 15),
+    (Step::BadTmpSize, ANY, 16),
+    (Step::NoController, ANY, 17),
+    (Step::Cgroup, libc::EACCES as u8, 18),
+    (Step::Cgroup, libc::EPERM as u8, 18),
+    (Step::Cgroup, libc::EROFS as u8, 18),
+    (Step::Lower, libc::ENOTDIR as u8, 19),
+    (Step::Lower, libc::ELOOP as u8, 19),
+    (Step::InUse, ANY, 20),
+    (Step::NotOwner, ANY, 21),
+    (Step::StateDirUnsafe, ANY, 22),
+    (Step::Replaced, ANY, 23),
+    (Step::Layer, libc::ENOTDIR as u8, 24),
+    (Step::Layer, libc::ELOOP as u8, 24),
+    (Step::CapMissing, ANY, 25),
+    (Step::TooMany, ANY, 26),
+    (Step::Cwd, 0, 27),
+    (Step::StateDir, libc::EROFS as u8, 28),
+    (Step::Layer, libc::EROFS as u8, 28),
+    (Step::StateDir, libc::ENOSPC as u8, 28),
+    (Step::Layer, libc::ENOSPC as u8, 28),
+    (Step::StateDir, libc::EACCES as u8, 29),
+    (Step::StateDir, libc::EPERM as u8, 29),
+    (Step::Namespaces, libc::EPERM as u8, 30),
+    (Step::Namespaces, libc::ENOSPC as u8, 31),
+    (Step::Namespaces, libc::EUSERS as u8, 31),
+    (Step::Overlay, libc::ENODEV as u8, 32),
+    (Step::Overlay, libc::ELOOP as u8, 33),
+    (Step::Proc, libc::ELOOP as u8, 34),
+    (Step::Dev, libc::ELOOP as u8, 34),
+    (Step::Sys, libc::ELOOP as u8, 34),
+    (Step::Tmp, libc::ELOOP as u8, 34),
+    (Step::Bind, libc::ELOOP as u8, 34),
+    (Step::Tmpfs, libc::ELOOP as u8, 34),
+    (Step::Device, libc::ELOOP as u8, 34),
+    (Step::NameService, libc::ELOOP as u8, 34),
+    (Step::PivotRoot, libc::EXDEV as u8, 35),
+    (Step::Overlay, libc::EINVAL as u8, 36),
+    (Step::Cwd, libc::ENOENT as u8, 37),
+    (Step::Cwd, libc::ELOOP as u8, 38),
+    (Step::Cwd, libc::EXDEV as u8, 38),
+    (Step::BadUser, ANY, 39),
+    (Step::User, libc::ENOENT as u8, 40),
+    (Step::User, libc::EINVAL as u8, 41),
+    (Step::User, libc::EPERM as u8, 42),
+    (Step::BadTmpfs, ANY, 43),
+    (Step::ReadOnlyKeep, ANY, 44),
+    (Step::Device, libc::ENODEV as u8, 45),
+    (Step::ReadOnly, libc::EEXIST as u8, 46),
+    (Step::Bind, libc::EROFS as u8, 47),
+    (Step::Tmpfs, libc::EROFS as u8, 47),
+    (Step::Device, libc::EROFS as u8, 47),
+    (Step::Exec, libc::ENOENT as u8, 48),
+    (Step::ExecHere, libc::ENOENT as u8, 49),
+    (Step::Exec, libc::EACCES as u8, 50),
+    (Step::ExecHere, libc::EACCES as u8, 50),
+    (Step::Exec, libc::ENOEXEC as u8, 51),
+    (Step::ExecHere, libc::ENOEXEC as u8, 51),
+];
 
 const ALL: [Step; Step::NameService as usize] = [
     Step::UnknownOption,
@@ -341,7 +307,8 @@ impl<'a> Error<'a> {
     /// The whole line, written with one write(2) so that lines of concurrent runs do not mix.
     pub fn line(&self, b: &mut Buf<1400>) {
         b.clear();
-        b.push(b"sandbox: ").push(self.step.what());
+        b.push(b"sandbox: ");
+        push_text(b, self.step.what());
         if !self.path.is_empty() {
             b.push(b": ").push_printable(&self.path[..self.path.len().min(1024)]);
         }
@@ -352,9 +319,10 @@ impl<'a> Error<'a> {
                 None => b.push(b"errno ").push_i64(self.errno as i64),
             };
         }
-        let hint = self.step.hint(self.errno);
-        if !hint.is_empty() {
-            b.push(b" (").push(hint).push(b")");
+        if let Some(hint) = self.step.hint(self.errno) {
+            b.push(b" (");
+            push_text(b, hint);
+            b.push(b")");
         }
         b.push(b"\n");
     }
@@ -366,18 +334,25 @@ impl<'a> Error<'a> {
     }
 }
 
-/// The errno texts of the syscalls crate: (number: u16 LE, length: u8, text) after each other.
+/// The errno texts of the syscalls crate: runs of consecutive errnos, each the first number
+/// (u16 LE) and how many (u8), then for each the length of its text (u8; 0: none) and the text.
 static ERRNO_TEXTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/errno.bin"));
 
 /// The OS reason for an errno, as `Errno::description` words it.
 pub fn describe(errno: i32) -> Option<&'static [u8]> {
     let mut t = ERRNO_TEXTS;
-    while let [lo, hi, len, rest @ ..] = t {
-        let (text, next) = rest.split_at_checked(*len as usize)?;
-        if i32::from(u16::from_le_bytes([*lo, *hi])) == errno {
-            return Some(text);
+    while let [lo, hi, count, rest @ ..] = t {
+        let mut n = i32::from(u16::from_le_bytes([*lo, *hi]));
+        t = rest;
+        for _ in 0..*count {
+            let [len, rest @ ..] = t else { return None };
+            let (text, next) = rest.split_at_checked(*len as usize)?;
+            if n == errno {
+                return (!text.is_empty()).then_some(text);
+            }
+            n += 1;
+            t = next;
         }
-        t = next;
     }
     None
 }
@@ -425,6 +400,30 @@ mod tests {
             assert_eq!(describe(n), Errno::new(n).description().map(str::as_bytes), "errno {n}");
         }
         assert_eq!(describe(libc::ENOENT), Some(&b"No such file or directory"[..]));
+    }
+
+    fn nth_text(i: usize) -> std::vec::Vec<u8> {
+        let mut b = Buf::<4096>::new();
+        push_text(&mut b, i);
+        b.bytes().to_vec()
+    }
+
+    #[test]
+    fn texts_come_back_as_written() {
+        use crate::texts;
+        assert_eq!(texts::WHAT.len(), ALL.len());
+        assert_eq!(nth_text(HELP), texts::HELP.as_bytes());
+        for (i, t) in texts::WHAT.iter().enumerate() {
+            assert_eq!(nth_text(WHAT_AT + i), t.as_bytes());
+        }
+        for (i, t) in texts::HINTS.iter().enumerate() {
+            assert_eq!(nth_text(HINT_AT + i), t.as_bytes());
+        }
+        assert_eq!(nth_text(Step::NameService.what()), b"name service file");
+        assert_eq!(nth_text(Step::Exec.hint(libc::ENOEXEC).unwrap()), b"not a binary the kernel can run");
+        assert_eq!(nth_text(Step::Cwd.hint(0).unwrap()), b"--cwd takes an absolute path inside the sandbox");
+        assert_eq!(Step::Cwd.hint(libc::EPERM), None);
+        assert!(HINT_OF.iter().all(|&(_, _, i)| (i as usize) < texts::HINTS.len()));
     }
 
     #[test]

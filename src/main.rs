@@ -46,6 +46,8 @@ mod root;
 mod seccomp;
 mod state;
 mod sys;
+#[cfg(test)]
+mod texts;
 mod timings;
 mod tty;
 
@@ -144,7 +146,9 @@ fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
             };
         }
         Ok(Parsed::Help) => {
-            let _ = sys::write_all(sys::Fd(1), cli::HELP);
+            let mut b = out::Buf::<4096>::new();
+            error::push_text(&mut b, error::HELP);
+            let _ = sys::write_all(sys::Fd(1), b.bytes());
             return 0;
         }
         Ok(Parsed::Version) => {

@@ -1,0 +1,179 @@
+// The texts sandbox prints: its help, what each step of an error line is, and the hints.
+// Stored compressed (build.rs): pairs of bytes that recur are one byte each, expanded when
+// printed (error::push_text). Read by build.rs, and by the unit tests, which compare.
+// ASCII only, no NUL.
+
+/// `sandbox --help`.
+pub const HELP: &str = "\
+Usage: sandbox [OPTIONS] [--] COMMAND [ARG...]
+
+Run COMMAND in a sandbox whose root is an overlay of the --lower image directories, with a
+writable layer kept under --name, as the child of a small init (PID 1). Without --lower, run
+COMMAND as the child of that init only: no new root, no namespaces (a container entrypoint).
+Options end at -- or at the first argument that is not an option.
+
+Options:
+  --lower DIR         image layer, read-only; repeatable, the first is the top layer
+  --name NAME         the sandbox's name (required with --lower): [A-Za-z0-9][A-Za-z0-9_.-]*,
+                      at most 64 bytes; also its hostname unless --hostname is given
+  --state-dir DIR     where writable layers live (default /run/sandbox for root, else
+                      $XDG_RUNTIME_DIR/sandbox or /tmp/sandbox-UID; env SANDBOX_STATE_DIR)
+  --keep              keep the writable layer at exit; the next run of NAME resumes it
+  --hostname NAME     hostname inside (default: the name)
+  --env KEY=VALUE     set a variable (repeatable); the host environment is not passed on,
+                      only PATH (standard), HOME=/root and TERM
+  --cwd DIR           working directory inside (default /)
+  --bind SRC:DST      bind SRC from the host at DST inside, read-write (repeatable)
+  --ro-bind SRC:DST   the same, read-only (repeatable)
+  --net none|host     none (default): a network namespace with only lo, up; host: the host's
+  --memory SIZE       memory limit (cgroup v2 memory.max): bytes, or with K, M, G, T
+  --pids N            limit on the number of processes (pids.max)
+  --cpus X            CPU limit, X CPUs' worth of time (cpu.max: X*100000 per 100000 us)
+  --tmp-size SIZE     size of the tmpfs /tmp: bytes, or with K, M, G, T (default 10% of RAM)
+  --tmpfs DST[:SIZE]  a tmpfs at DST, like /tmp (repeatable)
+  --read-only         no writable layer: the root is the lowers, read-only; /tmp and --tmpfs
+                      are the writable places
+  --user U[:G]        run the command as uid U (gid G), numbers or names of the image's
+                      /etc/passwd and /etc/group, without capabilities unless U is 0
+                      (not root: only 0, the caller)
+  --device PATH       the host's device node PATH at PATH inside, usable (repeatable)
+  --dev-bind SRC:DST  the host's device node SRC at DST inside (repeatable)
+  --cap-add CAP|all   give the command a capability beyond the default set (repeatable);
+                      all: every one sandbox itself has
+  --cap-drop CAP|all  take one from it (repeatable); names as in capabilities(7), CAP_ optional
+  --timings           at exit, print microseconds from start to each phase on stderr
+
+Named sandboxes (each with --state-dir DIR as above):
+  --list [--json]     one line per sandbox: name, running, kept or stale, PID of its init,
+                      when it started, its lowers; --json: the same as a JSON array
+  --remove NAME       discard the kept layer of NAME (refused while it runs)
+  --stop NAME         send SIGTERM to the running sandbox NAME, as if sent to its sandbox
+  --signal SIG        with --stop: this signal instead (a number, TERM or SIGTERM)
+  --join NAME [--env KEY=VALUE] [--cwd DIR] [--user UID[:GID]] [--] COMMAND [ARG...]
+                      run COMMAND inside the running sandbox NAME, confined as its command
+  -h, --help          this help
+  -V, --version       the version
+
+Exit status: the command's; 128+N if it was killed by signal N; 125 if sandbox itself failed;
+126 if the command cannot be executed; 127 if it is not found.
+";
+
+/// What failed, for each step in the order of `error::Step` (discriminant 1 first).
+pub const WHAT: [&str; 60] = [
+    "unknown option",
+    "option needs a value",
+    "no command given",
+    "--lower needs --name",
+    "option needs --lower",
+    "invalid name",
+    "invalid hostname",
+    "invalid --net",
+    "invalid --env",
+    "invalid bind",
+    "unknown capability",
+    "invalid limit",
+    "invalid --tmp-size",
+    "too many uses of option",
+    "lower directory",
+    "bind source",
+    "state directory",
+    "writable layer",
+    "name is in use",
+    "not yours alone",
+    "state directory not yours alone",
+    "cannot give capability",
+    "cgroup v2 controller not available",
+    "cgroup",
+    "create namespaces",
+    "make mounts private",
+    "writable layer replaced while starting",
+    "mount overlay",
+    "pivot_root into",
+    "mount /proc",
+    "set up /dev",
+    "mount /sys",
+    "mount /tmp",
+    "bind mount",
+    "set hostname",
+    "bring up lo",
+    "working directory",
+    "start the command",
+    "drop privileges",
+    "make the sandbox's terminal",
+    "cannot execute",
+    "cannot execute",
+    "remove writable layer",
+    "run from a sealed copy of sandbox",
+    "option not valid here",
+    "invalid --signal",
+    "invalid --user",
+    "no such sandbox",
+    "sandbox is not running",
+    "sandbox is running",
+    "record of the sandbox",
+    "join the sandbox",
+    "machine set-up",
+    "--user",
+    "invalid --tmpfs",
+    "--read-only has no writable layer to keep",
+    "device",
+    "mount --tmpfs",
+    "--read-only",
+    "name service file",
+];
+
+/// The hints of error lines; error.rs says which step and errno each goes with.
+pub const HINTS: [&str; 52] = [
+    "see sandbox --help",
+    "a number, or a name such as TERM or SIGTERM",
+    "sandbox --list shows the sandboxes of this state directory",
+    "sandbox --list shows which run",
+    "stop it first: sandbox --stop NAME",
+    "not a file of yours alone: left alone",
+    "a sandbox of another user, or one you may not enter",
+    "it has just ended",
+    "every sandbox with its own root has a name",
+    "a name is [A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 bytes",
+    "a hostname is 1 to 64 bytes",
+    "use none or host",
+    "use KEY=VALUE",
+    "use SRC:DST with an absolute DST other than /, without ..",
+    "names as in capabilities(7), or all",
+    "--memory 512M, --pids 100, --cpus 1.5",
+    "bytes, or with K, M, G, T: --tmp-size 512M",
+    "limits need cgroup v2 at /sys/fs/cgroup with this controller enabled; this host has none",
+    "not root: set SANDBOX_CGROUP to a cgroup delegated to you",
+    "--lower takes a directory",
+    "another sandbox of this name is running",
+    "made by another user, or open to others: left alone; remove it or choose another --state-dir",
+    "it must be yours and writable by no one else: chmod go-w it, or choose another --state-dir",
+    "its directory or one above it was swapped by someone: refusing to run",
+    "its upper and work must be directories, not symlinks: remove the layer",
+    "sandbox itself lacks it: not in its bounding set, so no process it starts can have it",
+    "at most 128 --lower, 64 --bind and --ro-bind, 4096 --env",
+    "--cwd takes an absolute path inside the sandbox",
+    "choose another place with --state-dir",
+    "choose one you can write with --state-dir",
+    "namespaces need root (or CAP_SYS_ADMIN)",
+    "a namespace limit in /proc/sys/user is reached",
+    "the kernel has no overlayfs: modprobe overlay",
+    "overlay directories may not overlap",
+    "a mount point in the sandbox may not be a symlink",
+    "the old root is still reachable; refusing to run",
+    "overlayfs refused the layers: a layer on overlayfs, or a filesystem without d_type?",
+    "--cwd names a directory inside the sandbox",
+    "--cwd is resolved inside the sandbox, and may not lead through /proc/*/cwd or other magic links",
+    "use UID[:GID], or USER[:GROUP] of the image's /etc/passwd and /etc/group",
+    "no such user or group in the image's /etc/passwd or /etc/group",
+    "not root, the sandbox's user namespace maps only the caller, as 0: only --user 0 works",
+    "switching needs SETUID and SETGID: do not --cap-drop them",
+    "use DST[:SIZE] with an absolute DST other than /, without .. or :",
+    "drop --keep or --read-only",
+    "--device and --dev-bind take a character or block device",
+    "a kept layer of this name exists, which a run would discard: use another --name",
+    "with --read-only a mount point must exist in the image",
+    "command not found in the sandbox",
+    "command not found",
+    "not an executable file",
+    "not a binary the kernel can run",
+];
