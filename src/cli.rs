@@ -199,7 +199,7 @@ const NAMES: [&[u8]; 32] = [
     b"-V",
 ];
 const JOIN: u8 = 0;
-const REMOVE: u8 = 1;
+// 1: --remove, told by its place in MODES.
 const STOP: u8 = 2;
 const LIST: u8 = 3;
 const SIGNAL: u8 = 4;

@@ -992,12 +992,6 @@ pub fn setresgid(gid: u32) -> Result<()> {
     unsafe { syscall!(Sysno::setresgid, gid, gid, gid) }.map(drop)
 }
 
-/// No supplementary groups.
-pub fn setgroups_none() -> Result<()> {
-    // SAFETY: a size of 0 with a NULL list: the kernel reads nothing.
-    unsafe { syscall!(Sysno::setgroups, 0, 0) }.map(drop)
-}
-
 /// A buffer in .bss handed out once for good, for bytes that an execve array points to until
 /// the process execs or exits (they must be `'static`; there is no heap).
 pub struct Once<const N: usize> {

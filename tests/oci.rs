@@ -169,7 +169,7 @@ fn create_start_state_delete_and_the_exit_status() {
     assert_eq!(o.run(&["delete", "c1"]).code, 0);
     let gone = o.run(&["state", "c1"]);
     assert_ne!(gone.code, 0);
-    assert!(gone.stderr.starts_with("sandbox-oci: c1: no such container"), "{gone:#?}");
+    assert_eq!(gone.stderr, "sandbox-oci: c1: container does not exist\n", "as runc says it: engines look for these words");
     o.finish();
 }
 
@@ -192,7 +192,9 @@ fn kill_by_name_and_number_and_delete_refusing_a_running_one() {
     assert_eq!(o.run(&["kill", "k1", "SIGKILL"]).code, 0);
     assert_eq!(wait_pid(pid), 128 + 9);
     assert_eq!(o.status("k1"), "stopped");
-    assert_ne!(o.run(&["kill", "k1", "9"]).code, 0, "a stopped container cannot be signalled");
+    let stopped = o.run(&["kill", "k1", "9"]);
+    assert_ne!(stopped.code, 0, "a stopped container cannot be signalled");
+    assert!(stopped.stderr.contains("container not running"), "as runc says it: {stopped:#?}");
     assert_eq!(o.run(&["delete", "k1"]).code, 0);
 
     // delete --force: a running container is killed first, and waited for.
@@ -208,6 +210,102 @@ fn kill_by_name_and_number_and_delete_refusing_a_running_one() {
     // --force on a container that does not exist succeeds, as runc's does.
     assert_eq!(o.run(&["delete", "--force", "nosuch"]).code, 0);
     o.finish();
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie).
+fn alive(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+}
+
+/// Without its own PID namespace and without a cgroup (--cgroup-manager=disabled), what the
+/// container's process starts in the background is still the container's: ps lists it (and no
+/// process of the host), kill --all signals it, delete --force kills it, and delete of a
+/// stopped container kills what it left behind. Each decoy is a `sleep` the container starts
+/// and prints the pid of; this test, the subreaper, gets it when its parent dies.
+#[test]
+fn processes_left_behind_without_a_pid_namespace_or_cgroup_are_killed() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-left");
+    let shared_pids = |script: &str| config(IMAGE, &["sh", "-c", script], "", "", "").replace(r#"{"type":"pid"},"#, "");
+    let create = |id: &str, out: &Path| -> i32 {
+        let pid_file = o.f.path(&format!("{id}.pid"));
+        let r = o.run_to(&["--cgroup-manager=disabled", "create", "--bundle", o.bundle(), "--pid-file", pid_file.to_str().unwrap(), id], out);
+        assert_eq!(r.code, 0, "create: {r:#?}");
+        fs::read_to_string(pid_file).unwrap().trim().parse().unwrap()
+    };
+    let decoy = |out: &Path| -> i32 {
+        let mut pid = 0;
+        wait_for_event("the decoy's pid", || {
+            pid = fs::read_to_string(out).unwrap().lines().next().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+            pid > 0
+        });
+        assert!(alive(pid), "decoy {pid}");
+        pid
+    };
+
+    // delete --force of a running container.
+    o.write_config(&shared_pids("sleep 4241 & echo $!; exec sleep 4240"));
+    let out = o.f.path("c1.out");
+    let pid = create("l1", &out);
+    assert_eq!(o.run(&["start", "l1"]).code, 0);
+    let d = decoy(&out);
+    let ps = o.run(&["ps", "--format", "json", "l1"]);
+    assert_eq!(ps.code, 0, "{ps:#?}");
+    let mut listed: Vec<i32> = json_ints(&ps.stdout);
+    listed.sort();
+    assert_eq!(listed, want_sorted(&[pid, d]), "ps lists the container's processes and nothing of the host: {ps:#?}");
+    assert_eq!(o.run(&["delete", "--force", "l1"]).code, 0);
+    assert_eq!(wait_pid(pid), 128 + 9);
+    assert_eq!(wait_pid(d), 128 + 9, "the decoy survived delete --force");
+
+    // kill --all, with the record a kernel without mount namespace IDs (before 6.9) leaves:
+    // the namespace is then the live process's.
+    let out = o.f.path("c2.out");
+    let pid = create("l2", &out);
+    assert_eq!(o.run(&["start", "l2"]).code, 0);
+    let d = decoy(&out);
+    let state = o.root.join("l2/state.json");
+    let text = fs::read_to_string(&state).unwrap();
+    let at = text.find("\"mntns\":").expect("the namespace's ID is recorded") + 8;
+    let end = at + text[at..].find(|c: char| !c.is_ascii_digit()).unwrap();
+    assert!(text[at..end].parse::<u64>().unwrap() > 0, "{text}");
+    fs::write(&state, format!("{}0{}", &text[..at], &text[end..])).unwrap();
+    let ps = o.run(&["ps", "--format", "json", "l2"]);
+    let mut listed = json_ints(&ps.stdout);
+    listed.sort();
+    assert_eq!(listed, want_sorted(&[pid, d]), "{ps:#?}");
+    assert_eq!(o.run(&["kill", "--all", "l2", "KILL"]).code, 0);
+    assert_eq!(wait_pid(pid), 128 + 9);
+    assert_eq!(wait_pid(d), 128 + 9, "the decoy survived kill --all");
+    assert_eq!(o.run(&["delete", "l2"]).code, 0);
+
+    // A stopped container's leftovers, at delete.
+    o.write_config(&shared_pids("sleep 4243 & echo $!"));
+    let out = o.f.path("c3.out");
+    let pid = create("l3", &out);
+    assert_eq!(o.run(&["start", "l3"]).code, 0);
+    let d = decoy(&out);
+    assert_eq!(wait_pid(pid), 0);
+    assert_eq!(o.status("l3"), "stopped");
+    assert!(alive(d), "the decoy outlives the container's process");
+    let ps = o.run(&["ps", "--format", "json", "l3"]);
+    assert_eq!(json_ints(&ps.stdout), vec![d], "{ps:#?}");
+    assert_eq!(o.run(&["delete", "l3"]).code, 0);
+    assert_eq!(wait_pid(d), 128 + 9, "the decoy survived delete");
+    o.finish();
+}
+
+fn want_sorted(v: &[i32]) -> Vec<i32> {
+    let mut v = v.to_vec();
+    v.sort();
+    v
+}
+
+/// The numbers of a JSON array of numbers.
+fn json_ints(text: &str) -> Vec<i32> {
+    text.trim().trim_start_matches('[').trim_end_matches(']').split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().unwrap()).collect()
 }
 
 #[test]
@@ -297,7 +395,7 @@ fn a_user_namespace_with_its_mappings() {
         return;
     }
     let o = Oci::new("oci-userns");
-    let text = config(IMAGE, &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; ls -ln /bin/busybox"], "",
+    let text = config(IMAGE, &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; ls -ln /bin/busybox; cat /proc/self/oom_score_adj"], r#""oomScoreAdj":321,"#,
         r#""uidMappings":[{"containerID":0,"hostID":200000,"size":65536}],"gidMappings":[{"containerID":0,"hostID":200000,"size":65536}],"#, "")
         .replace(r#"{"type":"mount"}"#, r#"{"type":"mount"},{"type":"user"}"#);
     o.write_config(&text);
@@ -311,6 +409,7 @@ fn a_user_namespace_with_its_mappings() {
     assert_eq!(s.lines().nth(2), Some("0"));
     let squeezed = s.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(squeezed.contains(" 1 65534 65534 "), "the host's root is unmapped inside: {s}");
+    assert_eq!(s.lines().last(), Some("321"), "oomScoreAdj in a user namespace: {s}");
     assert_eq!(o.run(&["delete", "u1"]).code, 0);
     o.finish();
 }

@@ -8,7 +8,7 @@
 //!
 //! The container's process builds the root: the bundle's rootfs as a bind mount of its own,
 //! the mounts of config.json on it, /dev, the terminal, pivot_root; then sysctls, masked and
-//! read-only paths, the hostname, rlimits and oom_score_adj, and looks process.args up. Every
+//! read-only paths, the hostname and rlimits, and looks process.args up. Every
 //! path inside is resolved with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) from the root's
 //! descriptor and used through the descriptor resolution gave: no symlink leads out of the root,
 //! and nothing is resolved twice. It tells create it is ready and waits on the gate, a FIFO
@@ -761,30 +761,24 @@ fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     lookup(&spec.process)
 }
 
-/// rlimits and oom_score_adj: before the gate, while the process may still raise them.
+/// rlimits: before the gate, while the process may still raise them.
 pub fn limits(p: &Process) -> Result<(), Fail<'static>> {
     for r in &p.rlimits[..p.nrlimits] {
         let name: &'static [u8] = super::config::RLIMITS[r.resource as usize];
         sys::setrlimit(r.resource, r.soft, r.hard).map_err(|e| Fail::new(Step::Rlimit, name, e))?;
     }
-    if let Some(adj) = p.oom_score_adj {
-        let mut b = Buf::<24>::new();
-        b.push_i64(adj);
-        let file = c"/proc/self/oom_score_adj";
-        let r = match sys::write_file(AT_FDCWD, file, b.bytes()) {
-            // Not dumpable, our /proc files are the host's root's: in a user namespace of its own
-            // the process may write them only while dumpable, a moment with no host fd of note.
-            Err(Errno::EACCES) => {
-                let _ = sys::prctl(libc::PR_SET_DUMPABLE, 1);
-                let r = sys::write_file(AT_FDCWD, file, b.bytes());
-                let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
-                r
-            }
-            r => r,
-        };
-        r.map_err(|e| Fail::new(Step::OomScore, file.to_bytes(), e))?;
-    }
     Ok(())
+}
+
+/// oom_score_adj, written by the runtime's process for itself before it clones the new one,
+/// which inherits it: in a user namespace of its own the new process could write its /proc
+/// file (the host root's) only by becoming dumpable for a moment.
+pub fn oom_score(p: &Process) -> Result<(), Fail<'static>> {
+    let Some(adj) = p.oom_score_adj else { return Ok(()) };
+    let mut b = Buf::<24>::new();
+    b.push_i64(adj);
+    let file = c"/proc/self/oom_score_adj";
+    sys::write_file(AT_FDCWD, file, b.bytes()).map_err(|e| Fail::new(Step::OomScore, file.to_bytes(), e))
 }
 
 /// process.args[0] as execve will take it: searched in the process's PATH when it has no

@@ -323,6 +323,7 @@ fn build(
             job.njoins += 1;
         }
     }
+    container::oom_score(&spec.process)?;
     let (ours, theirs) = sys::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC).map_err(|e| Fail::new(Step::Clone, b"", e))?;
     job.chan = theirs;
     made.first = match sys::clone(libc::SIGCHLD as u64) {
@@ -343,7 +344,14 @@ fn build(
     ready?;
     let _ = sys::wait4(made.first, 0);
     made.first = 0;
-    let start = record::start_time(made.pid).ok_or(Fail::usage(Step::Clone, b"", b"the container's process ended before it was ready"))?;
+    let ended = Fail::usage(Step::Clone, b"", b"the container's process ended before it was ready");
+    let start = record::start_time(made.pid).ok_or(ended)?;
+    let mnt = mnt_ns(made.pid).map(|ns| {
+        let id = mnt_ns_id(ns);
+        sys::close(ns);
+        id
+    });
+    let mnt = mnt.map_err(|_| ended)?;
     let mut rootfs = Buf::<PATH_MAX>::new();
     if spec.root.to_bytes().first() != Some(&b'/') {
         // The bundle's absolute path, as the engine gave it or from the working directory.
@@ -364,7 +372,7 @@ fn build(
         }
     }
     bundle_abs.push(bundle.to_bytes());
-    let rec = record::New { id: id.to_bytes(), pid: made.pid, start, bundle: bundle_abs.bytes(), rootfs: rootfs.bytes(), cgroup: made.cgroup.bytes(), annotations: spec.annotations };
+    let rec = record::New { id: id.to_bytes(), pid: made.pid, start, bundle: bundle_abs.bytes(), rootfs: rootfs.bytes(), cgroup: made.cgroup.bytes(), mnt, annotations: spec.annotations };
     record::write(dir, &rec, b"state.json").map_err(|f| Fail { path: b"state.json", ..f })
 }
 
@@ -444,8 +452,8 @@ pub fn signal_number(s: &[u8]) -> Option<i32> {
     SIGNALS.iter().position(|n| *n == name).map(|i| i as i32 + 1)
 }
 
-/// The pids in a cgroup (cgroup.procs), each given to `f`.
-pub fn cgroup_pids(path: &[u8], mut f: impl FnMut(i32)) -> bool {
+/// The pids in a cgroup (cgroup.procs), each given to `f`; false when there is no cgroup.
+fn cgroup_pids(path: &[u8], f: &mut dyn FnMut(i32)) -> bool {
     if path.is_empty() {
         return false;
     }
@@ -459,6 +467,92 @@ pub fn cgroup_pids(path: &[u8], mut f: impl FnMut(i32)) -> bool {
         }
     }
     true
+}
+
+/// Each name in the directory `path` (none if it cannot be read).
+pub fn each_name(path: &CStr, f: &mut dyn FnMut(&[u8])) {
+    let Ok(dir) = sys::openat(AT_FDCWD, path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) else { return };
+    let mut d = [0u8; 8192];
+    while let Ok(n @ 1..) = sys::getdents(dir, &mut d) {
+        let mut at = 0;
+        // struct linux_dirent64: ino, off, reclen (at 16), type, then the name from 19.
+        while at + 19 < n {
+            let reclen = u16::from_ne_bytes([d[at + 16], d[at + 17]]) as usize;
+            let name = &d[at + 19..(at + reclen).min(n)];
+            f(&name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())]);
+            at += reclen.max(1);
+        }
+    }
+    sys::close(dir);
+}
+
+fn mnt_ns(pid: i32) -> Result<Fd, Errno> {
+    let mut ns = Buf::<64>::new();
+    ns.push(b"/proc/").push_u64(pid as u64).push(b"/ns/mnt");
+    sys::openat(AT_FDCWD, ns.c(), libc::O_RDONLY | libc::O_CLOEXEC, 0)
+}
+
+/// A mount namespace's ID, unique for the system's life (Linux 6.9); 0 before.
+fn mnt_ns_id(ns: Fd) -> u64 {
+    const NS_GET_MNTNS_ID: u64 = 0x8008_b705;
+    let mut id = 0u64;
+    sys::ioctl(ns, NS_GET_MNTNS_ID, &mut id).map_or(0, |()| id)
+}
+
+/// Each process of the container, given to `f`: those in its cgroup; or, when it has none,
+/// those in its mount namespace, which is its own (found through /proc: without its own PID
+/// namespace, a process the container left behind is found only so). The namespace is told
+/// by its ID; on a kernel without IDs, by its inode, and only while the container's process
+/// lives: a namespace held open cannot have its inode given to another.
+pub fn members(r: &Record, f: &mut dyn FnMut(i32)) {
+    if cgroup_pids(r.cgroup, f) {
+        return;
+    }
+    let mut held = Fd(-1);
+    let mut want = (r.mnt, 0, 0);
+    if r.mnt == 0 {
+        let Some(p) = record::pidfd(r) else { return };
+        sys::close(p);
+        held = match mnt_ns(r.pid) {
+            // Still the recorded process after the open: the namespace is its.
+            Ok(ns) if record::start_time(r.pid) == Some(r.start) => ns,
+            Ok(ns) => {
+                sys::close(ns);
+                return;
+            }
+            Err(_) => return,
+        };
+        let Ok(st) = sys::fstat(held) else { return sys::close(held) };
+        want = (0, st.dev, st.ino);
+    }
+    each_name(c"/proc", &mut |name| {
+        let Some(pid) = crate::cgroup::parse_u64(name) else { return };
+        let Ok(ns) = mnt_ns(pid as i32) else { return };
+        let same = if want.0 != 0 { mnt_ns_id(ns) == want.0 } else { sys::fstat(ns).is_ok_and(|s| (0, s.dev, s.ino) == want) };
+        sys::close(ns);
+        if same {
+            f(pid as i32);
+        }
+    });
+    if held.0 >= 0 {
+        sys::close(held);
+    }
+}
+
+/// SIGKILL every process of the container, again while any is left (one may have forked
+/// between the listing and the signal), until none is or only a hang would keep one.
+fn kill_members(r: &Record) {
+    for _ in 0..10_000 {
+        let mut any = false;
+        members(r, &mut |pid| {
+            signal_pid(pid, libc::SIGKILL);
+            any = true;
+        });
+        if !any {
+            return;
+        }
+        sys::sleep_ms(1);
+    }
 }
 
 /// Signal a process through a pidfd (taken now, so the number is not reused under us).
@@ -482,10 +576,10 @@ pub fn kill(g: &Global, o: &mut Opts) -> Done<'static> {
     };
     let r = open(g, id)?;
     let Some(fd) = record::pidfd(&r).filter(|_| r.status != Status::Stopped) else {
-        return Err(Fail::usage(Step::Signal, b"", b"the container is not running"));
+        return Err(Fail::usage(Step::Signal, b"", b"container not running"));
     };
     if all {
-        cgroup_pids(r.cgroup, |pid| signal_pid(pid, sig));
+        members(&r, &mut |pid| signal_pid(pid, sig));
     }
     let res = sys::pidfd_send_signal(fd, sig);
     sys::close(fd);
@@ -508,23 +602,20 @@ pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
         }
         Err(e) => return Err(e),
     };
-    match r.status {
-        Status::Running | Status::Paused if !force => {
-            return Err(Fail::usage(Step::Delete, r.status.name(), b"the container is running: stop it first, or use --force"));
-        }
-        Status::Stopped => {}
-        _ => {
-            if r.status == Status::Paused {
-                let _ = freeze_file(r.cgroup, false);
-            }
-            cgroup_pids(r.cgroup, |pid| signal_pid(pid, libc::SIGKILL));
-            if let Some(fd) = record::pidfd(&r) {
-                let _ = sys::pidfd_send_signal(fd, libc::SIGKILL);
-                let mut p = [libc::pollfd { fd: fd.0, events: libc::POLLIN, revents: 0 }];
-                let _ = sys::poll_for(&mut p, -1);
-                sys::close(fd);
-            }
-        }
+    if matches!(r.status, Status::Running | Status::Paused) && !force {
+        return Err(Fail::usage(Step::Delete, r.status.name(), b"the container is running: stop it first, or use --force"));
+    }
+    if r.status == Status::Paused {
+        let _ = freeze_file(r.cgroup, false);
+    }
+    // What is left of a stopped one too: without its own PID namespace, what its process
+    // started outlives it.
+    kill_members(&r);
+    if let Some(fd) = record::pidfd(&r) {
+        let _ = sys::pidfd_send_signal(fd, libc::SIGKILL);
+        let mut p = [libc::pollfd { fd: fd.0, events: libc::POLLIN, revents: 0 }];
+        let _ = sys::poll_for(&mut p, -1);
+        sys::close(fd);
     }
     remove_cgroup(r.cgroup);
     record::remove(g.root, id);

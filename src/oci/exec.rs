@@ -219,6 +219,7 @@ fn run(g: &Global, spec: &Spec<'static>, r: &record::Record, p: &Process<'static
         let _ = sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
         let _ = sys::sigprocmask(libc::SIG_BLOCK, FORWARDED);
     }
+    container::oom_score(p)?;
     let (ours, theirs) = sys::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC).map_err(|e| Fail::new(Step::Clone, b"", e))?;
     let first = match sys::clone(libc::SIGCHLD as u64) {
         Ok(0) => {

@@ -1,10 +1,9 @@
 //! ps, pause, resume, list, features, spec.
 
-use super::create::{self, cgroup_pids, freeze_file};
+use super::create::{self, each_name, freeze_file};
 use super::record::{self, Status};
 use super::{each_option, take_id, Done, Fail, Global, Opts, Step, IGNORED, VALUE};
 use crate::out::Buf;
-use core::ffi::CStr;
 use crate::sys::{self, Errno, Fd, AT_FDCWD};
 
 fn format(o: &mut Opts) -> Result<bool, Fail<'static>> {
@@ -16,24 +15,7 @@ fn format(o: &mut Opts) -> Result<bool, Fail<'static>> {
     Ok(json)
 }
 
-/// Each name in the directory `path` (none if it cannot be read).
-fn each_name(path: &CStr, f: &mut dyn FnMut(&[u8])) {
-    let Ok(dir) = sys::openat(AT_FDCWD, path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) else { return };
-    let mut d = [0u8; 8192];
-    while let Ok(n @ 1..) = sys::getdents(dir, &mut d) {
-        let mut at = 0;
-        // struct linux_dirent64: ino, off, reclen (at 16), type, then the name from 19.
-        while at + 19 < n {
-            let reclen = u16::from_ne_bytes([d[at + 16], d[at + 17]]) as usize;
-            let name = &d[at + 19..(at + reclen).min(n)];
-            f(&name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())]);
-            at += reclen.max(1);
-        }
-    }
-    sys::close(dir);
-}
-
-/// The pids of the container: its cgroup's, or else the processes in its PID namespace.
+/// The pids of the container (create::members).
 pub fn ps(g: &Global, o: &mut Opts) -> Done<'static> {
     let json = format(o)?;
     let id = take_id(g, o)?;
@@ -52,21 +34,7 @@ pub fn ps(g: &Global, o: &mut Opts) -> Done<'static> {
         }
         first = false;
     };
-    if r.status != Status::Stopped && !cgroup_pids(r.cgroup, &mut put) {
-        let mut ns = Buf::<64>::new();
-        ns.push(b"/proc/").push_u64(r.pid as u64).push(b"/ns/pid");
-        if let Ok(want) = sys::stat_at(AT_FDCWD, ns.c(), 0) {
-            each_name(c"/proc", &mut |name| {
-                if let Some(pid) = crate::cgroup::parse_u64(name) {
-                    ns.clear();
-                    ns.push(b"/proc/").push(name).push(b"/ns/pid");
-                    if sys::stat_at(AT_FDCWD, ns.c(), 0).is_ok_and(|s| (s.dev, s.ino) == (want.dev, want.ino)) {
-                        put(pid as i32);
-                    }
-                }
-            });
-        }
-    }
+    create::members(&r, &mut put);
     out.push(if json { b"]\n" } else { b"" });
     let _ = sys::write_all(Fd(1), out.bytes());
     Ok(0)

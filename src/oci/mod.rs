@@ -78,7 +78,7 @@ const WHAT: [&[u8]; Step::Process as usize] = [
     b"config.json",
     b"state directory",
     b"container exists",
-    b"no such container",
+    b"container does not exist",
     b"container status",
     b"bundle",
     b"root filesystem",

@@ -139,6 +139,9 @@ pub struct New<'a> {
     pub bundle: &'a [u8],
     pub rootfs: &'a [u8],
     pub cgroup: &'a [u8],
+    /// The container's mount namespace's ID (NS_GET_MNTNS_ID, never reused; 0 where the
+    /// kernel has none): its own, so the processes in it are the container's.
+    pub mnt: u64,
     pub annotations: Option<Val<'a>>,
 }
 
@@ -156,6 +159,7 @@ pub fn write<'a>(dir: Fd, r: &New, path: &'a [u8]) -> Result<(), Fail<'a>> {
     push_object(&mut b, r.annotations);
     b.push(b",\"start\":").push_u64(r.start).push(b",\"cgroup\":");
     json_str(&mut b, r.cgroup);
+    b.push(b",\"mntns\":").push_u64(r.mnt);
     b.push(b"}");
     if b.overflowed() {
         return Err(Fail::new(Step::StateDir, path, Errno::E2BIG));
@@ -196,6 +200,7 @@ pub struct Record<'a> {
     pub start: u64,
     pub bundle: &'a CStr,
     pub cgroup: &'a [u8],
+    pub mnt: u64,
     pub status: Status,
 }
 
@@ -223,7 +228,7 @@ pub fn read<'a>(root: &CStr, id: &'a CStr, space: &'a mut Space) -> Result<Recor
             if sys::stat_at(AT_FDCWD, d.c(), 0).is_ok() {
                 return Err(Fail::usage(Step::Status, id.to_bytes(), b"being created"));
             }
-            return Err(Fail::new(Step::NotFound, id.to_bytes(), Errno::ENOENT));
+            return Err(Fail::usage(Step::NotFound, b"", b""));
         }
         Err(e) => return Err(Fail::new(Step::StateDir, id.to_bytes(), e)),
     };
@@ -233,7 +238,8 @@ pub fn read<'a>(root: &CStr, id: &'a CStr, space: &'a mut Space) -> Result<Recor
     let start = root_v.get(b"start").and_then(|v| v.u64()).ok_or(bad)?;
     let bundle = root_v.get(b"bundle").and_then(|v| v.str()).ok_or(bad)?;
     let cgroup = root_v.get(b"cgroup").and_then(|v| v.bytes()).unwrap_or(b"");
-    let mut r = Record { root: root_v, pid, start, bundle, cgroup, status: Status::Stopped };
+    let mnt = root_v.get(b"mntns").and_then(|v| v.u64()).unwrap_or(0);
+    let mut r = Record { root: root_v, pid, start, bundle, cgroup, mnt, status: Status::Stopped };
     r.status = status(root, id, &r);
     Ok(r)
 }
