@@ -393,11 +393,19 @@ pub fn mount_setattr(dir: Fd, path: &CStr, flags: i32, set: u64, clear: u64) -> 
     unsafe { syscall!(Sysno::mount_setattr, dir.0, path.as_ptr(), flags, attr.as_ptr(), 32) }.map(drop)
 }
 
-/// openat2 with RESOLVE_* flags.
+/// openat2 with RESOLVE_* flags; again on EAGAIN, which a scoped lookup through `..` returns
+/// when any mount or rename on the system raced with it.
 pub fn openat2(dir: Fd, path: &CStr, flags: i32, resolve: u64) -> Result<Fd> {
     let how: [u64; 3] = [flags as u64, 0, resolve];
-    // SAFETY: path is a live C string and how a live `struct open_how` of the size passed.
-    unsafe { syscall!(Sysno::openat2, dir.0, path.as_ptr(), how.as_ptr(), 24) }.map(|f| Fd(f as i32))
+    let mut tries = 0;
+    loop {
+        // SAFETY: path is a live C string and how a live `struct open_how` of the size passed.
+        let r = unsafe { syscall!(Sysno::openat2, dir.0, path.as_ptr(), how.as_ptr(), 24) }.map(|f| Fd(f as i32));
+        match r {
+            Err(Errno::EAGAIN) if tries < 10_000 => tries += 1,
+            r => return r,
+        }
+    }
 }
 
 /// Close (or, with CLOSE_RANGE_CLOEXEC, mark close-on-exec) every fd from `first` to `last`.
