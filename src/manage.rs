@@ -10,7 +10,6 @@ use crate::out::Buf;
 use crate::record::{self, Record};
 use crate::state::{self, PATH_MAX};
 use crate::sys::{self, Env, Errno, Fd};
-use core::ffi::CStr;
 
 /// The state directory and the caller's layer directory `n.name` in it.
 fn find<'a>(n: &Named, env: &Env, uid: u32, path: &'a mut Buf<PATH_MAX>) -> Result<(Fd, Fd), Error<'a>> {
@@ -233,13 +232,10 @@ pub fn list(n: &Named, env: &Env) -> i32 {
                 return EXIT_SANDBOX;
             }
         };
-        let mut off = 0;
-        while off + 19 <= got {
-            let reclen = u16::from_ne_bytes([ents[off + 16], ents[off + 17]]) as usize;
-            let end = (off + reclen).min(got);
-            let entry = CStr::from_bytes_until_nul(&ents[off + 19..end]).ok();
-            off += reclen.max(1);
-            let Some(name) = entry.filter(|e| valid_name(e.to_bytes())) else { continue };
+        for (name, _) in sys::dirents(&ents[..got]) {
+            if !valid_name(name.to_bytes()) {
+                continue;
+            }
             // Another user's (in a shared state directory), or not a directory: not shown.
             let Ok(dir) = state::open_layer(state, name, uid) else { continue };
             let kept = sys::openat(dir, c"keep", libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map(sys::close).is_ok();

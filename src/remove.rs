@@ -64,13 +64,7 @@ pub fn remove_tree(dir: Fd, name: &CStr) -> Result<(), Errno> {
             if n == 0 {
                 break;
             }
-            let mut off = 0;
-            while off + 19 <= n {
-                let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
-                let dtype = buf[off + 18];
-                let end = (off + reclen).min(n);
-                let Ok(entry) = CStr::from_bytes_until_nul(&buf[off + 19..end]) else { break };
-                off += reclen.max(1);
+            for (entry, dtype) in sys::dirents(&buf[..n]) {
                 let e = entry.to_bytes();
                 if e == b"." || e == b".." {
                     continue;

@@ -294,6 +294,30 @@ pub fn getdents(fd: Fd, buf: &mut [u8]) -> Result<usize> {
     unsafe { syscall!(Sysno::getdents64, fd.0, buf.as_mut_ptr(), buf.len()) }
 }
 
+/// The entries of a getdents64 buffer (the bytes it filled): each name with its d_type,
+/// up to the end or a malformed entry.
+pub fn dirents(buf: &[u8]) -> Dirents<'_> {
+    Dirents { buf, off: 0 }
+}
+
+pub struct Dirents<'a> {
+    buf: &'a [u8],
+    off: usize,
+}
+
+impl<'a> Iterator for Dirents<'a> {
+    type Item = (&'a CStr, u8);
+    fn next(&mut self) -> Option<(&'a CStr, u8)> {
+        let (b, at) = (self.buf, self.off);
+        // struct linux_dirent64: ino, off, reclen (at 16), type (at 18), then the name.
+        let head = b.get(at..at + 19)?;
+        let reclen = u16::from_ne_bytes([head[16], head[17]]) as usize;
+        self.off = at + reclen.max(1);
+        let name = CStr::from_bytes_until_nul(b.get(at + 19..(at + reclen).min(b.len()))?).ok()?;
+        Some((name, head[18]))
+    }
+}
+
 pub fn rewind(fd: Fd) -> Result<()> {
     // SAFETY: no pointers.
     unsafe { syscall!(Sysno::lseek, fd.0, 0, libc::SEEK_SET) }.map(drop)

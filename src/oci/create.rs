@@ -345,13 +345,11 @@ fn build(
     let _ = sys::wait4(made.first, 0);
     made.first = 0;
     let ended = Fail::usage(Step::Clone, b"", b"the container's process ended before it was ready");
+    // The namespace first: the start time read after it says it was the same process's.
+    let ns = mnt_ns(made.pid).map_err(|_| ended)?;
+    let mnt = mnt_ns_id(ns);
+    sys::close(ns);
     let start = record::start_time(made.pid).ok_or(ended)?;
-    let mnt = mnt_ns(made.pid).map(|ns| {
-        let id = mnt_ns_id(ns);
-        sys::close(ns);
-        id
-    });
-    let mnt = mnt.map_err(|_| ended)?;
     let mut rootfs = Buf::<PATH_MAX>::new();
     if spec.root.to_bytes().first() != Some(&b'/') {
         // The bundle's absolute path, as the engine gave it or from the working directory.
@@ -372,7 +370,7 @@ fn build(
         }
     }
     bundle_abs.push(bundle.to_bytes());
-    let rec = record::New { id: id.to_bytes(), pid: made.pid, start, bundle: bundle_abs.bytes(), rootfs: rootfs.bytes(), cgroup: made.cgroup.bytes(), mnt, annotations: spec.annotations };
+    let rec = record::New { id: id.to_bytes(), pid: made.pid, start, bundle: bundle_abs.bytes(), rootfs: rootfs.bytes(), cgroup: made.cgroup.bytes(), mnt, shared_pid: spec.namespace(libc::CLONE_NEWPID).is_none_or(|n| n.path.is_some()), annotations: spec.annotations };
     record::write(dir, &rec, b"state.json").map_err(|f| Fail { path: b"state.json", ..f })
 }
 
@@ -474,13 +472,8 @@ pub fn each_name(path: &CStr, f: &mut dyn FnMut(&[u8])) {
     let Ok(dir) = sys::openat(AT_FDCWD, path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) else { return };
     let mut d = [0u8; 8192];
     while let Ok(n @ 1..) = sys::getdents(dir, &mut d) {
-        let mut at = 0;
-        // struct linux_dirent64: ino, off, reclen (at 16), type, then the name from 19.
-        while at + 19 < n {
-            let reclen = u16::from_ne_bytes([d[at + 16], d[at + 17]]) as usize;
-            let name = &d[at + 19..(at + reclen).min(n)];
-            f(&name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())]);
-            at += reclen.max(1);
+        for (name, _) in sys::dirents(&d[..n]) {
+            f(name.to_bytes());
         }
     }
     sys::close(dir);
@@ -508,34 +501,31 @@ pub fn members(r: &Record, f: &mut dyn FnMut(i32)) {
     if cgroup_pids(r.cgroup, f) {
         return;
     }
-    let mut held = Fd(-1);
-    let mut want = (r.mnt, 0, 0);
+    let inode = |ns| sys::fstat(ns).map(|s| (s.dev, s.ino)).ok();
+    let mut held = None;
     if r.mnt == 0 {
-        let Some(p) = record::pidfd(r) else { return };
-        sys::close(p);
-        held = match mnt_ns(r.pid) {
-            // Still the recorded process after the open: the namespace is its.
-            Ok(ns) if record::start_time(r.pid) == Some(r.start) => ns,
-            Ok(ns) => {
-                sys::close(ns);
-                return;
-            }
-            Err(_) => return,
-        };
-        let Ok(st) = sys::fstat(held) else { return sys::close(held) };
-        want = (0, st.dev, st.ino);
+        let Ok(ns) = mnt_ns(r.pid) else { return };
+        let id = inode(ns);
+        // Still the recorded process after the open: the namespace is its.
+        if id.is_none() || record::start_time(r.pid) != Some(r.start) {
+            return sys::close(ns);
+        }
+        held = Some((ns, id));
     }
     each_name(c"/proc", &mut |name| {
         let Some(pid) = crate::cgroup::parse_u64(name) else { return };
         let Ok(ns) = mnt_ns(pid as i32) else { return };
-        let same = if want.0 != 0 { mnt_ns_id(ns) == want.0 } else { sys::fstat(ns).is_ok_and(|s| (0, s.dev, s.ino) == want) };
+        let same = match held {
+            None => mnt_ns_id(ns) == r.mnt,
+            Some((_, id)) => inode(ns) == id,
+        };
         sys::close(ns);
         if same {
             f(pid as i32);
         }
     });
-    if held.0 >= 0 {
-        sys::close(held);
+    if let Some((ns, _)) = held {
+        sys::close(ns);
     }
 }
 
@@ -609,8 +599,10 @@ pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
         let _ = freeze_file(r.cgroup, false);
     }
     // What is left of a stopped one too: without its own PID namespace, what its process
-    // started outlives it.
-    kill_members(&r);
+    // started outlives it (with one, the kernel kills the rest with the process).
+    if r.shared_pid || !r.cgroup.is_empty() {
+        kill_members(&r);
+    }
     if let Some(fd) = record::pidfd(&r) {
         let _ = sys::pidfd_send_signal(fd, libc::SIGKILL);
         let mut p = [libc::pollfd { fd: fd.0, events: libc::POLLIN, revents: 0 }];

@@ -142,6 +142,8 @@ pub struct New<'a> {
     /// The container's mount namespace's ID (NS_GET_MNTNS_ID, never reused; 0 where the
     /// kernel has none): its own, so the processes in it are the container's.
     pub mnt: u64,
+    /// No PID namespace of its own: what its process starts may outlive it.
+    pub shared_pid: bool,
     pub annotations: Option<Val<'a>>,
 }
 
@@ -160,6 +162,9 @@ pub fn write<'a>(dir: Fd, r: &New, path: &'a [u8]) -> Result<(), Fail<'a>> {
     b.push(b",\"start\":").push_u64(r.start).push(b",\"cgroup\":");
     json_str(&mut b, r.cgroup);
     b.push(b",\"mntns\":").push_u64(r.mnt);
+    if r.shared_pid {
+        b.push(b",\"sharedpid\":true");
+    }
     b.push(b"}");
     if b.overflowed() {
         return Err(Fail::new(Step::StateDir, path, Errno::E2BIG));
@@ -201,6 +206,7 @@ pub struct Record<'a> {
     pub bundle: &'a CStr,
     pub cgroup: &'a [u8],
     pub mnt: u64,
+    pub shared_pid: bool,
     pub status: Status,
 }
 
@@ -239,7 +245,8 @@ pub fn read<'a>(root: &CStr, id: &'a CStr, space: &'a mut Space) -> Result<Recor
     let bundle = root_v.get(b"bundle").and_then(|v| v.str()).ok_or(bad)?;
     let cgroup = root_v.get(b"cgroup").and_then(|v| v.bytes()).unwrap_or(b"");
     let mnt = root_v.get(b"mntns").and_then(|v| v.u64()).unwrap_or(0);
-    let mut r = Record { root: root_v, pid, start, bundle, cgroup, mnt, status: Status::Stopped };
+    let shared_pid = root_v.get(b"sharedpid").is_some();
+    let mut r = Record { root: root_v, pid, start, bundle, cgroup, mnt, shared_pid, status: Status::Stopped };
     r.status = status(root, id, &r);
     Ok(r)
 }
