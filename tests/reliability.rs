@@ -235,8 +235,13 @@ fn kept_layer_survives_crash_contention_and_rejection() {
     // it still runs (it did not wait for the name).
     let mut first = f.start(&n, &["--keep"], &["sh", "-c", "echo r > /r; exec sleep \"$0\"", &m]);
     let rfile = f.upper(&n).join("r");
-    wait_for_event("the first run to write /r and run its sleep", || {
-        rfile.exists() && procs_with_arg(&m).len() >= 3
+    // Its record too: the outer process writes it when PID 1 is ready, which a loaded machine
+    // may let come after the command's first write.
+    let (record, outer) = (layer.join("record"), format!("outer={}\0", first.pid()));
+    wait_for_event("the first run to write /r, run its sleep and record itself", || {
+        rfile.exists()
+            && procs_with_arg(&m).len() >= 3
+            && fs::read(&record).is_ok_and(|r| r.windows(outer.len()).any(|w| w == outer.as_bytes()))
     });
     let before = tree(&layer);
     let contenders: [&[&str]; 4] = [&[], &["--keep"], &["--cwd", "/no/such"], &["--env", "A=1"]];
