@@ -786,3 +786,31 @@ fn no_descriptor_of_the_runtime_reaches_the_containers_execve() {
     assert!(seen.contains("cannot execute"), "{seen}");
     o.finish();
 }
+
+/// A privileged container's config (podman --privileged) lists every device node of the host,
+/// and pods list many mounts: 400 devices and 100 mounts are made, not refused.
+#[test]
+fn as_many_devices_and_mounts_as_a_privileged_container_lists() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-many");
+    let devices: Vec<String> = (0..400)
+        .map(|i| format!(r#"{{"path":"/dev/many/null{i}","type":"c","major":1,"minor":3,"fileMode":438}}"#))
+        .collect();
+    let mounts: Vec<String> = (0..100)
+        .map(|i| format!(r#"{{"destination":"/tmp/m{i}","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}}"#))
+        .collect();
+    let script = "ls /dev/many | wc -l; echo x > /dev/many/null399 && echo null399-ok; grep -c ' /tmp/m' /proc/self/mountinfo";
+    let text = config(IMAGE, &["sh", "-c", script], "", &format!(r#""devices":[{}],"#, devices.join(",")), "")
+        .replace(r#"{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}"#,
+                 &format!(r#"{{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}},{}"#, mounts.join(",")));
+    o.write_config(&text);
+    let out = o.f.path("c.out");
+    let pid = o.create("many", &out);
+    assert_eq!(o.run(&["start", "many"]).code, 0);
+    assert_eq!(wait_pid(pid), 0, "{}", fs::read_to_string(out.with_extension("err")).unwrap());
+    assert_eq!(fs::read_to_string(&out).unwrap(), "400\nnull399-ok\n100\n");
+    assert_eq!(o.run(&["delete", "many"]).code, 0);
+    o.finish();
+}

@@ -8,13 +8,13 @@ use core::ffi::CStr;
 
 pub const MAX_ARGS: usize = 256;
 pub const MAX_ENV: usize = 512;
-pub const MAX_MOUNTS: usize = 64;
+pub const MAX_MOUNTS: usize = 128;
 pub const MAX_PATHS: usize = 64;
 pub const MAX_MAPS: usize = 8;
 pub const MAX_GROUPS: usize = 32;
 pub const MAX_RLIMITS: usize = 16;
 pub const MAX_SYSCTL: usize = 32;
-pub const MAX_DEVICES: usize = 64;
+pub const MAX_DEVICES: usize = 1024;
 
 /// A refusal: the field (a JSON path) and why.
 #[derive(Clone, Copy, Debug)]
