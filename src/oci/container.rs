@@ -115,7 +115,8 @@ pub fn wait_ready(ours: Fd, sock: Fd, console: Option<&'static CStr>, pid: &mut 
     let mut ready = false;
     loop {
         let r = match recv(ours, buf) {
-            Some(Msg::Maps) => maps().map(|()| send(ours, GO, None, 0)),
+            // A failure is told too: the process waits for a word either way.
+            Some(Msg::Maps) => maps().map(|()| send(ours, GO, None, 0)).inspect_err(|f| send(ours, FAIL, Some(f), 0)),
             // The new process may be ready before the first one told its pid.
             Some(Msg::Pid(p)) => {
                 *pid = p;
@@ -225,12 +226,21 @@ pub fn first(job: &Job) -> ! {
     }
     let new = |flag: i32| job.fresh && job.spec.namespace(flag).is_some_and(|n| n.path.is_none());
     if new(libc::CLONE_NEWUSER) {
+        let unprivileged = sys::geteuid() != 0 || in_user_namespace();
         if let Err(e) = sys::unshare(libc::CLONE_NEWUSER) {
             fail(chan, &Fail::new(Step::Clone, b"user", e));
         }
+        // A runtime without privileges (not root, or root of a user namespace) may write the
+        // maps of a process of its own only while that process is dumpable (its /proc files are
+        // root's otherwise): for that moment alone, before anything of the container runs.
+        if unprivileged {
+            let _ = sys::prctl(libc::PR_SET_DUMPABLE, 1);
+        }
         send(chan, MAPS, None, 0);
         let mut buf = [0u8; MSG_MAX];
-        if !matches!(recv(chan, &mut buf), Some(Msg::Go)) {
+        let go = matches!(recv(chan, &mut buf), Some(Msg::Go));
+        let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
+        if !go {
             sys::exit(1);
         }
         if let Err(e) = sys::setresgid(0).and_then(|()| sys::setresuid(0)) {

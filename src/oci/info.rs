@@ -104,19 +104,44 @@ pub fn features() -> Done<'static> {
 const SPEC: &[u8] = br#"{"ociVersion":"1.0.2","process":{"terminal":true,"user":{"uid":0,"gid":0},"args":["sh"],"env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","TERM=xterm"],"cwd":"/","capabilities":{"bounding":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"effective":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"permitted":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"ambient":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"]},"rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}],"noNewPrivileges":true},"root":{"path":"rootfs","readonly":true},"hostname":"sandbox","mounts":[{"destination":"/proc","type":"proc","source":"proc"},{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]},{"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]},{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid","noexec","nodev"]},{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]},{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}],"linux":{"resources":{"devices":[{"allow":false,"access":"rwm"}]},"namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"cgroup"}],"maskedPaths":["/proc/acpi","/proc/asound","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/sys/firmware","/proc/scsi"],"readonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}}
 "#;
 
-/// Write a default config.json into the bundle (the working directory, or --bundle).
+/// Write a default config.json into the bundle (the working directory, or --bundle); with
+/// --rootless, runc's form for a user without privileges: a user namespace mapping root to
+/// the caller, the host's network, /sys bound from the host, devpts without gid=5.
 pub fn spec(o: &mut Opts) -> Done<'static> {
-    let mut bundle = c".";
-    each_option(o, &[(b"bundle", VALUE), (b"b", VALUE), (b"rootless", IGNORED)], &mut |_, v| {
-        bundle = v;
+    let (mut bundle, mut rootless) = (c".", false);
+    each_option(o, &[(b"bundle", VALUE), (b"b", VALUE), (b"rootless", 2)], &mut |i, v| {
+        match i {
+            2 => rootless = true,
+            _ => bundle = v,
+        }
         Ok(())
     })?;
+    let mut text = Buf::<4096>::new();
+    let mut rest = SPEC;
+    let mut ids = Buf::<160>::new();
+    ids.push(br#""uidMappings":[{"containerID":0,"hostID":"#).push_u64(sys::geteuid() as u64)
+        .push(br#","size":1}],"gidMappings":[{"containerID":0,"hostID":"#).push_u64(sys::getegid() as u64)
+        .push(br#","size":1}],"namespaces":"#);
+    // In the order they come in the text.
+    let edits: [(&[u8], &[u8]); 4] = [
+        (br#","gid=5""#, b""),
+        (br#""type":"sysfs","source":"sysfs","options":["#, br#""type":"none","source":"/sys","options":["rbind","#),
+        (br#""namespaces":"#, ids.bytes()),
+        (br#"{"type":"network"}"#, br#"{"type":"user"}"#),
+    ];
+    for (from, to) in edits.iter().filter(|_| rootless) {
+        if let Some(at) = rest.windows(from.len()).position(|w| w == *from) {
+            text.push(&rest[..at]).push(to);
+            rest = &rest[at + from.len()..];
+        }
+    }
+    text.push(rest);
     let e = |errno| Fail::new(Step::Config, bundle.to_bytes(), errno);
     let dir = sys::openat(AT_FDCWD, bundle, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(e)?;
     let f = sys::openat(dir, c"config.json", libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o644);
     sys::close(dir);
     let f = f.map_err(e)?;
-    let r = sys::write_all(f, SPEC);
+    let r = sys::write_all(f, text.bytes());
     sys::close(f);
     r.map_err(e)?;
     Ok(0)

@@ -10,6 +10,7 @@
 //!   confine    the process's seccomp profile
 //!   exec       a new process in a running container
 //!   info       ps, pause, resume, list, features, spec
+//!   run        create, start, wait and delete in one
 
 mod config;
 mod confine;
@@ -19,6 +20,7 @@ mod exec;
 mod info;
 mod json;
 mod record;
+mod run;
 
 use crate::out::Buf;
 use crate::sys::{self, Args, Errno, Fd, AT_FDCWD};
@@ -431,7 +433,7 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         return 1;
     };
     let cmd = cmd.to_bytes();
-    const COMMANDS: [&[u8]; 12] = [b"create", b"start", b"state", b"kill", b"delete", b"exec", b"ps", b"pause", b"resume", b"list", b"features", b"spec"];
+    const COMMANDS: [&[u8]; 13] = [b"create", b"start", b"state", b"kill", b"delete", b"exec", b"ps", b"pause", b"resume", b"list", b"features", b"spec", b"run"];
     let r = match COMMANDS.iter().position(|c| *c == cmd) {
         Some(0) => create::create(&g, &mut o, &args, &env),
         Some(1) => create::start(&g, &mut o),
@@ -443,7 +445,8 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         Some(n @ (7 | 8)) => info::freeze(&g, &mut o, n == 7),
         Some(9) => info::list(&g, &mut o),
         Some(10) => info::features(),
-        Some(_) => info::spec(&mut o),
+        Some(11) => info::spec(&mut o),
+        Some(_) => run::run(&g, &mut o, &args, &env),
         None => Err(Fail::usage(Step::Usage, cmd, b"unknown command (see sandbox-oci --help)")),
     };
     match r {
