@@ -464,6 +464,7 @@ fn copy_up(from: Fd, to: Fd, name: &CStr, depth: u32, at: &mut Buf<PATH_MAX>) ->
 
 /// One mount of config.json; on failure `at` (the destination) may name the entry of it that
 /// failed.
+#[inline(never)] // smaller than inlined in `build`
 fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MAX>) -> Result<(), Errno> {
     if m.is_bind() {
         return bind(root, bundle, m);
