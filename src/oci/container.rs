@@ -523,9 +523,10 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
     }
     if r.is_ok() && copy {
         // "." of `dst` is the image's directory, not the tmpfs on it; the tmpfs is found again
-        // from the root.
+        // from the root (on another device than `dst`, or nothing is copied).
         r = resolve(root, dest, true, false).and_then(|to| {
-            let r = copy_up(dst, to, c".", 33, at);
+            let dev = |f| sys::fstat(f).map(|s| s.dev).ok();
+            let r = if dev(to) != dev(dst) { copy_up(dst, to, c".", 33, at) } else { Err(Errno::EXDEV) };
             sys::close(to);
             r
         });
