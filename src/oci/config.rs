@@ -415,6 +415,10 @@ pub enum Opt {
     Refused,
 }
 
+/// tmpcopyup: a flag of ours among the MS_* ones, never passed to mount(2). A tmpfs starts with
+/// the files the image has at its destination (container.rs).
+pub const COPY_UP: u64 = 1 << 32;
+
 pub fn mount_option(o: &[u8]) -> Opt {
     use libc::*;
     const FLAGS: [(&[u8], u64); 12] = [
@@ -465,8 +469,9 @@ pub fn mount_option(o: &[u8]) -> Opt {
     match o {
         b"bind" => Opt::Set(MS_BIND),
         b"rbind" => Opt::Set(MS_BIND | MS_REC),
-        // tmpcopyup (copy the image's files into a tmpfs) is not done: the tmpfs starts empty.
-        b"tmpcopyup" | b"notmpcopyup" | b"defaults" | b"" => Opt::Ignore,
+        b"tmpcopyup" => Opt::Set(COPY_UP),
+        b"notmpcopyup" => Opt::Clear(COPY_UP),
+        b"defaults" | b"" => Opt::Ignore,
         b"idmap" | b"ridmap" => Opt::Refused,
         _ if o.starts_with(b"idmap=") || o.starts_with(b"x-") => Opt::Refused,
         _ => Opt::Data,
