@@ -988,3 +988,82 @@ fn tmpcopyup_too_large_or_too_deep_fails_create() {
     assert!(deep.is_dir() && fs::read_dir(&deep).unwrap().count() == 0);
     o.finish();
 }
+
+/// `run`: create, start, wait with the caller's signals passed on, delete; the process's
+/// status returned and nothing left under --root. `run -d` leaves it running; `run` of a
+/// terminal container relays the caller's terminal.
+#[test]
+fn run_waits_passes_signals_and_deletes() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::with("oci-run", &["sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; sleep 1000 & wait"]);
+    let out = o.f.path("run.out");
+    let mut c = o.cmd(&["run", "--bundle", o.bundle(), "r1"]);
+    c.stdin(Stdio::null()).stdout(fs::File::create(&out).unwrap()).stderr(fs::File::create(out.with_extension("err")).unwrap());
+    let running = start_cmd(c, None);
+    wait_for_event("the container's first words", || fs::read_to_string(&out).unwrap_or_default().contains("ready"));
+    assert_eq!(o.status("r1"), "running");
+    signal(running.pid(), libc::SIGTERM);
+    let r = running.wait_for(TIMEOUT);
+    assert_eq!(r.code, 7, "{}", fs::read_to_string(out.with_extension("err")).unwrap());
+    assert_eq!(fs::read_to_string(&out).unwrap(), "ready\ngot-term\n");
+    assert_eq!(listing(&o.root), Vec::<String>::new(), "run left its state");
+
+    // Detached: the container runs on, to be killed and deleted.
+    let r = o.run(&["run", "-d", "--bundle", o.bundle(), "r2"]);
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert_eq!(o.status("r2"), "running");
+    assert_eq!(o.run(&["kill", "r2", "KILL"]).code, 0);
+    wait_for_event("r2 to stop", || o.status("r2") == "stopped");
+    assert_eq!(o.run(&["delete", "r2"]).code, 0);
+
+    // A terminal: the caller's (script's) is relayed to the container's own.
+    o.write_config(&config(IMAGE, &["sh", "-c", "read l; echo got-$l; tty; exit 5"], r#""terminal":true,"#, "", ""));
+    let line = format!("{} --root {} run --bundle {} r3", runtime().display(), o.root.display(), o.bundle());
+    let mut c = Command::new("script");
+    c.args(["-qec", &line, "/dev/null"]);
+    let r = run_cmd(c, b"word\n");
+    assert_eq!(r.code, 5, "{r:#?}");
+    assert!(r.stdout.contains("got-word") && r.stdout.contains("/dev/pts/0"), "{r:#?}");
+    assert_eq!(listing(&o.root), Vec::<String>::new(), "run left its state");
+    o.finish();
+}
+
+/// A user without privileges: `spec --rootless` and `run` give a container whose root is the
+/// user (a user namespace of one id), with nothing left behind.
+#[test]
+fn run_by_a_user_without_privileges() {
+    use std::os::unix::fs::PermissionsExt;
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-rootless");
+    fs::set_permissions(&o.f.dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let state = o.f.path("nobody-state");
+    fs::create_dir(&state).unwrap();
+    for d in [&state, &o.bundle] {
+        assert!(Command::new("chown").arg("65534:65534").arg(d).status().unwrap().success());
+    }
+    let as_nobody = |args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]).arg(runtime());
+        c.arg("--root").arg(&state).args(args).current_dir(&o.bundle).env_remove("XDG_RUNTIME_DIR");
+        run_cmd(c, b"")
+    };
+    let r = as_nobody(&["spec", "--rootless"]);
+    assert_eq!(r.code, 0, "{r:#?}");
+    let text = fs::read_to_string(o.bundle.join("config.json")).unwrap();
+    assert!(text.contains(r#""uidMappings":[{"containerID":0,"hostID":65534,"size":1}]"#), "{text}");
+    let text = text
+        .replace(r#""terminal":true"#, r#""terminal":false"#)
+        .replace(r#""path":"rootfs""#, &format!(r#""path":"{IMAGE}""#))
+        .replace(r#""args":["sh"]"#, r#""args":["sh","-c","id -u; cat /proc/self/uid_map; exit 9"]"#);
+    fs::write(o.bundle.join("config.json"), text).unwrap();
+    let r = as_nobody(&["run", "n1"]);
+    assert_eq!(r.code, 9, "{r:#?}");
+    let map: Vec<&str> = r.stdout.split_whitespace().collect();
+    assert_eq!(map, ["0", "0", "65534", "1"], "{r:#?}");
+    assert_eq!(listing(&state), Vec::<String>::new(), "run left its state");
+    o.finish();
+}

@@ -205,6 +205,8 @@ pub fn first(job: &Job) -> ! {
     for fd in job.leave {
         sys::close(fd);
     }
+    // No signal blocked for the container's process (run and exec block theirs to pass them on).
+    let _ = sys::sigprocmask(libc::SIG_SETMASK, sys::SigSet(0));
     if job.procs.0 >= 0 {
         if let Err(e) = sys::write(job.procs, b"0") {
             fail(chan, &Fail::new(Step::Cgroup, b"cgroup.procs", e));

@@ -287,7 +287,6 @@ const FORWARDED: sys::SigSet = sys::SigSet::of(&[
 /// The new process, in the container's namespaces: its terminal, limits, the command looked
 /// up, then (ready) its confinement and execve.
 fn child(job: &Job) -> Fail<'static> {
-    let _ = sys::sigprocmask(libc::SIG_UNBLOCK, FORWARDED);
     match prepare(job.process, job.chan) {
         Ok(path) => {
             send(job.chan, READY, None, 0);
