@@ -509,16 +509,20 @@ fn exec_waits_or_detaches_in_the_containers_namespaces() {
     }
     let ps = o.run(&["ps", "--format", "json", "e1"]);
     assert!(ps.stdout.contains(&xpid.to_string()) && ps.stdout.contains(&pid.to_string()), "{ps:#?}");
-    // A waiting exec passes a signal on to its process.
-    let wout = o.f.path("w.out");
-    let mut c = o.cmd(&["exec", "e1", "sh", "-c", "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.1; done"]);
-    c.stdin(Stdio::null()).stdout(fs::File::create(&wout).unwrap()).stderr(Stdio::null());
-    let w = start_cmd(c, None);
-    wait_for_event("the exec'd shell to be ready", || fs::read_to_string(&wout).unwrap_or_default().contains("ready"));
-    w.signal(SIGTERM);
-    let r = w.wait_for(TIMEOUT);
-    assert_eq!(r.code, 9, "{r:#?}");
-    assert!(fs::read_to_string(&wout).unwrap().contains("got-term"));
+    // A waiting exec passes the signals it gets on to its process, any of them, which starts
+    // with none blocked.
+    for (sig, name) in [(SIGTERM, "TERM"), (libc::SIGALRM, "ALRM"), (libc::SIGPWR, "PWR")] {
+        let wout = o.f.path(&format!("w-{name}.out"));
+        let script = format!("trap 'echo got-{name}; exit 9' {name}; grep SigBlk /proc/self/status; echo ready; while :; do sleep 0.1; done");
+        let mut c = o.cmd(&["exec", "e1", "sh", "-c", &script]);
+        c.stdin(Stdio::null()).stdout(fs::File::create(&wout).unwrap()).stderr(Stdio::null());
+        let w = start_cmd(c, None);
+        wait_for_event("the exec'd shell to be ready", || fs::read_to_string(&wout).unwrap_or_default().contains("ready"));
+        w.signal(sig);
+        let r = w.wait_for(TIMEOUT);
+        assert_eq!(r.code, 9, "{name}: {r:#?}");
+        assert_eq!(fs::read_to_string(&wout).unwrap(), format!("SigBlk:\t0000000000000000\nready\ngot-{name}\n"));
+    }
     let missing = o.run(&["exec", "e1", "no-such-command"]);
     assert_eq!(missing.stderr.lines().count(), 1, "{missing:#?}");
     assert!(missing.stderr.contains("no-such-command") && missing.code != 0, "{missing:#?}");
