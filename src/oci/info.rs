@@ -3,6 +3,7 @@
 use super::create::{self, each_name, freeze_file};
 use super::record::{self, Status};
 use super::{each_option, take_id, Done, Fail, Global, Opts, Step, IGNORED, VALUE};
+use crate::error::push_text;
 use crate::out::Buf;
 use crate::sys::{self, Errno, Fd, AT_FDCWD};
 
@@ -83,26 +84,17 @@ pub fn list(g: &Global, o: &mut Opts) -> Done<'static> {
     Ok(0)
 }
 
-/// What this runtime supports, in runc 1.1's form.
-const FEATURES: &[u8] = br#"{"ociVersionMin":"1.0.0","ociVersionMax":"1.0.2","hooks":[],"mountOptions":["async","atime","bind","defaults","dev","diratime","dirsync","exec","mand","noatime","nodev","nodiratime","noexec","nomand","norelatime","nostrictatime","nosuid","private","rbind","relatime","remount","ro","rprivate","rshared","rslave","runbindable","rw","shared","slave","strictatime","suid","sync","unbindable","tmpcopyup"],"linux":{"namespaces":["cgroup","ipc","mount","network","pid","user","uts","time"],"capabilities":["#;
-/// After the capabilities (caps::NAMES, each as CAP_NAME).
-const FEATURES_END: &[u8] = br#"],"cgroup":{"v1":false,"v2":true,"systemd":false,"systemdUser":false},"seccomp":{"enabled":true,"actions":["SCMP_ACT_ALLOW","SCMP_ACT_ERRNO","SCMP_ACT_KILL","SCMP_ACT_KILL_PROCESS","SCMP_ACT_KILL_THREAD","SCMP_ACT_LOG","SCMP_ACT_TRACE","SCMP_ACT_TRAP"],"operators":["SCMP_CMP_EQ","SCMP_CMP_GE","SCMP_CMP_GT","SCMP_CMP_LE","SCMP_CMP_LT","SCMP_CMP_MASKED_EQ","SCMP_CMP_NE"],"archs":["SCMP_ARCH_X86_64"]},"apparmor":{"enabled":true},"selinux":{"enabled":false}},"annotations":{"org.opencontainers.runc.checkpoint.enabled":"false","io.github.sandbox.runtime":"sandbox-oci"}}
-"#;
-
+/// What this runtime supports, in runc 1.1's form (src/texts.rs).
 pub fn features() -> Done<'static> {
     let mut b = Buf::<4096>::new();
-    b.push(FEATURES);
+    push_text(&mut b, super::FEATURES);
     for (i, n) in crate::caps::NAMES.iter().enumerate() {
         b.push(if i > 0 { b",\"CAP_" } else { b"\"CAP_" }).push(n).push(b"\"");
     }
-    b.push(FEATURES_END);
+    push_text(&mut b, super::FEATURES_END);
     let _ = sys::write_all(Fd(1), b.bytes());
     Ok(0)
 }
-
-/// runc's default config.json: busybox's sh on a terminal, rootfs beside it.
-const SPEC: &[u8] = br#"{"ociVersion":"1.0.2","process":{"terminal":true,"user":{"uid":0,"gid":0},"args":["sh"],"env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","TERM=xterm"],"cwd":"/","capabilities":{"bounding":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"effective":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"permitted":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"ambient":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"]},"rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}],"noNewPrivileges":true},"root":{"path":"rootfs","readonly":true},"hostname":"sandbox","mounts":[{"destination":"/proc","type":"proc","source":"proc"},{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]},{"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]},{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid","noexec","nodev"]},{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]},{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}],"linux":{"resources":{"devices":[{"allow":false,"access":"rwm"}]},"namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"cgroup"}],"maskedPaths":["/proc/acpi","/proc/asound","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/sys/firmware","/proc/scsi"],"readonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}}
-"#;
 
 /// Write a default config.json into the bundle (the working directory, or --bundle).
 pub fn spec(o: &mut Opts) -> Done<'static> {
@@ -116,7 +108,10 @@ pub fn spec(o: &mut Opts) -> Done<'static> {
     let f = sys::openat(dir, c"config.json", libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o644);
     sys::close(dir);
     let f = f.map_err(e)?;
-    let r = sys::write_all(f, SPEC);
+    // runc's default config.json (src/texts.rs): busybox's sh on a terminal, rootfs beside it.
+    let mut text = Buf::<4096>::new();
+    push_text(&mut text, super::SPEC);
+    let r = sys::write_all(f, text.bytes());
     sys::close(f);
     r.map_err(e)?;
     Ok(0)
