@@ -51,7 +51,7 @@ fn main() {
 // The help, the steps' texts and the hints (src/texts.rs), then the OS reasons (the errno texts
 // of the syscalls crate: errnos 1 to 133, then 512 to 531; "" where it has none), as one table,
 // NUL between texts, compressed by byte pairs: the pair of symbols that recurs most becomes a new
-// symbol (0x80 up), again and again. texts.bin holds the texts, pairs.bin the two symbols of each
+// symbol (a byte no text holds), again and again. texts.bin holds the texts, pairs.bin the two symbols of each
 // new one, text_at.rs where the parts after the CLI's start.
 fn texts() {
     let errno = |n: i32| syscalls::Errno::new(n).description().unwrap_or("");
@@ -70,8 +70,11 @@ fn texts() {
         }
         seq.extend_from_slice(t.as_bytes());
     }
-    let mut pairs: Vec<[u8; 2]> = Vec::new();
-    while pairs.len() < 128 {
+    // The new symbols: 0x80 to 0xff, then the control characters no text holds. pairs.bin has
+    // the pair of symbol c at c ^ 0x80 ([0, 0] for a byte that stands for itself).
+    let syms: Vec<u8> = (0x80..=0xff).chain((1..0x20).filter(|c| !seq.contains(c))).collect();
+    let mut pairs = vec![[0u8; 2]; 0xa0];
+    for &sym in &syms {
         let mut count = std::collections::HashMap::new();
         for w in seq.windows(2) {
             if w[0] != 0 && w[1] != 0 {
@@ -83,8 +86,7 @@ fn texts() {
         if n < 4 {
             break;
         }
-        let sym = 0x80 + pairs.len() as u8;
-        pairs.push(best);
+        pairs[(sym ^ 0x80) as usize] = best;
         let mut out = Vec::with_capacity(seq.len());
         let mut i = 0;
         while i < seq.len() {
@@ -100,12 +102,12 @@ fn texts() {
     }
     // Check: every text comes back as it was.
     fn expand(pairs: &[[u8; 2]], c: u8, out: &mut Vec<u8>) {
-        if c < 0x80 {
-            out.push(c);
-        } else {
-            let [a, b] = pairs[c as usize - 0x80];
-            expand(pairs, a, out);
-            expand(pairs, b, out);
+        match pairs.get((c ^ 0x80) as usize) {
+            Some(&[a, b]) if a != 0 => {
+                expand(pairs, a, out);
+                expand(pairs, b, out);
+            }
+            _ => out.push(c),
         }
     }
     for (i, t) in seq.split(|&c| c == 0).enumerate() {
@@ -118,6 +120,9 @@ fn texts() {
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let dir = std::path::Path::new(&out);
     std::fs::write(dir.join("texts.bin"), &seq).expect("write the texts");
+    while pairs.last() == Some(&[0, 0]) {
+        pairs.pop();
+    }
     std::fs::write(dir.join("pairs.bin"), pairs.concat()).expect("write the pairs");
     std::fs::write(
         dir.join("text_at.rs"),

@@ -105,7 +105,8 @@ impl Step {
 }
 
 /// The texts (src/texts.rs, compressed by build.rs): the help, then what each step is, then the
-/// hints, NUL between them; each byte from 0x80 up stands for the two of `PAIRS` at 2 * (b - 0x80).
+/// hints, NUL between them; a byte b stands for the two of `PAIRS` at 2 * (b ^ 0x80) where
+/// those are there and not 0 (from 0x80 up, and control characters other than newline).
 static TEXTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/texts.bin"));
 static PAIRS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pairs.bin"));
 pub const HELP: usize = 0;
@@ -145,8 +146,8 @@ pub fn push_reason(b: &mut Bytes<[u8]>, errno: i32) {
 }
 
 fn expand(b: &mut Bytes<[u8]>, c: u8) {
-    match PAIRS.get((2 * c as usize).wrapping_sub(0x100)..) {
-        Some([x, y, ..]) => {
+    match PAIRS.get(2 * (c ^ 0x80) as usize..) {
+        Some([x, y, ..]) if *x != 0 => {
             expand(b, *x);
             expand(b, *y);
         }
