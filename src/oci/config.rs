@@ -417,59 +417,58 @@ pub enum Opt {
 
 pub fn mount_option(o: &[u8]) -> Opt {
     use libc::*;
-    const FLAGS: [(&[u8], u64); 12] = [
-        (b"ro", MS_RDONLY),
-        (b"nosuid", MS_NOSUID),
-        (b"nodev", MS_NODEV),
-        (b"noexec", MS_NOEXEC),
-        (b"sync", MS_SYNCHRONOUS),
-        (b"dirsync", MS_DIRSYNC),
-        (b"mand", MS_MANDLOCK),
-        (b"noatime", MS_NOATIME),
-        (b"nodiratime", MS_NODIRATIME),
-        (b"relatime", MS_RELATIME),
-        (b"strictatime", MS_STRICTATIME),
-        (b"remount", MS_REMOUNT),
+    // The options that set flags, then those that clear them, then the propagations, then those
+    // that change nothing here, then idmapped mounts; BITS has the flags of the first three.
+    // tmpcopyup (copy the image's files into a tmpfs) is not done: the tmpfs starts empty.
+    const NAMES: &[u8] = b"ro nosuid nodev noexec sync dirsync mand noatime nodiratime relatime strictatime remount bind rbind \
+        rw suid dev exec async nomand atime diratime norelatime nostrictatime \
+        private rprivate shared rshared slave rslave unbindable runbindable \
+        tmpcopyup notmpcopyup defaults idmap ridmap";
+    const BITS: [u32; 32] = [
+        MS_RDONLY as u32,
+        MS_NOSUID as u32,
+        MS_NODEV as u32,
+        MS_NOEXEC as u32,
+        MS_SYNCHRONOUS as u32,
+        MS_DIRSYNC as u32,
+        MS_MANDLOCK as u32,
+        MS_NOATIME as u32,
+        MS_NODIRATIME as u32,
+        MS_RELATIME as u32,
+        MS_STRICTATIME as u32,
+        MS_REMOUNT as u32,
+        MS_BIND as u32,
+        (MS_BIND | MS_REC) as u32,
+        MS_RDONLY as u32,
+        MS_NOSUID as u32,
+        MS_NODEV as u32,
+        MS_NOEXEC as u32,
+        MS_SYNCHRONOUS as u32,
+        MS_MANDLOCK as u32,
+        MS_NOATIME as u32,
+        MS_NODIRATIME as u32,
+        MS_RELATIME as u32,
+        MS_STRICTATIME as u32,
+        MS_PRIVATE as u32,
+        (MS_PRIVATE | MS_REC) as u32,
+        MS_SHARED as u32,
+        (MS_SHARED | MS_REC) as u32,
+        MS_SLAVE as u32,
+        (MS_SLAVE | MS_REC) as u32,
+        MS_UNBINDABLE as u32,
+        (MS_UNBINDABLE | MS_REC) as u32,
     ];
-    const CLEARS: [(&[u8], u64); 10] = [
-        (b"rw", MS_RDONLY),
-        (b"suid", MS_NOSUID),
-        (b"dev", MS_NODEV),
-        (b"exec", MS_NOEXEC),
-        (b"async", MS_SYNCHRONOUS),
-        (b"nomand", MS_MANDLOCK),
-        (b"atime", MS_NOATIME),
-        (b"diratime", MS_NODIRATIME),
-        (b"norelatime", MS_RELATIME),
-        (b"nostrictatime", MS_STRICTATIME),
-    ];
-    const PROP: [(&[u8], u64); 8] = [
-        (b"private", MS_PRIVATE),
-        (b"rprivate", MS_PRIVATE | MS_REC),
-        (b"shared", MS_SHARED),
-        (b"rshared", MS_SHARED | MS_REC),
-        (b"slave", MS_SLAVE),
-        (b"rslave", MS_SLAVE | MS_REC),
-        (b"unbindable", MS_UNBINDABLE),
-        (b"runbindable", MS_UNBINDABLE | MS_REC),
-    ];
-    if let Some(&(_, f)) = FLAGS.iter().find(|(n, _)| *n == o) {
-        return Opt::Set(f);
-    }
-    if let Some(&(_, f)) = CLEARS.iter().find(|(n, _)| *n == o) {
-        return Opt::Clear(f);
-    }
-    if let Some(&(_, f)) = PROP.iter().find(|(n, _)| *n == o) {
-        return Opt::Propagation(f);
-    }
-    match o {
-        b"bind" => Opt::Set(MS_BIND),
-        b"rbind" => Opt::Set(MS_BIND | MS_REC),
-        // tmpcopyup (copy the image's files into a tmpfs) is not done: the tmpfs starts empty.
-        b"tmpcopyup" | b"notmpcopyup" | b"defaults" | b"" => Opt::Ignore,
-        b"idmap" | b"ridmap" => Opt::Refused,
-        _ if o.starts_with(b"idmap=") || o.starts_with(b"x-") => Opt::Refused,
-        _ => Opt::Data,
+    let i = super::word_at(NAMES, o);
+    let bits = i.and_then(|i| BITS.get(i)).map_or(0, |&b| b as u64);
+    match i {
+        Some(0..=13) => Opt::Set(bits),
+        Some(14..=23) => Opt::Clear(bits),
+        Some(24..=31) => Opt::Propagation(bits),
+        Some(32..=34) => Opt::Ignore,
+        Some(_) => Opt::Refused,
+        None if o.is_empty() => Opt::Ignore,
+        None if o.starts_with(b"idmap=") || o.starts_with(b"x-") => Opt::Refused,
+        None => Opt::Data,
     }
 }
 
@@ -818,6 +817,36 @@ mod tests {
             assert_eq!(s.sysctl()[0].0.to_bytes(), b"net.ipv4.ip_forward");
             assert!(s.annotations.is_some());
         });
+    }
+
+    #[test]
+    fn mount_options_and_their_flags() {
+        use libc::*;
+        let f = |o: &[u8]| match mount_option(o) {
+            Opt::Set(b) => (1, b),
+            Opt::Clear(b) => (2, b),
+            Opt::Propagation(b) => (3, b),
+            Opt::Ignore => (4, 0),
+            Opt::Data => (5, 0),
+            Opt::Refused => (6, 0),
+        };
+        assert_eq!(f(b"ro"), (1, MS_RDONLY));
+        assert_eq!(f(b"remount"), (1, MS_REMOUNT));
+        assert_eq!(f(b"bind"), (1, MS_BIND));
+        assert_eq!(f(b"rbind"), (1, MS_BIND | MS_REC));
+        assert_eq!(f(b"rw"), (2, MS_RDONLY));
+        assert_eq!(f(b"nostrictatime"), (2, MS_STRICTATIME));
+        assert_eq!(f(b"private"), (3, MS_PRIVATE));
+        assert_eq!(f(b"runbindable"), (3, MS_UNBINDABLE | MS_REC));
+        for o in [&b"tmpcopyup"[..], b"notmpcopyup", b"defaults", b""] {
+            assert_eq!(f(o), (4, 0));
+        }
+        for o in [&b"idmap"[..], b"ridmap", b"idmap=x", b"x-foo"] {
+            assert_eq!(f(o), (6, 0));
+        }
+        for o in [&b"mode=755"[..], b"size=1k", b"r", b"ro ", b" "] {
+            assert_eq!(f(o), (5, 0));
+        }
     }
 
     #[test]

@@ -440,6 +440,12 @@ pub fn small_number(v: &'static CStr) -> Result<u32, Fail<'static>> {
     crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).map(|n| n as u32).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"a number is needed"))
 }
 
+/// The number of `word` among the words of `list`, separated by spaces (runs of them too).
+#[inline(never)]
+pub fn word_at(list: &[u8], word: &[u8]) -> Option<usize> {
+    list.split(|&c| c == b' ').filter(|w| !w.is_empty()).position(|w| w == word)
+}
+
 /// Options a command does not know: an error naming it.
 pub fn unknown(name: &'static [u8]) -> Fail<'static> {
     Fail::usage(Step::Usage, name, b"unknown option (see sandbox-oci --help)")
