@@ -527,9 +527,9 @@ const NAMESPACES: [(&[u8], i32); 8] = [
     (b"time", 0x80),
 ];
 
-fn id_maps(v: Option<Val>, out: &mut [IdMap; MAX_MAPS], field: &'static [u8]) -> Result<usize, Refused> {
+fn id_maps(v: Val, key: &[u8], out: &mut [IdMap; MAX_MAPS], field: &'static [u8]) -> Result<usize, Refused> {
     let mut n = 0;
-    for x in v.iter().flat_map(|v| v.items()) {
+    for x in v.items_at(key) {
         if n == MAX_MAPS {
             return refuse(field, TOO_MANY);
         }
@@ -543,8 +543,8 @@ fn id_maps(v: Option<Val>, out: &mut [IdMap; MAX_MAPS], field: &'static [u8]) ->
     Ok(n)
 }
 
-fn devices<'a>(v: Option<Val<'a>>, s: &mut Spec<'a>) -> Result<(), Refused> {
-    for d in v.iter().flat_map(|v| v.items()) {
+fn devices<'a>(l: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
+    for d in l.items_at(b"devices") {
         let path = d.get(b"path").and_then(|p| p.str()).ok_or(Refused { field: b"linux.devices.path", why: BAD_TYPE })?;
         let kind = match d.get(b"type").and_then(|t| t.bytes()) {
             Some(b"c") | Some(b"u") => libc::S_IFCHR,
@@ -631,7 +631,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     if s.process.nargs == 0 {
         return refuse(b"process.args", b"missing");
     }
-    for m in root.get(b"mounts").iter().flat_map(|v| v.items()) {
+    for m in root.items_at(b"mounts") {
         if s.nmounts == MAX_MOUNTS {
             return refuse(b"mounts", TOO_MANY);
         }
@@ -651,7 +651,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
             (b"netDevices", b"linux.netDevices"),
         ],
     )?;
-    for n in l.get(b"namespaces").iter().flat_map(|v| v.items()) {
+    for n in l.items_at(b"namespaces") {
         let t = n.get(b"type").and_then(|t| t.bytes()).unwrap_or(b"");
         let Some(&(_, flag)) = NAMESPACES.iter().find(|(name, _)| *name == t) else {
             return refuse(b"linux.namespaces.type", b"unknown namespace");
@@ -666,14 +666,14 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     if s.namespace(libc::CLONE_NEWNS).is_none_or(|n| n.path.is_some()) {
         return refuse(b"linux.namespaces", b"sandbox needs a new mount namespace");
     }
-    s.nuid_maps = id_maps(l.get(b"uidMappings"), &mut s.uid_maps, b"linux.uidMappings")?;
-    s.ngid_maps = id_maps(l.get(b"gidMappings"), &mut s.gid_maps, b"linux.gidMappings")?;
+    s.nuid_maps = id_maps(l, b"uidMappings", &mut s.uid_maps, b"linux.uidMappings")?;
+    s.ngid_maps = id_maps(l, b"gidMappings", &mut s.gid_maps, b"linux.gidMappings")?;
     if s.namespace(libc::CLONE_NEWUSER).is_some_and(|n| n.path.is_none()) && (s.nuid_maps == 0 || s.ngid_maps == 0) {
         return refuse(b"linux.uidMappings", b"a new user namespace needs uidMappings and gidMappings");
     }
     s.nmasked = strings(l.get(b"maskedPaths"), &mut s.masked, b"linux.maskedPaths")?;
     s.nreadonly = strings(l.get(b"readonlyPaths"), &mut s.readonly_paths, b"linux.readonlyPaths")?;
-    for (k, v) in l.get(b"sysctl").iter().flat_map(|v| v.entries()) {
+    for (k, v) in l.entries_at(b"sysctl") {
         if s.nsysctl == MAX_SYSCTL {
             return refuse(b"linux.sysctl", TOO_MANY);
         }
@@ -699,7 +699,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         s.sysctl[s.nsysctl] = (k, string(v, b"linux.sysctl")?);
         s.nsysctl += 1;
     }
-    devices(l.get(b"devices"), s)?;
+    devices(l, s)?;
     s.propagation = match opt_string(l, b"rootfsPropagation", b"linux.rootfsPropagation")? {
         None => 0,
         Some(p) if p.is_empty() => 0,

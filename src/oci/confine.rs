@@ -82,15 +82,15 @@ pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
     }
     // The profile's flags only: SPEC_ALLOW too only when asked, as runc.
     f.flags = 0;
-    for fl in v.get(b"flags").iter().flat_map(|x| x.items()) {
+    for fl in v.items_at(b"flags") {
         f.flags |= fl.bytes().and_then(seccomp::flag).ok_or(Refused { field: b"linux.seccomp.flags", why: b"unknown flag" })?;
     }
-    for s in v.get(b"syscalls").iter().flat_map(|x| x.items()) {
+    for s in v.items_at(b"syscalls") {
         let act = action(s.get(b"action"), s.get(b"errnoRet"), libc::EPERM as u16, b"linux.seccomp.syscalls.action")?;
         let mut checks = [NO_CHECK; MAX_CHECKS];
         let mut n = 0;
         let mut repeated = false;
-        for a in s.get(b"args").iter().flat_map(|x| x.items()) {
+        for a in s.items_at(b"args") {
             let index = a.get(b"index").and_then(|x| x.u64()).filter(|&i| i < 6);
             let value = a.get(b"value").and_then(|x| x.u64()).unwrap_or(0);
             let two = a.get(b"valueTwo").and_then(|x| x.u64()).unwrap_or(0);
@@ -105,7 +105,7 @@ pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
             checks[n] = ArgCheck { index: index as u8, value, cmp: c };
             n += 1;
         }
-        for name in s.get(b"names").iter().flat_map(|x| x.items()) {
+        for name in s.items_at(b"names") {
             let name = name.bytes().ok_or(Refused { field: b"linux.seccomp.syscalls.names", why: b"wrong type" })?;
             // A name x86_64 does not have is skipped, as runc does.
             let Some(nr) = seccomp::number(name) else { continue };

@@ -397,6 +397,22 @@ impl<'a> Val<'a> {
         let (i, end) = if t.kind == Kind::Obj { (self.i + 1, t.end as usize) } else { (0, 0) };
         Entries { doc: self.doc, i, end }
     }
+    /// The elements of the array at `key` of an object (none if it has none).
+    #[inline(never)]
+    pub fn items_at(&self, key: &[u8]) -> Items<'a> {
+        match self.get(key) {
+            Some(v) => v.items(),
+            None => Items { doc: self.doc, i: 0, end: 0 },
+        }
+    }
+    /// The key/value pairs of the object at `key` of an object (none if it has none).
+    #[inline(never)]
+    pub fn entries_at(&self, key: &[u8]) -> Entries<'a> {
+        match self.get(key) {
+            Some(v) => v.entries(),
+            None => Entries { doc: self.doc, i: 0, end: 0 },
+        }
+    }
     /// The elements of an array (none for other kinds).
     #[inline(never)]
     pub fn items(&self) -> Items<'a> {
