@@ -378,13 +378,13 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
     if let Some(r) = v.get(b"rlimits") {
         p.nrlimits = 0;
         for x in r.items() {
-            let t = x.get(b"type").and_then(|t| t.bytes()).ok_or(Refused { field: b"process.rlimits.type", why: BAD_TYPE })?;
+            let t = x.bytes_at(b"type").ok_or(Refused { field: b"process.rlimits.type", why: BAD_TYPE })?;
             let name = t.strip_prefix(b"RLIMIT_").unwrap_or(b"");
             let Some(res) = RLIMITS.iter().position(|n| *n == name) else {
                 return refuse(b"process.rlimits.type", b"unknown resource");
             };
-            let soft = x.get(b"soft").and_then(|s| s.u64()).ok_or(Refused { field: b"process.rlimits.soft", why: BAD_TYPE })?;
-            let hard = x.get(b"hard").and_then(|s| s.u64()).ok_or(Refused { field: b"process.rlimits.hard", why: BAD_TYPE })?;
+            let soft = x.u64_at(b"soft").ok_or(Refused { field: b"process.rlimits.soft", why: BAD_TYPE })?;
+            let hard = x.u64_at(b"hard").ok_or(Refused { field: b"process.rlimits.hard", why: BAD_TYPE })?;
             if p.nrlimits == MAX_RLIMITS {
                 return refuse(b"process.rlimits", TOO_MANY);
             }
@@ -473,7 +473,7 @@ pub fn mount_option(o: &[u8]) -> Opt {
 }
 
 fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
-    let dest = v.get(b"destination").and_then(|d| d.str()).ok_or(Refused { field: b"mounts.destination", why: BAD_TYPE })?;
+    let dest = v.str_at(b"destination").ok_or(Refused { field: b"mounts.destination", why: BAD_TYPE })?;
     if dest.to_bytes().first() != Some(&b'/') {
         return refuse(b"mounts.destination", b"must be an absolute path");
     }
@@ -533,7 +533,7 @@ fn id_maps(v: Val, key: &[u8], out: &mut [IdMap; MAX_MAPS], field: &'static [u8]
         if n == MAX_MAPS {
             return refuse(field, TOO_MANY);
         }
-        let f = |k: &[u8]| x.get(k).and_then(|y| y.u64()).and_then(|y| u32::try_from(y).ok());
+        let f = |k: &[u8]| x.u64_at(k).and_then(|y| u32::try_from(y).ok());
         match (f(b"containerID"), f(b"hostID"), f(b"size")) {
             (Some(inside), Some(outside), Some(count)) => out[n] = IdMap { inside, outside, count },
             _ => return refuse(field, BAD_TYPE),
@@ -545,14 +545,14 @@ fn id_maps(v: Val, key: &[u8], out: &mut [IdMap; MAX_MAPS], field: &'static [u8]
 
 fn devices<'a>(l: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     for d in l.items_at(b"devices") {
-        let path = d.get(b"path").and_then(|p| p.str()).ok_or(Refused { field: b"linux.devices.path", why: BAD_TYPE })?;
-        let kind = match d.get(b"type").and_then(|t| t.bytes()) {
+        let path = d.str_at(b"path").ok_or(Refused { field: b"linux.devices.path", why: BAD_TYPE })?;
+        let kind = match d.bytes_at(b"type") {
             Some(b"c") | Some(b"u") => libc::S_IFCHR,
             Some(b"b") => libc::S_IFBLK,
             Some(b"p") => libc::S_IFIFO,
             _ => return refuse(b"linux.devices.type", b"c, u, b or p"),
         };
-        let num = |k: &[u8]| d.get(k).and_then(|x| x.u64());
+        let num = |k: &[u8]| d.u64_at(k);
         if s.ndevices == MAX_DEVICES {
             return refuse(b"linux.devices", TOO_MANY);
         }
@@ -576,7 +576,7 @@ fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
     if let Some(m) = v.get(b"memory") {
         r.memory = limit(m.get(b"limit"));
         r.reservation = limit(m.get(b"reservation"));
-        r.swap = match (m.get(b"swap").and_then(|x| x.i64()), r.memory) {
+        r.swap = match (m.i64_at(b"swap"), r.memory) {
             (Some(-1), _) => Some(u64::MAX),
             (Some(s), Some(l)) if s > 0 && s as u64 >= l => Some(s as u64 - l),
             (Some(s), _) if s > 0 => return refuse(b"linux.resources.memory.swap", b"needs a memory limit no larger"),
@@ -620,7 +620,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     }
     refuse_present(root, &[(b"hooks", b"hooks"), (b"solaris", b"solaris"), (b"windows", b"windows"), (b"vm", b"vm"), (b"zos", b"zos")])?;
     let r = root.get(b"root").ok_or(Refused { field: b"root", why: b"missing" })?;
-    s.root = r.get(b"path").and_then(|p| p.str()).filter(|p| !p.is_empty()).ok_or(Refused { field: b"root.path", why: b"missing" })?;
+    s.root = r.str_at(b"path").filter(|p| !p.is_empty()).ok_or(Refused { field: b"root.path", why: b"missing" })?;
     s.readonly = boolean(r, b"readonly", b"root.readonly")?;
     s.hostname = opt_string(root, b"hostname", b"hostname")?.filter(|h| !h.is_empty());
     s.domainname = opt_string(root, b"domainname", b"domainname")?.filter(|h| !h.is_empty());
@@ -652,7 +652,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         ],
     )?;
     for n in l.items_at(b"namespaces") {
-        let t = n.get(b"type").and_then(|t| t.bytes()).unwrap_or(b"");
+        let t = n.bytes_at(b"type").unwrap_or(b"");
         let Some(&(_, flag)) = NAMESPACES.iter().find(|(name, _)| *name == t) else {
             return refuse(b"linux.namespaces.type", b"unknown namespace");
         };

@@ -68,7 +68,7 @@ pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
     if v.kind() != Kind::Obj {
         return refuse(b"linux.seccomp", b"wrong type");
     }
-    if v.get(b"listenerPath").and_then(|p| p.bytes()).is_some_and(|p| !p.is_empty()) {
+    if v.bytes_at(b"listenerPath").is_some_and(|p| !p.is_empty()) {
         return refuse(b"linux.seccomp.listenerPath", b"seccomp notify is not supported by sandbox");
     }
     let default_errno = match v.get(b"defaultErrnoRet") {
@@ -91,10 +91,10 @@ pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
         let mut n = 0;
         let mut repeated = false;
         for a in s.items_at(b"args") {
-            let index = a.get(b"index").and_then(|x| x.u64()).filter(|&i| i < 6);
-            let value = a.get(b"value").and_then(|x| x.u64()).unwrap_or(0);
-            let two = a.get(b"valueTwo").and_then(|x| x.u64()).unwrap_or(0);
-            let op = a.get(b"op").and_then(|x| x.bytes()).unwrap_or(b"");
+            let index = a.u64_at(b"index").filter(|&i| i < 6);
+            let value = a.u64_at(b"value").unwrap_or(0);
+            let two = a.u64_at(b"valueTwo").unwrap_or(0);
+            let op = a.bytes_at(b"op").unwrap_or(b"");
             let (Some(index), Some((c, value))) = (index, cmp(op, value, two)) else {
                 return refuse(b"linux.seccomp.syscalls.args", b"bad index or op");
             };

@@ -421,7 +421,7 @@ pub fn state(g: &Global, o: &mut Opts) -> Done<'static> {
 }
 
 pub fn print_state<const N: usize>(b: &mut Buf<N>, id: &[u8], r: &Record) {
-    let s = |k: &[u8]| r.root.get(k).and_then(|v| v.bytes()).unwrap_or(b"");
+    let s = |k: &[u8]| r.root.bytes_at(k).unwrap_or(b"");
     b.push(b"{\"ociVersion\":\"1.0.2\",\"id\":");
     json_str(b, id);
     b.push(b",\"status\":\"").push(r.status.name()).push(b"\",\"pid\":");

@@ -397,6 +397,24 @@ impl<'a> Val<'a> {
         let (i, end) = if t.kind == Kind::Obj { (self.i + 1, t.end as usize) } else { (0, 0) };
         Entries { doc: self.doc, i, end }
     }
+    /// The string at `key` of an object.
+    #[inline(never)]
+    pub fn str_at(&self, key: &[u8]) -> Option<&'a CStr> {
+        self.get(key)?.str()
+    }
+    #[inline(never)]
+    pub fn bytes_at(&self, key: &[u8]) -> Option<&'a [u8]> {
+        self.get(key)?.bytes()
+    }
+    /// The number at `key` of an object (as `u64` and `i64` read it).
+    #[inline(never)]
+    pub fn u64_at(&self, key: &[u8]) -> Option<u64> {
+        self.get(key)?.u64()
+    }
+    #[inline(never)]
+    pub fn i64_at(&self, key: &[u8]) -> Option<i64> {
+        self.get(key)?.i64()
+    }
     /// The elements of the array at `key` of an object (none if it has none).
     #[inline(never)]
     pub fn items_at(&self, key: &[u8]) -> Items<'a> {

@@ -240,11 +240,11 @@ pub fn read<'a>(root: &CStr, id: &'a CStr, space: &'a mut Space) -> Result<Recor
     };
     let bad = Fail::usage(Step::StateDir, id.to_bytes(), b"state.json is damaged");
     let root_v = json::parse(&mut space.text[..n], &mut space.toks).map_err(|_| bad)?.root();
-    let pid = root_v.get(b"pid").and_then(|v| v.u64()).ok_or(bad)? as i32;
-    let start = root_v.get(b"start").and_then(|v| v.u64()).ok_or(bad)?;
-    let bundle = root_v.get(b"bundle").and_then(|v| v.str()).ok_or(bad)?;
-    let cgroup = root_v.get(b"cgroup").and_then(|v| v.bytes()).unwrap_or(b"");
-    let mnt = root_v.get(b"mntns").and_then(|v| v.u64()).unwrap_or(0);
+    let pid = root_v.u64_at(b"pid").ok_or(bad)? as i32;
+    let start = root_v.u64_at(b"start").ok_or(bad)?;
+    let bundle = root_v.str_at(b"bundle").ok_or(bad)?;
+    let cgroup = root_v.bytes_at(b"cgroup").unwrap_or(b"");
+    let mnt = root_v.u64_at(b"mntns").unwrap_or(0);
     let shared_pid = root_v.get(b"sharedpid").is_some();
     let mut r = Record { root: root_v, pid, start, bundle, cgroup, mnt, shared_pid, status: Status::Stopped };
     r.status = status(root, id, &r);
