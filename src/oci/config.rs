@@ -249,10 +249,15 @@ impl<'a> Spec<'a> {
     }
 }
 
+/// The key a field names: its last part (`process.user.uid`: `uid`).
+fn key(field: &'static [u8]) -> &'static [u8] {
+    field.rsplit(|&c| c == b'.').next().unwrap_or(field)
+}
+
 /// Fields whose presence asks for something sandbox does not do.
-fn refuse_present(v: Val, keys: &[(&'static [u8], &'static [u8])]) -> Result<(), Refused> {
-    for &(k, field) in keys {
-        if let Some(x) = v.get(k) {
+fn refuse_present(v: Val, fields: &[&'static [u8]]) -> Result<(), Refused> {
+    for &field in fields {
+        if let Some(x) = v.get(key(field)) {
             let empty = x.is_null() || (matches!(x.kind(), Kind::Obj | Kind::Arr) && x.len() == 0) || x.bytes() == Some(b"");
             if !empty {
                 return refuse(field, NOT_SUPPORTED);
@@ -266,16 +271,17 @@ fn string<'a>(v: Val<'a>, field: &'static [u8]) -> Result<&'a CStr, Refused> {
     v.str().map_or(refuse(field, BAD_TYPE), Ok)
 }
 
-fn opt_string<'a>(v: Val<'a>, key: &[u8], field: &'static [u8]) -> Result<Option<&'a CStr>, Refused> {
-    match v.get(key) {
+/// The string at the key of `field` in `v`, if given and not null.
+fn opt_string<'a>(v: Val<'a>, field: &'static [u8]) -> Result<Option<&'a CStr>, Refused> {
+    match v.get(key(field)) {
         None => Ok(None),
         Some(x) if x.is_null() => Ok(None),
         Some(x) => string(x, field).map(Some),
     }
 }
 
-fn boolean(v: Val, key: &[u8], field: &'static [u8]) -> Result<bool, Refused> {
-    match v.get(key) {
+fn boolean(v: Val, field: &'static [u8]) -> Result<bool, Refused> {
+    match v.get(key(field)) {
         None => Ok(false),
         Some(x) => x.bool().map_or(refuse(field, BAD_TYPE), Ok),
     }
@@ -291,9 +297,13 @@ fn u32_of(v: Option<Val>, field: &'static [u8]) -> Result<Option<u32>, Refused> 
     }
 }
 
-/// Fill `out` with the strings of an array; returns how many.
-fn strings<'a>(v: Option<Val<'a>>, out: &mut [&'a CStr], field: &'static [u8]) -> Result<usize, Refused> {
-    let Some(v) = v else { return Ok(0) };
+fn u32_at(v: Val, field: &'static [u8]) -> Result<Option<u32>, Refused> {
+    u32_of(v.get(key(field)), field)
+}
+
+/// Fill `out` with the strings of the array at the key of `field` in `v`; returns how many.
+fn strings<'a>(v: Val<'a>, out: &mut [&'a CStr], field: &'static [u8]) -> Result<usize, Refused> {
+    let Some(v) = v.get(key(field)) else { return Ok(0) };
     if v.is_null() {
         return Ok(0);
     }
@@ -332,31 +342,31 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
     if v.kind() != Kind::Obj {
         return refuse(b"process", BAD_TYPE);
     }
-    refuse_present(v, &[(b"selinuxLabel", b"process.selinuxLabel"), (b"scheduler", b"process.scheduler"), (b"ioPriority", b"process.ioPriority"), (b"execCPUAffinity", b"process.execCPUAffinity")])?;
-    p.nargs = strings(v.get(b"args"), &mut p.args, b"process.args")?;
+    refuse_present(v, &[b"process.selinuxLabel", b"process.scheduler", b"process.ioPriority", b"process.execCPUAffinity"])?;
+    p.nargs = strings(v, &mut p.args, b"process.args")?;
     if let Some(cl) = v.get(b"commandLine") {
         if !cl.is_null() {
             return refuse(b"process.commandLine", NOT_SUPPORTED);
         }
     }
     let mut env = [c""; MAX_ENV];
-    let n = strings(v.get(b"env"), &mut env, b"process.env")?;
+    let n = strings(v, &mut env, b"process.env")?;
     for e in &env[..n] {
         p.push_env(e);
     }
-    if let Some(cwd) = opt_string(v, b"cwd", b"process.cwd")? {
+    if let Some(cwd) = opt_string(v, b"process.cwd")? {
         if cwd.to_bytes().first() != Some(&b'/') {
             return refuse(b"process.cwd", b"must be an absolute path");
         }
         p.cwd = cwd;
     }
-    p.terminal = boolean(v, b"terminal", b"process.terminal")?;
-    p.nnp = boolean(v, b"noNewPrivileges", b"process.noNewPrivileges")?;
+    p.terminal = boolean(v, b"process.terminal")?;
+    p.nnp = boolean(v, b"process.noNewPrivileges")?;
     if let Some(u) = v.get(b"user") {
-        p.uid = u32_of(u.get(b"uid"), b"process.user.uid")?.unwrap_or(0);
-        p.gid = u32_of(u.get(b"gid"), b"process.user.gid")?.unwrap_or(0);
-        p.umask = u32_of(u.get(b"umask"), b"process.user.umask")?;
-        if opt_string(u, b"username", b"process.user.username")?.is_some_and(|s| !s.is_empty()) {
+        p.uid = u32_at(u, b"process.user.uid")?.unwrap_or(0);
+        p.gid = u32_at(u, b"process.user.gid")?.unwrap_or(0);
+        p.umask = u32_at(u, b"process.user.umask")?;
+        if opt_string(u, b"process.user.username")?.is_some_and(|s| !s.is_empty()) {
             return refuse(b"process.user.username", b"a Windows field");
         }
         p.ngroups = 0;
@@ -395,10 +405,10 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
     if let Some(o) = v.get(b"oomScoreAdj") {
         p.oom_score_adj = Some(o.i64().filter(|n| (-1000..=1000).contains(n)).ok_or(Refused { field: b"process.oomScoreAdj", why: b"not in -1000..1000" })?);
     }
-    p.apparmor = opt_string(v, b"apparmorProfile", b"process.apparmorProfile")?.filter(|s| !s.is_empty());
+    p.apparmor = opt_string(v, b"process.apparmorProfile")?.filter(|s| !s.is_empty());
     if let Some(c) = v.get(b"consoleSize") {
-        let h = u32_of(c.get(b"height"), b"process.consoleSize.height")?.unwrap_or(0);
-        let w = u32_of(c.get(b"width"), b"process.consoleSize.width")?.unwrap_or(0);
+        let h = u32_at(c, b"process.consoleSize.height")?.unwrap_or(0);
+        let w = u32_at(c, b"process.consoleSize.width")?.unwrap_or(0);
         p.console = Some((h.min(u16::MAX as u32) as u16, w.min(u16::MAX as u32) as u16));
     }
     Ok(())
@@ -482,8 +492,8 @@ fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
     }
     let mut m = Mount {
         dest,
-        kind: opt_string(v, b"type", b"mounts.type")?.filter(|s| !s.is_empty()),
-        source: opt_string(v, b"source", b"mounts.source")?,
+        kind: opt_string(v, b"mounts.type")?.filter(|s| !s.is_empty()),
+        source: opt_string(v, b"mounts.source")?,
         flags: 0,
         clear: 0,
         propagation: 0,
@@ -599,8 +609,8 @@ fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
         }
         r.cpu_quota = limit(c.get(b"quota"));
         r.cpu_period = limit(c.get(b"period"));
-        if opt_string(c, b"cpus", b"linux.resources.cpu.cpus")?.is_some_and(|s| !s.is_empty())
-            || opt_string(c, b"mems", b"linux.resources.cpu.mems")?.is_some_and(|s| !s.is_empty())
+        if opt_string(c, b"linux.resources.cpu.cpus")?.is_some_and(|s| !s.is_empty())
+            || opt_string(c, b"linux.resources.cpu.mems")?.is_some_and(|s| !s.is_empty())
         {
             return refuse(b"linux.resources.cpu.cpus", NOT_SUPPORTED);
         }
@@ -609,7 +619,7 @@ fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
     // may open is what its /dev holds (the default nodes and linux.devices), as on cgroup v2
     // without a BPF program. blockIO, hugepageLimits, network, rdma, unified: not enforced
     // either, but refused when they ask for something.
-    refuse_present(v, &[(b"hugepageLimits", b"linux.resources.hugepageLimits"), (b"rdma", b"linux.resources.rdma"), (b"unified", b"linux.resources.unified")])?;
+    refuse_present(v, &[b"linux.resources.hugepageLimits", b"linux.resources.rdma", b"linux.resources.unified"])?;
     Ok(())
 }
 
@@ -618,12 +628,12 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     if root.kind() != Kind::Obj {
         return refuse(b"config.json", b"not a JSON object");
     }
-    refuse_present(root, &[(b"hooks", b"hooks"), (b"solaris", b"solaris"), (b"windows", b"windows"), (b"vm", b"vm"), (b"zos", b"zos")])?;
+    refuse_present(root, &[b"hooks", b"solaris", b"windows", b"vm", b"zos"])?;
     let r = root.get(b"root").ok_or(Refused { field: b"root", why: b"missing" })?;
     s.root = r.str_at(b"path").filter(|p| !p.is_empty()).ok_or(Refused { field: b"root.path", why: b"missing" })?;
-    s.readonly = boolean(r, b"readonly", b"root.readonly")?;
-    s.hostname = opt_string(root, b"hostname", b"hostname")?.filter(|h| !h.is_empty());
-    s.domainname = opt_string(root, b"domainname", b"domainname")?.filter(|h| !h.is_empty());
+    s.readonly = boolean(r, b"root.readonly")?;
+    s.hostname = opt_string(root, b"hostname")?.filter(|h| !h.is_empty());
+    s.domainname = opt_string(root, b"domainname")?.filter(|h| !h.is_empty());
     match root.get(b"process") {
         Some(p) => process(p, &mut s.process)?,
         None => return refuse(b"process", b"missing"),
@@ -640,17 +650,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     }
     s.annotations = root.get(b"annotations").filter(|a| a.kind() == Kind::Obj);
     let Some(l) = root.get(b"linux") else { return refuse(b"linux", b"missing") };
-    refuse_present(
-        l,
-        &[
-            (b"intelRdt", b"linux.intelRdt"),
-            (b"personality", b"linux.personality"),
-            (b"timeOffsets", b"linux.timeOffsets"),
-            (b"mountLabel", b"linux.mountLabel"),
-            (b"memoryPolicy", b"linux.memoryPolicy"),
-            (b"netDevices", b"linux.netDevices"),
-        ],
-    )?;
+    refuse_present(l, &[b"linux.intelRdt", b"linux.personality", b"linux.timeOffsets", b"linux.mountLabel", b"linux.memoryPolicy", b"linux.netDevices"])?;
     for n in l.items_at(b"namespaces") {
         let t = n.bytes_at(b"type").unwrap_or(b"");
         let Some(&(_, flag)) = NAMESPACES.iter().find(|(name, _)| *name == t) else {
@@ -659,7 +659,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         if s.namespace(flag).is_some() {
             return refuse(b"linux.namespaces.type", b"named twice");
         }
-        let path = opt_string(n, b"path", b"linux.namespaces.path")?.filter(|p| !p.is_empty());
+        let path = opt_string(n, b"linux.namespaces.path")?.filter(|p| !p.is_empty());
         s.namespaces[s.nnamespaces] = Namespace { flag, path };
         s.nnamespaces += 1;
     }
@@ -671,8 +671,8 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     if s.namespace(libc::CLONE_NEWUSER).is_some_and(|n| n.path.is_none()) && (s.nuid_maps == 0 || s.ngid_maps == 0) {
         return refuse(b"linux.uidMappings", b"a new user namespace needs uidMappings and gidMappings");
     }
-    s.nmasked = strings(l.get(b"maskedPaths"), &mut s.masked, b"linux.maskedPaths")?;
-    s.nreadonly = strings(l.get(b"readonlyPaths"), &mut s.readonly_paths, b"linux.readonlyPaths")?;
+    s.nmasked = strings(l, &mut s.masked, b"linux.maskedPaths")?;
+    s.nreadonly = strings(l, &mut s.readonly_paths, b"linux.readonlyPaths")?;
     for (k, v) in l.entries_at(b"sysctl") {
         if s.nsysctl == MAX_SYSCTL {
             return refuse(b"linux.sysctl", TOO_MANY);
@@ -700,7 +700,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         s.nsysctl += 1;
     }
     devices(l, s)?;
-    s.propagation = match opt_string(l, b"rootfsPropagation", b"linux.rootfsPropagation")? {
+    s.propagation = match opt_string(l, b"linux.rootfsPropagation")? {
         None => 0,
         Some(p) if p.is_empty() => 0,
         Some(p) => match mount_option(p.to_bytes()) {
@@ -708,7 +708,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
             _ => return refuse(b"linux.rootfsPropagation", b"unknown propagation"),
         },
     };
-    s.cgroups_path = opt_string(l, b"cgroupsPath", b"linux.cgroupsPath")?.filter(|p| !p.is_empty());
+    s.cgroups_path = opt_string(l, b"linux.cgroupsPath")?.filter(|p| !p.is_empty());
     if s.cgroups_path.is_some_and(|p| p.to_bytes().split(|&c| c == b'/' || c == b':').any(|c| c == b"." || c == b"..")) {
         return refuse(b"linux.cgroupsPath", b"may not name . or ..");
     }
