@@ -6,7 +6,7 @@ use super::container::{self, Job};
 use super::json::{self, Tok};
 use super::record::{self, Record, Space, Status};
 use super::{each_option, json_str, small_number, take_id, Done, Fail, Global, OptTable, Opts, Step, VALUE};
-use crate::out::Buf;
+use crate::out::{Buf, Bytes};
 use crate::state::PATH_MAX;
 use crate::sys::{self, Args, Env, Errno, Fd, Static, AT_FDCWD};
 use core::ffi::CStr;
@@ -420,7 +420,7 @@ pub fn state(g: &Global, o: &mut Opts) -> Done<'static> {
     Ok(0)
 }
 
-pub fn print_state<const N: usize>(b: &mut Buf<N>, id: &[u8], r: &Record) {
+pub fn print_state(b: &mut Bytes<[u8]>, id: &[u8], r: &Record) {
     let s = |k: &[u8]| r.root.bytes_at(k).unwrap_or(b"");
     b.push(b"{\"ociVersion\":\"1.0.2\",\"id\":");
     json_str(b, id);

@@ -21,7 +21,7 @@ mod json;
 mod record;
 
 use crate::error::{push_text, OCI_AT};
-use crate::out::Buf;
+use crate::out::{Buf, Bytes};
 use crate::sys::{self, Args, Errno, Fd, AT_FDCWD};
 use core::ffi::CStr;
 
@@ -218,7 +218,7 @@ impl Global {
 }
 
 /// Append `s` as a JSON string (quoted, escaped).
-pub fn json_str<const N: usize>(b: &mut Buf<N>, s: &[u8]) {
+pub fn json_str(b: &mut Bytes<[u8]>, s: &[u8]) {
     b.push(b"\"");
     for &c in s {
         match c {

@@ -9,7 +9,7 @@
 
 use super::json::{self, Tok, Val};
 use super::{json_str, Fail, Step};
-use crate::out::Buf;
+use crate::out::{Buf, Bytes};
 use crate::state::PATH_MAX;
 use crate::sys::{self, Errno, Fd, AT_FDCWD};
 use core::ffi::CStr;
@@ -116,7 +116,7 @@ pub fn timestamp(b: &mut Buf<64>) {
 }
 
 /// Write an object of strings as JSON (annotations).
-pub fn push_object<const N: usize>(b: &mut Buf<N>, v: Option<Val>) {
+pub fn push_object(b: &mut Bytes<[u8]>, v: Option<Val>) {
     b.push(b"{");
     for (i, (k, x)) in v.iter().flat_map(|v| v.entries()).enumerate() {
         if i > 0 {
