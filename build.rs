@@ -61,6 +61,10 @@ fn texts() {
     all.extend(OCI.iter().chain(OCI_WHAT.iter()).chain(OCI_HINTS.iter()));
     let errno_at = all.len();
     all.extend((1..134).chain(512..532).map(errno));
+    // The reasons of sandbox-oci's lines, compressed with the same pairs into constants of their
+    // own (why.rs) rather than into the table.
+    let tables = all.len();
+    all.extend(OCI_WHY.iter().map(|&(_, t)| t));
     assert!(HELP.len() < 4096, "the help fits the buffer main.rs prints it from");
     let mut seq: Vec<u8> = Vec::new();
     for (i, t) in all.iter().enumerate() {
@@ -119,6 +123,16 @@ fn texts() {
     }
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let dir = std::path::Path::new(&out);
+    let split: Vec<&[u8]> = seq.split(|&c| c == 0).collect();
+    let mut why = String::new();
+    for (&(name, _), t) in OCI_WHY.iter().zip(&split[tables..]) {
+        let bytes: String = t.iter().map(|c| format!("\\x{c:02x}")).collect();
+        why += &format!("pub const {name}: &[u8] = b\"{bytes}\";\n");
+    }
+    let names: Vec<&str> = OCI_WHY.iter().map(|&(n, _)| n).collect();
+    why += &format!("#[cfg(test)]\npub const ALL: [&[u8]; {}] = [{}];\n", names.len(), names.join(", "));
+    std::fs::write(dir.join("why.rs"), why).expect("write the reasons");
+    let seq = split[..tables].join(&0);
     std::fs::write(dir.join("texts.bin"), &seq).expect("write the texts");
     while pairs.last() == Some(&[0, 0]) {
         pairs.pop();

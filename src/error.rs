@@ -145,6 +145,13 @@ pub fn push_reason(b: &mut Bytes<[u8]>, errno: i32) {
     }
 }
 
+/// Append a text compressed as those of the table are (oci::why's; plain ASCII stays itself).
+pub fn push_packed(b: &mut Bytes<[u8]>, t: &[u8]) {
+    for &c in t {
+        expand(b, c);
+    }
+}
+
 fn expand(b: &mut Bytes<[u8]>, c: u8) {
     match PAIRS.get(2 * (c ^ 0x80) as usize..) {
         Some([x, y, ..]) if *x != 0 => {
@@ -436,6 +443,15 @@ mod tests {
             assert_eq!(nth_text(OCI_AT + i), t.as_bytes());
         }
         assert_eq!(ERRNO_AT, OCI_AT + texts::OCI.len() + texts::OCI_WHAT.len() + texts::OCI_HINTS.len());
+        for (packed, (_, t)) in crate::oci::why::ALL.iter().zip(texts::OCI_WHY) {
+            let mut b = Buf::<256>::new();
+            push_packed(&mut b, packed);
+            assert_eq!(b.bytes(), t.as_bytes());
+        }
+        assert_eq!(crate::oci::why::ALL.len(), texts::OCI_WHY.len());
+        let mut b = Buf::<64>::new();
+        push_packed(&mut b, b"plain text stays");
+        assert_eq!(b.bytes(), b"plain text stays");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! into it). What sandbox cannot honour is refused with the field's name; keys that change
 //! nothing it does are ignored, as runc does.
 
+use super::why;
 use super::json::{Kind, Val};
 use crate::caps;
 use core::ffi::CStr;
@@ -27,9 +28,7 @@ pub fn refuse<T>(field: &'static [u8], why: &'static [u8]) -> Result<T, Refused>
     Err(Refused { field, why })
 }
 
-const NOT_SUPPORTED: &[u8] = b"not supported by sandbox";
-const BAD_TYPE: &[u8] = b"wrong type";
-const TOO_MANY: &[u8] = b"too many entries";
+use why::{BAD_TYPE, NOT_SUPPORTED, TOO_MANY_ENTRIES as TOO_MANY};
 
 /// Capability sets, in the order of `Process::caps`.
 pub const BOUNDING: usize = 0;
@@ -356,7 +355,7 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
     }
     if let Some(cwd) = opt_string(v, b"process.cwd")? {
         if cwd.to_bytes().first() != Some(&b'/') {
-            return refuse(b"process.cwd", b"must be an absolute path");
+            return refuse(b"process.cwd", why::MUST_BE_AN_ABSOLUTE_PATH);
         }
         p.cwd = cwd;
     }
@@ -367,7 +366,7 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
         p.gid = u32_at(u, b"process.user.gid")?.unwrap_or(0);
         p.umask = u32_at(u, b"process.user.umask")?;
         if opt_string(u, b"process.user.username")?.is_some_and(|s| !s.is_empty()) {
-            return refuse(b"process.user.username", b"a Windows field");
+            return refuse(b"process.user.username", why::A_WINDOWS_FIELD);
         }
         p.ngroups = 0;
         if let Some(g) = u.get(b"additionalGids") {
@@ -391,7 +390,7 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
             let t = x.bytes_at(b"type").ok_or(Refused { field: b"process.rlimits.type", why: BAD_TYPE })?;
             let name = t.strip_prefix(b"RLIMIT_").unwrap_or(b"");
             let Some(res) = RLIMITS.iter().position(|n| *n == name) else {
-                return refuse(b"process.rlimits.type", b"unknown resource");
+                return refuse(b"process.rlimits.type", why::UNKNOWN_RESOURCE);
             };
             let soft = x.u64_at(b"soft").ok_or(Refused { field: b"process.rlimits.soft", why: BAD_TYPE })?;
             let hard = x.u64_at(b"hard").ok_or(Refused { field: b"process.rlimits.hard", why: BAD_TYPE })?;
@@ -403,7 +402,7 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
         }
     }
     if let Some(o) = v.get(b"oomScoreAdj") {
-        p.oom_score_adj = Some(o.i64().filter(|n| (-1000..=1000).contains(n)).ok_or(Refused { field: b"process.oomScoreAdj", why: b"not in -1000..1000" })?);
+        p.oom_score_adj = Some(o.i64().filter(|n| (-1000..=1000).contains(n)).ok_or(Refused { field: b"process.oomScoreAdj", why: why::NOT_IN_OOM_RANGE })?);
     }
     p.apparmor = opt_string(v, b"process.apparmorProfile")?.filter(|s| !s.is_empty());
     if let Some(c) = v.get(b"consoleSize") {
@@ -485,10 +484,10 @@ pub fn mount_option(o: &[u8]) -> Opt {
 fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
     let dest = v.str_at(b"destination").ok_or(Refused { field: b"mounts.destination", why: BAD_TYPE })?;
     if dest.to_bytes().first() != Some(&b'/') {
-        return refuse(b"mounts.destination", b"must be an absolute path");
+        return refuse(b"mounts.destination", why::MUST_BE_AN_ABSOLUTE_PATH);
     }
     if v.get(b"uidMappings").is_some_and(|x| x.len() > 0) || v.get(b"gidMappings").is_some_and(|x| x.len() > 0) {
-        return refuse(b"mounts.uidMappings", b"idmapped mounts are not supported by sandbox");
+        return refuse(b"mounts.uidMappings", why::NO_IDMAPPED_MOUNTS);
     }
     let mut m = Mount {
         dest,
@@ -512,16 +511,16 @@ fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
                     m.clear |= f;
                 }
                 Opt::Propagation(f) => m.propagation = f,
-                Opt::Refused => return refuse(b"mounts.options", b"idmapped mounts are not supported by sandbox"),
+                Opt::Refused => return refuse(b"mounts.options", why::NO_IDMAPPED_MOUNTS),
                 Opt::Ignore | Opt::Data => {}
             }
         }
     }
     if m.is_bind() && m.source.is_none() {
-        return refuse(b"mounts.source", b"a bind mount needs a source");
+        return refuse(b"mounts.source", why::A_BIND_MOUNT_NEEDS_A_SOURCE);
     }
     if !m.is_bind() && m.kind.is_none() {
-        return refuse(b"mounts.type", b"a mount that is not a bind needs a type");
+        return refuse(b"mounts.type", why::NOT_BIND_NEEDS_TYPE);
     }
     Ok(m)
 }
@@ -560,7 +559,7 @@ fn devices<'a>(l: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
             Some(b"c") | Some(b"u") => libc::S_IFCHR,
             Some(b"b") => libc::S_IFBLK,
             Some(b"p") => libc::S_IFIFO,
-            _ => return refuse(b"linux.devices.type", b"c, u, b or p"),
+            _ => return refuse(b"linux.devices.type", why::DEVICE_TYPES),
         };
         let num = |k: &[u8]| d.u64_at(k);
         if s.ndevices == MAX_DEVICES {
@@ -589,7 +588,7 @@ fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
         r.swap = match (m.i64_at(b"swap"), r.memory) {
             (Some(-1), _) => Some(u64::MAX),
             (Some(s), Some(l)) if s > 0 && s as u64 >= l => Some(s as u64 - l),
-            (Some(s), _) if s > 0 => return refuse(b"linux.resources.memory.swap", b"needs a memory limit no larger"),
+            (Some(s), _) if s > 0 => return refuse(b"linux.resources.memory.swap", why::NEEDS_A_MEMORY_LIMIT_NO_LARGER),
             _ => None,
         };
         if limit(m.get(b"kernel")).is_some() || limit(m.get(b"kernelTCP")).is_some() {
@@ -626,20 +625,20 @@ fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
 /// Read the whole of config.json (parsed) into `s`.
 pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     if root.kind() != Kind::Obj {
-        return refuse(b"config.json", b"not a JSON object");
+        return refuse(b"config.json", why::NOT_A_JSON_OBJECT);
     }
     refuse_present(root, &[b"hooks", b"solaris", b"windows", b"vm", b"zos"])?;
-    let r = root.get(b"root").ok_or(Refused { field: b"root", why: b"missing" })?;
-    s.root = r.str_at(b"path").filter(|p| !p.is_empty()).ok_or(Refused { field: b"root.path", why: b"missing" })?;
+    let r = root.get(b"root").ok_or(Refused { field: b"root", why: why::MISSING })?;
+    s.root = r.str_at(b"path").filter(|p| !p.is_empty()).ok_or(Refused { field: b"root.path", why: why::MISSING })?;
     s.readonly = boolean(r, b"root.readonly")?;
     s.hostname = opt_string(root, b"hostname")?.filter(|h| !h.is_empty());
     s.domainname = opt_string(root, b"domainname")?.filter(|h| !h.is_empty());
     match root.get(b"process") {
         Some(p) => process(p, &mut s.process)?,
-        None => return refuse(b"process", b"missing"),
+        None => return refuse(b"process", why::MISSING),
     }
     if s.process.nargs == 0 {
-        return refuse(b"process.args", b"missing");
+        return refuse(b"process.args", why::MISSING);
     }
     for m in root.items_at(b"mounts") {
         if s.nmounts == MAX_MOUNTS {
@@ -649,27 +648,27 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         s.nmounts += 1;
     }
     s.annotations = root.get(b"annotations").filter(|a| a.kind() == Kind::Obj);
-    let Some(l) = root.get(b"linux") else { return refuse(b"linux", b"missing") };
+    let Some(l) = root.get(b"linux") else { return refuse(b"linux", why::MISSING) };
     refuse_present(l, &[b"linux.intelRdt", b"linux.personality", b"linux.timeOffsets", b"linux.mountLabel", b"linux.memoryPolicy", b"linux.netDevices"])?;
     for n in l.items_at(b"namespaces") {
         let t = n.bytes_at(b"type").unwrap_or(b"");
         let Some(&(_, flag)) = NAMESPACES.iter().find(|(name, _)| *name == t) else {
-            return refuse(b"linux.namespaces.type", b"unknown namespace");
+            return refuse(b"linux.namespaces.type", why::UNKNOWN_NAMESPACE);
         };
         if s.namespace(flag).is_some() {
-            return refuse(b"linux.namespaces.type", b"named twice");
+            return refuse(b"linux.namespaces.type", why::NAMED_TWICE);
         }
         let path = opt_string(n, b"linux.namespaces.path")?.filter(|p| !p.is_empty());
         s.namespaces[s.nnamespaces] = Namespace { flag, path };
         s.nnamespaces += 1;
     }
     if s.namespace(libc::CLONE_NEWNS).is_none_or(|n| n.path.is_some()) {
-        return refuse(b"linux.namespaces", b"sandbox needs a new mount namespace");
+        return refuse(b"linux.namespaces", why::NEEDS_A_MOUNT_NAMESPACE);
     }
     s.nuid_maps = id_maps(l, b"uidMappings", &mut s.uid_maps, b"linux.uidMappings")?;
     s.ngid_maps = id_maps(l, b"gidMappings", &mut s.gid_maps, b"linux.gidMappings")?;
     if s.namespace(libc::CLONE_NEWUSER).is_some_and(|n| n.path.is_none()) && (s.nuid_maps == 0 || s.ngid_maps == 0) {
-        return refuse(b"linux.uidMappings", b"a new user namespace needs uidMappings and gidMappings");
+        return refuse(b"linux.uidMappings", why::USER_NAMESPACE_NEEDS_MAPPINGS);
     }
     s.nmasked = strings(l, &mut s.masked, b"linux.maskedPaths")?;
     s.nreadonly = strings(l, &mut s.readonly_paths, b"linux.readonlyPaths")?;
@@ -679,7 +678,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         }
         let kb = k.to_bytes();
         if kb.is_empty() || kb.contains(&b'/') || kb.windows(2).any(|w| w == b"..") || kb.starts_with(b".") {
-            return refuse(b"linux.sysctl", b"not a sysctl name");
+            return refuse(b"linux.sysctl", why::NOT_A_SYSCTL_NAME);
         }
         // Only a sysctl of a namespace the container has, as runc: the others are the host's
         // (kernel.core_pattern would run a file of the container's as the host's root).
@@ -694,7 +693,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
             0
         };
         if ns == 0 || s.namespace(ns).is_none() {
-            return refuse(b"linux.sysctl", b"not a sysctl of a namespace the container has its own of");
+            return refuse(b"linux.sysctl", why::SYSCTL_NOT_OF_A_NAMESPACE);
         }
         s.sysctl[s.nsysctl] = (k, string(v, b"linux.sysctl")?);
         s.nsysctl += 1;
@@ -705,12 +704,12 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         Some(p) if p.is_empty() => 0,
         Some(p) => match mount_option(p.to_bytes()) {
             Opt::Propagation(f) => f,
-            _ => return refuse(b"linux.rootfsPropagation", b"unknown propagation"),
+            _ => return refuse(b"linux.rootfsPropagation", why::UNKNOWN_PROPAGATION),
         },
     };
     s.cgroups_path = opt_string(l, b"linux.cgroupsPath")?.filter(|p| !p.is_empty());
     if s.cgroups_path.is_some_and(|p| p.to_bytes().split(|&c| c == b'/' || c == b':').any(|c| c == b"." || c == b"..")) {
-        return refuse(b"linux.cgroupsPath", b"may not name . or ..");
+        return refuse(b"linux.cgroupsPath", why::MAY_NOT_NAME_OR);
     }
     if let Some(r) = l.get(b"resources") {
         resources(r, &mut s.resources)?;

@@ -2,6 +2,7 @@
 //! seccomp.rs, which makes classic BPF of them (no libseccomp). What the profile asks that
 //! cannot be expressed is refused, never ignored.
 
+use super::why;
 use super::config::{refuse, Refused};
 use super::json::{Kind, Val};
 use crate::seccomp::{self, Action, ArgCheck, Cmp, Insn, OciRule, Profile, MAX_CHECKS};
@@ -27,7 +28,7 @@ impl Filter {
     }
     fn push(&mut self, r: OciRule) -> Result<(), Refused> {
         if self.nrules == MAX_RULES {
-            return refuse(b"linux.seccomp.syscalls", b"too many rules");
+            return refuse(b"linux.seccomp.syscalls", why::TOO_MANY_RULES);
         }
         self.rules[self.nrules] = r;
         self.nrules += 1;
@@ -37,7 +38,7 @@ impl Filter {
 
 fn action(v: Option<Val>, errno: Option<Val>, default_errno: u16, field: &'static [u8]) -> Result<Action, Refused> {
     let ret = match errno {
-        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field, why: b"errnoRet out of range" })? as u16,
+        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field, why: why::ERRNORET_OUT_OF_RANGE })? as u16,
         None => default_errno,
     };
     const NAMES: [&[u8]; 9] = [b"KILL", b"KILL_THREAD", b"KILL_PROCESS", b"TRAP", b"ERRNO", b"TRACE", b"LOG", b"ALLOW", b"NOTIFY"];
@@ -50,8 +51,8 @@ fn action(v: Option<Val>, errno: Option<Val>, default_errno: u16, field: &'stati
         Some(5) => Action::Trace(ret),
         Some(6) => Action::Log,
         Some(7) => Action::Allow,
-        Some(_) => return refuse(field, b"seccomp notify is not supported by sandbox"),
-        None => return refuse(field, b"unknown action"),
+        Some(_) => return refuse(field, why::NO_SECCOMP_NOTIFY),
+        None => return refuse(field, why::UNKNOWN_ACTION),
     })
 }
 
@@ -66,24 +67,24 @@ fn cmp(op: &[u8], value: u64, two: u64) -> Option<(Cmp, u64)> {
 /// linux.seccomp into `f`.
 pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
     if v.kind() != Kind::Obj {
-        return refuse(b"linux.seccomp", b"wrong type");
+        return refuse(b"linux.seccomp", why::BAD_TYPE);
     }
     if v.bytes_at(b"listenerPath").is_some_and(|p| !p.is_empty()) {
-        return refuse(b"linux.seccomp.listenerPath", b"seccomp notify is not supported by sandbox");
+        return refuse(b"linux.seccomp.listenerPath", why::NO_SECCOMP_NOTIFY);
     }
     let default_errno = match v.get(b"defaultErrnoRet") {
-        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field: b"linux.seccomp.defaultErrnoRet", why: b"out of range" })? as u16,
+        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field: b"linux.seccomp.defaultErrnoRet", why: why::OUT_OF_RANGE })? as u16,
         None => libc::EPERM as u16,
     };
     f.default = action(v.get(b"defaultAction"), v.get(b"defaultErrnoRet"), default_errno, b"linux.seccomp.defaultAction")?;
     let arches = v.get(b"architectures");
     if arches.is_some_and(|a| a.len() > 0 && !a.items().any(|x| x.bytes() == Some(b"SCMP_ARCH_X86_64"))) {
-        return refuse(b"linux.seccomp.architectures", b"sandbox filters x86_64 calls: the list must hold SCMP_ARCH_X86_64");
+        return refuse(b"linux.seccomp.architectures", why::ARCH_X86_64_NEEDED);
     }
     // The profile's flags only: SPEC_ALLOW too only when asked, as runc.
     f.flags = 0;
     for fl in v.items_at(b"flags") {
-        f.flags |= fl.bytes().and_then(seccomp::flag).ok_or(Refused { field: b"linux.seccomp.flags", why: b"unknown flag" })?;
+        f.flags |= fl.bytes().and_then(seccomp::flag).ok_or(Refused { field: b"linux.seccomp.flags", why: why::UNKNOWN_FLAG })?;
     }
     for s in v.items_at(b"syscalls") {
         let act = action(s.get(b"action"), s.get(b"errnoRet"), libc::EPERM as u16, b"linux.seccomp.syscalls.action")?;
@@ -96,17 +97,17 @@ pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
             let two = a.u64_at(b"valueTwo").unwrap_or(0);
             let op = a.bytes_at(b"op").unwrap_or(b"");
             let (Some(index), Some((c, value))) = (index, cmp(op, value, two)) else {
-                return refuse(b"linux.seccomp.syscalls.args", b"bad index or op");
+                return refuse(b"linux.seccomp.syscalls.args", why::BAD_INDEX_OR_OP);
             };
             if n == MAX_CHECKS {
-                return refuse(b"linux.seccomp.syscalls.args", b"too many");
+                return refuse(b"linux.seccomp.syscalls.args", why::TOO_MANY);
             }
             repeated |= checks[..n].iter().any(|x| x.index == index as u8);
             checks[n] = ArgCheck { index: index as u8, value, cmp: c };
             n += 1;
         }
         for name in s.items_at(b"names") {
-            let name = name.bytes().ok_or(Refused { field: b"linux.seccomp.syscalls.names", why: b"wrong type" })?;
+            let name = name.bytes().ok_or(Refused { field: b"linux.seccomp.syscalls.names", why: why::BAD_TYPE })?;
             // A name x86_64 does not have is skipped, as runc does.
             let Some(nr) = seccomp::number(name) else { continue };
             if repeated {

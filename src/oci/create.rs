@@ -1,5 +1,6 @@
 //! The engine's side of the lifecycle: create, start, state, kill, delete.
 
+use super::why;
 use super::config::{self, Spec};
 use super::confine::{self, Filter};
 use super::container::{self, Job};
@@ -44,7 +45,7 @@ pub fn load(bundle: &'static CStr, spec: &mut Spec<'static>) -> Result<(Fd, Opti
     let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path, b.what))?;
     config::spec(doc.root(), spec).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
     if (spec.hostname.is_some() || spec.domainname.is_some()) && spec.namespace(libc::CLONE_NEWUTS).is_none_or(|n| n.path.is_some()) {
-        return Err(Fail::usage(Step::Refused, b"hostname", b"needs a new uts namespace"));
+        return Err(Fail::usage(Step::Refused, b"hostname", why::NEEDS_A_NEW_UTS_NAMESPACE));
     }
     let filter = match spec.seccomp {
         None => None,
@@ -105,7 +106,7 @@ fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> 
     }
     if !is_cgroup2() {
         if r.any() {
-            return Err(Fail::usage(Step::NoController, b"/sys/fs/cgroup", b"no cgroup v2 there; run with --cgroup-manager=disabled and no resources"));
+            return Err(Fail::usage(Step::NoController, b"/sys/fs/cgroup", why::NO_CGROUP_V2_THERE));
         }
         return Ok(Fd(-1));
     }
@@ -260,7 +261,7 @@ pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static>
     let mut spec = Spec::new();
     let (bfd, filter) = load(bundle, &mut spec)?;
     if spec.process.terminal && console.is_none() {
-        return Err(Fail::usage(Step::Console, b"process.terminal", b"a terminal needs --console-socket"));
+        return Err(Fail::usage(Step::Console, b"process.terminal", why::A_TERMINAL_NEEDS_CONSOLE_SOCKET));
     }
     let dir = record::make(g.root, id)?;
     let mut made = Made { cgroup: Buf::new(), first: 0, pid: 0 };
@@ -344,7 +345,7 @@ fn build(
     ready?;
     let _ = sys::wait4(made.first, 0);
     made.first = 0;
-    let ended = Fail::usage(Step::Clone, b"", b"the container's process ended before it was ready");
+    let ended = Fail::usage(Step::Clone, b"", why::PROCESS_ENDED_BEFORE_READY);
     // The namespace first: the start time read after it says it was the same process's.
     let ns = mnt_ns(made.pid).map_err(|_| ended)?;
     let mnt = mnt_ns_id(ns);
@@ -389,7 +390,7 @@ pub fn start(g: &Global, o: &mut Opts) -> Done<'static> {
     let id = no_options(g, o)?;
     let r = open(g, id)?;
     if r.status != Status::Created {
-        return Err(Fail::usage(Step::Status, r.status.name(), b"only a created container can be started"));
+        return Err(Fail::usage(Step::Status, r.status.name(), why::ONLY_CREATED_CAN_START));
     }
     let mut p = record::dir_path(g.root, id);
     p.push(b"/").push(record::GATE.to_bytes());
@@ -562,11 +563,11 @@ pub fn kill(g: &Global, o: &mut Opts) -> Done<'static> {
     let id = take_id(g, o)?;
     let sig = match o.word() {
         None => libc::SIGTERM,
-        Some(s) => signal_number(s.to_bytes()).ok_or(Fail::usage(Step::Signal, s.to_bytes(), b"a number, TERM or SIGTERM"))?,
+        Some(s) => signal_number(s.to_bytes()).ok_or(Fail::usage(Step::Signal, s.to_bytes(), why::A_NUMBER_TERM_OR_SIGTERM))?,
     };
     let r = open(g, id)?;
     let Some(fd) = record::pidfd(&r).filter(|_| r.status != Status::Stopped) else {
-        return Err(Fail::usage(Step::Signal, b"", b"container not running"));
+        return Err(Fail::usage(Step::Signal, b"", why::CONTAINER_NOT_RUNNING));
     };
     if all {
         members(&r, &mut |pid| signal_pid(pid, sig));
@@ -593,7 +594,7 @@ pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
         Err(e) => return Err(e),
     };
     if matches!(r.status, Status::Running | Status::Paused) && !force {
-        return Err(Fail::usage(Step::Delete, r.status.name(), b"the container is running: stop it first, or use --force"));
+        return Err(Fail::usage(Step::Delete, r.status.name(), why::RUNNING_STOP_IT_FIRST));
     }
     if r.status == Status::Paused {
         let _ = freeze_file(r.cgroup, false);

@@ -1,5 +1,6 @@
 //! ps, pause, resume, list, features, spec.
 
+use super::why;
 use super::create::{self, each_name, freeze_file};
 use super::record::{self, Status};
 use super::{each_option, take_id, Done, Fail, Global, Opts, Step, IGNORED, VALUE};
@@ -46,10 +47,10 @@ pub fn freeze(g: &Global, o: &mut Opts, on: bool) -> Done<'static> {
     let id = take_id(g, o)?;
     let r = create::open(g, id)?;
     if matches!(r.status, Status::Stopped | Status::Created) {
-        return Err(Fail::usage(Step::Status, r.status.name(), b"only a running container can be paused or resumed"));
+        return Err(Fail::usage(Step::Status, r.status.name(), why::ONLY_RUNNING_CAN_PAUSE));
     }
     freeze_file(r.cgroup, on).map_err(|e| {
-        let f = if e == Errno::ENOENT { Fail::usage(Step::Freeze, b"", b"the container has no cgroup v2 (cgroups disabled, or none on this host)") } else { Fail::new(Step::Freeze, r.cgroup, e) };
+        let f = if e == Errno::ENOENT { Fail::usage(Step::Freeze, b"", why::NO_CGROUP_V2) } else { Fail::new(Step::Freeze, r.cgroup, e) };
         f
     })?;
     Ok(0)

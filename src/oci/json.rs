@@ -3,6 +3,7 @@
 //! walk the tokens and copy nothing. Strings are unescaped in place and NUL-terminated where
 //! their closing quote was, so a value is handed out as a `&CStr` into the buffer itself.
 
+use super::why;
 use core::ffi::CStr;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -64,16 +65,16 @@ fn hex4(b: &[u8], at: usize) -> Option<u32> {
 fn string(b: &mut [u8], at: usize) -> Result<(usize, usize), Bad> {
     let (mut r, mut w) = (at, at);
     loop {
-        let c = *b.get(r).ok_or(bad(r, b"unterminated string"))?;
+        let c = *b.get(r).ok_or(bad(r, why::UNTERMINATED_STRING))?;
         r += 1;
         match c {
             b'"' => {
                 b[w] = 0;
                 return Ok((w - at, r));
             }
-            0..=0x1f => return Err(bad(r - 1, b"control character in string")),
+            0..=0x1f => return Err(bad(r - 1, why::CONTROL_CHARACTER_IN_STRING)),
             b'\\' => {
-                let e = *b.get(r).ok_or(bad(r, b"unterminated string"))?;
+                let e = *b.get(r).ok_or(bad(r, why::UNTERMINATED_STRING))?;
                 r += 1;
                 let one = match e {
                     b'"' => b'"',
@@ -85,25 +86,25 @@ fn string(b: &mut [u8], at: usize) -> Result<(usize, usize), Bad> {
                     b'r' => b'\r',
                     b't' => b'\t',
                     b'u' => {
-                        let mut cp = hex4(b, r).ok_or(bad(r, b"bad \\u escape"))?;
+                        let mut cp = hex4(b, r).ok_or(bad(r, why::BAD_U_ESCAPE))?;
                         r += 4;
                         if (0xd800..0xdc00).contains(&cp) && b.get(r) == Some(&b'\\') && b.get(r + 1) == Some(&b'u') {
-                            let lo = hex4(b, r + 2).ok_or(bad(r, b"bad \\u escape"))?;
+                            let lo = hex4(b, r + 2).ok_or(bad(r, why::BAD_U_ESCAPE))?;
                             if (0xdc00..0xe000).contains(&lo) {
                                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                                 r += 6;
                             }
                         }
                         if cp == 0 || (0xd800..0xe000).contains(&cp) {
-                            return Err(bad(r, b"\\u0000 or a lone surrogate in string"));
+                            return Err(bad(r, why::NUL_OR_LONE_SURROGATE));
                         }
                         let mut u = [0u8; 4];
-                        let s = char::from_u32(cp).ok_or(bad(r, b"bad \\u escape"))?.encode_utf8(&mut u);
+                        let s = char::from_u32(cp).ok_or(bad(r, why::BAD_U_ESCAPE))?.encode_utf8(&mut u);
                         b[w..w + s.len()].copy_from_slice(s.as_bytes());
                         w += s.len();
                         continue;
                     }
-                    _ => return Err(bad(r - 1, b"bad escape in string")),
+                    _ => return Err(bad(r - 1, why::BAD_ESCAPE_IN_STRING)),
                 };
                 b[w] = one;
                 w += 1;
@@ -129,12 +130,12 @@ fn number_end(b: &[u8], mut i: usize) -> Result<usize, Bad> {
         *i > s
     };
     if !digits(&mut i) {
-        return Err(bad(start, b"bad number"));
+        return Err(bad(start, why::BAD_NUMBER));
     }
     if b.get(i) == Some(&b'.') {
         i += 1;
         if !digits(&mut i) {
-            return Err(bad(start, b"bad number"));
+            return Err(bad(start, why::BAD_NUMBER));
         }
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
@@ -143,7 +144,7 @@ fn number_end(b: &[u8], mut i: usize) -> Result<usize, Bad> {
             i += 1;
         }
         if !digits(&mut i) {
-            return Err(bad(start, b"bad number"));
+            return Err(bad(start, why::BAD_NUMBER));
         }
     }
     Ok(i)
@@ -184,18 +185,18 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
         if depth == 0 && n > 0 && want == Want::CommaOrClose {
             i = skip_ws(b, i);
             if i != b.len() {
-                return Err(bad(i, b"text after the document"));
+                return Err(bad(i, why::TEXT_AFTER_THE_DOCUMENT));
             }
             break;
         }
-        let c = *b.get(i).ok_or(bad(i, b"unexpected end"))?;
+        let c = *b.get(i).ok_or(bad(i, why::UNEXPECTED_END))?;
         let in_obj = depth > 0 && toks[stack[depth - 1] as usize].kind == Kind::Obj;
         match want {
             Want::CommaOrClose | Want::ValueOrClose | Want::KeyOrClose if c == b']' || c == b'}' => {
-                let open = stack.get(depth.wrapping_sub(1)).ok_or(bad(i, b"unbalanced"))?;
+                let open = stack.get(depth.wrapping_sub(1)).ok_or(bad(i, why::UNBALANCED))?;
                 let k = toks[*open as usize].kind;
                 if (c == b']') != (k == Kind::Arr) {
-                    return Err(bad(i, b"mismatched bracket"));
+                    return Err(bad(i, why::MISMATCHED_BRACKET));
                 }
                 toks[*open as usize].end = n as u32;
                 depth -= 1;
@@ -205,17 +206,17 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
             }
             Want::CommaOrClose => {
                 if c != b',' {
-                    return Err(bad(i, b"expected , or a closing bracket"));
+                    return Err(bad(i, why::EXPECTED_COMMA_OR_CLOSE));
                 }
                 i = skip_ws(b, i + 1);
                 want = if in_obj { Want::Key } else { Want::Value };
                 continue;
             }
-            Want::Key | Want::KeyOrClose if c != b'"' => return Err(bad(i, b"expected a key")),
+            Want::Key | Want::KeyOrClose if c != b'"' => return Err(bad(i, why::EXPECTED_A_KEY)),
             _ => {}
         }
         if n == toks.len() {
-            return Err(bad(i, b"too many values"));
+            return Err(bad(i, why::TOO_MANY_VALUES));
         }
         let is_key = matches!(want, Want::Key | Want::KeyOrClose);
         if depth > 0 && !is_key {
@@ -230,7 +231,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
             b'{' | b'[' => {
                 t.kind = if c == b'{' { Kind::Obj } else { Kind::Arr };
                 if depth == MAX_DEPTH {
-                    return Err(bad(i, b"nested too deep"));
+                    return Err(bad(i, why::NESTED_TOO_DEEP));
                 }
                 stack[depth] = n as u32;
                 depth += 1;
@@ -254,7 +255,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
                     _ => (b"null", Kind::Null),
                 };
                 if b.get(i..i + word.len()) != Some(word) {
-                    return Err(bad(i, b"unknown word"));
+                    return Err(bad(i, why::UNKNOWN_WORD));
                 }
                 t.kind = kind;
                 next = i + word.len();
@@ -265,7 +266,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
                 t.len = (e - i) as u32;
                 next = e;
             }
-            _ => return Err(bad(i, b"unexpected character")),
+            _ => return Err(bad(i, why::UNEXPECTED_CHARACTER)),
         }
         toks[n] = t;
         n += 1;
@@ -273,7 +274,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
         if is_key {
             toks[stack[depth - 1] as usize].len += 1;
             if b.get(i) != Some(&b':') {
-                return Err(bad(i, b"expected :"));
+                return Err(bad(i, why::EXPECTED_COLON));
             }
             i = skip_ws(b, i + 1);
             want = Want::Value;

@@ -20,6 +20,11 @@ mod info;
 mod json;
 mod record;
 
+/// The reasons of error lines (src/texts.rs, OCI_WHY), compressed: error::push_packed.
+pub mod why {
+    include!(concat!(env!("OUT_DIR"), "/why.rs"));
+}
+
 use crate::error::{push_text, OCI_AT};
 use crate::out::{Buf, Bytes};
 use crate::sys::{self, Args, Errno, Fd, AT_FDCWD};
@@ -171,7 +176,8 @@ impl<'a> Fail<'a> {
         }
         let hint = if self.why.is_empty() { self.hint() } else { None };
         if !self.why.is_empty() || hint.is_some() {
-            b.push(if self.errno != 0 { b" (" } else { b": " }).push(self.why);
+            b.push(if self.errno != 0 { b" (" } else { b": " });
+            crate::error::push_packed(b, self.why);
             if let Some(h) = hint {
                 push_text(b, HINT_AT + h);
             }
@@ -276,7 +282,7 @@ impl Opts {
             return Ok(v);
         }
         if self.at >= self.args.len() {
-            return Err(Fail::usage(Step::Usage, name, b"option needs a value"));
+            return Err(Fail::usage(Step::Usage, name, why::OPTION_NEEDS_A_VALUE));
         }
         self.at += 1;
         Ok(self.args.get(self.at - 1))
@@ -392,7 +398,7 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         Some(9) => info::list(&g, &mut o),
         Some(10) => info::features(),
         Some(_) => info::spec(&mut o),
-        None => Err(Fail::usage(Step::Usage, cmd, b"unknown command (see sandbox-oci --help)")),
+        None => Err(Fail::usage(Step::Usage, cmd, why::UNKNOWN_COMMAND)),
     };
     match r {
         Ok(status) => status,
@@ -406,11 +412,11 @@ pub type Done<'a> = Result<i32, Fail<'a>>;
 /// The container id: the next word; [A-Za-z0-9][A-Za-z0-9_.+-]* (no `/`, not `.` or `..`).
 /// Errors from here on name it.
 pub fn take_id(g: &Global, o: &mut Opts) -> Result<&'static CStr, Fail<'static>> {
-    let id = o.word().ok_or(Fail::usage(Step::Usage, b"", b"a container id is needed"))?;
+    let id = o.word().ok_or(Fail::usage(Step::Usage, b"", why::A_CONTAINER_ID_IS_NEEDED))?;
     let b = id.to_bytes();
     let ok = !b.is_empty() && b.len() <= 1024 && b[0].is_ascii_alphanumeric() && b.iter().all(|&c| c.is_ascii_alphanumeric() || b"_.+-".contains(&c));
     if !ok {
-        return Err(Fail::usage(Step::Usage, b, b"invalid container id"));
+        return Err(Fail::usage(Step::Usage, b, why::INVALID_CONTAINER_ID));
     }
     g.id.set(b);
     Ok(id)
@@ -437,7 +443,7 @@ pub fn each_option(o: &mut Opts, table: &OptTable, f: &mut dyn FnMut(u8, &'stati
 
 /// A number an option takes, below 65536.
 pub fn small_number(v: &'static CStr) -> Result<u32, Fail<'static>> {
-    crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).map(|n| n as u32).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"a number is needed"))
+    crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).map(|n| n as u32).ok_or(Fail::usage(Step::Usage, v.to_bytes(), why::A_NUMBER_IS_NEEDED))
 }
 
 /// The number of `word` among the words of `list`, separated by spaces (runs of them too).
@@ -448,7 +454,7 @@ pub fn word_at(list: &[u8], word: &[u8]) -> Option<usize> {
 
 /// Options a command does not know: an error naming it.
 pub fn unknown(name: &'static [u8]) -> Fail<'static> {
-    Fail::usage(Step::Usage, name, b"unknown option (see sandbox-oci --help)")
+    Fail::usage(Step::Usage, name, why::UNKNOWN_OPTION)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! the recorded time (/proc/PID/stat, field 22), or the pid was reused and the container is
 //! stopped; it is created while the gate is there, running after.
 
+use super::why;
 use super::json::{self, Tok, Val};
 use super::{json_str, Fail, Step};
 use crate::out::{Buf, Bytes};
@@ -232,13 +233,13 @@ pub fn read<'a>(root: &CStr, id: &'a CStr, space: &'a mut Space) -> Result<Recor
             // Made but not yet written: create is still at work.
             let d = dir_path(root, id);
             if sys::stat_at(AT_FDCWD, d.c(), 0).is_ok() {
-                return Err(Fail::usage(Step::Status, id.to_bytes(), b"being created"));
+                return Err(Fail::usage(Step::Status, id.to_bytes(), why::BEING_CREATED));
             }
             return Err(Fail::usage(Step::NotFound, b"", b""));
         }
         Err(e) => return Err(Fail::new(Step::StateDir, id.to_bytes(), e)),
     };
-    let bad = Fail::usage(Step::StateDir, id.to_bytes(), b"state.json is damaged");
+    let bad = Fail::usage(Step::StateDir, id.to_bytes(), why::STATE_JSON_IS_DAMAGED);
     let root_v = json::parse(&mut space.text[..n], &mut space.toks).map_err(|_| bad)?.root();
     let pid = root_v.u64_at(b"pid").ok_or(bad)? as i32;
     let start = root_v.u64_at(b"start").ok_or(bad)?;
