@@ -467,7 +467,7 @@ pub fn mount_option(o: &[u8]) -> Opt {
         MS_UNBINDABLE as u32,
         (MS_UNBINDABLE | MS_REC) as u32,
     ];
-    let i = super::word_at(NAMES, o);
+    let i = crate::out::word_at(NAMES, o);
     let bits = i.and_then(|i| BITS.get(i)).map_or(0, |&b| b as u64);
     match i {
         Some(0..=13) => Opt::Set(bits),

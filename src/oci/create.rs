@@ -438,17 +438,12 @@ pub fn print_state(b: &mut Bytes<[u8]>, id: &[u8], r: &Record) {
     b.push(b",\"owner\":\"\"}");
 }
 
-const SIGNALS: [&[u8]; 31] = [
-    b"HUP", b"INT", b"QUIT", b"ILL", b"TRAP", b"ABRT", b"BUS", b"FPE", b"KILL", b"USR1", b"SEGV", b"USR2", b"PIPE", b"ALRM", b"TERM", b"STKFLT", b"CHLD",
-    b"CONT", b"STOP", b"TSTP", b"TTIN", b"TTOU", b"URG", b"XCPU", b"XFSZ", b"VTALRM", b"PROF", b"WINCH", b"IO", b"PWR", b"SYS",
-];
-
 pub fn signal_number(s: &[u8]) -> Option<i32> {
     if let Some(n) = crate::cgroup::parse_u64(s) {
         return (1..=64).contains(&n).then_some(n as i32);
     }
     let name = s.strip_prefix(b"SIG").unwrap_or(s);
-    SIGNALS.iter().position(|n| *n == name).map(|i| i as i32 + 1)
+    crate::out::word_at(crate::cli::SIGNALS, name).map(|i| i as i32 + 1)
 }
 
 /// The pids in a cgroup (cgroup.procs), each given to `f`; false when there is no cgroup.

@@ -385,8 +385,8 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         return 1;
     };
     let cmd = cmd.to_bytes();
-    const COMMANDS: [&[u8]; 12] = [b"create", b"start", b"state", b"kill", b"delete", b"exec", b"ps", b"pause", b"resume", b"list", b"features", b"spec"];
-    let r = match COMMANDS.iter().position(|c| *c == cmd) {
+    const COMMANDS: &[u8] = b"create start state kill delete exec ps pause resume list features spec";
+    let r = match crate::out::word_at(COMMANDS, cmd) {
         Some(0) => create::create(&g, &mut o, &args, &env),
         Some(1) => create::start(&g, &mut o),
         Some(2) => create::state(&g, &mut o),
@@ -444,12 +444,6 @@ pub fn each_option(o: &mut Opts, table: &OptTable, f: &mut dyn FnMut(u8, &'stati
 /// A number an option takes, below 65536.
 pub fn small_number(v: &'static CStr) -> Result<u32, Fail<'static>> {
     crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).map(|n| n as u32).ok_or(Fail::usage(Step::Usage, v.to_bytes(), why::A_NUMBER_IS_NEEDED))
-}
-
-/// The number of `word` among the words of `list`, separated by spaces (runs of them too).
-#[inline(never)]
-pub fn word_at(list: &[u8], word: &[u8]) -> Option<usize> {
-    list.split(|&c| c == b' ').filter(|w| !w.is_empty()).position(|w| w == word)
 }
 
 /// Options a command does not know: an error naming it.
