@@ -5,6 +5,7 @@
 use super::why;
 use super::json::{Kind, Val};
 use crate::caps;
+use crate::out::{word_at, words};
 use core::ffi::CStr;
 
 pub const MAX_ARGS: usize = 256;
@@ -36,7 +37,7 @@ pub const EFFECTIVE: usize = 1;
 pub const INHERITABLE: usize = 2;
 pub const PERMITTED: usize = 3;
 pub const AMBIENT: usize = 4;
-const CAP_SETS: [&[u8]; 5] = [b"bounding", b"effective", b"inheritable", b"permitted", b"ambient"];
+const CAP_SETS: &[u8] = b"bounding effective inheritable permitted ambient";
 
 pub const RLIMITS: [&[u8]; 16] = [
     b"CPU", b"FSIZE", b"DATA", b"STACK", b"CORE", b"RSS", b"NPROC", b"NOFILE", b"MEMLOCK", b"AS", b"LOCKS", b"SIGPENDING",
@@ -253,9 +254,9 @@ fn key(field: &'static [u8]) -> &'static [u8] {
     field.rsplit(|&c| c == b'.').next().unwrap_or(field)
 }
 
-/// Fields whose presence asks for something sandbox does not do.
-fn refuse_present(v: Val, fields: &[&'static [u8]]) -> Result<(), Refused> {
-    for &field in fields {
+/// Fields whose presence asks for something sandbox does not do (a word list).
+fn refuse_present(v: Val, fields: &'static [u8]) -> Result<(), Refused> {
+    for field in words(fields) {
         if let Some(x) = v.get(key(field)) {
             let empty = x.is_null() || (matches!(x.kind(), Kind::Obj | Kind::Arr) && x.len() == 0) || x.bytes() == Some(b"");
             if !empty {
@@ -341,7 +342,7 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
     if v.kind() != Kind::Obj {
         return refuse(b"process", BAD_TYPE);
     }
-    refuse_present(v, &[b"process.selinuxLabel", b"process.scheduler", b"process.ioPriority", b"process.execCPUAffinity"])?;
+    refuse_present(v, b"process.selinuxLabel process.scheduler process.ioPriority process.execCPUAffinity")?;
     p.nargs = strings(v, &mut p.args, b"process.args")?;
     if let Some(cl) = v.get(b"commandLine") {
         if !cl.is_null() {
@@ -380,7 +381,7 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
         }
     }
     if let Some(c) = v.get(b"capabilities") {
-        for (i, set) in CAP_SETS.iter().enumerate() {
+        for (i, set) in words(CAP_SETS).enumerate() {
             p.caps[i] = cap_set(c.get(set))?;
         }
     }
@@ -467,7 +468,7 @@ pub fn mount_option(o: &[u8]) -> Opt {
         MS_UNBINDABLE as u32,
         (MS_UNBINDABLE | MS_REC) as u32,
     ];
-    let i = crate::out::word_at(NAMES, o);
+    let i = word_at(NAMES, o);
     let bits = i.and_then(|i| BITS.get(i)).map_or(0, |&b| b as u64);
     match i {
         Some(0..=13) => Opt::Set(bits),
@@ -525,15 +526,17 @@ fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
     Ok(m)
 }
 
-const NAMESPACES: [(&[u8], i32); 8] = [
-    (b"pid", libc::CLONE_NEWPID),
-    (b"network", libc::CLONE_NEWNET),
-    (b"mount", libc::CLONE_NEWNS),
-    (b"ipc", libc::CLONE_NEWIPC),
-    (b"uts", libc::CLONE_NEWUTS),
-    (b"user", libc::CLONE_NEWUSER),
-    (b"cgroup", libc::CLONE_NEWCGROUP),
-    (b"time", 0x80),
+/// The namespaces' names, and their CLONE_NEW* flags in the same order.
+const NAMESPACES: &[u8] = b"pid network mount ipc uts user cgroup time";
+const NAMESPACE_FLAGS: [i32; 8] = [
+    libc::CLONE_NEWPID,
+    libc::CLONE_NEWNET,
+    libc::CLONE_NEWNS,
+    libc::CLONE_NEWIPC,
+    libc::CLONE_NEWUTS,
+    libc::CLONE_NEWUSER,
+    libc::CLONE_NEWCGROUP,
+    0x80,
 ];
 
 fn id_maps(v: Val, key: &[u8], out: &mut [IdMap; MAX_MAPS], field: &'static [u8]) -> Result<usize, Refused> {
@@ -618,7 +621,7 @@ fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
     // may open is what its /dev holds (the default nodes and linux.devices), as on cgroup v2
     // without a BPF program. blockIO, hugepageLimits, network, rdma, unified: not enforced
     // either, but refused when they ask for something.
-    refuse_present(v, &[b"linux.resources.hugepageLimits", b"linux.resources.rdma", b"linux.resources.unified"])?;
+    refuse_present(v, b"linux.resources.hugepageLimits linux.resources.rdma linux.resources.unified")?;
     Ok(())
 }
 
@@ -627,7 +630,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     if root.kind() != Kind::Obj {
         return refuse(b"config.json", why::NOT_A_JSON_OBJECT);
     }
-    refuse_present(root, &[b"hooks", b"solaris", b"windows", b"vm", b"zos"])?;
+    refuse_present(root, b"hooks solaris windows vm zos")?;
     let r = root.get(b"root").ok_or(Refused { field: b"root", why: why::MISSING })?;
     s.root = r.str_at(b"path").filter(|p| !p.is_empty()).ok_or(Refused { field: b"root.path", why: why::MISSING })?;
     s.readonly = boolean(r, b"root.readonly")?;
@@ -649,10 +652,10 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     }
     s.annotations = root.get(b"annotations").filter(|a| a.kind() == Kind::Obj);
     let Some(l) = root.get(b"linux") else { return refuse(b"linux", why::MISSING) };
-    refuse_present(l, &[b"linux.intelRdt", b"linux.personality", b"linux.timeOffsets", b"linux.mountLabel", b"linux.memoryPolicy", b"linux.netDevices"])?;
+    refuse_present(l, b"linux.intelRdt linux.personality linux.timeOffsets linux.mountLabel linux.memoryPolicy linux.netDevices")?;
     for n in l.items_at(b"namespaces") {
         let t = n.bytes_at(b"type").unwrap_or(b"");
-        let Some(&(_, flag)) = NAMESPACES.iter().find(|(name, _)| *name == t) else {
+        let Some(&flag) = word_at(NAMESPACES, t).and_then(|i| NAMESPACE_FLAGS.get(i)) else {
             return refuse(b"linux.namespaces.type", why::UNKNOWN_NAMESPACE);
         };
         if s.namespace(flag).is_some() {
@@ -682,8 +685,8 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         }
         // Only a sysctl of a namespace the container has, as runc: the others are the host's
         // (kernel.core_pattern would run a file of the container's as the host's root).
-        const IPC: [&[u8]; 8] = [b"kernel.msgmax", b"kernel.msgmnb", b"kernel.msgmni", b"kernel.sem", b"kernel.shmall", b"kernel.shmmax", b"kernel.shmmni", b"kernel.shm_rmid_forced"];
-        let ns = if IPC.contains(&kb) || kb.starts_with(b"fs.mqueue.") {
+        const IPC: &[u8] = b"kernel.msgmax kernel.msgmnb kernel.msgmni kernel.sem kernel.shmall kernel.shmmax kernel.shmmni kernel.shm_rmid_forced";
+        let ns = if word_at(IPC, kb).is_some() || kb.starts_with(b"fs.mqueue.") {
             libc::CLONE_NEWIPC
         } else if kb.starts_with(b"net.") {
             libc::CLONE_NEWNET

@@ -3,6 +3,7 @@
 //! cannot be expressed is refused, never ignored.
 
 use super::why;
+use crate::out::word_at;
 use super::config::{refuse, Refused};
 use super::json::{Kind, Val};
 use crate::seccomp::{self, Action, ArgCheck, Cmp, Insn, OciRule, Profile, MAX_CHECKS};
@@ -41,9 +42,9 @@ fn action(v: Option<Val>, errno: Option<Val>, default_errno: u16, field: &'stati
         Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field, why: why::ERRNORET_OUT_OF_RANGE })? as u16,
         None => default_errno,
     };
-    const NAMES: [&[u8]; 9] = [b"KILL", b"KILL_THREAD", b"KILL_PROCESS", b"TRAP", b"ERRNO", b"TRACE", b"LOG", b"ALLOW", b"NOTIFY"];
+    const NAMES: &[u8] = b"KILL KILL_THREAD KILL_PROCESS TRAP ERRNO TRACE LOG ALLOW NOTIFY";
     let name = v.and_then(|v| v.bytes()).and_then(|n| n.strip_prefix(b"SCMP_ACT_")).unwrap_or(b"");
-    Ok(match NAMES.iter().position(|n| *n == name) {
+    Ok(match word_at(NAMES, name) {
         Some(0 | 1) => Action::KillThread,
         Some(2) => Action::KillProcess,
         Some(3) => Action::Trap,
@@ -57,9 +58,9 @@ fn action(v: Option<Val>, errno: Option<Val>, default_errno: u16, field: &'stati
 }
 
 fn cmp(op: &[u8], value: u64, two: u64) -> Option<(Cmp, u64)> {
-    const NAMES: [&[u8]; 7] = [b"NE", b"LT", b"LE", b"EQ", b"GE", b"GT", b"MASKED_EQ"];
+    const NAMES: &[u8] = b"NE LT LE EQ GE GT MASKED_EQ";
     const CMPS: [Cmp; 6] = [Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Eq, Cmp::Ge, Cmp::Gt];
-    let i = NAMES.iter().position(|n| Some(*n) == op.strip_prefix(b"SCMP_CMP_"))?;
+    let i = word_at(NAMES, op.strip_prefix(b"SCMP_CMP_")?)?;
     // MASKED_EQ: value is the mask, valueTwo the datum (libseccomp's order).
     Some(CMPS.get(i).map_or((Cmp::MaskedEq(value), two), |&c| (c, value)))
 }
