@@ -129,6 +129,19 @@ pub fn push_text(b: &mut Bytes<[u8]>, i: usize) {
     }
 }
 
+/// Append `: path` (up to 1024 bytes of it, shown printable) unless it is empty, and `: reason`
+/// for an errno other than 0: the middle of the error lines of sandbox and sandbox-oci.
+#[inline(never)]
+pub fn push_where_why(b: &mut Bytes<[u8]>, path: &[u8], errno: i32) {
+    if !path.is_empty() {
+        b.push(b": ").push_printable(&path[..path.len().min(1024)]);
+    }
+    if errno != 0 {
+        b.push(b": ");
+        push_reason(b, errno);
+    }
+}
+
 /// Append the OS reason for an errno, as `Errno::description` words it, or `errno N` for one
 /// it has no text for.
 pub fn push_reason(b: &mut Bytes<[u8]>, errno: i32) {
@@ -342,13 +355,7 @@ impl<'a> Error<'a> {
         b.clear();
         b.push(b"sandbox: ");
         push_text(b, self.step.what());
-        if !self.path.is_empty() {
-            b.push(b": ").push_printable(&self.path[..self.path.len().min(1024)]);
-        }
-        if self.errno != 0 {
-            b.push(b": ");
-            push_reason(b, self.errno);
-        }
+        push_where_why(b, self.path, self.errno);
         if let Some(hint) = self.step.hint(self.errno) {
             b.push(b" (");
             push_text(b, hint);

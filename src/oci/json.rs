@@ -324,8 +324,9 @@ impl<'a> Val<'a> {
         if t.kind != Kind::Str {
             return None;
         }
+        // The parser ended the string with a NUL, and refused \u0000 in it.
         let s = t.start as usize;
-        CStr::from_bytes_with_nul(&self.doc.buf[s..=s + t.len as usize]).ok()
+        CStr::from_bytes_until_nul(self.doc.buf.get(s..=s + t.len as usize)?).ok()
     }
     #[inline(never)]
     pub fn bytes(&self) -> Option<&'a [u8]> {

@@ -167,13 +167,7 @@ impl<'a> Fail<'a> {
             b.push_printable(&id[..id.len().min(128)]).push(b": ");
         }
         push_text(b, WHAT_AT + self.step as usize - 1);
-        if !self.path.is_empty() {
-            b.push(b": ").push_printable(&self.path[..self.path.len().min(1024)]);
-        }
-        if self.errno != 0 {
-            b.push(b": ");
-            crate::error::push_reason(b, self.errno);
-        }
+        crate::error::push_where_why(b, self.path, self.errno);
         let hint = if self.why.is_empty() { self.hint() } else { None };
         if !self.why.is_empty() || hint.is_some() {
             b.push(if self.errno != 0 { b" (" } else { b": " });
