@@ -62,6 +62,7 @@ impl Bytes<[u8]> {
         self.push_u64(v.unsigned_abs())
     }
 
+    #[inline(never)]
     pub fn clear(&mut self) {
         self.len = 0;
         self.overflow = false;

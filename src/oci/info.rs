@@ -61,11 +61,11 @@ pub fn list(g: &Global, o: &mut Opts) -> Done<'static> {
     let mut out = Buf::<65536>::new();
     out.push(if json { b"[" } else { b"ID\tPID\tSTATUS\tBUNDLE\n" });
     let mut first = true;
-    let mut space = record::Space::new();
     each_name(g.root, &mut |name| {
         if name.first() == Some(&b'.') {
             return;
         }
+        let mut space = record::Space::new();
         let mut idb = Buf::<1100>::new();
         idb.push(name);
         if let Ok(r) = record::read(g.root, idb.c(), &mut space) {

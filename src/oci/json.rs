@@ -1,7 +1,8 @@
 //! A small JSON reader in the jsmn way: one pass over a caller's buffer fills a caller's fixed
-//! array of tokens (kind, where, how many children, where the subtree ends); typed lookups then
-//! walk the tokens and copy nothing. Strings are unescaped in place and NUL-terminated where
-//! their closing quote was, so a value is handed out as a `&CStr` into the buffer itself.
+//! array of tokens (kind, text, how many tokens the subtree has); typed lookups then walk the
+//! tokens and copy nothing. Strings are unescaped in place and NUL-terminated where their closing
+//! quote was, so a value is handed out as a `&CStr` into the buffer itself. A value is its
+//! tokens (`&[Tok]`): two words, passed and returned in registers.
 
 use super::why;
 use core::ffi::CStr;
@@ -19,18 +20,18 @@ pub enum Kind {
 }
 
 #[derive(Clone, Copy)]
-pub struct Tok {
+pub struct Tok<'a> {
+    /// Strings: the (unescaped) content and the NUL after it; numbers: the digits. None for
+    /// the others (and while parsing), so that an array of empty tokens is all zeros.
+    text: Option<&'a [u8]>,
+    /// How many tokens the subtree has, this one included (while parsing a string or a
+    /// number: where it starts).
+    size: u32,
     kind: Kind,
-    /// Strings: first byte of the (unescaped) content; numbers: first digit.
-    start: u32,
-    /// Strings: content length; numbers: text length; objects: keys; arrays: elements.
-    len: u32,
-    /// The index of the token after this one's subtree.
-    end: u32,
 }
 
-impl Tok {
-    pub const EMPTY: Tok = Tok { kind: Kind::Null, start: 0, len: 0, end: 0 };
+impl Tok<'_> {
+    pub const EMPTY: Tok<'static> = Tok { text: None, size: 0, kind: Kind::Null };
 }
 
 /// Why a document was refused, and at which byte.
@@ -157,14 +158,13 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// A parsed document: the buffer (strings unescaped in it) and its tokens.
+/// A parsed document: its tokens (the strings are in the buffer, unescaped).
 pub struct Doc<'a> {
-    buf: &'a [u8],
-    toks: &'a [Tok],
+    toks: &'a [Tok<'a>],
 }
 
 /// Parse `b` (the whole of it is the document), filling `toks`.
-pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
+pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Bad> {
     let mut n = 0usize;
     // Open containers: token index; and whether a key is expected next in an object.
     let mut stack = [0u32; MAX_DEPTH];
@@ -198,7 +198,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
                 if (c == b']') != (k == Kind::Arr) {
                     return Err(bad(i, why::MISMATCHED_BRACKET));
                 }
-                toks[*open as usize].end = n as u32;
+                toks[*open as usize].size = (n - *open as usize) as u32;
                 depth -= 1;
                 i = skip_ws(b, i + 1);
                 want = Want::CommaOrClose;
@@ -219,13 +219,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
             return Err(bad(i, why::TOO_MANY_VALUES));
         }
         let is_key = matches!(want, Want::Key | Want::KeyOrClose);
-        if depth > 0 && !is_key {
-            // A value: count it in its container (object values are counted with their key).
-            if !in_obj {
-                toks[stack[depth - 1] as usize].len += 1;
-            }
-        }
-        let mut t = Tok { kind: Kind::Null, start: i as u32, len: 0, end: n as u32 + 1 };
+        let mut t = Tok { text: None, size: 1, kind: Kind::Null };
         let next;
         match c {
             b'{' | b'[' => {
@@ -242,10 +236,9 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
                 continue;
             }
             b'"' => {
-                let (len, after) = string(b, i + 1)?;
+                let (_, after) = string(b, i + 1)?;
                 t.kind = Kind::Str;
-                t.start = i as u32 + 1;
-                t.len = len as u32;
+                t.size = i as u32 + 1;
                 next = after;
             }
             b't' | b'f' | b'n' => {
@@ -263,7 +256,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
             b'-' | b'0'..=b'9' => {
                 let e = number_end(b, i)?;
                 t.kind = Kind::Num;
-                t.len = (e - i) as u32;
+                t.size = i as u32;
                 next = e;
             }
             _ => return Err(bad(i, why::UNEXPECTED_CHARACTER)),
@@ -272,7 +265,6 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
         n += 1;
         i = skip_ws(b, next);
         if is_key {
-            toks[stack[depth - 1] as usize].len += 1;
             if b.get(i) != Some(&b':') {
                 return Err(bad(i, why::EXPECTED_COLON));
             }
@@ -282,41 +274,44 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
             want = Want::CommaOrClose;
         }
     }
-    Ok(Doc { buf: b, toks: &toks[..n] })
+    // The texts of strings and numbers, now that the buffer is done with.
+    let b: &'a [u8] = b;
+    let toks = &mut toks[..n];
+    for t in toks.iter_mut() {
+        let s = t.size as usize;
+        t.text = match t.kind {
+            Kind::Str => b.get(s..).and_then(|r| CStr::from_bytes_until_nul(r).ok()).map(CStr::to_bytes_with_nul),
+            Kind::Num => b.get(s..number_end(b, s).unwrap_or(s)),
+            _ => continue,
+        };
+        t.size = 1;
+    }
+    Ok(Doc { toks })
 }
 
 impl<'a> Doc<'a> {
     pub fn root(&self) -> Val<'a> {
-        Val { doc: Doc { buf: self.buf, toks: self.toks }, i: 0 }
+        Val { t: self.toks }
     }
 }
 
-impl Clone for Doc<'_> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl Copy for Doc<'_> {}
-
-/// One value of a document; its strings live as long as the document's buffer.
+/// One value of a document: its token, then those of what it holds (and maybe more after);
+/// its strings live as long as the document's buffer.
 #[derive(Clone, Copy)]
 pub struct Val<'a> {
-    doc: Doc<'a>,
-    i: usize,
+    t: &'a [Tok<'a>],
 }
 
 impl<'a> Val<'a> {
-    fn tok(&self) -> Tok {
-        self.doc.toks[self.i]
+    fn tok(&self) -> Tok<'a> {
+        self.t.first().copied().unwrap_or(Tok::EMPTY)
+    }
+    /// The tokens within (none for a string, number, true, false or null).
+    fn inside(&self) -> &'a [Tok<'a>] {
+        self.t.get(1..self.tok().size as usize).unwrap_or(&[])
     }
     pub fn kind(&self) -> Kind {
         self.tok().kind
-    }
-    /// The byte offset of the value in the document (for messages).
-    #[cfg(test)]
-    #[cfg(test)]
-    pub fn at(&self) -> usize {
-        self.tok().start as usize
     }
     #[inline(never)]
     pub fn str(&self) -> Option<&'a CStr> {
@@ -325,8 +320,7 @@ impl<'a> Val<'a> {
             return None;
         }
         // The parser ended the string with a NUL, and refused \u0000 in it.
-        let s = t.start as usize;
-        CStr::from_bytes_until_nul(self.doc.buf.get(s..=s + t.len as usize)?).ok()
+        CStr::from_bytes_until_nul(t.text?).ok()
     }
     #[inline(never)]
     pub fn bytes(&self) -> Option<&'a [u8]> {
@@ -334,7 +328,7 @@ impl<'a> Val<'a> {
     }
     fn num_text(&self) -> Option<&'a [u8]> {
         let t = self.tok();
-        (t.kind == Kind::Num).then(|| &self.doc.buf[t.start as usize..(t.start + t.len) as usize])
+        (t.kind == Kind::Num).then_some(t.text?)
     }
     /// A non-negative integer (no fraction or exponent) that fits in u64.
     #[inline(never)]
@@ -376,10 +370,7 @@ impl<'a> Val<'a> {
     }
     /// The number of elements of an array, or keys of an object.
     pub fn len(&self) -> usize {
-        match self.kind() {
-            Kind::Obj | Kind::Arr => self.tok().len as usize,
-            _ => 0,
-        }
+        self.entries().count() + self.items().count()
     }
     /// The value of `key` in an object (the last one if repeated).
     #[inline(never)]
@@ -395,9 +386,7 @@ impl<'a> Val<'a> {
     /// The key/value pairs of an object (none for other kinds).
     #[inline(never)]
     pub fn entries(&self) -> Entries<'a> {
-        let t = self.tok();
-        let (i, end) = if t.kind == Kind::Obj { (self.i + 1, t.end as usize) } else { (0, 0) };
-        Entries { doc: self.doc, i, end }
+        Entries { t: if self.kind() == Kind::Obj { self.inside() } else { &[] } }
     }
     /// The string at `key` of an object.
     #[inline(never)]
@@ -422,7 +411,7 @@ impl<'a> Val<'a> {
     pub fn items_at(&self, key: &[u8]) -> Items<'a> {
         match self.get(key) {
             Some(v) => v.items(),
-            None => Items { doc: self.doc, i: 0, end: 0 },
+            None => Items { t: &[] },
         }
     }
     /// The key/value pairs of the object at `key` of an object (none if it has none).
@@ -430,53 +419,46 @@ impl<'a> Val<'a> {
     pub fn entries_at(&self, key: &[u8]) -> Entries<'a> {
         match self.get(key) {
             Some(v) => v.entries(),
-            None => Entries { doc: self.doc, i: 0, end: 0 },
+            None => Entries { t: &[] },
         }
     }
     /// The elements of an array (none for other kinds).
     #[inline(never)]
     pub fn items(&self) -> Items<'a> {
-        let t = self.tok();
-        let (i, end) = if t.kind == Kind::Arr { (self.i + 1, t.end as usize) } else { (0, 0) };
-        Items { doc: self.doc, i, end }
+        Items { t: if self.kind() == Kind::Arr { self.inside() } else { &[] } }
     }
 }
 
+/// The rest of an object's tokens: key, value, key, value...
 pub struct Entries<'a> {
-    doc: Doc<'a>,
-    i: usize,
-    end: usize,
+    t: &'a [Tok<'a>],
 }
 
 impl<'a> Iterator for Entries<'a> {
     type Item = (&'a CStr, Val<'a>);
     #[inline(never)]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.i >= self.end {
-            return None;
-        }
-        let key = Val { doc: self.doc, i: self.i }.str()?;
-        let v = Val { doc: self.doc, i: self.i + 1 };
-        self.i = v.tok().end as usize;
+        let key = Val { t: self.t }.str()?;
+        let v = Val { t: self.t.get(1..)? };
+        self.t = v.t.get(v.tok().size as usize..).unwrap_or(&[]);
         Some((key, v))
     }
 }
 
+/// The rest of an array's tokens.
 pub struct Items<'a> {
-    doc: Doc<'a>,
-    i: usize,
-    end: usize,
+    t: &'a [Tok<'a>],
 }
 
 impl<'a> Iterator for Items<'a> {
     type Item = Val<'a>;
     #[inline(never)]
     fn next(&mut self) -> Option<Val<'a>> {
-        if self.i >= self.end {
+        if self.t.is_empty() {
             return None;
         }
-        let v = Val { doc: self.doc, i: self.i };
-        self.i = v.tok().end as usize;
+        let v = Val { t: self.t };
+        self.t = self.t.get(v.tok().size.max(1) as usize..).unwrap_or(&[]);
         Some(v)
     }
 }

@@ -212,19 +212,19 @@ pub struct Record<'a> {
 }
 
 /// Buffers a record is read into.
-pub struct Space {
+pub struct Space<'a> {
     pub text: [u8; MAX],
-    pub toks: [Tok; 4096],
+    pub toks: [Tok<'a>; 4096],
 }
 
-impl Space {
-    pub const fn new() -> Space {
+impl Space<'_> {
+    pub const fn new() -> Space<'static> {
         Space { text: [0; MAX], toks: [Tok::EMPTY; 4096] }
     }
 }
 
 /// Read `--root/ID/state.json` into `space`. NotFound when there is none.
-pub fn read<'a>(root: &CStr, id: &'a CStr, space: &'a mut Space) -> Result<Record<'a>, Fail<'a>> {
+pub fn read<'a>(root: &CStr, id: &'a CStr, space: &'a mut Space<'a>) -> Result<Record<'a>, Fail<'a>> {
     let mut p = dir_path(root, id);
     p.push(b"/").push(STATE.to_bytes());
     let n = match sys::read_file(p.c(), &mut space.text) {
