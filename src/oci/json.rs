@@ -434,6 +434,10 @@ pub struct Entries<'a> {
     t: &'a [Tok<'a>],
 }
 
+impl Entries<'_> {
+    pub const NONE: Entries<'static> = Entries { t: &[] };
+}
+
 impl<'a> Iterator for Entries<'a> {
     type Item = (&'a CStr, Val<'a>);
     #[inline(never)]

@@ -8,7 +8,7 @@
 //! stopped; it is created while the gate is there, running after.
 
 use super::why;
-use super::json::{self, Tok, Val};
+use super::json::{self, Entries, Tok, Val};
 use super::{json_str, Fail, Step};
 use crate::out::{Buf, Bytes};
 use crate::state::PATH_MAX;
@@ -94,22 +94,11 @@ pub fn timestamp(b: &mut Buf<64>) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    let two = |b: &mut Buf<64>, v: u64| {
-        if v < 10 {
-            b.push(b"0");
-        }
-        b.push_u64(v);
-    };
-    b.push_u64(y as u64).push(b"-");
-    two(b, m as u64);
-    b.push(b"-");
-    two(b, d as u64);
-    b.push(b"T");
-    two(b, rem / 3600);
-    b.push(b":");
-    two(b, rem / 60 % 60);
-    b.push(b":");
-    two(b, rem % 60);
+    b.push_u64(y as u64);
+    // Two digits each, after its separator.
+    for (sep, v) in b"--T::".iter().zip([m as u64, d as u64, rem / 3600, rem / 60 % 60, rem % 60]) {
+        b.push(&[*sep, b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+    }
     b.push(b".");
     let mut digits = Buf::<16>::new();
     digits.push_u64(nsec + 1_000_000_000);
@@ -119,13 +108,13 @@ pub fn timestamp(b: &mut Buf<64>) {
 /// Write an object of strings as JSON (annotations).
 pub fn push_object(b: &mut Bytes<[u8]>, v: Option<Val>) {
     b.push(b"{");
-    for (i, (k, x)) in v.iter().flat_map(|v| v.entries()).enumerate() {
-        if i > 0 {
-            b.push(b",");
-        }
+    let mut sep: &[u8] = b"";
+    for (k, x) in v.map_or(Entries::NONE, |v| v.entries()) {
+        b.push(sep);
         json_str(b, k.to_bytes());
         b.push(b":");
         json_str(b, x.bytes().unwrap_or(b""));
+        sep = b",";
     }
     b.push(b"}");
 }
