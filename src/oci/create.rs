@@ -351,18 +351,8 @@ fn build(
     let mnt = mnt_ns_id(ns);
     sys::close(ns);
     let start = record::start_time(made.pid).ok_or(ended)?;
-    let mut rootfs = Buf::<PATH_MAX>::new();
-    if spec.root.to_bytes().first() != Some(&b'/') {
-        // The bundle's absolute path, as the engine gave it or from the working directory.
-        if bundle.to_bytes().first() != Some(&b'/') {
-            let mut cwd = [0u8; 1024];
-            if let Ok(n) = sys::readlink(c"/proc/self/cwd", &mut cwd) {
-                rootfs.push(&cwd[..n]).push(b"/");
-            }
-        }
-        rootfs.push(bundle.to_bytes()).push(b"/");
-    }
-    rootfs.push(spec.root.to_bytes());
+    // The bundle's absolute path, as the engine gave it or from the working directory; the
+    // root's, the bundle's with it when relative.
     let mut bundle_abs = Buf::<PATH_MAX>::new();
     if bundle.to_bytes().first() != Some(&b'/') {
         let mut cwd = [0u8; 1024];
@@ -371,6 +361,11 @@ fn build(
         }
     }
     bundle_abs.push(bundle.to_bytes());
+    let mut rootfs = Buf::<PATH_MAX>::new();
+    if spec.root.to_bytes().first() != Some(&b'/') {
+        rootfs.push(bundle_abs.bytes()).push(b"/");
+    }
+    rootfs.push(spec.root.to_bytes());
     let rec = record::New { id: id.to_bytes(), pid: made.pid, start, bundle: bundle_abs.bytes(), rootfs: rootfs.bytes(), cgroup: made.cgroup.bytes(), mnt, shared_pid: spec.namespace(libc::CLONE_NEWPID).is_none_or(|n| n.path.is_some()), annotations: spec.annotations };
     record::write(dir, &rec, b"state.json").map_err(|f| Fail { path: b"state.json", ..f })
 }
