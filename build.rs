@@ -43,49 +43,28 @@ fn main() {
         .expect("write the linker script");
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     }
-    errno_texts();
     texts();
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/texts.rs");
 }
 
-// The OS reasons that error lines print, the texts of the syscalls crate, as one compact table:
-// runs of consecutive errnos, each the first number (u16, little-endian) and how many (u8), then
-// for each its text's length (u8; 0: none) and the text. A table read by a loop is a fraction of
-// the size of the jump table that the crate's `match` becomes.
-fn errno_texts() {
-    let text = |n: i32| syscalls::Errno::new(n).description();
-    let mut t = Vec::new();
-    let mut n = 1;
-    while n < 4096 {
-        if text(n).is_none() {
-            n += 1;
-            continue;
-        }
-        // A run goes on over gaps of up to 3 numbers (a zero length each, cheaper than a header).
-        let start = n;
-        let mut end = n;
-        while end - start < 255 && (end..end + 4).any(|m| m - start < 255 && text(m).is_some()) {
-            end = (end..end + 4).filter(|&m| m - start < 255 && text(m).is_some()).last().unwrap() + 1;
-        }
-        t.extend_from_slice(&(start as u16).to_le_bytes());
-        t.push((end - start) as u8);
-        for m in start..end {
-            let d = text(m).unwrap_or("");
-            t.push(u8::try_from(d.len()).expect("an errno text is short"));
-            t.extend_from_slice(d.as_bytes());
-        }
-        n = end;
-    }
-    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
-    std::fs::write(std::path::Path::new(&out).join("errno.bin"), t).expect("write the errno table");
-}
-
-// The help, the steps' texts and the hints (src/texts.rs) as one table, NUL between texts,
-// compressed by byte pairs: the pair of symbols that recurs most becomes a new symbol (0x80 up),
-// again and again. texts.bin holds the texts, pairs.bin the two symbols of each new one.
+// The help, the steps' texts and the hints (src/texts.rs), then the OS reasons (the errno texts
+// of the syscalls crate: errnos 1 to 133, then 512 to 531; "" where it has none), as one table,
+// NUL between texts, compressed by byte pairs: the pair of symbols that recurs most becomes a new
+// symbol (a byte no text holds), again and again. texts.bin holds the texts, pairs.bin the two symbols of each
+// new one, text_at.rs where the parts after the CLI's start.
 fn texts() {
-    let all: Vec<&str> = [HELP].iter().chain(WHAT.iter()).chain(HINTS.iter()).copied().collect();
+    let errno = |n: i32| syscalls::Errno::new(n).description().unwrap_or("");
+    assert!((134..512).chain(532..4200).all(|n| errno(n).is_empty()), "the errno texts are where the table has room");
+    let mut all: Vec<&str> = [HELP].iter().chain(WHAT.iter()).chain(HINTS.iter()).copied().collect();
+    let oci_at = all.len();
+    all.extend(OCI.iter().chain(OCI_WHAT.iter()).chain(OCI_HINTS.iter()));
+    let errno_at = all.len();
+    all.extend((1..134).chain(512..532).map(errno));
+    // The reasons of sandbox-oci's lines, compressed with the same pairs into constants of their
+    // own (why.rs) rather than into the table.
+    let tables = all.len();
+    all.extend(OCI_WHY.iter().map(|&(_, t)| t));
     assert!(HELP.len() < 4096, "the help fits the buffer main.rs prints it from");
     let mut seq: Vec<u8> = Vec::new();
     for (i, t) in all.iter().enumerate() {
@@ -95,8 +74,11 @@ fn texts() {
         }
         seq.extend_from_slice(t.as_bytes());
     }
-    let mut pairs: Vec<[u8; 2]> = Vec::new();
-    while pairs.len() < 128 {
+    // The new symbols: 0x80 to 0xff, then the control characters no text holds. pairs.bin has
+    // the pair of symbol c at c ^ 0x80 ([0, 0] for a byte that stands for itself).
+    let syms: Vec<u8> = (0x80..=0xff).chain((1..0x20).filter(|c| !seq.contains(c))).collect();
+    let mut pairs = vec![[0u8; 2]; 0xa0];
+    for &sym in &syms {
         let mut count = std::collections::HashMap::new();
         for w in seq.windows(2) {
             if w[0] != 0 && w[1] != 0 {
@@ -108,8 +90,7 @@ fn texts() {
         if n < 4 {
             break;
         }
-        let sym = 0x80 + pairs.len() as u8;
-        pairs.push(best);
+        pairs[(sym ^ 0x80) as usize] = best;
         let mut out = Vec::with_capacity(seq.len());
         let mut i = 0;
         while i < seq.len() {
@@ -125,12 +106,12 @@ fn texts() {
     }
     // Check: every text comes back as it was.
     fn expand(pairs: &[[u8; 2]], c: u8, out: &mut Vec<u8>) {
-        if c < 0x80 {
-            out.push(c);
-        } else {
-            let [a, b] = pairs[c as usize - 0x80];
-            expand(pairs, a, out);
-            expand(pairs, b, out);
+        match pairs.get((c ^ 0x80) as usize) {
+            Some(&[a, b]) if a != 0 => {
+                expand(pairs, a, out);
+                expand(pairs, b, out);
+            }
+            _ => out.push(c),
         }
     }
     for (i, t) in seq.split(|&c| c == 0).enumerate() {
@@ -142,6 +123,24 @@ fn texts() {
     }
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let dir = std::path::Path::new(&out);
+    let split: Vec<&[u8]> = seq.split(|&c| c == 0).collect();
+    let mut why = String::new();
+    for (&(name, _), t) in OCI_WHY.iter().zip(&split[tables..]) {
+        let bytes: String = t.iter().map(|c| format!("\\x{c:02x}")).collect();
+        why += &format!("pub const {name}: &[u8] = b\"{bytes}\";\n");
+    }
+    let names: Vec<&str> = OCI_WHY.iter().map(|&(n, _)| n).collect();
+    why += &format!("#[cfg(test)]\npub const ALL: [&[u8]; {}] = [{}];\n", names.len(), names.join(", "));
+    std::fs::write(dir.join("why.rs"), why).expect("write the reasons");
+    let seq = split[..tables].join(&0);
     std::fs::write(dir.join("texts.bin"), &seq).expect("write the texts");
+    while pairs.last() == Some(&[0, 0]) {
+        pairs.pop();
+    }
     std::fs::write(dir.join("pairs.bin"), pairs.concat()).expect("write the pairs");
+    std::fs::write(
+        dir.join("text_at.rs"),
+        format!("pub const OCI_AT: usize = {oci_at};\npub const ERRNO_AT: usize = {errno_at};\n"),
+    )
+    .expect("write the text numbers");
 }

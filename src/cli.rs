@@ -568,19 +568,18 @@ fn named(args: &Args, mode: u8) -> Result<Parsed, Error<'static>> {
     }
 }
 
+/// The signals' names without SIG, from 1 (out::words).
+pub const SIGNALS: &[u8] = b"HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD \
+    CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS";
+
 /// A signal by number (1 to 64) or name, with or without SIG, in any case.
 pub fn parse_signal(v: &[u8]) -> Option<i32> {
-    const NAMES: [&[u8]; 31] = [
-        b"HUP", b"INT", b"QUIT", b"ILL", b"TRAP", b"ABRT", b"BUS", b"FPE", b"KILL", b"USR1", b"SEGV", b"USR2",
-        b"PIPE", b"ALRM", b"TERM", b"STKFLT", b"CHLD", b"CONT", b"STOP", b"TSTP", b"TTIN", b"TTOU", b"URG",
-        b"XCPU", b"XFSZ", b"VTALRM", b"PROF", b"WINCH", b"IO", b"PWR", b"SYS",
-    ];
     if let Some(n) = cgroup::parse_u64(v) {
         return (1..=64).contains(&n).then_some(n as i32);
     }
     let upper = |c: &u8| c.to_ascii_uppercase();
     let v = if v.len() > 3 && v[..3].iter().map(upper).eq(*b"SIG") { &v[3..] } else { v };
-    NAMES.iter().position(|n| n.len() == v.len() && v.iter().map(upper).eq(n.iter().copied())).map(|i| i as i32 + 1)
+    crate::out::words(SIGNALS).position(|n| n.eq_ignore_ascii_case(v)).map(|i| i as i32 + 1)
 }
 
 #[cfg(test)]

@@ -105,23 +105,69 @@ impl Step {
 }
 
 /// The texts (src/texts.rs, compressed by build.rs): the help, then what each step is, then the
-/// hints, NUL between them; each byte from 0x80 up stands for the two of `PAIRS` at 2 * (b - 0x80).
+/// hints, NUL between them; a byte b stands for the two of `PAIRS` at 2 * (b ^ 0x80) where
+/// those are there and not 0 (from 0x80 up, and control characters other than newline).
 static TEXTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/texts.bin"));
 static PAIRS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pairs.bin"));
 pub const HELP: usize = 0;
 const WHAT_AT: usize = 1;
 const HINT_AT: usize = WHAT_AT + ALL.len();
 
+// Where the texts of sandbox-oci (src/texts.rs: OCI, OCI_WHAT, OCI_HINTS) and the OS reasons
+// start (build.rs).
+include!(concat!(env!("OUT_DIR"), "/text_at.rs"));
+
+/// Text number `i`, compressed.
+fn packed(i: usize) -> &'static [u8] {
+    TEXTS.split(|&c| c == 0).nth(i).unwrap_or(b"")
+}
+
 /// Append text number `i`.
 pub fn push_text(b: &mut Bytes<[u8]>, i: usize) {
-    for &c in TEXTS.split(|&c| c == 0).nth(i).unwrap_or(b"") {
+    for &c in packed(i) {
+        expand(b, c);
+    }
+}
+
+/// Append `: path` (up to 1024 bytes of it, shown printable) unless it is empty, and `: reason`
+/// for an errno other than 0: the middle of the error lines of sandbox and sandbox-oci.
+#[inline(never)]
+pub fn push_where_why(b: &mut Bytes<[u8]>, path: &[u8], errno: i32) {
+    if !path.is_empty() {
+        b.push(b": ").push_printable(&path[..path.len().min(1024)]);
+    }
+    if errno != 0 {
+        b.push(b": ");
+        push_reason(b, errno);
+    }
+}
+
+/// Append the OS reason for an errno, as `Errno::description` words it, or `errno N` for one
+/// it has no text for.
+pub fn push_reason(b: &mut Bytes<[u8]>, errno: i32) {
+    let t = match errno {
+        1..=133 => packed(ERRNO_AT + errno as usize - 1),
+        512..=531 => packed(ERRNO_AT + 133 + (errno - 512) as usize),
+        _ => b"",
+    };
+    if t.is_empty() {
+        b.push(b"errno ").push_i64(errno as i64);
+    }
+    for &c in t {
+        expand(b, c);
+    }
+}
+
+/// Append a text compressed as those of the table are (oci::why's; plain ASCII stays itself).
+pub fn push_packed(b: &mut Bytes<[u8]>, t: &[u8]) {
+    for &c in t {
         expand(b, c);
     }
 }
 
 fn expand(b: &mut Bytes<[u8]>, c: u8) {
-    match PAIRS.get((2 * c as usize).wrapping_sub(0x100)..) {
-        Some([x, y, ..]) => {
+    match PAIRS.get(2 * (c ^ 0x80) as usize..) {
+        Some([x, y, ..]) if *x != 0 => {
             expand(b, *x);
             expand(b, *y);
         }
@@ -309,16 +355,7 @@ impl<'a> Error<'a> {
         b.clear();
         b.push(b"sandbox: ");
         push_text(b, self.step.what());
-        if !self.path.is_empty() {
-            b.push(b": ").push_printable(&self.path[..self.path.len().min(1024)]);
-        }
-        if self.errno != 0 {
-            b.push(b": ");
-            match describe(self.errno) {
-                Some(d) => b.push(d),
-                None => b.push(b"errno ").push_i64(self.errno as i64),
-            };
-        }
+        push_where_why(b, self.path, self.errno);
         if let Some(hint) = self.step.hint(self.errno) {
             b.push(b" (");
             push_text(b, hint);
@@ -332,29 +369,6 @@ impl<'a> Error<'a> {
         self.line(&mut b);
         let _ = sys::write_all(sys::STDERR, b.bytes());
     }
-}
-
-/// The errno texts of the syscalls crate: runs of consecutive errnos, each the first number
-/// (u16 LE) and how many (u8), then for each the length of its text (u8; 0: none) and the text.
-static ERRNO_TEXTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/errno.bin"));
-
-/// The OS reason for an errno, as `Errno::description` words it.
-pub fn describe(errno: i32) -> Option<&'static [u8]> {
-    let mut t = ERRNO_TEXTS;
-    while let [lo, hi, count, rest @ ..] = t {
-        let mut n = i32::from(u16::from_le_bytes([*lo, *hi]));
-        t = rest;
-        for _ in 0..*count {
-            let [len, rest @ ..] = t else { return None };
-            let (text, next) = rest.split_at_checked(*len as usize)?;
-            if n == errno {
-                return (!text.is_empty()).then_some(text);
-            }
-            n += 1;
-            t = next;
-        }
-    }
-    None
 }
 
 /// Print a line `sandbox: <msg>` on stderr.
@@ -396,10 +410,16 @@ mod tests {
 
     #[test]
     fn errno_texts_are_the_syscalls_crate_ones() {
-        for n in -1..4200 {
-            assert_eq!(describe(n), Errno::new(n).description().map(str::as_bytes), "errno {n}");
+        let reason = |n| {
+            let mut b = Buf::<256>::new();
+            push_reason(&mut b, n);
+            std::string::String::from_utf8(b.bytes().to_vec()).unwrap()
+        };
+        for n in [-1, 0].into_iter().chain(1..4200).chain([i32::MIN, i32::MAX]) {
+            let want = Errno::new(n).description().map_or(std::format!("errno {n}"), str::to_string);
+            assert_eq!(reason(n), want, "errno {n}");
         }
-        assert_eq!(describe(libc::ENOENT), Some(&b"No such file or directory"[..]));
+        assert_eq!(reason(libc::ENOENT), "No such file or directory");
     }
 
     fn nth_text(i: usize) -> std::vec::Vec<u8> {
@@ -424,6 +444,21 @@ mod tests {
         assert_eq!(nth_text(Step::Cwd.hint(0).unwrap()), b"--cwd takes an absolute path inside the sandbox");
         assert_eq!(Step::Cwd.hint(libc::EPERM), None);
         assert!(HINT_OF.iter().all(|&(_, _, i)| (i as usize) < texts::HINTS.len()));
+        assert_eq!(OCI_AT, HINT_AT + texts::HINTS.len());
+        let oci = texts::OCI.iter().chain(texts::OCI_WHAT.iter()).chain(texts::OCI_HINTS.iter());
+        for (i, t) in oci.enumerate() {
+            assert_eq!(nth_text(OCI_AT + i), t.as_bytes());
+        }
+        assert_eq!(ERRNO_AT, OCI_AT + texts::OCI.len() + texts::OCI_WHAT.len() + texts::OCI_HINTS.len());
+        for (packed, (_, t)) in crate::oci::why::ALL.iter().zip(texts::OCI_WHY) {
+            let mut b = Buf::<256>::new();
+            push_packed(&mut b, packed);
+            assert_eq!(b.bytes(), t.as_bytes());
+        }
+        assert_eq!(crate::oci::why::ALL.len(), texts::OCI_WHY.len());
+        let mut b = Buf::<64>::new();
+        push_packed(&mut b, b"plain text stays");
+        assert_eq!(b.bytes(), b"plain text stays");
     }
 
     #[test]

@@ -62,6 +62,7 @@ impl Bytes<[u8]> {
         self.push_u64(v.unsigned_abs())
     }
 
+    #[inline(never)]
     pub fn clear(&mut self) {
         self.len = 0;
         self.overflow = false;
@@ -86,6 +87,18 @@ impl Bytes<[u8]> {
     pub fn c(&self) -> &CStr {
         CStr::from_bytes_until_nul(&self.b[..=self.len]).unwrap_or(c"")
     }
+}
+
+/// The words of `list`, separated by spaces (runs of them too): a table of names as one string,
+/// without a pointer and a length for each.
+pub fn words(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    list.split(|&c| c == b' ').filter(|w| !w.is_empty())
+}
+
+/// The number of `word` among the words of `list`.
+#[inline(never)]
+pub fn word_at(list: &[u8], word: &[u8]) -> Option<usize> {
+    words(list).position(|w| w == word)
 }
 
 /// Append `s` to `b[..*len]`, as much as fits before the final NUL; false if it was cut.
@@ -127,6 +140,14 @@ mod tests {
         b.clear();
         b.push_i64(-42);
         assert_eq!(b.bytes(), b"-42");
+    }
+
+    #[test]
+    fn words_of_a_list() {
+        assert_eq!(word_at(b"ro nosuid  nodev", b"nodev"), Some(2));
+        assert_eq!(word_at(b"ro nosuid", b""), None);
+        assert_eq!(word_at(b"ro nosuid", b"ro "), None);
+        assert_eq!(words(b" a b ").count(), 2);
     }
 
     #[test]

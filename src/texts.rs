@@ -177,3 +177,168 @@ pub const HINTS: [&str; 52] = [
     "not an executable file",
     "not a binary the kernel can run",
 ];
+
+/// `sandbox-oci --help`, then `spec`'s config.json and `features`' document (caps::NAMES go
+/// between its two parts), then what each `oci::Step` is (discriminant 1 first), then the
+/// hints of its error lines (oci::Fail::hint).
+pub const OCI: [&str; 4] = [
+    "\
+usage: sandbox-oci [GLOBAL OPTIONS] COMMAND [OPTIONS] ID [ARGS]
+An OCI runtime (as runc and crun): engines such as podman and containerd drive it.
+
+Commands:
+  create --bundle DIR [--pid-file F] [--console-socket SOCK] [--preserve-fds N] [--no-pivot] ID
+  start ID
+  state ID
+  kill [--all] ID [SIGNAL]
+  delete [--force] ID
+  exec [--process F | ARGS...] [--detach] [--pid-file F] [--console-socket SOCK] [--tty]
+       [--cwd D] [--env K=V] [--user U[:G]] [--cap C] [--no-new-privs] [--preserve-fds N] ID
+  ps [--format table|json] ID
+  pause ID, resume ID
+  list [--format table|json] [--quiet]
+  run [--bundle DIR] [--detach] [--keep] [--pid-file F] [--console-socket SOCK] ID
+  spec [--bundle DIR] [--rootless]
+  features
+
+Global options:
+  --root DIR            state of the containers (default /run/sandbox-oci)
+  --log FILE            errors also go there
+  --log-format text|json
+  --systemd-cgroup      cgroupsPath in the slice:prefix:name form
+  --cgroup-manager cgroupfs|systemd|disabled
+  --debug
+  -v, --version
+  -h, --help
+",
+    r#"{"ociVersion":"1.0.2","process":{"terminal":true,"user":{"uid":0,"gid":0},"args":["sh"],"env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","TERM=xterm"],"cwd":"/","capabilities":{"bounding":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"effective":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"permitted":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"ambient":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"]},"rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}],"noNewPrivileges":true},"root":{"path":"rootfs","readonly":true},"hostname":"sandbox","mounts":[{"destination":"/proc","type":"proc","source":"proc"},{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]},{"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]},{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid","noexec","nodev"]},{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]},{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}],"linux":{"resources":{"devices":[{"allow":false,"access":"rwm"}]},"namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"cgroup"}],"maskedPaths":["/proc/acpi","/proc/asound","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/sys/firmware","/proc/scsi"],"readonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}}
+"#,
+    r#"{"ociVersionMin":"1.0.0","ociVersionMax":"1.0.2","hooks":[],"mountOptions":["async","atime","bind","defaults","dev","diratime","dirsync","exec","mand","noatime","nodev","nodiratime","noexec","nomand","norelatime","nostrictatime","nosuid","private","rbind","relatime","remount","ro","rprivate","rshared","rslave","runbindable","rw","shared","slave","strictatime","suid","sync","unbindable","tmpcopyup"],"linux":{"namespaces":["cgroup","ipc","mount","network","pid","user","uts","time"],"capabilities":["#,
+    r#"],"cgroup":{"v1":false,"v2":true,"systemd":false,"systemdUser":false},"seccomp":{"enabled":true,"actions":["SCMP_ACT_ALLOW","SCMP_ACT_ERRNO","SCMP_ACT_KILL","SCMP_ACT_KILL_PROCESS","SCMP_ACT_KILL_THREAD","SCMP_ACT_LOG","SCMP_ACT_TRACE","SCMP_ACT_TRAP"],"operators":["SCMP_CMP_EQ","SCMP_CMP_GE","SCMP_CMP_GT","SCMP_CMP_LE","SCMP_CMP_LT","SCMP_CMP_MASKED_EQ","SCMP_CMP_NE"],"archs":["SCMP_ARCH_X86_64"]},"apparmor":{"enabled":true},"selinux":{"enabled":false}},"annotations":{"org.opencontainers.runc.checkpoint.enabled":"false","io.github.sandbox.runtime":"sandbox-oci"}}
+"#,
+];
+
+/// What failed, for each `oci::Step`.
+pub const OCI_WHAT: [&str; 39] = [
+    "usage",
+    "config.json",
+    "config.json",
+    "state directory",
+    "container exists",
+    "container does not exist",
+    "container status",
+    "bundle",
+    "root filesystem",
+    "join namespace",
+    "create namespaces",
+    "write id mappings",
+    "cgroup",
+    "cgroup v2 controller not available",
+    "mount",
+    "mount propagation",
+    "pivot_root into",
+    "make device",
+    "mask path",
+    "make path read-only",
+    "set sysctl",
+    "set hostname",
+    "set rlimit",
+    "set oom_score_adj",
+    "set AppArmor profile",
+    "set user and groups",
+    "set capabilities",
+    "set no_new_privs",
+    "install seccomp filter",
+    "working directory",
+    "cannot execute",
+    "console socket",
+    "start gate",
+    "send signal",
+    "delete",
+    "run from a sealed copy of sandbox",
+    "pid file",
+    "freeze",
+    "process",
+];
+
+/// The hints of `sandbox-oci` error lines, in the order of `oci::Fail::hint`.
+pub const OCI_HINTS: [&str; 7] = [
+    "not found in the container",
+    "not an executable file",
+    "resolved inside the root: a symlink may not lead out of it",
+    "resources need cgroup v2 with this controller; or run with --cgroup-manager=disabled and no resources",
+    "delete it first, or choose another id",
+    "the profile is too large for one filter",
+    "AppArmor is not enabled on this host",
+];
+
+/// The reasons of `sandbox-oci` error lines that name no OS error (oci::Fail::why), each with
+/// the name of its constant (oci::why, made by build.rs: the text compressed as the others).
+pub const OCI_WHY: [(&str, &str); 66] = [
+    ("ARCH_X86_64_NEEDED", "sandbox filters x86_64 calls: the list must hold SCMP_ARCH_X86_64"),
+    ("A_BIND_MOUNT_NEEDS_A_SOURCE", "a bind mount needs a source"),
+    ("A_CONTAINER_ID_IS_NEEDED", "a container id is needed"),
+    ("A_NUMBER_IS_NEEDED", "a number is needed"),
+    ("A_NUMBER_TERM_OR_SIGTERM", "a number, TERM or SIGTERM"),
+    ("A_TERMINAL_NEEDS_CONSOLE_SOCKET", "a terminal needs --console-socket"),
+    ("A_WINDOWS_FIELD", "a Windows field"),
+    ("BAD_ESCAPE_IN_STRING", "bad escape in string"),
+    ("BAD_INDEX_OR_OP", "bad index or op"),
+    ("BAD_NUMBER", "bad number"),
+    ("BAD_TYPE", "wrong type"),
+    ("BAD_U_ESCAPE", "bad \\u escape"),
+    ("BEING_CREATED", "being created"),
+    ("CONTAINER_NOT_RUNNING", "container not running"),
+    ("CONTROL_CHARACTER_IN_STRING", "control character in string"),
+    ("DEVICE_TYPES", "c, u, b or p"),
+    ("ERRNORET_OUT_OF_RANGE", "errnoRet out of range"),
+    ("EXPECTED_A_KEY", "expected a key"),
+    ("EXPECTED_COLON", "expected :"),
+    ("EXPECTED_COMMA_OR_CLOSE", "expected , or a closing bracket"),
+    ("INVALID_CONTAINER_ID", "invalid container id"),
+    ("MAY_NOT_NAME_OR", "may not name . or .."),
+    ("MISMATCHED_BRACKET", "mismatched bracket"),
+    ("MISSING", "missing"),
+    ("MUST_BE_AN_ABSOLUTE_PATH", "must be an absolute path"),
+    ("NAMED_TWICE", "named twice"),
+    ("NEEDS_A_MEMORY_LIMIT_NO_LARGER", "needs a memory limit no larger"),
+    ("NEEDS_A_MOUNT_NAMESPACE", "sandbox needs a new mount namespace"),
+    ("NEEDS_A_NEW_UTS_NAMESPACE", "needs a new uts namespace"),
+    ("NESTED_TOO_DEEP", "nested too deep"),
+    ("NOT_A_JSON_OBJECT", "not a JSON object"),
+    ("NOT_A_SYSCTL_NAME", "not a sysctl name"),
+    ("NOT_BIND_NEEDS_TYPE", "a mount that is not a bind needs a type"),
+    ("NOT_IN_OOM_RANGE", "not in -1000..1000"),
+    ("NOT_SUPPORTED", "not supported by sandbox"),
+    ("NO_CGROUP_V2", "the container has no cgroup v2 (cgroups disabled, or none on this host)"),
+    ("NO_CGROUP_V2_THERE", "no cgroup v2 there; run with --cgroup-manager=disabled and no resources"),
+    ("NO_IDMAPPED_MOUNTS", "idmapped mounts are not supported by sandbox"),
+    ("NO_SECCOMP_NOTIFY", "seccomp notify is not supported by sandbox"),
+    ("NUL_OR_LONE_SURROGATE", "\\u0000 or a lone surrogate in string"),
+    ("ONLY_CREATED_CAN_START", "only a created container can be started"),
+    ("ONLY_RUNNING_CAN_PAUSE", "only a running container can be paused or resumed"),
+    ("OPTION_NEEDS_A_VALUE", "option needs a value"),
+    ("OUT_OF_RANGE", "out of range"),
+    ("PROCESS_ENDED_BEFORE_READY", "the container's process ended before it was ready"),
+    ("RUNNING_STOP_IT_FIRST", "the container is running: stop it first, or use --force"),
+    ("STATE_JSON_IS_DAMAGED", "state.json is damaged"),
+    ("SYSCTL_NOT_OF_A_NAMESPACE", "not a sysctl of a namespace the container has its own of"),
+    ("TEXT_AFTER_THE_DOCUMENT", "text after the document"),
+    ("TOO_MANY", "too many"),
+    ("TOO_MANY_ENTRIES", "too many entries"),
+    ("TOO_MANY_RULES", "too many rules"),
+    ("TOO_MANY_VALUES", "too many values"),
+    ("UNBALANCED", "unbalanced"),
+    ("UNEXPECTED_CHARACTER", "unexpected character"),
+    ("UNEXPECTED_END", "unexpected end"),
+    ("UNKNOWN_ACTION", "unknown action"),
+    ("UNKNOWN_COMMAND", "unknown command (see sandbox-oci --help)"),
+    ("UNKNOWN_FLAG", "unknown flag"),
+    ("UNKNOWN_NAMESPACE", "unknown namespace"),
+    ("UNKNOWN_OPTION", "unknown option (see sandbox-oci --help)"),
+    ("UNKNOWN_PROPAGATION", "unknown propagation"),
+    ("UNKNOWN_RESOURCE", "unknown resource"),
+    ("UNKNOWN_WORD", "unknown word"),
+    ("UNTERMINATED_STRING", "unterminated string"),
+    ("USER_NAMESPACE_NEEDS_MAPPINGS", "a new user namespace needs uidMappings and gidMappings"),
+];

@@ -2,8 +2,10 @@
 //! into it). What sandbox cannot honour is refused with the field's name; keys that change
 //! nothing it does are ignored, as runc does.
 
+use super::why;
 use super::json::{Kind, Val};
 use crate::caps;
+use crate::out::{word_at, words};
 use core::ffi::CStr;
 
 pub const MAX_ARGS: usize = 256;
@@ -27,9 +29,7 @@ pub fn refuse<T>(field: &'static [u8], why: &'static [u8]) -> Result<T, Refused>
     Err(Refused { field, why })
 }
 
-const NOT_SUPPORTED: &[u8] = b"not supported by sandbox";
-const BAD_TYPE: &[u8] = b"wrong type";
-const TOO_MANY: &[u8] = b"too many entries";
+use why::{BAD_TYPE, NOT_SUPPORTED, TOO_MANY_ENTRIES as TOO_MANY};
 
 /// Capability sets, in the order of `Process::caps`.
 pub const BOUNDING: usize = 0;
@@ -37,7 +37,7 @@ pub const EFFECTIVE: usize = 1;
 pub const INHERITABLE: usize = 2;
 pub const PERMITTED: usize = 3;
 pub const AMBIENT: usize = 4;
-const CAP_SETS: [&[u8]; 5] = [b"bounding", b"effective", b"inheritable", b"permitted", b"ambient"];
+const CAP_SETS: &[u8] = b"bounding effective inheritable permitted ambient";
 
 pub const RLIMITS: [&[u8]; 16] = [
     b"CPU", b"FSIZE", b"DATA", b"STACK", b"CORE", b"RSS", b"NPROC", b"NOFILE", b"MEMLOCK", b"AS", b"LOCKS", b"SIGPENDING",
@@ -249,10 +249,15 @@ impl<'a> Spec<'a> {
     }
 }
 
-/// Fields whose presence asks for something sandbox does not do.
-fn refuse_present(v: Val, keys: &[(&'static [u8], &'static [u8])]) -> Result<(), Refused> {
-    for &(k, field) in keys {
-        if let Some(x) = v.get(k) {
+/// The key a field names: its last part (`process.user.uid`: `uid`).
+fn key(field: &'static [u8]) -> &'static [u8] {
+    field.rsplit(|&c| c == b'.').next().unwrap_or(field)
+}
+
+/// Fields whose presence asks for something sandbox does not do (a word list).
+fn refuse_present(v: Val, fields: &'static [u8]) -> Result<(), Refused> {
+    for field in words(fields) {
+        if let Some(x) = v.get(key(field)) {
             let empty = x.is_null() || (matches!(x.kind(), Kind::Obj | Kind::Arr) && x.len() == 0) || x.bytes() == Some(b"");
             if !empty {
                 return refuse(field, NOT_SUPPORTED);
@@ -266,16 +271,17 @@ fn string<'a>(v: Val<'a>, field: &'static [u8]) -> Result<&'a CStr, Refused> {
     v.str().map_or(refuse(field, BAD_TYPE), Ok)
 }
 
-fn opt_string<'a>(v: Val<'a>, key: &[u8], field: &'static [u8]) -> Result<Option<&'a CStr>, Refused> {
-    match v.get(key) {
+/// The string at the key of `field` in `v`, if given and not null.
+fn opt_string<'a>(v: Val<'a>, field: &'static [u8]) -> Result<Option<&'a CStr>, Refused> {
+    match v.get(key(field)) {
         None => Ok(None),
         Some(x) if x.is_null() => Ok(None),
         Some(x) => string(x, field).map(Some),
     }
 }
 
-fn boolean(v: Val, key: &[u8], field: &'static [u8]) -> Result<bool, Refused> {
-    match v.get(key) {
+fn boolean(v: Val, field: &'static [u8]) -> Result<bool, Refused> {
+    match v.get(key(field)) {
         None => Ok(false),
         Some(x) => x.bool().map_or(refuse(field, BAD_TYPE), Ok),
     }
@@ -291,9 +297,13 @@ fn u32_of(v: Option<Val>, field: &'static [u8]) -> Result<Option<u32>, Refused> 
     }
 }
 
-/// Fill `out` with the strings of an array; returns how many.
-fn strings<'a>(v: Option<Val<'a>>, out: &mut [&'a CStr], field: &'static [u8]) -> Result<usize, Refused> {
-    let Some(v) = v else { return Ok(0) };
+fn u32_at(v: Val, field: &'static [u8]) -> Result<Option<u32>, Refused> {
+    u32_of(v.get(key(field)), field)
+}
+
+/// Fill `out` with the strings of the array at the key of `field` in `v`; returns how many.
+fn strings<'a>(v: Val<'a>, out: &mut [&'a CStr], field: &'static [u8]) -> Result<usize, Refused> {
+    let Some(v) = v.get(key(field)) else { return Ok(0) };
     if v.is_null() {
         return Ok(0);
     }
@@ -332,32 +342,32 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
     if v.kind() != Kind::Obj {
         return refuse(b"process", BAD_TYPE);
     }
-    refuse_present(v, &[(b"selinuxLabel", b"process.selinuxLabel"), (b"scheduler", b"process.scheduler"), (b"ioPriority", b"process.ioPriority"), (b"execCPUAffinity", b"process.execCPUAffinity")])?;
-    p.nargs = strings(v.get(b"args"), &mut p.args, b"process.args")?;
+    refuse_present(v, b"process.selinuxLabel process.scheduler process.ioPriority process.execCPUAffinity")?;
+    p.nargs = strings(v, &mut p.args, b"process.args")?;
     if let Some(cl) = v.get(b"commandLine") {
         if !cl.is_null() {
             return refuse(b"process.commandLine", NOT_SUPPORTED);
         }
     }
     let mut env = [c""; MAX_ENV];
-    let n = strings(v.get(b"env"), &mut env, b"process.env")?;
+    let n = strings(v, &mut env, b"process.env")?;
     for e in &env[..n] {
         p.push_env(e);
     }
-    if let Some(cwd) = opt_string(v, b"cwd", b"process.cwd")? {
+    if let Some(cwd) = opt_string(v, b"process.cwd")? {
         if cwd.to_bytes().first() != Some(&b'/') {
-            return refuse(b"process.cwd", b"must be an absolute path");
+            return refuse(b"process.cwd", why::MUST_BE_AN_ABSOLUTE_PATH);
         }
         p.cwd = cwd;
     }
-    p.terminal = boolean(v, b"terminal", b"process.terminal")?;
-    p.nnp = boolean(v, b"noNewPrivileges", b"process.noNewPrivileges")?;
+    p.terminal = boolean(v, b"process.terminal")?;
+    p.nnp = boolean(v, b"process.noNewPrivileges")?;
     if let Some(u) = v.get(b"user") {
-        p.uid = u32_of(u.get(b"uid"), b"process.user.uid")?.unwrap_or(0);
-        p.gid = u32_of(u.get(b"gid"), b"process.user.gid")?.unwrap_or(0);
-        p.umask = u32_of(u.get(b"umask"), b"process.user.umask")?;
-        if opt_string(u, b"username", b"process.user.username")?.is_some_and(|s| !s.is_empty()) {
-            return refuse(b"process.user.username", b"a Windows field");
+        p.uid = u32_at(u, b"process.user.uid")?.unwrap_or(0);
+        p.gid = u32_at(u, b"process.user.gid")?.unwrap_or(0);
+        p.umask = u32_at(u, b"process.user.umask")?;
+        if opt_string(u, b"process.user.username")?.is_some_and(|s| !s.is_empty()) {
+            return refuse(b"process.user.username", why::A_WINDOWS_FIELD);
         }
         p.ngroups = 0;
         if let Some(g) = u.get(b"additionalGids") {
@@ -371,20 +381,20 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
         }
     }
     if let Some(c) = v.get(b"capabilities") {
-        for (i, set) in CAP_SETS.iter().enumerate() {
+        for (i, set) in words(CAP_SETS).enumerate() {
             p.caps[i] = cap_set(c.get(set))?;
         }
     }
     if let Some(r) = v.get(b"rlimits") {
         p.nrlimits = 0;
         for x in r.items() {
-            let t = x.get(b"type").and_then(|t| t.bytes()).ok_or(Refused { field: b"process.rlimits.type", why: BAD_TYPE })?;
+            let t = x.bytes_at(b"type").ok_or(Refused { field: b"process.rlimits.type", why: BAD_TYPE })?;
             let name = t.strip_prefix(b"RLIMIT_").unwrap_or(b"");
             let Some(res) = RLIMITS.iter().position(|n| *n == name) else {
-                return refuse(b"process.rlimits.type", b"unknown resource");
+                return refuse(b"process.rlimits.type", why::UNKNOWN_RESOURCE);
             };
-            let soft = x.get(b"soft").and_then(|s| s.u64()).ok_or(Refused { field: b"process.rlimits.soft", why: BAD_TYPE })?;
-            let hard = x.get(b"hard").and_then(|s| s.u64()).ok_or(Refused { field: b"process.rlimits.hard", why: BAD_TYPE })?;
+            let soft = x.u64_at(b"soft").ok_or(Refused { field: b"process.rlimits.soft", why: BAD_TYPE })?;
+            let hard = x.u64_at(b"hard").ok_or(Refused { field: b"process.rlimits.hard", why: BAD_TYPE })?;
             if p.nrlimits == MAX_RLIMITS {
                 return refuse(b"process.rlimits", TOO_MANY);
             }
@@ -393,12 +403,12 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
         }
     }
     if let Some(o) = v.get(b"oomScoreAdj") {
-        p.oom_score_adj = Some(o.i64().filter(|n| (-1000..=1000).contains(n)).ok_or(Refused { field: b"process.oomScoreAdj", why: b"not in -1000..1000" })?);
+        p.oom_score_adj = Some(o.i64().filter(|n| (-1000..=1000).contains(n)).ok_or(Refused { field: b"process.oomScoreAdj", why: why::NOT_IN_OOM_RANGE })?);
     }
-    p.apparmor = opt_string(v, b"apparmorProfile", b"process.apparmorProfile")?.filter(|s| !s.is_empty());
+    p.apparmor = opt_string(v, b"process.apparmorProfile")?.filter(|s| !s.is_empty());
     if let Some(c) = v.get(b"consoleSize") {
-        let h = u32_of(c.get(b"height"), b"process.consoleSize.height")?.unwrap_or(0);
-        let w = u32_of(c.get(b"width"), b"process.consoleSize.width")?.unwrap_or(0);
+        let h = u32_at(c, b"process.consoleSize.height")?.unwrap_or(0);
+        let w = u32_at(c, b"process.consoleSize.width")?.unwrap_or(0);
         p.console = Some((h.min(u16::MAX as u32) as u16, w.min(u16::MAX as u32) as u16));
     }
     Ok(())
@@ -421,75 +431,74 @@ pub const COPY_UP: u64 = 1 << 32;
 
 pub fn mount_option(o: &[u8]) -> Opt {
     use libc::*;
-    const FLAGS: [(&[u8], u64); 12] = [
-        (b"ro", MS_RDONLY),
-        (b"nosuid", MS_NOSUID),
-        (b"nodev", MS_NODEV),
-        (b"noexec", MS_NOEXEC),
-        (b"sync", MS_SYNCHRONOUS),
-        (b"dirsync", MS_DIRSYNC),
-        (b"mand", MS_MANDLOCK),
-        (b"noatime", MS_NOATIME),
-        (b"nodiratime", MS_NODIRATIME),
-        (b"relatime", MS_RELATIME),
-        (b"strictatime", MS_STRICTATIME),
-        (b"remount", MS_REMOUNT),
+    // The options that set flags, then those that clear them, then the propagations, then those
+    // that change nothing here, then idmapped mounts; BITS has the flags of the first three.
+    const NAMES: &[u8] = b"ro nosuid nodev noexec sync dirsync mand noatime nodiratime relatime strictatime remount bind rbind \
+        rw suid dev exec async nomand atime diratime norelatime nostrictatime \
+        private rprivate shared rshared slave rslave unbindable runbindable \
+        tmpcopyup notmpcopyup defaults idmap ridmap";
+    const BITS: [u32; 32] = [
+        MS_RDONLY as u32,
+        MS_NOSUID as u32,
+        MS_NODEV as u32,
+        MS_NOEXEC as u32,
+        MS_SYNCHRONOUS as u32,
+        MS_DIRSYNC as u32,
+        MS_MANDLOCK as u32,
+        MS_NOATIME as u32,
+        MS_NODIRATIME as u32,
+        MS_RELATIME as u32,
+        MS_STRICTATIME as u32,
+        MS_REMOUNT as u32,
+        MS_BIND as u32,
+        (MS_BIND | MS_REC) as u32,
+        MS_RDONLY as u32,
+        MS_NOSUID as u32,
+        MS_NODEV as u32,
+        MS_NOEXEC as u32,
+        MS_SYNCHRONOUS as u32,
+        MS_MANDLOCK as u32,
+        MS_NOATIME as u32,
+        MS_NODIRATIME as u32,
+        MS_RELATIME as u32,
+        MS_STRICTATIME as u32,
+        MS_PRIVATE as u32,
+        (MS_PRIVATE | MS_REC) as u32,
+        MS_SHARED as u32,
+        (MS_SHARED | MS_REC) as u32,
+        MS_SLAVE as u32,
+        (MS_SLAVE | MS_REC) as u32,
+        MS_UNBINDABLE as u32,
+        (MS_UNBINDABLE | MS_REC) as u32,
     ];
-    const CLEARS: [(&[u8], u64); 10] = [
-        (b"rw", MS_RDONLY),
-        (b"suid", MS_NOSUID),
-        (b"dev", MS_NODEV),
-        (b"exec", MS_NOEXEC),
-        (b"async", MS_SYNCHRONOUS),
-        (b"nomand", MS_MANDLOCK),
-        (b"atime", MS_NOATIME),
-        (b"diratime", MS_NODIRATIME),
-        (b"norelatime", MS_RELATIME),
-        (b"nostrictatime", MS_STRICTATIME),
-    ];
-    const PROP: [(&[u8], u64); 8] = [
-        (b"private", MS_PRIVATE),
-        (b"rprivate", MS_PRIVATE | MS_REC),
-        (b"shared", MS_SHARED),
-        (b"rshared", MS_SHARED | MS_REC),
-        (b"slave", MS_SLAVE),
-        (b"rslave", MS_SLAVE | MS_REC),
-        (b"unbindable", MS_UNBINDABLE),
-        (b"runbindable", MS_UNBINDABLE | MS_REC),
-    ];
-    if let Some(&(_, f)) = FLAGS.iter().find(|(n, _)| *n == o) {
-        return Opt::Set(f);
-    }
-    if let Some(&(_, f)) = CLEARS.iter().find(|(n, _)| *n == o) {
-        return Opt::Clear(f);
-    }
-    if let Some(&(_, f)) = PROP.iter().find(|(n, _)| *n == o) {
-        return Opt::Propagation(f);
-    }
-    match o {
-        b"bind" => Opt::Set(MS_BIND),
-        b"rbind" => Opt::Set(MS_BIND | MS_REC),
-        b"tmpcopyup" => Opt::Set(COPY_UP),
-        b"notmpcopyup" => Opt::Clear(COPY_UP),
-        b"defaults" | b"" => Opt::Ignore,
-        b"idmap" | b"ridmap" => Opt::Refused,
-        _ if o.starts_with(b"idmap=") || o.starts_with(b"x-") => Opt::Refused,
-        _ => Opt::Data,
+    let i = word_at(NAMES, o);
+    let bits = i.and_then(|i| BITS.get(i)).map_or(0, |&b| b as u64);
+    match i {
+        Some(0..=13) => Opt::Set(bits),
+        Some(14..=23) => Opt::Clear(bits),
+        Some(24..=31) => Opt::Propagation(bits),
+        Some(32) => Opt::Set(COPY_UP),
+        Some(33) => Opt::Clear(COPY_UP),
+        Some(34) => Opt::Ignore,
+        Some(_) => Opt::Refused,
+        None if o.is_empty() => Opt::Ignore,
+        None if o.starts_with(b"idmap=") || o.starts_with(b"x-") => Opt::Refused,
+        None => Opt::Data,
     }
 }
 
 fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
-    let dest = v.get(b"destination").and_then(|d| d.str()).ok_or(Refused { field: b"mounts.destination", why: BAD_TYPE })?;
+    let dest = v.str_at(b"destination").ok_or(Refused { field: b"mounts.destination", why: BAD_TYPE })?;
     if dest.to_bytes().first() != Some(&b'/') {
-        return refuse(b"mounts.destination", b"must be an absolute path");
+        return refuse(b"mounts.destination", why::MUST_BE_AN_ABSOLUTE_PATH);
     }
     if v.get(b"uidMappings").is_some_and(|x| x.len() > 0) || v.get(b"gidMappings").is_some_and(|x| x.len() > 0) {
-        return refuse(b"mounts.uidMappings", b"idmapped mounts are not supported by sandbox");
+        return refuse(b"mounts.uidMappings", why::NO_IDMAPPED_MOUNTS);
     }
     let mut m = Mount {
         dest,
-        kind: opt_string(v, b"type", b"mounts.type")?.filter(|s| !s.is_empty()),
-        source: opt_string(v, b"source", b"mounts.source")?,
+        kind: opt_string(v, b"mounts.type")?.filter(|s| !s.is_empty()),
+        source: opt_string(v, b"mounts.source")?,
         flags: 0,
         clear: 0,
         propagation: 0,
@@ -508,38 +517,40 @@ fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
                     m.clear |= f;
                 }
                 Opt::Propagation(f) => m.propagation = f,
-                Opt::Refused => return refuse(b"mounts.options", b"idmapped mounts are not supported by sandbox"),
+                Opt::Refused => return refuse(b"mounts.options", why::NO_IDMAPPED_MOUNTS),
                 Opt::Ignore | Opt::Data => {}
             }
         }
     }
     if m.is_bind() && m.source.is_none() {
-        return refuse(b"mounts.source", b"a bind mount needs a source");
+        return refuse(b"mounts.source", why::A_BIND_MOUNT_NEEDS_A_SOURCE);
     }
     if !m.is_bind() && m.kind.is_none() {
-        return refuse(b"mounts.type", b"a mount that is not a bind needs a type");
+        return refuse(b"mounts.type", why::NOT_BIND_NEEDS_TYPE);
     }
     Ok(m)
 }
 
-const NAMESPACES: [(&[u8], i32); 8] = [
-    (b"pid", libc::CLONE_NEWPID),
-    (b"network", libc::CLONE_NEWNET),
-    (b"mount", libc::CLONE_NEWNS),
-    (b"ipc", libc::CLONE_NEWIPC),
-    (b"uts", libc::CLONE_NEWUTS),
-    (b"user", libc::CLONE_NEWUSER),
-    (b"cgroup", libc::CLONE_NEWCGROUP),
-    (b"time", 0x80),
+/// The namespaces' names, and their CLONE_NEW* flags in the same order.
+const NAMESPACES: &[u8] = b"pid network mount ipc uts user cgroup time";
+const NAMESPACE_FLAGS: [i32; 8] = [
+    libc::CLONE_NEWPID,
+    libc::CLONE_NEWNET,
+    libc::CLONE_NEWNS,
+    libc::CLONE_NEWIPC,
+    libc::CLONE_NEWUTS,
+    libc::CLONE_NEWUSER,
+    libc::CLONE_NEWCGROUP,
+    0x80,
 ];
 
-fn id_maps(v: Option<Val>, out: &mut [IdMap; MAX_MAPS], field: &'static [u8]) -> Result<usize, Refused> {
+fn id_maps(v: Val, key: &[u8], out: &mut [IdMap; MAX_MAPS], field: &'static [u8]) -> Result<usize, Refused> {
     let mut n = 0;
-    for x in v.iter().flat_map(|v| v.items()) {
+    for x in v.items_at(key) {
         if n == MAX_MAPS {
             return refuse(field, TOO_MANY);
         }
-        let f = |k: &[u8]| x.get(k).and_then(|y| y.u64()).and_then(|y| u32::try_from(y).ok());
+        let f = |k: &[u8]| x.u64_at(k).and_then(|y| u32::try_from(y).ok());
         match (f(b"containerID"), f(b"hostID"), f(b"size")) {
             (Some(inside), Some(outside), Some(count)) => out[n] = IdMap { inside, outside, count },
             _ => return refuse(field, BAD_TYPE),
@@ -549,16 +560,16 @@ fn id_maps(v: Option<Val>, out: &mut [IdMap; MAX_MAPS], field: &'static [u8]) ->
     Ok(n)
 }
 
-fn devices<'a>(v: Option<Val<'a>>, s: &mut Spec<'a>) -> Result<(), Refused> {
-    for d in v.iter().flat_map(|v| v.items()) {
-        let path = d.get(b"path").and_then(|p| p.str()).ok_or(Refused { field: b"linux.devices.path", why: BAD_TYPE })?;
-        let kind = match d.get(b"type").and_then(|t| t.bytes()) {
+fn devices<'a>(l: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
+    for d in l.items_at(b"devices") {
+        let path = d.str_at(b"path").ok_or(Refused { field: b"linux.devices.path", why: BAD_TYPE })?;
+        let kind = match d.bytes_at(b"type") {
             Some(b"c") | Some(b"u") => libc::S_IFCHR,
             Some(b"b") => libc::S_IFBLK,
             Some(b"p") => libc::S_IFIFO,
-            _ => return refuse(b"linux.devices.type", b"c, u, b or p"),
+            _ => return refuse(b"linux.devices.type", why::DEVICE_TYPES),
         };
-        let num = |k: &[u8]| d.get(k).and_then(|x| x.u64());
+        let num = |k: &[u8]| d.u64_at(k);
         if s.ndevices == MAX_DEVICES {
             return refuse(b"linux.devices", TOO_MANY);
         }
@@ -582,10 +593,10 @@ fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
     if let Some(m) = v.get(b"memory") {
         r.memory = limit(m.get(b"limit"));
         r.reservation = limit(m.get(b"reservation"));
-        r.swap = match (m.get(b"swap").and_then(|x| x.i64()), r.memory) {
+        r.swap = match (m.i64_at(b"swap"), r.memory) {
             (Some(-1), _) => Some(u64::MAX),
             (Some(s), Some(l)) if s > 0 && s as u64 >= l => Some(s as u64 - l),
-            (Some(s), _) if s > 0 => return refuse(b"linux.resources.memory.swap", b"needs a memory limit no larger"),
+            (Some(s), _) if s > 0 => return refuse(b"linux.resources.memory.swap", why::NEEDS_A_MEMORY_LIMIT_NO_LARGER),
             _ => None,
         };
         if limit(m.get(b"kernel")).is_some() || limit(m.get(b"kernelTCP")).is_some() {
@@ -605,8 +616,8 @@ fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
         }
         r.cpu_quota = limit(c.get(b"quota"));
         r.cpu_period = limit(c.get(b"period"));
-        if opt_string(c, b"cpus", b"linux.resources.cpu.cpus")?.is_some_and(|s| !s.is_empty())
-            || opt_string(c, b"mems", b"linux.resources.cpu.mems")?.is_some_and(|s| !s.is_empty())
+        if opt_string(c, b"linux.resources.cpu.cpus")?.is_some_and(|s| !s.is_empty())
+            || opt_string(c, b"linux.resources.cpu.mems")?.is_some_and(|s| !s.is_empty())
         {
             return refuse(b"linux.resources.cpu.cpus", NOT_SUPPORTED);
         }
@@ -615,29 +626,29 @@ fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
     // may open is what its /dev holds (the default nodes and linux.devices), as on cgroup v2
     // without a BPF program. blockIO, hugepageLimits, network, rdma, unified: not enforced
     // either, but refused when they ask for something.
-    refuse_present(v, &[(b"hugepageLimits", b"linux.resources.hugepageLimits"), (b"rdma", b"linux.resources.rdma"), (b"unified", b"linux.resources.unified")])?;
+    refuse_present(v, b"linux.resources.hugepageLimits linux.resources.rdma linux.resources.unified")?;
     Ok(())
 }
 
 /// Read the whole of config.json (parsed) into `s`.
 pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     if root.kind() != Kind::Obj {
-        return refuse(b"config.json", b"not a JSON object");
+        return refuse(b"config.json", why::NOT_A_JSON_OBJECT);
     }
-    refuse_present(root, &[(b"hooks", b"hooks"), (b"solaris", b"solaris"), (b"windows", b"windows"), (b"vm", b"vm"), (b"zos", b"zos")])?;
-    let r = root.get(b"root").ok_or(Refused { field: b"root", why: b"missing" })?;
-    s.root = r.get(b"path").and_then(|p| p.str()).filter(|p| !p.is_empty()).ok_or(Refused { field: b"root.path", why: b"missing" })?;
-    s.readonly = boolean(r, b"readonly", b"root.readonly")?;
-    s.hostname = opt_string(root, b"hostname", b"hostname")?.filter(|h| !h.is_empty());
-    s.domainname = opt_string(root, b"domainname", b"domainname")?.filter(|h| !h.is_empty());
+    refuse_present(root, b"hooks solaris windows vm zos")?;
+    let r = root.get(b"root").ok_or(Refused { field: b"root", why: why::MISSING })?;
+    s.root = r.str_at(b"path").filter(|p| !p.is_empty()).ok_or(Refused { field: b"root.path", why: why::MISSING })?;
+    s.readonly = boolean(r, b"root.readonly")?;
+    s.hostname = opt_string(root, b"hostname")?.filter(|h| !h.is_empty());
+    s.domainname = opt_string(root, b"domainname")?.filter(|h| !h.is_empty());
     match root.get(b"process") {
         Some(p) => process(p, &mut s.process)?,
-        None => return refuse(b"process", b"missing"),
+        None => return refuse(b"process", why::MISSING),
     }
     if s.process.nargs == 0 {
-        return refuse(b"process.args", b"missing");
+        return refuse(b"process.args", why::MISSING);
     }
-    for m in root.get(b"mounts").iter().flat_map(|v| v.items()) {
+    for m in root.items_at(b"mounts") {
         if s.nmounts == MAX_MOUNTS {
             return refuse(b"mounts", TOO_MANY);
         }
@@ -645,52 +656,42 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         s.nmounts += 1;
     }
     s.annotations = root.get(b"annotations").filter(|a| a.kind() == Kind::Obj);
-    let Some(l) = root.get(b"linux") else { return refuse(b"linux", b"missing") };
-    refuse_present(
-        l,
-        &[
-            (b"intelRdt", b"linux.intelRdt"),
-            (b"personality", b"linux.personality"),
-            (b"timeOffsets", b"linux.timeOffsets"),
-            (b"mountLabel", b"linux.mountLabel"),
-            (b"memoryPolicy", b"linux.memoryPolicy"),
-            (b"netDevices", b"linux.netDevices"),
-        ],
-    )?;
-    for n in l.get(b"namespaces").iter().flat_map(|v| v.items()) {
-        let t = n.get(b"type").and_then(|t| t.bytes()).unwrap_or(b"");
-        let Some(&(_, flag)) = NAMESPACES.iter().find(|(name, _)| *name == t) else {
-            return refuse(b"linux.namespaces.type", b"unknown namespace");
+    let Some(l) = root.get(b"linux") else { return refuse(b"linux", why::MISSING) };
+    refuse_present(l, b"linux.intelRdt linux.personality linux.timeOffsets linux.mountLabel linux.memoryPolicy linux.netDevices")?;
+    for n in l.items_at(b"namespaces") {
+        let t = n.bytes_at(b"type").unwrap_or(b"");
+        let Some(&flag) = word_at(NAMESPACES, t).and_then(|i| NAMESPACE_FLAGS.get(i)) else {
+            return refuse(b"linux.namespaces.type", why::UNKNOWN_NAMESPACE);
         };
         if s.namespace(flag).is_some() {
-            return refuse(b"linux.namespaces.type", b"named twice");
+            return refuse(b"linux.namespaces.type", why::NAMED_TWICE);
         }
-        let path = opt_string(n, b"path", b"linux.namespaces.path")?.filter(|p| !p.is_empty());
+        let path = opt_string(n, b"linux.namespaces.path")?.filter(|p| !p.is_empty());
         s.namespaces[s.nnamespaces] = Namespace { flag, path };
         s.nnamespaces += 1;
     }
     if s.namespace(libc::CLONE_NEWNS).is_none_or(|n| n.path.is_some()) {
-        return refuse(b"linux.namespaces", b"sandbox needs a new mount namespace");
+        return refuse(b"linux.namespaces", why::NEEDS_A_MOUNT_NAMESPACE);
     }
-    s.nuid_maps = id_maps(l.get(b"uidMappings"), &mut s.uid_maps, b"linux.uidMappings")?;
-    s.ngid_maps = id_maps(l.get(b"gidMappings"), &mut s.gid_maps, b"linux.gidMappings")?;
+    s.nuid_maps = id_maps(l, b"uidMappings", &mut s.uid_maps, b"linux.uidMappings")?;
+    s.ngid_maps = id_maps(l, b"gidMappings", &mut s.gid_maps, b"linux.gidMappings")?;
     if s.namespace(libc::CLONE_NEWUSER).is_some_and(|n| n.path.is_none()) && (s.nuid_maps == 0 || s.ngid_maps == 0) {
-        return refuse(b"linux.uidMappings", b"a new user namespace needs uidMappings and gidMappings");
+        return refuse(b"linux.uidMappings", why::USER_NAMESPACE_NEEDS_MAPPINGS);
     }
-    s.nmasked = strings(l.get(b"maskedPaths"), &mut s.masked, b"linux.maskedPaths")?;
-    s.nreadonly = strings(l.get(b"readonlyPaths"), &mut s.readonly_paths, b"linux.readonlyPaths")?;
-    for (k, v) in l.get(b"sysctl").iter().flat_map(|v| v.entries()) {
+    s.nmasked = strings(l, &mut s.masked, b"linux.maskedPaths")?;
+    s.nreadonly = strings(l, &mut s.readonly_paths, b"linux.readonlyPaths")?;
+    for (k, v) in l.entries_at(b"sysctl") {
         if s.nsysctl == MAX_SYSCTL {
             return refuse(b"linux.sysctl", TOO_MANY);
         }
         let kb = k.to_bytes();
         if kb.is_empty() || kb.contains(&b'/') || kb.windows(2).any(|w| w == b"..") || kb.starts_with(b".") {
-            return refuse(b"linux.sysctl", b"not a sysctl name");
+            return refuse(b"linux.sysctl", why::NOT_A_SYSCTL_NAME);
         }
         // Only a sysctl of a namespace the container has, as runc: the others are the host's
         // (kernel.core_pattern would run a file of the container's as the host's root).
-        const IPC: [&[u8]; 8] = [b"kernel.msgmax", b"kernel.msgmnb", b"kernel.msgmni", b"kernel.sem", b"kernel.shmall", b"kernel.shmmax", b"kernel.shmmni", b"kernel.shm_rmid_forced"];
-        let ns = if IPC.contains(&kb) || kb.starts_with(b"fs.mqueue.") {
+        const IPC: &[u8] = b"kernel.msgmax kernel.msgmnb kernel.msgmni kernel.sem kernel.shmall kernel.shmmax kernel.shmmni kernel.shm_rmid_forced";
+        let ns = if word_at(IPC, kb).is_some() || kb.starts_with(b"fs.mqueue.") {
             libc::CLONE_NEWIPC
         } else if kb.starts_with(b"net.") {
             libc::CLONE_NEWNET
@@ -700,23 +701,23 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
             0
         };
         if ns == 0 || s.namespace(ns).is_none() {
-            return refuse(b"linux.sysctl", b"not a sysctl of a namespace the container has its own of");
+            return refuse(b"linux.sysctl", why::SYSCTL_NOT_OF_A_NAMESPACE);
         }
         s.sysctl[s.nsysctl] = (k, string(v, b"linux.sysctl")?);
         s.nsysctl += 1;
     }
-    devices(l.get(b"devices"), s)?;
-    s.propagation = match opt_string(l, b"rootfsPropagation", b"linux.rootfsPropagation")? {
+    devices(l, s)?;
+    s.propagation = match opt_string(l, b"linux.rootfsPropagation")? {
         None => 0,
         Some(p) if p.is_empty() => 0,
         Some(p) => match mount_option(p.to_bytes()) {
             Opt::Propagation(f) => f,
-            _ => return refuse(b"linux.rootfsPropagation", b"unknown propagation"),
+            _ => return refuse(b"linux.rootfsPropagation", why::UNKNOWN_PROPAGATION),
         },
     };
-    s.cgroups_path = opt_string(l, b"cgroupsPath", b"linux.cgroupsPath")?.filter(|p| !p.is_empty());
+    s.cgroups_path = opt_string(l, b"linux.cgroupsPath")?.filter(|p| !p.is_empty());
     if s.cgroups_path.is_some_and(|p| p.to_bytes().split(|&c| c == b'/' || c == b':').any(|c| c == b"." || c == b"..")) {
-        return refuse(b"linux.cgroupsPath", b"may not name . or ..");
+        return refuse(b"linux.cgroupsPath", why::MAY_NOT_NAME_OR);
     }
     if let Some(r) = l.get(b"resources") {
         resources(r, &mut s.resources)?;
@@ -823,6 +824,38 @@ mod tests {
             assert_eq!(s.sysctl()[0].0.to_bytes(), b"net.ipv4.ip_forward");
             assert!(s.annotations.is_some());
         });
+    }
+
+    #[test]
+    fn mount_options_and_their_flags() {
+        use libc::*;
+        let f = |o: &[u8]| match mount_option(o) {
+            Opt::Set(b) => (1, b),
+            Opt::Clear(b) => (2, b),
+            Opt::Propagation(b) => (3, b),
+            Opt::Ignore => (4, 0),
+            Opt::Data => (5, 0),
+            Opt::Refused => (6, 0),
+        };
+        assert_eq!(f(b"ro"), (1, MS_RDONLY));
+        assert_eq!(f(b"remount"), (1, MS_REMOUNT));
+        assert_eq!(f(b"bind"), (1, MS_BIND));
+        assert_eq!(f(b"rbind"), (1, MS_BIND | MS_REC));
+        assert_eq!(f(b"rw"), (2, MS_RDONLY));
+        assert_eq!(f(b"nostrictatime"), (2, MS_STRICTATIME));
+        assert_eq!(f(b"private"), (3, MS_PRIVATE));
+        assert_eq!(f(b"runbindable"), (3, MS_UNBINDABLE | MS_REC));
+        assert_eq!(f(b"tmpcopyup"), (1, COPY_UP));
+        assert_eq!(f(b"notmpcopyup"), (2, COPY_UP));
+        for o in [&b"defaults"[..], b""] {
+            assert_eq!(f(o), (4, 0));
+        }
+        for o in [&b"idmap"[..], b"ridmap", b"idmap=x", b"x-foo"] {
+            assert_eq!(f(o), (6, 0));
+        }
+        for o in [&b"mode=755"[..], b"size=1k", b"r", b"ro ", b" "] {
+            assert_eq!(f(o), (5, 0));
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! seccomp.rs, which makes classic BPF of them (no libseccomp). What the profile asks that
 //! cannot be expressed is refused, never ignored.
 
+use super::why;
+use crate::out::word_at;
 use super::config::{refuse, Refused};
 use super::json::{Kind, Val};
 use crate::seccomp::{self, Action, ArgCheck, Cmp, Insn, OciRule, Profile, MAX_CHECKS};
@@ -27,7 +29,7 @@ impl Filter {
     }
     fn push(&mut self, r: OciRule) -> Result<(), Refused> {
         if self.nrules == MAX_RULES {
-            return refuse(b"linux.seccomp.syscalls", b"too many rules");
+            return refuse(b"linux.seccomp.syscalls", why::TOO_MANY_RULES);
         }
         self.rules[self.nrules] = r;
         self.nrules += 1;
@@ -37,12 +39,12 @@ impl Filter {
 
 fn action(v: Option<Val>, errno: Option<Val>, default_errno: u16, field: &'static [u8]) -> Result<Action, Refused> {
     let ret = match errno {
-        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field, why: b"errnoRet out of range" })? as u16,
+        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field, why: why::ERRNORET_OUT_OF_RANGE })? as u16,
         None => default_errno,
     };
-    const NAMES: [&[u8]; 9] = [b"KILL", b"KILL_THREAD", b"KILL_PROCESS", b"TRAP", b"ERRNO", b"TRACE", b"LOG", b"ALLOW", b"NOTIFY"];
+    const NAMES: &[u8] = b"KILL KILL_THREAD KILL_PROCESS TRAP ERRNO TRACE LOG ALLOW NOTIFY";
     let name = v.and_then(|v| v.bytes()).and_then(|n| n.strip_prefix(b"SCMP_ACT_")).unwrap_or(b"");
-    Ok(match NAMES.iter().position(|n| *n == name) {
+    Ok(match word_at(NAMES, name) {
         Some(0 | 1) => Action::KillThread,
         Some(2) => Action::KillProcess,
         Some(3) => Action::Trap,
@@ -50,15 +52,15 @@ fn action(v: Option<Val>, errno: Option<Val>, default_errno: u16, field: &'stati
         Some(5) => Action::Trace(ret),
         Some(6) => Action::Log,
         Some(7) => Action::Allow,
-        Some(_) => return refuse(field, b"seccomp notify is not supported by sandbox"),
-        None => return refuse(field, b"unknown action"),
+        Some(_) => return refuse(field, why::NO_SECCOMP_NOTIFY),
+        None => return refuse(field, why::UNKNOWN_ACTION),
     })
 }
 
 fn cmp(op: &[u8], value: u64, two: u64) -> Option<(Cmp, u64)> {
-    const NAMES: [&[u8]; 7] = [b"NE", b"LT", b"LE", b"EQ", b"GE", b"GT", b"MASKED_EQ"];
+    const NAMES: &[u8] = b"NE LT LE EQ GE GT MASKED_EQ";
     const CMPS: [Cmp; 6] = [Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Eq, Cmp::Ge, Cmp::Gt];
-    let i = NAMES.iter().position(|n| Some(*n) == op.strip_prefix(b"SCMP_CMP_"))?;
+    let i = word_at(NAMES, op.strip_prefix(b"SCMP_CMP_")?)?;
     // MASKED_EQ: value is the mask, valueTwo the datum (libseccomp's order).
     Some(CMPS.get(i).map_or((Cmp::MaskedEq(value), two), |&c| (c, value)))
 }
@@ -66,47 +68,47 @@ fn cmp(op: &[u8], value: u64, two: u64) -> Option<(Cmp, u64)> {
 /// linux.seccomp into `f`.
 pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
     if v.kind() != Kind::Obj {
-        return refuse(b"linux.seccomp", b"wrong type");
+        return refuse(b"linux.seccomp", why::BAD_TYPE);
     }
-    if v.get(b"listenerPath").and_then(|p| p.bytes()).is_some_and(|p| !p.is_empty()) {
-        return refuse(b"linux.seccomp.listenerPath", b"seccomp notify is not supported by sandbox");
+    if v.bytes_at(b"listenerPath").is_some_and(|p| !p.is_empty()) {
+        return refuse(b"linux.seccomp.listenerPath", why::NO_SECCOMP_NOTIFY);
     }
     let default_errno = match v.get(b"defaultErrnoRet") {
-        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field: b"linux.seccomp.defaultErrnoRet", why: b"out of range" })? as u16,
+        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field: b"linux.seccomp.defaultErrnoRet", why: why::OUT_OF_RANGE })? as u16,
         None => libc::EPERM as u16,
     };
     f.default = action(v.get(b"defaultAction"), v.get(b"defaultErrnoRet"), default_errno, b"linux.seccomp.defaultAction")?;
     let arches = v.get(b"architectures");
     if arches.is_some_and(|a| a.len() > 0 && !a.items().any(|x| x.bytes() == Some(b"SCMP_ARCH_X86_64"))) {
-        return refuse(b"linux.seccomp.architectures", b"sandbox filters x86_64 calls: the list must hold SCMP_ARCH_X86_64");
+        return refuse(b"linux.seccomp.architectures", why::ARCH_X86_64_NEEDED);
     }
     // The profile's flags only: SPEC_ALLOW too only when asked, as runc.
     f.flags = 0;
-    for fl in v.get(b"flags").iter().flat_map(|x| x.items()) {
-        f.flags |= fl.bytes().and_then(seccomp::flag).ok_or(Refused { field: b"linux.seccomp.flags", why: b"unknown flag" })?;
+    for fl in v.items_at(b"flags") {
+        f.flags |= fl.bytes().and_then(seccomp::flag).ok_or(Refused { field: b"linux.seccomp.flags", why: why::UNKNOWN_FLAG })?;
     }
-    for s in v.get(b"syscalls").iter().flat_map(|x| x.items()) {
+    for s in v.items_at(b"syscalls") {
         let act = action(s.get(b"action"), s.get(b"errnoRet"), libc::EPERM as u16, b"linux.seccomp.syscalls.action")?;
         let mut checks = [NO_CHECK; MAX_CHECKS];
         let mut n = 0;
         let mut repeated = false;
-        for a in s.get(b"args").iter().flat_map(|x| x.items()) {
-            let index = a.get(b"index").and_then(|x| x.u64()).filter(|&i| i < 6);
-            let value = a.get(b"value").and_then(|x| x.u64()).unwrap_or(0);
-            let two = a.get(b"valueTwo").and_then(|x| x.u64()).unwrap_or(0);
-            let op = a.get(b"op").and_then(|x| x.bytes()).unwrap_or(b"");
+        for a in s.items_at(b"args") {
+            let index = a.u64_at(b"index").filter(|&i| i < 6);
+            let value = a.u64_at(b"value").unwrap_or(0);
+            let two = a.u64_at(b"valueTwo").unwrap_or(0);
+            let op = a.bytes_at(b"op").unwrap_or(b"");
             let (Some(index), Some((c, value))) = (index, cmp(op, value, two)) else {
-                return refuse(b"linux.seccomp.syscalls.args", b"bad index or op");
+                return refuse(b"linux.seccomp.syscalls.args", why::BAD_INDEX_OR_OP);
             };
             if n == MAX_CHECKS {
-                return refuse(b"linux.seccomp.syscalls.args", b"too many");
+                return refuse(b"linux.seccomp.syscalls.args", why::TOO_MANY);
             }
             repeated |= checks[..n].iter().any(|x| x.index == index as u8);
             checks[n] = ArgCheck { index: index as u8, value, cmp: c };
             n += 1;
         }
-        for name in s.get(b"names").iter().flat_map(|x| x.items()) {
-            let name = name.bytes().ok_or(Refused { field: b"linux.seccomp.syscalls.names", why: b"wrong type" })?;
+        for name in s.items_at(b"names") {
+            let name = name.bytes().ok_or(Refused { field: b"linux.seccomp.syscalls.names", why: why::BAD_TYPE })?;
             // A name x86_64 does not have is skipped, as runc does.
             let Some(nr) = seccomp::number(name) else { continue };
             if repeated {

@@ -1,12 +1,13 @@
 //! The engine's side of the lifecycle: create, start, state, kill, delete.
 
+use super::why;
 use super::config::{self, Spec};
 use super::confine::{self, Filter};
 use super::container::{self, Job};
 use super::json::{self, Tok};
 use super::record::{self, Record, Space, Status};
 use super::{each_option, json_str, small_number, take_id, Done, Fail, Global, OptTable, Opts, Step, VALUE};
-use crate::out::Buf;
+use crate::out::{Buf, Bytes};
 use crate::state::PATH_MAX;
 use crate::sys::{self, Args, Env, Errno, Fd, Static, AT_FDCWD};
 use core::ffi::CStr;
@@ -44,7 +45,7 @@ pub fn load(bundle: &'static CStr, spec: &mut Spec<'static>) -> Result<(Fd, Opti
     let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path, b.what))?;
     config::spec(doc.root(), spec).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
     if (spec.hostname.is_some() || spec.domainname.is_some()) && spec.namespace(libc::CLONE_NEWUTS).is_none_or(|n| n.path.is_some()) {
-        return Err(Fail::usage(Step::Refused, b"hostname", b"needs a new uts namespace"));
+        return Err(Fail::usage(Step::Refused, b"hostname", why::NEEDS_A_NEW_UTS_NAMESPACE));
     }
     let filter = match spec.seccomp {
         None => None,
@@ -105,7 +106,7 @@ fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> 
     }
     if !is_cgroup2() {
         if r.any() {
-            return Err(Fail::usage(Step::NoController, b"/sys/fs/cgroup", b"no cgroup v2 there; run with --cgroup-manager=disabled and no resources"));
+            return Err(Fail::usage(Step::NoController, b"/sys/fs/cgroup", why::NO_CGROUP_V2_THERE));
         }
         return Ok(Fd(-1));
     }
@@ -300,7 +301,7 @@ pub fn create_with(g: &Global, o: &mut Opts, args: &Args, env: &Env, mut run: Op
             ours = a;
             b
         }
-        _ => return Err(Fail::usage(Step::Console, b"process.terminal", b"a terminal needs --console-socket")),
+        _ => return Err(Fail::usage(Step::Console, b"process.terminal", why::A_TERMINAL_NEEDS_CONSOLE_SOCKET)),
     };
     let dir = match record::make(g.root, id) {
         Ok(d) => d,
@@ -386,7 +387,7 @@ fn build(
     ready?;
     let _ = sys::wait4(made.first, 0);
     made.first = 0;
-    let ended = Fail::usage(Step::Clone, b"", b"the container's process ended before it was ready");
+    let ended = Fail::usage(Step::Clone, b"", why::PROCESS_ENDED_BEFORE_READY);
     // The namespace first: the start time read after it says it was the same process's.
     // (A runtime without privileges cannot open it before the container's execve: then the
     // namespace is found through the live process, as on kernels without namespace IDs.)
@@ -396,18 +397,8 @@ fn build(
         id
     });
     let start = record::start_time(made.pid).ok_or(ended)?;
-    let mut rootfs = Buf::<PATH_MAX>::new();
-    if spec.root.to_bytes().first() != Some(&b'/') {
-        // The bundle's absolute path, as the engine gave it or from the working directory.
-        if bundle.to_bytes().first() != Some(&b'/') {
-            let mut cwd = [0u8; 1024];
-            if let Ok(n) = sys::readlink(c"/proc/self/cwd", &mut cwd) {
-                rootfs.push(&cwd[..n]).push(b"/");
-            }
-        }
-        rootfs.push(bundle.to_bytes()).push(b"/");
-    }
-    rootfs.push(spec.root.to_bytes());
+    // The bundle's absolute path, as the engine gave it or from the working directory; the
+    // root's, the bundle's with it when relative.
     let mut bundle_abs = Buf::<PATH_MAX>::new();
     if bundle.to_bytes().first() != Some(&b'/') {
         let mut cwd = [0u8; 1024];
@@ -416,6 +407,11 @@ fn build(
         }
     }
     bundle_abs.push(bundle.to_bytes());
+    let mut rootfs = Buf::<PATH_MAX>::new();
+    if spec.root.to_bytes().first() != Some(&b'/') {
+        rootfs.push(bundle_abs.bytes()).push(b"/");
+    }
+    rootfs.push(spec.root.to_bytes());
     let rec = record::New { id: id.to_bytes(), pid: made.pid, start, bundle: bundle_abs.bytes(), rootfs: rootfs.bytes(), cgroup: made.cgroup.bytes(), mnt, shared_pid: spec.namespace(libc::CLONE_NEWPID).is_none_or(|n| n.path.is_some()), annotations: spec.annotations };
     record::write(dir, &rec, b"state.json").map_err(|f| Fail { path: b"state.json", ..f })
 }
@@ -440,7 +436,7 @@ pub fn start(g: &Global, o: &mut Opts) -> Done<'static> {
 pub fn open_gate(g: &Global, id: &'static CStr) -> Result<Record<'static>, Failed> {
     let r = open(g, id)?;
     if r.status != Status::Created {
-        return Err(Fail::usage(Step::Status, r.status.name(), b"only a created container can be started"));
+        return Err(Fail::usage(Step::Status, r.status.name(), why::ONLY_CREATED_CAN_START));
     }
     let mut p = record::dir_path(g.root, id);
     p.push(b"/").push(record::GATE.to_bytes());
@@ -471,8 +467,8 @@ pub fn state(g: &Global, o: &mut Opts) -> Done<'static> {
     Ok(0)
 }
 
-pub fn print_state<const N: usize>(b: &mut Buf<N>, id: &[u8], r: &Record) {
-    let s = |k: &[u8]| r.root.get(k).and_then(|v| v.bytes()).unwrap_or(b"");
+pub fn print_state(b: &mut Bytes<[u8]>, id: &[u8], r: &Record) {
+    let s = |k: &[u8]| r.root.bytes_at(k).unwrap_or(b"");
     b.push(b"{\"ociVersion\":\"1.0.2\",\"id\":");
     json_str(b, id);
     b.push(b",\"status\":\"").push(r.status.name()).push(b"\",\"pid\":");
@@ -488,17 +484,12 @@ pub fn print_state<const N: usize>(b: &mut Buf<N>, id: &[u8], r: &Record) {
     b.push(b",\"owner\":\"\"}");
 }
 
-const SIGNALS: [&[u8]; 31] = [
-    b"HUP", b"INT", b"QUIT", b"ILL", b"TRAP", b"ABRT", b"BUS", b"FPE", b"KILL", b"USR1", b"SEGV", b"USR2", b"PIPE", b"ALRM", b"TERM", b"STKFLT", b"CHLD",
-    b"CONT", b"STOP", b"TSTP", b"TTIN", b"TTOU", b"URG", b"XCPU", b"XFSZ", b"VTALRM", b"PROF", b"WINCH", b"IO", b"PWR", b"SYS",
-];
-
 pub fn signal_number(s: &[u8]) -> Option<i32> {
     if let Some(n) = crate::cgroup::parse_u64(s) {
         return (1..=64).contains(&n).then_some(n as i32);
     }
     let name = s.strip_prefix(b"SIG").unwrap_or(s);
-    SIGNALS.iter().position(|n| *n == name).map(|i| i as i32 + 1)
+    crate::out::word_at(crate::cli::SIGNALS, name).map(|i| i as i32 + 1)
 }
 
 /// The pids in a cgroup (cgroup.procs), each given to `f`; false when there is no cgroup.
@@ -613,11 +604,11 @@ pub fn kill(g: &Global, o: &mut Opts) -> Done<'static> {
     let id = take_id(g, o)?;
     let sig = match o.word() {
         None => libc::SIGTERM,
-        Some(s) => signal_number(s.to_bytes()).ok_or(Fail::usage(Step::Signal, s.to_bytes(), b"a number, TERM or SIGTERM"))?,
+        Some(s) => signal_number(s.to_bytes()).ok_or(Fail::usage(Step::Signal, s.to_bytes(), why::A_NUMBER_TERM_OR_SIGTERM))?,
     };
     let r = open(g, id)?;
     let Some(fd) = record::pidfd(&r).filter(|_| r.status != Status::Stopped) else {
-        return Err(Fail::usage(Step::Signal, b"", b"container not running"));
+        return Err(Fail::usage(Step::Signal, b"", why::CONTAINER_NOT_RUNNING));
     };
     if all {
         members(&r, &mut |pid| signal_pid(pid, sig));
@@ -644,7 +635,7 @@ pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
         Err(e) => return Err(e),
     };
     if matches!(r.status, Status::Running | Status::Paused) && !force {
-        return Err(Fail::usage(Step::Delete, r.status.name(), b"the container is running: stop it first, or use --force"));
+        return Err(Fail::usage(Step::Delete, r.status.name(), why::RUNNING_STOP_IT_FIRST));
     }
     remove(g, id, &r);
     Ok(0)

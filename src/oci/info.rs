@@ -1,8 +1,10 @@
 //! ps, pause, resume, list, features, spec.
 
+use super::why;
 use super::create::{self, each_name, freeze_file};
 use super::record::{self, Status};
 use super::{each_option, take_id, Done, Fail, Global, Opts, Step, IGNORED, VALUE};
+use crate::error::push_text;
 use crate::out::Buf;
 use crate::sys::{self, Errno, Fd, AT_FDCWD};
 
@@ -45,10 +47,10 @@ pub fn freeze(g: &Global, o: &mut Opts, on: bool) -> Done<'static> {
     let id = take_id(g, o)?;
     let r = create::open(g, id)?;
     if matches!(r.status, Status::Stopped | Status::Created) {
-        return Err(Fail::usage(Step::Status, r.status.name(), b"only a running container can be paused or resumed"));
+        return Err(Fail::usage(Step::Status, r.status.name(), why::ONLY_RUNNING_CAN_PAUSE));
     }
     freeze_file(r.cgroup, on).map_err(|e| {
-        let f = if e == Errno::ENOENT { Fail::usage(Step::Freeze, b"", b"the container has no cgroup v2 (cgroups disabled, or none on this host)") } else { Fail::new(Step::Freeze, r.cgroup, e) };
+        let f = if e == Errno::ENOENT { Fail::usage(Step::Freeze, b"", why::NO_CGROUP_V2) } else { Fail::new(Step::Freeze, r.cgroup, e) };
         f
     })?;
     Ok(0)
@@ -59,11 +61,11 @@ pub fn list(g: &Global, o: &mut Opts) -> Done<'static> {
     let mut out = Buf::<65536>::new();
     out.push(if json { b"[" } else { b"ID\tPID\tSTATUS\tBUNDLE\n" });
     let mut first = true;
-    let mut space = record::Space::new();
     each_name(g.root, &mut |name| {
         if name.first() == Some(&b'.') {
             return;
         }
+        let mut space = record::Space::new();
         let mut idb = Buf::<1100>::new();
         idb.push(name);
         if let Ok(r) = record::read(g.root, idb.c(), &mut space) {
@@ -83,26 +85,17 @@ pub fn list(g: &Global, o: &mut Opts) -> Done<'static> {
     Ok(0)
 }
 
-/// What this runtime supports, in runc 1.1's form.
-const FEATURES: &[u8] = br#"{"ociVersionMin":"1.0.0","ociVersionMax":"1.0.2","hooks":[],"mountOptions":["async","atime","bind","defaults","dev","diratime","dirsync","exec","mand","noatime","nodev","nodiratime","noexec","nomand","norelatime","nostrictatime","nosuid","private","rbind","relatime","remount","ro","rprivate","rshared","rslave","runbindable","rw","shared","slave","strictatime","suid","sync","unbindable","tmpcopyup"],"linux":{"namespaces":["cgroup","ipc","mount","network","pid","user","uts","time"],"capabilities":["#;
-/// After the capabilities (caps::NAMES, each as CAP_NAME).
-const FEATURES_END: &[u8] = br#"],"cgroup":{"v1":false,"v2":true,"systemd":false,"systemdUser":false},"seccomp":{"enabled":true,"actions":["SCMP_ACT_ALLOW","SCMP_ACT_ERRNO","SCMP_ACT_KILL","SCMP_ACT_KILL_PROCESS","SCMP_ACT_KILL_THREAD","SCMP_ACT_LOG","SCMP_ACT_TRACE","SCMP_ACT_TRAP"],"operators":["SCMP_CMP_EQ","SCMP_CMP_GE","SCMP_CMP_GT","SCMP_CMP_LE","SCMP_CMP_LT","SCMP_CMP_MASKED_EQ","SCMP_CMP_NE"],"archs":["SCMP_ARCH_X86_64"]},"apparmor":{"enabled":true},"selinux":{"enabled":false}},"annotations":{"org.opencontainers.runc.checkpoint.enabled":"false","io.github.sandbox.runtime":"sandbox-oci"}}
-"#;
-
+/// What this runtime supports, in runc 1.1's form (src/texts.rs).
 pub fn features() -> Done<'static> {
     let mut b = Buf::<4096>::new();
-    b.push(FEATURES);
+    push_text(&mut b, super::FEATURES);
     for (i, n) in crate::caps::NAMES.iter().enumerate() {
         b.push(if i > 0 { b",\"CAP_" } else { b"\"CAP_" }).push(n).push(b"\"");
     }
-    b.push(FEATURES_END);
+    push_text(&mut b, super::FEATURES_END);
     let _ = sys::write_all(Fd(1), b.bytes());
     Ok(0)
 }
-
-/// runc's default config.json: busybox's sh on a terminal, rootfs beside it.
-const SPEC: &[u8] = br#"{"ociVersion":"1.0.2","process":{"terminal":true,"user":{"uid":0,"gid":0},"args":["sh"],"env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","TERM=xterm"],"cwd":"/","capabilities":{"bounding":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"effective":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"permitted":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"ambient":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"]},"rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}],"noNewPrivileges":true},"root":{"path":"rootfs","readonly":true},"hostname":"sandbox","mounts":[{"destination":"/proc","type":"proc","source":"proc"},{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]},{"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]},{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid","noexec","nodev"]},{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]},{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}],"linux":{"resources":{"devices":[{"allow":false,"access":"rwm"}]},"namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"},{"type":"cgroup"}],"maskedPaths":["/proc/acpi","/proc/asound","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/sys/firmware","/proc/scsi"],"readonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}}
-"#;
 
 /// Write a default config.json into the bundle (the working directory, or --bundle); with
 /// --rootless, runc's form for a user without privileges: a user namespace mapping root to
@@ -116,8 +109,11 @@ pub fn spec(o: &mut Opts) -> Done<'static> {
         }
         Ok(())
     })?;
+    // runc's default config.json (src/texts.rs): busybox's sh on a terminal, rootfs beside it.
+    let mut full = Buf::<4096>::new();
+    push_text(&mut full, super::SPEC);
     let mut text = Buf::<4096>::new();
-    let mut rest = SPEC;
+    let mut rest = full.bytes();
     let mut ids = Buf::<160>::new();
     ids.push(br#""uidMappings":[{"containerID":0,"hostID":"#).push_u64(sys::geteuid() as u64)
         .push(br#","size":1}],"gidMappings":[{"containerID":0,"hostID":"#).push_u64(sys::getegid() as u64)

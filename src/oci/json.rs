@@ -1,8 +1,10 @@
 //! A small JSON reader in the jsmn way: one pass over a caller's buffer fills a caller's fixed
-//! array of tokens (kind, where, how many children, where the subtree ends); typed lookups then
-//! walk the tokens and copy nothing. Strings are unescaped in place and NUL-terminated where
-//! their closing quote was, so a value is handed out as a `&CStr` into the buffer itself.
+//! array of tokens (kind, text, how many tokens the subtree has); typed lookups then walk the
+//! tokens and copy nothing. Strings are unescaped in place and NUL-terminated where their closing
+//! quote was, so a value is handed out as a `&CStr` into the buffer itself. A value is its
+//! tokens (`&[Tok]`): two words, passed and returned in registers.
 
+use super::why;
 use core::ffi::CStr;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -18,18 +20,18 @@ pub enum Kind {
 }
 
 #[derive(Clone, Copy)]
-pub struct Tok {
+pub struct Tok<'a> {
+    /// Strings: the (unescaped) content and the NUL after it; numbers: the digits. None for
+    /// the others (and while parsing), so that an array of empty tokens is all zeros.
+    text: Option<&'a [u8]>,
+    /// How many tokens the subtree has, this one included (while parsing a string or a
+    /// number: where it starts).
+    size: u32,
     kind: Kind,
-    /// Strings: first byte of the (unescaped) content; numbers: first digit.
-    start: u32,
-    /// Strings: content length; numbers: text length; objects: keys; arrays: elements.
-    len: u32,
-    /// The index of the token after this one's subtree.
-    end: u32,
 }
 
-impl Tok {
-    pub const EMPTY: Tok = Tok { kind: Kind::Null, start: 0, len: 0, end: 0 };
+impl Tok<'_> {
+    pub const EMPTY: Tok<'static> = Tok { text: None, size: 0, kind: Kind::Null };
 }
 
 /// Why a document was refused, and at which byte.
@@ -64,16 +66,16 @@ fn hex4(b: &[u8], at: usize) -> Option<u32> {
 fn string(b: &mut [u8], at: usize) -> Result<(usize, usize), Bad> {
     let (mut r, mut w) = (at, at);
     loop {
-        let c = *b.get(r).ok_or(bad(r, b"unterminated string"))?;
+        let c = *b.get(r).ok_or(bad(r, why::UNTERMINATED_STRING))?;
         r += 1;
         match c {
             b'"' => {
                 b[w] = 0;
                 return Ok((w - at, r));
             }
-            0..=0x1f => return Err(bad(r - 1, b"control character in string")),
+            0..=0x1f => return Err(bad(r - 1, why::CONTROL_CHARACTER_IN_STRING)),
             b'\\' => {
-                let e = *b.get(r).ok_or(bad(r, b"unterminated string"))?;
+                let e = *b.get(r).ok_or(bad(r, why::UNTERMINATED_STRING))?;
                 r += 1;
                 let one = match e {
                     b'"' => b'"',
@@ -85,25 +87,25 @@ fn string(b: &mut [u8], at: usize) -> Result<(usize, usize), Bad> {
                     b'r' => b'\r',
                     b't' => b'\t',
                     b'u' => {
-                        let mut cp = hex4(b, r).ok_or(bad(r, b"bad \\u escape"))?;
+                        let mut cp = hex4(b, r).ok_or(bad(r, why::BAD_U_ESCAPE))?;
                         r += 4;
                         if (0xd800..0xdc00).contains(&cp) && b.get(r) == Some(&b'\\') && b.get(r + 1) == Some(&b'u') {
-                            let lo = hex4(b, r + 2).ok_or(bad(r, b"bad \\u escape"))?;
+                            let lo = hex4(b, r + 2).ok_or(bad(r, why::BAD_U_ESCAPE))?;
                             if (0xdc00..0xe000).contains(&lo) {
                                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                                 r += 6;
                             }
                         }
                         if cp == 0 || (0xd800..0xe000).contains(&cp) {
-                            return Err(bad(r, b"\\u0000 or a lone surrogate in string"));
+                            return Err(bad(r, why::NUL_OR_LONE_SURROGATE));
                         }
                         let mut u = [0u8; 4];
-                        let s = char::from_u32(cp).ok_or(bad(r, b"bad \\u escape"))?.encode_utf8(&mut u);
+                        let s = char::from_u32(cp).ok_or(bad(r, why::BAD_U_ESCAPE))?.encode_utf8(&mut u);
                         b[w..w + s.len()].copy_from_slice(s.as_bytes());
                         w += s.len();
                         continue;
                     }
-                    _ => return Err(bad(r - 1, b"bad escape in string")),
+                    _ => return Err(bad(r - 1, why::BAD_ESCAPE_IN_STRING)),
                 };
                 b[w] = one;
                 w += 1;
@@ -129,12 +131,12 @@ fn number_end(b: &[u8], mut i: usize) -> Result<usize, Bad> {
         *i > s
     };
     if !digits(&mut i) {
-        return Err(bad(start, b"bad number"));
+        return Err(bad(start, why::BAD_NUMBER));
     }
     if b.get(i) == Some(&b'.') {
         i += 1;
         if !digits(&mut i) {
-            return Err(bad(start, b"bad number"));
+            return Err(bad(start, why::BAD_NUMBER));
         }
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
@@ -143,7 +145,7 @@ fn number_end(b: &[u8], mut i: usize) -> Result<usize, Bad> {
             i += 1;
         }
         if !digits(&mut i) {
-            return Err(bad(start, b"bad number"));
+            return Err(bad(start, why::BAD_NUMBER));
         }
     }
     Ok(i)
@@ -156,14 +158,13 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// A parsed document: the buffer (strings unescaped in it) and its tokens.
+/// A parsed document: its tokens (the strings are in the buffer, unescaped).
 pub struct Doc<'a> {
-    buf: &'a [u8],
-    toks: &'a [Tok],
+    toks: &'a [Tok<'a>],
 }
 
 /// Parse `b` (the whole of it is the document), filling `toks`.
-pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
+pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Bad> {
     let mut n = 0usize;
     // Open containers: token index; and whether a key is expected next in an object.
     let mut stack = [0u32; MAX_DEPTH];
@@ -184,20 +185,20 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
         if depth == 0 && n > 0 && want == Want::CommaOrClose {
             i = skip_ws(b, i);
             if i != b.len() {
-                return Err(bad(i, b"text after the document"));
+                return Err(bad(i, why::TEXT_AFTER_THE_DOCUMENT));
             }
             break;
         }
-        let c = *b.get(i).ok_or(bad(i, b"unexpected end"))?;
+        let c = *b.get(i).ok_or(bad(i, why::UNEXPECTED_END))?;
         let in_obj = depth > 0 && toks[stack[depth - 1] as usize].kind == Kind::Obj;
         match want {
             Want::CommaOrClose | Want::ValueOrClose | Want::KeyOrClose if c == b']' || c == b'}' => {
-                let open = stack.get(depth.wrapping_sub(1)).ok_or(bad(i, b"unbalanced"))?;
+                let open = stack.get(depth.wrapping_sub(1)).ok_or(bad(i, why::UNBALANCED))?;
                 let k = toks[*open as usize].kind;
                 if (c == b']') != (k == Kind::Arr) {
-                    return Err(bad(i, b"mismatched bracket"));
+                    return Err(bad(i, why::MISMATCHED_BRACKET));
                 }
-                toks[*open as usize].end = n as u32;
+                toks[*open as usize].size = (n - *open as usize) as u32;
                 depth -= 1;
                 i = skip_ws(b, i + 1);
                 want = Want::CommaOrClose;
@@ -205,32 +206,26 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
             }
             Want::CommaOrClose => {
                 if c != b',' {
-                    return Err(bad(i, b"expected , or a closing bracket"));
+                    return Err(bad(i, why::EXPECTED_COMMA_OR_CLOSE));
                 }
                 i = skip_ws(b, i + 1);
                 want = if in_obj { Want::Key } else { Want::Value };
                 continue;
             }
-            Want::Key | Want::KeyOrClose if c != b'"' => return Err(bad(i, b"expected a key")),
+            Want::Key | Want::KeyOrClose if c != b'"' => return Err(bad(i, why::EXPECTED_A_KEY)),
             _ => {}
         }
         if n == toks.len() {
-            return Err(bad(i, b"too many values"));
+            return Err(bad(i, why::TOO_MANY_VALUES));
         }
         let is_key = matches!(want, Want::Key | Want::KeyOrClose);
-        if depth > 0 && !is_key {
-            // A value: count it in its container (object values are counted with their key).
-            if !in_obj {
-                toks[stack[depth - 1] as usize].len += 1;
-            }
-        }
-        let mut t = Tok { kind: Kind::Null, start: i as u32, len: 0, end: n as u32 + 1 };
+        let mut t = Tok { text: None, size: 1, kind: Kind::Null };
         let next;
         match c {
             b'{' | b'[' => {
                 t.kind = if c == b'{' { Kind::Obj } else { Kind::Arr };
                 if depth == MAX_DEPTH {
-                    return Err(bad(i, b"nested too deep"));
+                    return Err(bad(i, why::NESTED_TOO_DEEP));
                 }
                 stack[depth] = n as u32;
                 depth += 1;
@@ -241,10 +236,9 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
                 continue;
             }
             b'"' => {
-                let (len, after) = string(b, i + 1)?;
+                let (_, after) = string(b, i + 1)?;
                 t.kind = Kind::Str;
-                t.start = i as u32 + 1;
-                t.len = len as u32;
+                t.size = i as u32 + 1;
                 next = after;
             }
             b't' | b'f' | b'n' => {
@@ -254,7 +248,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
                     _ => (b"null", Kind::Null),
                 };
                 if b.get(i..i + word.len()) != Some(word) {
-                    return Err(bad(i, b"unknown word"));
+                    return Err(bad(i, why::UNKNOWN_WORD));
                 }
                 t.kind = kind;
                 next = i + word.len();
@@ -262,18 +256,17 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
             b'-' | b'0'..=b'9' => {
                 let e = number_end(b, i)?;
                 t.kind = Kind::Num;
-                t.len = (e - i) as u32;
+                t.size = i as u32;
                 next = e;
             }
-            _ => return Err(bad(i, b"unexpected character")),
+            _ => return Err(bad(i, why::UNEXPECTED_CHARACTER)),
         }
         toks[n] = t;
         n += 1;
         i = skip_ws(b, next);
         if is_key {
-            toks[stack[depth - 1] as usize].len += 1;
             if b.get(i) != Some(&b':') {
-                return Err(bad(i, b"expected :"));
+                return Err(bad(i, why::EXPECTED_COLON));
             }
             i = skip_ws(b, i + 1);
             want = Want::Value;
@@ -281,41 +274,44 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok]) -> Result<Doc<'a>, Bad> {
             want = Want::CommaOrClose;
         }
     }
-    Ok(Doc { buf: b, toks: &toks[..n] })
+    // The texts of strings and numbers, now that the buffer is done with.
+    let b: &'a [u8] = b;
+    let toks = &mut toks[..n];
+    for t in toks.iter_mut() {
+        let s = t.size as usize;
+        t.text = match t.kind {
+            Kind::Str => b.get(s..).and_then(|r| CStr::from_bytes_until_nul(r).ok()).map(CStr::to_bytes_with_nul),
+            Kind::Num => b.get(s..number_end(b, s).unwrap_or(s)),
+            _ => continue,
+        };
+        t.size = 1;
+    }
+    Ok(Doc { toks })
 }
 
 impl<'a> Doc<'a> {
     pub fn root(&self) -> Val<'a> {
-        Val { doc: Doc { buf: self.buf, toks: self.toks }, i: 0 }
+        Val { t: self.toks }
     }
 }
 
-impl Clone for Doc<'_> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl Copy for Doc<'_> {}
-
-/// One value of a document; its strings live as long as the document's buffer.
+/// One value of a document: its token, then those of what it holds (and maybe more after);
+/// its strings live as long as the document's buffer.
 #[derive(Clone, Copy)]
 pub struct Val<'a> {
-    doc: Doc<'a>,
-    i: usize,
+    t: &'a [Tok<'a>],
 }
 
 impl<'a> Val<'a> {
-    fn tok(&self) -> Tok {
-        self.doc.toks[self.i]
+    fn tok(&self) -> Tok<'a> {
+        self.t.first().copied().unwrap_or(Tok::EMPTY)
+    }
+    /// The tokens within (none for a string, number, true, false or null).
+    fn inside(&self) -> &'a [Tok<'a>] {
+        self.t.get(1..self.tok().size as usize).unwrap_or(&[])
     }
     pub fn kind(&self) -> Kind {
         self.tok().kind
-    }
-    /// The byte offset of the value in the document (for messages).
-    #[cfg(test)]
-    #[cfg(test)]
-    pub fn at(&self) -> usize {
-        self.tok().start as usize
     }
     #[inline(never)]
     pub fn str(&self) -> Option<&'a CStr> {
@@ -323,8 +319,8 @@ impl<'a> Val<'a> {
         if t.kind != Kind::Str {
             return None;
         }
-        let s = t.start as usize;
-        CStr::from_bytes_with_nul(&self.doc.buf[s..=s + t.len as usize]).ok()
+        // The parser ended the string with a NUL, and refused \u0000 in it.
+        CStr::from_bytes_until_nul(t.text?).ok()
     }
     #[inline(never)]
     pub fn bytes(&self) -> Option<&'a [u8]> {
@@ -332,7 +328,7 @@ impl<'a> Val<'a> {
     }
     fn num_text(&self) -> Option<&'a [u8]> {
         let t = self.tok();
-        (t.kind == Kind::Num).then(|| &self.doc.buf[t.start as usize..(t.start + t.len) as usize])
+        (t.kind == Kind::Num).then_some(t.text?)
     }
     /// A non-negative integer (no fraction or exponent) that fits in u64.
     #[inline(never)]
@@ -374,10 +370,7 @@ impl<'a> Val<'a> {
     }
     /// The number of elements of an array, or keys of an object.
     pub fn len(&self) -> usize {
-        match self.kind() {
-            Kind::Obj | Kind::Arr => self.tok().len as usize,
-            _ => 0,
-        }
+        self.entries().count() + self.items().count()
     }
     /// The value of `key` in an object (the last one if repeated).
     #[inline(never)]
@@ -393,54 +386,83 @@ impl<'a> Val<'a> {
     /// The key/value pairs of an object (none for other kinds).
     #[inline(never)]
     pub fn entries(&self) -> Entries<'a> {
-        let t = self.tok();
-        let (i, end) = if t.kind == Kind::Obj { (self.i + 1, t.end as usize) } else { (0, 0) };
-        Entries { doc: self.doc, i, end }
+        Entries { t: if self.kind() == Kind::Obj { self.inside() } else { &[] } }
+    }
+    /// The string at `key` of an object.
+    #[inline(never)]
+    pub fn str_at(&self, key: &[u8]) -> Option<&'a CStr> {
+        self.get(key)?.str()
+    }
+    #[inline(never)]
+    pub fn bytes_at(&self, key: &[u8]) -> Option<&'a [u8]> {
+        self.get(key)?.bytes()
+    }
+    /// The number at `key` of an object (as `u64` and `i64` read it).
+    #[inline(never)]
+    pub fn u64_at(&self, key: &[u8]) -> Option<u64> {
+        self.get(key)?.u64()
+    }
+    #[inline(never)]
+    pub fn i64_at(&self, key: &[u8]) -> Option<i64> {
+        self.get(key)?.i64()
+    }
+    /// The elements of the array at `key` of an object (none if it has none).
+    #[inline(never)]
+    pub fn items_at(&self, key: &[u8]) -> Items<'a> {
+        match self.get(key) {
+            Some(v) => v.items(),
+            None => Items { t: &[] },
+        }
+    }
+    /// The key/value pairs of the object at `key` of an object (none if it has none).
+    #[inline(never)]
+    pub fn entries_at(&self, key: &[u8]) -> Entries<'a> {
+        match self.get(key) {
+            Some(v) => v.entries(),
+            None => Entries { t: &[] },
+        }
     }
     /// The elements of an array (none for other kinds).
     #[inline(never)]
     pub fn items(&self) -> Items<'a> {
-        let t = self.tok();
-        let (i, end) = if t.kind == Kind::Arr { (self.i + 1, t.end as usize) } else { (0, 0) };
-        Items { doc: self.doc, i, end }
+        Items { t: if self.kind() == Kind::Arr { self.inside() } else { &[] } }
     }
 }
 
+/// The rest of an object's tokens: key, value, key, value...
 pub struct Entries<'a> {
-    doc: Doc<'a>,
-    i: usize,
-    end: usize,
+    t: &'a [Tok<'a>],
+}
+
+impl Entries<'_> {
+    pub const NONE: Entries<'static> = Entries { t: &[] };
 }
 
 impl<'a> Iterator for Entries<'a> {
     type Item = (&'a CStr, Val<'a>);
     #[inline(never)]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.i >= self.end {
-            return None;
-        }
-        let key = Val { doc: self.doc, i: self.i }.str()?;
-        let v = Val { doc: self.doc, i: self.i + 1 };
-        self.i = v.tok().end as usize;
+        let key = Val { t: self.t }.str()?;
+        let v = Val { t: self.t.get(1..)? };
+        self.t = v.t.get(v.tok().size as usize..).unwrap_or(&[]);
         Some((key, v))
     }
 }
 
+/// The rest of an array's tokens.
 pub struct Items<'a> {
-    doc: Doc<'a>,
-    i: usize,
-    end: usize,
+    t: &'a [Tok<'a>],
 }
 
 impl<'a> Iterator for Items<'a> {
     type Item = Val<'a>;
     #[inline(never)]
     fn next(&mut self) -> Option<Val<'a>> {
-        if self.i >= self.end {
+        if self.t.is_empty() {
             return None;
         }
-        let v = Val { doc: self.doc, i: self.i };
-        self.i = v.tok().end as usize;
+        let v = Val { t: self.t };
+        self.t = self.t.get(v.tok().size.max(1) as usize..).unwrap_or(&[]);
         Some(v)
     }
 }

@@ -22,7 +22,13 @@ mod json;
 mod record;
 mod run;
 
-use crate::out::Buf;
+/// The reasons of error lines (src/texts.rs, OCI_WHY), compressed: error::push_packed.
+pub mod why {
+    include!(concat!(env!("OUT_DIR"), "/why.rs"));
+}
+
+use crate::error::{push_text, OCI_AT};
+use crate::out::{Buf, Bytes};
 use crate::sys::{self, Args, Errno, Fd, AT_FDCWD};
 use core::ffi::CStr;
 
@@ -74,47 +80,6 @@ pub enum Step {
     Process,
 }
 
-const WHAT: [&[u8]; Step::Process as usize] = [
-    b"usage",
-    b"config.json",
-    b"config.json",
-    b"state directory",
-    b"container exists",
-    b"container does not exist",
-    b"container status",
-    b"bundle",
-    b"root filesystem",
-    b"join namespace",
-    b"create namespaces",
-    b"write id mappings",
-    b"cgroup",
-    b"cgroup v2 controller not available",
-    b"mount",
-    b"mount propagation",
-    b"pivot_root into",
-    b"make device",
-    b"mask path",
-    b"make path read-only",
-    b"set sysctl",
-    b"set hostname",
-    b"set rlimit",
-    b"set oom_score_adj",
-    b"set AppArmor profile",
-    b"set user and groups",
-    b"set capabilities",
-    b"set no_new_privs",
-    b"install seccomp filter",
-    b"working directory",
-    b"cannot execute",
-    b"console socket",
-    b"start gate",
-    b"send signal",
-    b"delete",
-    b"run from a sealed copy of sandbox",
-    b"pid file",
-    b"freeze",
-    b"process",
-];
 
 impl Step {
     /// The step a report byte names (the discriminants are 1, 2, ... in the order of STEPS).
@@ -182,22 +147,18 @@ impl<'a> Fail<'a> {
     pub fn usage(step: Step, path: &'a [u8], why: &'static [u8]) -> Fail<'a> {
         Fail { step, path, errno: 0, why }
     }
-    fn hint(&self) -> &'static [u8] {
-        if !self.why.is_empty() {
-            return self.why;
-        }
-        match (self.step, self.errno) {
-            (Step::Exec, libc::ENOENT) => b"not found in the container",
-            (Step::Exec, libc::EACCES) => b"not an executable file",
-            (Step::Mount | Step::Mask | Step::ReadOnly | Step::Device, libc::ELOOP) | (Step::Mount, libc::EXDEV) => {
-                b"resolved inside the root: a symlink may not lead out of it"
-            }
-            (Step::NoController, _) => b"resources need cgroup v2 with this controller; or run with --cgroup-manager=disabled and no resources",
-            (Step::Exists, _) => b"delete it first, or choose another id",
-            (Step::Seccomp, libc::E2BIG) => b"the profile is too large for one filter",
-            (Step::AppArmor, libc::ENOENT) => b"AppArmor is not enabled on this host",
-            _ => b"",
-        }
+    /// The hint where `why` gives none: its number among texts::OCI_HINTS.
+    fn hint(&self) -> Option<usize> {
+        Some(match (self.step, self.errno) {
+            (Step::Exec, libc::ENOENT) => 0,
+            (Step::Exec, libc::EACCES) => 1,
+            (Step::Mount | Step::Mask | Step::ReadOnly | Step::Device, libc::ELOOP) | (Step::Mount, libc::EXDEV) => 2,
+            (Step::NoController, _) => 3,
+            (Step::Exists, _) => 4,
+            (Step::Seccomp, libc::E2BIG) => 5,
+            (Step::AppArmor, libc::ENOENT) => 6,
+            _ => return None,
+        })
     }
 
     /// The line, without the trailing newline: `sandbox-oci: ID: what: path: reason (hint)`.
@@ -207,20 +168,15 @@ impl<'a> Fail<'a> {
         if !id.is_empty() {
             b.push_printable(&id[..id.len().min(128)]).push(b": ");
         }
-        b.push(WHAT[self.step as usize - 1]);
-        if !self.path.is_empty() {
-            b.push(b": ").push_printable(&self.path[..self.path.len().min(1024)]);
-        }
-        if self.errno != 0 {
-            b.push(b": ");
-            match crate::error::describe(self.errno) {
-                Some(d) => b.push(d),
-                None => b.push(b"errno ").push_i64(self.errno as i64),
-            };
-        }
-        let hint = self.hint();
-        if !hint.is_empty() {
-            b.push(if self.errno != 0 { b" (" } else { b": " }).push(hint);
+        push_text(b, WHAT_AT + self.step as usize - 1);
+        crate::error::push_where_why(b, self.path, self.errno);
+        let hint = if self.why.is_empty() { self.hint() } else { None };
+        if !self.why.is_empty() || hint.is_some() {
+            b.push(if self.errno != 0 { b" (" } else { b": " });
+            crate::error::push_packed(b, self.why);
+            if let Some(h) = hint {
+                push_text(b, HINT_AT + h);
+            }
             if self.errno != 0 {
                 b.push(b")");
             }
@@ -264,7 +220,7 @@ impl Global {
 }
 
 /// Append `s` as a JSON string (quoted, escaped).
-pub fn json_str<const N: usize>(b: &mut Buf<N>, s: &[u8]) {
+pub fn json_str(b: &mut Bytes<[u8]>, s: &[u8]) {
     b.push(b"\"");
     for &c in s {
         match c {
@@ -322,7 +278,7 @@ impl Opts {
             return Ok(v);
         }
         if self.at >= self.args.len() {
-            return Err(Fail::usage(Step::Usage, name, b"option needs a value"));
+            return Err(Fail::usage(Step::Usage, name, why::OPTION_NEEDS_A_VALUE));
         }
         self.at += 1;
         Ok(self.args.get(self.at - 1))
@@ -337,34 +293,21 @@ impl Opts {
     }
 }
 
-pub const HELP: &[u8] = b"usage: sandbox-oci [GLOBAL OPTIONS] COMMAND [OPTIONS] ID [ARGS]
-An OCI runtime (as runc and crun): engines such as podman and containerd drive it.
+/// The texts of sandbox-oci (src/texts.rs, expanded by error::push_text): the help, spec's
+/// config.json, features' document in two parts, then what each step is, then the hints.
+pub const HELP: usize = OCI_AT;
+pub const SPEC: usize = OCI_AT + 1;
+pub const FEATURES: usize = OCI_AT + 2;
+pub const FEATURES_END: usize = OCI_AT + 3;
+const WHAT_AT: usize = OCI_AT + 4;
+const HINT_AT: usize = WHAT_AT + STEPS.len();
 
-Commands:
-  create --bundle DIR [--pid-file F] [--console-socket SOCK] [--preserve-fds N] [--no-pivot] ID
-  start ID
-  state ID
-  kill [--all] ID [SIGNAL]
-  delete [--force] ID
-  exec [--process F | ARGS...] [--detach] [--pid-file F] [--console-socket SOCK] [--tty]
-       [--cwd D] [--env K=V] [--user U[:G]] [--cap C] [--no-new-privs] [--preserve-fds N] ID
-  ps [--format table|json] ID
-  pause ID, resume ID
-  list [--format table|json] [--quiet]
-  run [--bundle DIR] [--detach] [--keep] [--pid-file F] [--console-socket SOCK] ID
-  spec [--bundle DIR] [--rootless]
-  features
-
-Global options:
-  --root DIR            state of the containers (default /run/sandbox-oci)
-  --log FILE            errors also go there
-  --log-format text|json
-  --systemd-cgroup      cgroupsPath in the slice:prefix:name form
-  --cgroup-manager cgroupfs|systemd|disabled
-  --debug
-  -v, --version
-  -h, --help
-";
+/// Write text number `i` to `fd`.
+pub fn print_text(fd: Fd, i: usize) {
+    let mut b = Buf::<4096>::new();
+    push_text(&mut b, i);
+    let _ = sys::write_all(fd, b.bytes());
+}
 
 static XDG_ROOT: sys::Static<[u8; crate::state::PATH_MAX]> = sys::Static::new([0; crate::state::PATH_MAX]);
 
@@ -404,6 +347,7 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         (b"criu", IGNORED | VALUE),
         (b"log-level", IGNORED | VALUE),
     ];
+    // The version's text, or (empty) the help.
     let mut show: Option<&[u8]> = None;
     let r = each_option(&mut o, GLOBAL, &mut |i, v| {
         let b = v.to_bytes();
@@ -418,24 +362,27 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
             }
             5 => g.debug = true,
             6 => show = Some(concat!("sandbox-oci version ", env!("CARGO_PKG_VERSION"), "\nspec: 1.0.2\n").as_bytes()),
-            _ => show = Some(HELP),
+            _ => show = Some(b""),
         }
         Ok(())
     });
     if let Some(text) = show {
-        let _ = sys::write_all(sys::Fd(1), text);
+        if text.is_empty() {
+            print_text(Fd(1), HELP);
+        }
+        let _ = sys::write_all(Fd(1), text);
         return 0;
     }
     if let Err(f) = r {
         return g.fail(b"", &f);
     }
     let Some(cmd) = o.word() else {
-        let _ = sys::write_all(sys::STDERR, HELP);
+        print_text(sys::STDERR, HELP);
         return 1;
     };
     let cmd = cmd.to_bytes();
-    const COMMANDS: [&[u8]; 13] = [b"create", b"start", b"state", b"kill", b"delete", b"exec", b"ps", b"pause", b"resume", b"list", b"features", b"spec", b"run"];
-    let r = match COMMANDS.iter().position(|c| *c == cmd) {
+    const COMMANDS: &[u8] = b"create start state kill delete exec ps pause resume list features spec run";
+    let r = match crate::out::word_at(COMMANDS, cmd) {
         Some(0) => create::create(&g, &mut o, &args, &env),
         Some(1) => create::start(&g, &mut o),
         Some(2) => create::state(&g, &mut o),
@@ -448,7 +395,7 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         Some(10) => info::features(),
         Some(11) => info::spec(&mut o),
         Some(_) => run::run(&g, &mut o, &args, &env),
-        None => Err(Fail::usage(Step::Usage, cmd, b"unknown command (see sandbox-oci --help)")),
+        None => Err(Fail::usage(Step::Usage, cmd, why::UNKNOWN_COMMAND)),
     };
     match r {
         Ok(status) => status,
@@ -462,11 +409,11 @@ pub type Done<'a> = Result<i32, Fail<'a>>;
 /// The container id: the next word; [A-Za-z0-9][A-Za-z0-9_.+-]* (no `/`, not `.` or `..`).
 /// Errors from here on name it.
 pub fn take_id(g: &Global, o: &mut Opts) -> Result<&'static CStr, Fail<'static>> {
-    let id = o.word().ok_or(Fail::usage(Step::Usage, b"", b"a container id is needed"))?;
+    let id = o.word().ok_or(Fail::usage(Step::Usage, b"", why::A_CONTAINER_ID_IS_NEEDED))?;
     let b = id.to_bytes();
     let ok = !b.is_empty() && b.len() <= 1024 && b[0].is_ascii_alphanumeric() && b.iter().all(|&c| c.is_ascii_alphanumeric() || b"_.+-".contains(&c));
     if !ok {
-        return Err(Fail::usage(Step::Usage, b, b"invalid container id"));
+        return Err(Fail::usage(Step::Usage, b, why::INVALID_CONTAINER_ID));
     }
     g.id.set(b);
     Ok(id)
@@ -493,12 +440,12 @@ pub fn each_option(o: &mut Opts, table: &OptTable, f: &mut dyn FnMut(u8, &'stati
 
 /// A number an option takes, below 65536.
 pub fn small_number(v: &'static CStr) -> Result<u32, Fail<'static>> {
-    crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).map(|n| n as u32).ok_or(Fail::usage(Step::Usage, v.to_bytes(), b"a number is needed"))
+    crate::cgroup::parse_u64(v.to_bytes()).filter(|&n| n < 65536).map(|n| n as u32).ok_or(Fail::usage(Step::Usage, v.to_bytes(), why::A_NUMBER_IS_NEEDED))
 }
 
 /// Options a command does not know: an error naming it.
 pub fn unknown(name: &'static [u8]) -> Fail<'static> {
-    Fail::usage(Step::Usage, name, b"unknown option (see sandbox-oci --help)")
+    Fail::usage(Step::Usage, name, why::UNKNOWN_OPTION)
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@
 //! the recorded time (/proc/PID/stat, field 22), or the pid was reused and the container is
 //! stopped; it is created while the gate is there, running after.
 
-use super::json::{self, Tok, Val};
+use super::why;
+use super::json::{self, Entries, Tok, Val};
 use super::{json_str, Fail, Step};
-use crate::out::Buf;
+use crate::out::{Buf, Bytes};
 use crate::state::PATH_MAX;
 use crate::sys::{self, Errno, Fd, AT_FDCWD};
 use core::ffi::CStr;
@@ -93,22 +94,11 @@ pub fn timestamp(b: &mut Buf<64>) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    let two = |b: &mut Buf<64>, v: u64| {
-        if v < 10 {
-            b.push(b"0");
-        }
-        b.push_u64(v);
-    };
-    b.push_u64(y as u64).push(b"-");
-    two(b, m as u64);
-    b.push(b"-");
-    two(b, d as u64);
-    b.push(b"T");
-    two(b, rem / 3600);
-    b.push(b":");
-    two(b, rem / 60 % 60);
-    b.push(b":");
-    two(b, rem % 60);
+    b.push_u64(y as u64);
+    // Two digits each, after its separator.
+    for (sep, v) in b"--T::".iter().zip([m as u64, d as u64, rem / 3600, rem / 60 % 60, rem % 60]) {
+        b.push(&[*sep, b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+    }
     b.push(b".");
     let mut digits = Buf::<16>::new();
     digits.push_u64(nsec + 1_000_000_000);
@@ -116,15 +106,15 @@ pub fn timestamp(b: &mut Buf<64>) {
 }
 
 /// Write an object of strings as JSON (annotations).
-pub fn push_object<const N: usize>(b: &mut Buf<N>, v: Option<Val>) {
+pub fn push_object(b: &mut Bytes<[u8]>, v: Option<Val>) {
     b.push(b"{");
-    for (i, (k, x)) in v.iter().flat_map(|v| v.entries()).enumerate() {
-        if i > 0 {
-            b.push(b",");
-        }
+    let mut sep: &[u8] = b"";
+    for (k, x) in v.map_or(Entries::NONE, |v| v.entries()) {
+        b.push(sep);
         json_str(b, k.to_bytes());
         b.push(b":");
         json_str(b, x.bytes().unwrap_or(b""));
+        sep = b",";
     }
     b.push(b"}");
 }
@@ -211,19 +201,19 @@ pub struct Record<'a> {
 }
 
 /// Buffers a record is read into.
-pub struct Space {
+pub struct Space<'a> {
     pub text: [u8; MAX],
-    pub toks: [Tok; 4096],
+    pub toks: [Tok<'a>; 4096],
 }
 
-impl Space {
-    pub const fn new() -> Space {
+impl Space<'_> {
+    pub const fn new() -> Space<'static> {
         Space { text: [0; MAX], toks: [Tok::EMPTY; 4096] }
     }
 }
 
 /// Read `--root/ID/state.json` into `space`. NotFound when there is none.
-pub fn read<'a>(root: &CStr, id: &'a CStr, space: &'a mut Space) -> Result<Record<'a>, Fail<'a>> {
+pub fn read<'a>(root: &CStr, id: &'a CStr, space: &'a mut Space<'a>) -> Result<Record<'a>, Fail<'a>> {
     let mut p = dir_path(root, id);
     p.push(b"/").push(STATE.to_bytes());
     let n = match sys::read_file(p.c(), &mut space.text) {
@@ -232,19 +222,19 @@ pub fn read<'a>(root: &CStr, id: &'a CStr, space: &'a mut Space) -> Result<Recor
             // Made but not yet written: create is still at work.
             let d = dir_path(root, id);
             if sys::stat_at(AT_FDCWD, d.c(), 0).is_ok() {
-                return Err(Fail::usage(Step::Status, id.to_bytes(), b"being created"));
+                return Err(Fail::usage(Step::Status, id.to_bytes(), why::BEING_CREATED));
             }
             return Err(Fail::usage(Step::NotFound, b"", b""));
         }
         Err(e) => return Err(Fail::new(Step::StateDir, id.to_bytes(), e)),
     };
-    let bad = Fail::usage(Step::StateDir, id.to_bytes(), b"state.json is damaged");
+    let bad = Fail::usage(Step::StateDir, id.to_bytes(), why::STATE_JSON_IS_DAMAGED);
     let root_v = json::parse(&mut space.text[..n], &mut space.toks).map_err(|_| bad)?.root();
-    let pid = root_v.get(b"pid").and_then(|v| v.u64()).ok_or(bad)? as i32;
-    let start = root_v.get(b"start").and_then(|v| v.u64()).ok_or(bad)?;
-    let bundle = root_v.get(b"bundle").and_then(|v| v.str()).ok_or(bad)?;
-    let cgroup = root_v.get(b"cgroup").and_then(|v| v.bytes()).unwrap_or(b"");
-    let mnt = root_v.get(b"mntns").and_then(|v| v.u64()).unwrap_or(0);
+    let pid = root_v.u64_at(b"pid").ok_or(bad)? as i32;
+    let start = root_v.u64_at(b"start").ok_or(bad)?;
+    let bundle = root_v.str_at(b"bundle").ok_or(bad)?;
+    let cgroup = root_v.bytes_at(b"cgroup").unwrap_or(b"");
+    let mnt = root_v.u64_at(b"mntns").unwrap_or(0);
     let shared_pid = root_v.get(b"sharedpid").is_some();
     let mut r = Record { root: root_v, pid, start, bundle, cgroup, mnt, shared_pid, status: Status::Stopped };
     r.status = status(root, id, &r);
