@@ -587,7 +587,8 @@ fn devices<'a>(l: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     Ok(())
 }
 
-fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
+#[inline(never)]
+pub fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
     // Positive limits only: -1 and 0 mean none.
     let limit = |x: Option<Val>| x.and_then(|x| x.i64()).filter(|&n| n > 0).map(|n| n as u64);
     if let Some(m) = v.get(b"memory") {
