@@ -720,6 +720,27 @@ pub fn clone3_into(flags: u64, exit_signal: u64, cgroup: Fd) -> Result<i32> {
     unsafe { syscall!(Sysno::clone3, args.as_ptr(), core::mem::size_of_val(&args)) }.map(|p| p as i32)
 }
 
+/// Load an eBPF program of type BPF_PROG_TYPE_CGROUP_DEVICE made of `insns`.
+pub fn bpf_device_program(insns: &[u64]) -> Result<Fd> {
+    // union bpf_attr for BPF_PROG_LOAD: prog_type, insn_cnt, insns, license; the rest zero.
+    let mut attr = [0u64; 16];
+    attr[0] = 15 | (insns.len() as u64) << 32;
+    attr[1] = insns.as_ptr() as u64;
+    attr[2] = c"GPL".as_ptr() as u64;
+    // SAFETY: attr is a live bpf_attr of the size passed; the pointers in it are live.
+    unsafe { syscall!(Sysno::bpf, 5, attr.as_ptr(), 128) }.map(|fd| Fd(fd as i32))
+}
+
+/// Attach a device program to the cgroup `cgroup` (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI).
+pub fn bpf_attach_device(prog: Fd, cgroup: Fd) -> Result<()> {
+    // union bpf_attr for BPF_PROG_ATTACH: target_fd, attach_bpf_fd, attach_type, attach_flags.
+    let mut attr = [0u64; 16];
+    attr[0] = cgroup.0 as u32 as u64 | (prog.0 as u32 as u64) << 32;
+    attr[1] = 6 | 2 << 32;
+    // SAFETY: attr is a live bpf_attr of the size passed.
+    unsafe { syscall!(Sysno::bpf, 8, attr.as_ptr(), 128) }.map(drop)
+}
+
 /// A pidfd for `pid`, a child of ours.
 pub fn pidfd_open(pid: i32) -> Result<Fd> {
     // SAFETY: no pointers.

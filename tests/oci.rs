@@ -805,7 +805,7 @@ fn as_many_devices_and_mounts_as_a_privileged_container_lists() {
     let mounts: Vec<String> = (0..100)
         .map(|i| format!(r#"{{"destination":"/tmp/m{i}","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}}"#))
         .collect();
-    let script = "ls /dev/many | wc -l; echo x > /dev/many/null399 && echo null399-ok; grep -c ' /tmp/m' /proc/self/mountinfo";
+    let script = "ls /dev/many | wc -l; echo x > /dev/many/null399 && echo null399-ok; grep -cE ' /tmp/m[0-9]+ ' /proc/self/mountinfo";
     let text = config(IMAGE, &["sh", "-c", script], "", &format!(r#""devices":[{}],"#, devices.join(",")), "")
         .replace(r#"{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}"#,
                  &format!(r#"{{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}},{}"#, mounts.join(",")));

@@ -497,16 +497,23 @@ fn vm_oci_limits() {
     let inside = "echo pids_max=$(cat /sys/fs/cgroup/pids.max); echo memory_max=$(cat /sys/fs/cgroup/memory.max); \
         echo cpu_max=$(cat /sys/fs/cgroup/cpu.max); echo cpu_weight=$(cat /sys/fs/cgroup/cpu.weight); \
         echo own_cgroup=$(cat /proc/self/cgroup); \
+        echo x > /dev/null && echo null=ok; echo dev-test > /dev/kmsg && echo kmsg_write=allowed; \
+        echo kmsg_read=$(head -c 1 /dev/kmsg 2>&1 | grep -c 'not permitted'); echo tun=$(cat /dev/tun2 2>&1 | grep -c 'not permitted'); \
+        mkdir /dev/x && mount -t tmpfs t /dev/x && mknod /dev/x/con c 4 64 && echo made=yes; \
+        echo ESCAPED-THROUGH-A-NODE > /dev/x/con; echo con=$( (echo x > /dev/x/con) 2>&1 | grep -c 'not permitted'); \
         dd if=/dev/zero of=/dev/null bs=100M count=1; echo hog=$?; exit 3";
     let config = format!(
         r#"{{"ociVersion":"1.0.2","root":{{"path":"/images/busybox","readonly":true}},
-  "process":{{"args":["sh","-c",{inside:?}],"env":["PATH=/bin:/sbin"],"cwd":"/","user":{{"uid":0,"gid":0}}}},
+  "process":{{"args":["sh","-c",{inside:?}],"env":["PATH=/bin:/sbin"],"cwd":"/","user":{{"uid":0,"gid":0}},
+    "capabilities":{{"bounding":["CAP_SYS_ADMIN","CAP_MKNOD"],"effective":["CAP_SYS_ADMIN","CAP_MKNOD"],"permitted":["CAP_SYS_ADMIN","CAP_MKNOD"]}}}},
   "mounts":[{{"destination":"/proc","type":"proc","source":"proc"}},
     {{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=755"]}},
     {{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]}},
     {{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","ro"]}}],
   "linux":{{"cgroupsPath":"/ocitest/c1",
-    "resources":{{"memory":{{"limit":67108864}},"pids":{{"limit":20}},"cpu":{{"shares":512,"quota":50000,"period":100000}}}},
+    "resources":{{"memory":{{"limit":67108864}},"pids":{{"limit":20}},"cpu":{{"shares":512,"quota":50000,"period":100000}},
+      "devices":[{{"allow":false,"access":"rwm"}},{{"allow":true,"type":"c","major":1,"minor":11,"access":"w"}}]}},
+    "devices":[{{"path":"/dev/kmsg","type":"c","major":1,"minor":11,"fileMode":438}},{{"path":"/dev/tun2","type":"c","major":10,"minor":200,"fileMode":438}}],
     "namespaces":[{{"type":"pid"}},{{"type":"mount"}},{{"type":"cgroup"}},{{"type":"ipc"}},{{"type":"uts"}}]}}}}"#
     );
     // A second container, detached, for update, pause and resume.
@@ -545,6 +552,18 @@ echo c2_left=$(ls -d $c 2>/dev/null | wc -l); echo state_left2=$(ls /run/oci | w
     // runc's conversion of shares to a weight: 1 + (512 - 2) * 9999 / 262142.
     assert_eq!(b.value("cpu_weight").as_deref(), Some("20"), "{}", b.show());
     assert_eq!(b.value("own_cgroup").as_deref(), Some("0::/"), "{}", b.show());
+    // linux.resources.devices: the device program lets /dev/null be (always), /dev/kmsg be
+    // written (its rule) but not read, and /dev/tun2 not be opened (no rule).
+    assert_eq!(b.value("null").as_deref(), Some("ok"), "{}", b.show());
+    assert_eq!(b.value("kmsg_write").as_deref(), Some("allowed"), "{}", b.show());
+    assert_eq!(b.number("kmsg_read"), 1, "{}", b.show());
+    assert_eq!(b.number("tun"), 1, "{}", b.show());
+    // The attack the program stops: with CAP_SYS_ADMIN and CAP_MKNOD, a tmpfs of its own (not
+    // nodev) and a node made there for the machine's serial console (the decoy): nothing
+    // written to the console through it.
+    assert_eq!(b.value("made").as_deref(), Some("yes"), "{}", b.show());
+    assert_eq!(b.number("con"), 1, "{}", b.show());
+    assert!(!b.text().contains("ESCAPED-THROUGH-A-NODE"), "{}", b.show());
     assert_eq!(b.number("hog"), 137, "the memory hog was not killed: {}", b.show());
     assert_eq!(b.number("oci_status"), 3, "{}", b.show());
     assert_eq!(b.number("cgroup_left"), 0, "{}", b.show());

@@ -221,6 +221,8 @@ pub struct Spec<'a> {
     pub cgroups_path: Option<&'a CStr>,
     pub resources: Resources,
     pub seccomp: Option<Val<'a>>,
+    /// linux.resources.devices (checked): the device program of the cgroup (devices.rs).
+    pub device_rules: Option<Val<'a>>,
     pub annotations: Option<Val<'a>>,
 }
 
@@ -722,6 +724,8 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     }
     if let Some(r) = l.get(b"resources") {
         resources(r, &mut s.resources)?;
+        s.device_rules = r.get(b"devices").filter(|d| !d.is_null());
+        s.device_rules.map_or(Ok(()), super::devices::check)?;
     }
     s.seccomp = l.get(b"seccomp").filter(|x| !x.is_null());
     Ok(())
@@ -757,6 +761,7 @@ impl<'a> Spec<'a> {
             cgroups_path: None,
             resources: Resources::default(),
             seccomp: None,
+            device_rules: None,
             annotations: None,
         }
     }

@@ -112,6 +112,17 @@ fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> 
     }
     cgroup_path(g, spec, id, path);
     let dir = limits(path.bytes(), r)?;
+    if spec.device_rules.is_some() {
+        // A runtime without privileges can load no program (the engine's rules are not
+        // enforced then, as with runc); root fails here rather than run without them.
+        let d = sys::openat(AT_FDCWD, dir.c(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Cgroup, b"", e))?;
+        let r = super::devices::attach(spec.device_rules, d);
+        sys::close(d);
+        match r {
+            Err(Errno::EPERM) if sys::geteuid() != 0 || container::in_user_namespace() => {}
+            r => r.map_err(|e| Fail::new(Step::Cgroup, b"linux.resources.devices", e))?,
+        }
+    }
     let mut procs = Buf::<PATH_MAX>::new();
     procs.push(dir.bytes()).push(b"/cgroup.procs");
     sys::openat(AT_FDCWD, procs.c(), libc::O_WRONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Cgroup, b"", e))

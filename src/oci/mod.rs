@@ -8,6 +8,7 @@
 //!   create     create, start, state, kill, delete (the engine's side)
 //!   container  (inside) namespaces, root, limits, the gate, credentials and execve
 //!   confine    the process's seccomp profile
+//!   devices    linux.resources.devices as a cgroup v2 device program
 //!   exec       a new process in a running container
 //!   info       ps, pause, resume, list, features, spec
 //!   run        create, start, wait and delete in one
@@ -17,6 +18,7 @@ mod config;
 mod confine;
 mod container;
 mod create;
+mod devices;
 mod exec;
 mod info;
 mod json;
