@@ -427,14 +427,12 @@ pub enum Opt {
 
 pub fn mount_option(o: &[u8]) -> Opt {
     use libc::*;
-    // The options that set flags, then those that clear them, then the propagations, then those
-    // that change nothing here, then idmapped mounts; BITS has the flags of the first three.
-    // tmpcopyup (copy the image's files into a tmpfs) is not done: the tmpfs starts empty.
-    const NAMES: &[u8] = b"ro nosuid nodev noexec sync dirsync mand noatime nodiratime relatime strictatime remount bind rbind \
+    // The options that set flags, then those that clear them, then the propagations, each with
+    // its flags in BITS.
+    const NAMES: &[u8] = b"ro nosuid nodev noexec sync dirsync mand noatime nodiratime relatime strictatime remount \
         rw suid dev exec async nomand atime diratime norelatime nostrictatime \
-        private rprivate shared rshared slave rslave unbindable runbindable \
-        tmpcopyup notmpcopyup defaults idmap ridmap";
-    const BITS: [u32; 32] = [
+        private rprivate shared rshared slave rslave unbindable runbindable";
+    const BITS: [u32; 30] = [
         MS_RDONLY as u32,
         MS_NOSUID as u32,
         MS_NODEV as u32,
@@ -447,8 +445,6 @@ pub fn mount_option(o: &[u8]) -> Opt {
         MS_RELATIME as u32,
         MS_STRICTATIME as u32,
         MS_REMOUNT as u32,
-        MS_BIND as u32,
-        (MS_BIND | MS_REC) as u32,
         MS_RDONLY as u32,
         MS_NOSUID as u32,
         MS_NODEV as u32,
@@ -468,17 +464,22 @@ pub fn mount_option(o: &[u8]) -> Opt {
         MS_UNBINDABLE as u32,
         (MS_UNBINDABLE | MS_REC) as u32,
     ];
-    let i = word_at(NAMES, o);
-    let bits = i.and_then(|i| BITS.get(i)).map_or(0, |&b| b as u64);
-    match i {
-        Some(0..=13) => Opt::Set(bits),
-        Some(14..=23) => Opt::Clear(bits),
-        Some(24..=31) => Opt::Propagation(bits),
-        Some(32..=34) => Opt::Ignore,
-        Some(_) => Opt::Refused,
-        None if o.is_empty() => Opt::Ignore,
-        None if o.starts_with(b"idmap=") || o.starts_with(b"x-") => Opt::Refused,
-        None => Opt::Data,
+    if let Some(i) = word_at(NAMES, o) {
+        let f = BITS.get(i).map_or(0, |&b| b as u64);
+        return match i {
+            0..=11 => Opt::Set(f),
+            12..=21 => Opt::Clear(f),
+            _ => Opt::Propagation(f),
+        };
+    }
+    match o {
+        b"bind" => Opt::Set(MS_BIND),
+        b"rbind" => Opt::Set(MS_BIND | MS_REC),
+        // tmpcopyup (copy the image's files into a tmpfs) is not done: the tmpfs starts empty.
+        b"tmpcopyup" | b"notmpcopyup" | b"defaults" | b"" => Opt::Ignore,
+        b"idmap" | b"ridmap" => Opt::Refused,
+        _ if o.starts_with(b"idmap=") || o.starts_with(b"x-") => Opt::Refused,
+        _ => Opt::Data,
     }
 }
 
