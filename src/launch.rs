@@ -420,7 +420,7 @@ impl<'c> Watch<'c> {
         self.master = Fd(-1);
     }
 
-    fn drain(&mut self) {
+    pub fn drain(&mut self) {
         if self.master.0 >= 0 {
             sys::set_nonblocking(self.master, false);
             while pty::copy_out(self.master, self.caller.output) {}

@@ -335,6 +335,7 @@ pub struct Stat {
     pub mode: u32,
     pub nlink: u64,
     pub uid: u32,
+    pub gid: u32,
     pub size: u64,
 }
 
@@ -348,7 +349,7 @@ pub fn stat_at(dir: Fd, path: &CStr, flags: i32) -> Result<Stat> {
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: path is a live C string and st a live, writable `struct stat`.
     unsafe { syscall!(Sysno::newfstatat, dir.0, path.as_ptr(), &mut st as *mut libc::stat, flags) }?;
-    Ok(Stat { dev: st.st_dev, ino: st.st_ino, mode: st.st_mode, nlink: st.st_nlink, uid: st.st_uid, size: st.st_size as u64 })
+    Ok(Stat { dev: st.st_dev, ino: st.st_ino, mode: st.st_mode, nlink: st.st_nlink, uid: st.st_uid, gid: st.st_gid, size: st.st_size as u64 })
 }
 
 pub fn chdir(path: &CStr) -> Result<()> {
@@ -1111,8 +1112,13 @@ pub fn poll_for(fds: &mut [libc::pollfd], ms: i32) -> Result<usize> {
 
 /// readlinkat: the target of the symlink `path`, into `buf`; returns its length.
 pub fn readlink(path: &CStr, buf: &mut [u8]) -> Result<usize> {
+    readlinkat(AT_FDCWD, path, buf)
+}
+
+/// readlinkat: the target of the symlink `path` in `dir`, into `buf`; returns its length.
+pub fn readlinkat(dir: Fd, path: &CStr, buf: &mut [u8]) -> Result<usize> {
     // SAFETY: path is a live C string and buf live and writable for its length.
-    unsafe { syscall!(Sysno::readlinkat, libc::AT_FDCWD, path.as_ptr(), buf.as_mut_ptr(), buf.len()) }
+    unsafe { syscall!(Sysno::readlinkat, dir.0, path.as_ptr(), buf.as_mut_ptr(), buf.len()) }
 }
 
 /// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session keyring for this process.

@@ -197,7 +197,8 @@ Commands:
   ps [--format table|json] ID
   pause ID, resume ID
   list [--format table|json] [--quiet]
-  spec [--bundle DIR]
+  run [--bundle DIR] [--detach] [--keep] [--pid-file F] [--console-socket SOCK] ID
+  spec [--bundle DIR] [--rootless]
   features
 
 Global options:

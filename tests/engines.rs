@@ -460,6 +460,11 @@ fn podman_runs(rootless: bool) {
         assert_eq!(out.tuple().0, 0, "{w}: run -i: {out:#?}");
         assert_eq!(out.stdout, "got line\n", "{w}: run -i: {out:#?}");
 
+        // --privileged: every device node of the host listed in config.json, all capabilities.
+        let out = run_cmd(p.container(&["--rm", "--privileged"], &["sh", "-c", "test -c /dev/kmsg && echo kmsg; grep CapBnd /proc/self/status"]), b"");
+        assert_eq!(out.code, 0, "{w}: --privileged: {out:#?}");
+        assert!(out.stdout.starts_with("kmsg\nCapBnd:\t"), "{w}: --privileged: {out:#?}");
+
         // sandbox's own init as the engine's init: PID 1 is it, the command its child, the
         // command's status passed on.
         let init = if rootless { p.s.path("bin/sandbox") } else { PathBuf::from(BIN) };

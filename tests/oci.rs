@@ -509,16 +509,20 @@ fn exec_waits_or_detaches_in_the_containers_namespaces() {
     }
     let ps = o.run(&["ps", "--format", "json", "e1"]);
     assert!(ps.stdout.contains(&xpid.to_string()) && ps.stdout.contains(&pid.to_string()), "{ps:#?}");
-    // A waiting exec passes a signal on to its process.
-    let wout = o.f.path("w.out");
-    let mut c = o.cmd(&["exec", "e1", "sh", "-c", "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.1; done"]);
-    c.stdin(Stdio::null()).stdout(fs::File::create(&wout).unwrap()).stderr(Stdio::null());
-    let w = start_cmd(c, None);
-    wait_for_event("the exec'd shell to be ready", || fs::read_to_string(&wout).unwrap_or_default().contains("ready"));
-    w.signal(SIGTERM);
-    let r = w.wait_for(TIMEOUT);
-    assert_eq!(r.code, 9, "{r:#?}");
-    assert!(fs::read_to_string(&wout).unwrap().contains("got-term"));
+    // A waiting exec passes the signals it gets on to its process, any of them, which starts
+    // with none blocked.
+    for (sig, name) in [(SIGTERM, "TERM"), (libc::SIGALRM, "ALRM"), (libc::SIGPWR, "PWR")] {
+        let wout = o.f.path(&format!("w-{name}.out"));
+        let script = format!("trap 'echo got-{name}; exit 9' {name}; grep SigBlk /proc/self/status; echo ready; while :; do sleep 0.1; done");
+        let mut c = o.cmd(&["exec", "e1", "sh", "-c", &script]);
+        c.stdin(Stdio::null()).stdout(fs::File::create(&wout).unwrap()).stderr(Stdio::null());
+        let w = start_cmd(c, None);
+        wait_for_event("the exec'd shell to be ready", || fs::read_to_string(&wout).unwrap_or_default().contains("ready"));
+        w.signal(sig);
+        let r = w.wait_for(TIMEOUT);
+        assert_eq!(r.code, 9, "{name}: {r:#?}");
+        assert_eq!(fs::read_to_string(&wout).unwrap(), format!("SigBlk:\t0000000000000000\nready\ngot-{name}\n"));
+    }
     let missing = o.run(&["exec", "e1", "no-such-command"]);
     assert_eq!(missing.stderr.lines().count(), 1, "{missing:#?}");
     assert!(missing.stderr.contains("no-such-command") && missing.code != 0, "{missing:#?}");
@@ -784,5 +788,286 @@ fn no_descriptor_of_the_runtime_reaches_the_containers_execve() {
     }
     assert!(!seen.contains("applet not found"), "a host file ran in the container: {seen}");
     assert!(seen.contains("cannot execute"), "{seen}");
+    o.finish();
+}
+
+/// A privileged container's config (podman --privileged) lists every device node of the host,
+/// and pods list many mounts: 400 devices and 100 mounts are made, not refused.
+#[test]
+fn as_many_devices_and_mounts_as_a_privileged_container_lists() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-many");
+    let devices: Vec<String> = (0..400)
+        .map(|i| format!(r#"{{"path":"/dev/many/null{i}","type":"c","major":1,"minor":3,"fileMode":438}}"#))
+        .collect();
+    let mounts: Vec<String> = (0..100)
+        .map(|i| format!(r#"{{"destination":"/tmp/m{i}","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}}"#))
+        .collect();
+    let script = "ls /dev/many | wc -l; echo x > /dev/many/null399 && echo null399-ok; grep -c ' /tmp/m' /proc/self/mountinfo";
+    let text = config(IMAGE, &["sh", "-c", script], "", &format!(r#""devices":[{}],"#, devices.join(",")), "")
+        .replace(r#"{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}"#,
+                 &format!(r#"{{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}},{}"#, mounts.join(",")));
+    o.write_config(&text);
+    let out = o.f.path("c.out");
+    let pid = o.create("many", &out);
+    assert_eq!(o.run(&["start", "many"]).code, 0);
+    assert_eq!(wait_pid(pid), 0, "{}", fs::read_to_string(out.with_extension("err")).unwrap());
+    assert_eq!(fs::read_to_string(&out).unwrap(), "400\nnull399-ok\n100\n");
+    assert_eq!(o.run(&["delete", "many"]).code, 0);
+    o.finish();
+}
+
+/// A copy of the image whose /etc/app holds what tmpcopyup copies: a file (0640, owner
+/// base+123:base+456), a subdirectory with a file, a FIFO, a device node (left out), symlinks
+/// out of the root to a decoy of the host's (absolute, to its file and to itself, and
+/// relative) and one inside; /etc/plain has a file. The rootfs and the decoy.
+fn copy_up_image(o: &Oci, base: u32) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::{chown, lchown, symlink, PermissionsExt};
+    let mode = |p: &Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
+    let rootfs = o.f.path("rootfs");
+    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    let decoy = o.f.path("decoy");
+    fs::create_dir(&decoy).unwrap();
+    fs::write(decoy.join("secret"), "host secret").unwrap();
+    mode(&decoy.join("secret"), 0o600);
+    let app = rootfs.join("etc/app");
+    fs::create_dir_all(app.join("sub")).unwrap();
+    fs::write(app.join("conf"), "image conf\n").unwrap();
+    fs::write(app.join("sub/deep"), "deep\n").unwrap();
+    symlink(decoy.join("secret"), app.join("out")).unwrap();
+    symlink(&decoy, app.join("outdir")).unwrap();
+    symlink(format!("../../../../../../..{}", decoy.display()), app.join("up")).unwrap();
+    symlink("/bin/busybox", app.join("abs")).unwrap();
+    assert!(Command::new("mkfifo").arg("-m").arg("620").arg(app.join("fifo")).status().unwrap().success());
+    assert!(Command::new("mknod").arg(app.join("null")).args(["c", "1", "3"]).status().unwrap().success());
+    mode(&app.join("conf"), 0o640);
+    chown(app.join("conf"), Some(base + 123), Some(base + 456)).unwrap();
+    chown(app.join("fifo"), Some(base + 9), Some(base + 10)).unwrap();
+    lchown(app.join("out"), Some(base + 7), Some(base + 8)).unwrap();
+    mode(&app.join("sub"), 0o710);
+    chown(app.join("sub"), Some(base + 5), Some(base + 6)).unwrap();
+    mode(&app, 0o751);
+    chown(&app, Some(base + 12), Some(base + 34)).unwrap();
+    fs::create_dir(rootfs.join("etc/plain")).unwrap();
+    fs::write(rootfs.join("etc/plain/file"), "plain").unwrap();
+    // The root's, for the mount point /newdir to be made there in a user namespace.
+    chown(&rootfs, Some(base), Some(base)).unwrap();
+    (rootfs, decoy)
+}
+
+/// The config for copy_up_image: /etc/app a tmpfs with tmpcopyup, /etc/plain one without,
+/// /newdir (not in the image) one with; CAP_DAC_OVERRIDE and CAP_FOWNER to write there.
+fn copy_up_config(rootfs: &Path, script: &str, linux_extra: &str) -> String {
+    config(rootfs.to_str().unwrap(), &["sh", "-c", script], "", linux_extra, "")
+        .replace(r#""CAP_KILL","CAP_CHOWN"]"#, r#""CAP_KILL","CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER"]"#)
+        .replace(r#""CAP_NET_BIND_SERVICE"]"#, r#""CAP_NET_BIND_SERVICE","CAP_DAC_OVERRIDE","CAP_FOWNER"]"#)
+        .replace(
+            r#"{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}"#,
+            r#"{"destination":"/etc/app","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev","tmpcopyup","size=1m"]},
+            {"destination":"/etc/plain","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]},
+            {"destination":"/newdir","type":"tmpfs","source":"tmpfs","options":["tmpcopyup","mode=700"]}"#,
+        )
+}
+
+const COPY_UP_SCRIPT: &str = "cd /etc/app && stat -c '%n %a %u:%g %F' . conf sub sub/deep fifo out && cat conf sub/deep; \
+    for l in out outdir up abs; do [ -L $l ] && echo \"$l -> $(readlink $l)\"; done; echo ls: $(ls -A); \
+    echo plain=$(ls -A /etc/plain | wc -l) newdir=$(ls -A /newdir | wc -l) $(stat -c %a /newdir); grep ' /etc/app ' /proc/mounts; \
+    echo changed > conf && rm sub/deep && echo new > sub/new && chmod 777 sub && chown 1:2 conf && rm out && echo writes-ok";
+
+/// What the container saw of /etc/app and did to it, and the host's files after it: the image's
+/// as they were, the decoy untouched.
+fn check_copy_up(s: &str, rootfs: &Path, decoy: &Path, base: u32, ids: [&str; 5]) {
+    use std::os::unix::fs::MetadataExt;
+    let [app, conf, sub, fifo, out] = ids;
+    for line in [
+        format!(". 751 {app} directory"),
+        format!("conf 640 {conf} regular file"),
+        format!("sub 710 {sub} directory"),
+        "sub/deep 644 0:0 regular file".into(),
+        format!("fifo 620 {fifo} fifo"),
+        format!("out 777 {out} symbolic link"),
+        "image conf\ndeep\n".into(),
+        format!("out -> {}", decoy.join("secret").display()),
+        format!("outdir -> {}", decoy.display()),
+        format!("up -> ../../../../../../..{}", decoy.display()),
+        "abs -> /bin/busybox".into(),
+        "ls: abs conf fifo out outdir sub up\n".into(),
+        "plain=0 newdir=0 700".into(),
+        "writes-ok".into(),
+    ] {
+        assert!(s.contains(&line), "{line:?} in {s}");
+    }
+    assert!(s.lines().any(|l| l.starts_with("tmpfs /etc/app tmpfs ")), "{s}");
+    let app = rootfs.join("etc/app");
+    assert_eq!(fs::read_to_string(app.join("conf")).unwrap(), "image conf\n");
+    let m = fs::metadata(app.join("conf")).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o640, base + 123, base + 456));
+    let m = fs::metadata(app.join("sub")).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o710, base + 5, base + 6));
+    assert_eq!(fs::read_to_string(app.join("sub/deep")).unwrap(), "deep\n");
+    assert!(!app.join("sub/new").exists() && fs::symlink_metadata(app.join("out")).unwrap().is_symlink());
+    assert_eq!(fs::read_to_string(decoy.join("secret")).unwrap(), "host secret");
+    let m = fs::metadata(decoy.join("secret")).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o600, 0, 0));
+    assert_eq!(fs::read_dir(decoy).unwrap().count(), 1, "the decoy got a file");
+}
+
+/// tmpcopyup (podman's `--tmpfs`, `--read-only`): the tmpfs starts with the image's files
+/// there, modes, owners, contents, symlinks as symlinks (none followed: those leading out of
+/// the root reach nothing of the host's), subdirectories; the tmpfs's root takes the
+/// directory's mode and owner; writes land in the tmpfs only. Without it a tmpfs starts empty;
+/// where the image has nothing, nothing is copied.
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_the_images_files() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-copyup");
+    let (rootfs, decoy) = copy_up_image(&o, 0);
+    o.write_config(&copy_up_config(&rootfs, COPY_UP_SCRIPT, ""));
+    let out = o.f.path("c.out");
+    let pid = o.create("c1", &out);
+    assert_eq!(o.run(&["start", "c1"]).code, 0);
+    let status = wait_pid(pid);
+    let s = fs::read_to_string(&out).unwrap() + &fs::read_to_string(out.with_extension("err")).unwrap();
+    assert_eq!(status, 0, "{s}");
+    check_copy_up(&s, &rootfs, &decoy, 0, ["12:34", "123:456", "5:6", "9:10", "7:8"]);
+    assert_eq!(o.run(&["delete", "c1"]).code, 0);
+    o.finish();
+}
+
+/// The same in a user namespace of the container's: the owners are those seen inside.
+#[test]
+fn tmpcopyup_in_a_user_namespace_keeps_the_owners_seen_inside() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-copyup-userns");
+    let base = 200000;
+    let (rootfs, decoy) = copy_up_image(&o, base);
+    let maps = r#""uidMappings":[{"containerID":0,"hostID":200000,"size":65536}],"gidMappings":[{"containerID":0,"hostID":200000,"size":65536}],"#;
+    o.write_config(&copy_up_config(&rootfs, COPY_UP_SCRIPT, maps).replace(r#"{"type":"mount"}"#, r#"{"type":"mount"},{"type":"user"}"#));
+    let out = o.f.path("c.out");
+    let pid = o.create("u1", &out);
+    assert_eq!(o.run(&["start", "u1"]).code, 0);
+    let status = wait_pid(pid);
+    let s = fs::read_to_string(&out).unwrap() + &fs::read_to_string(out.with_extension("err")).unwrap();
+    assert_eq!(status, 0, "{s}");
+    // sub/deep is the host root's, unmapped: 65534 inside, and its copy too.
+    let s = s.replace("sub/deep 644 65534:65534 ", "sub/deep 644 0:0 ");
+    check_copy_up(&s, &rootfs, &decoy, base, ["12:34", "123:456", "5:6", "9:10", "7:8"]);
+    assert_eq!(o.run(&["delete", "u1"]).code, 0);
+    o.finish();
+}
+
+/// A copy that does not fit the tmpfs's size, or deeper than the runtime goes: create fails
+/// with one line naming the entry and the reason, and leaves nothing.
+#[test]
+fn tmpcopyup_too_large_or_too_deep_fails_create() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-copyup-fail");
+    let rootfs = o.f.path("rootfs");
+    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    fs::create_dir(rootfs.join("etc/big")).unwrap();
+    fs::write(rootfs.join("etc/big/file"), vec![7u8; 1 << 20]).unwrap();
+    let deep = rootfs.join(format!("etc/deep{}", "/d".repeat(40)));
+    fs::create_dir_all(&deep).unwrap();
+    let tmp = r#"{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}"#;
+    for (mount, expect) in [
+        (r#"{"destination":"/etc/big","type":"tmpfs","source":"tmpfs","options":["tmpcopyup","size=64k"]}"#.to_string(), "mount: /etc/big/file: No space left on device".to_string()),
+        (r#"{"destination":"/etc/deep","type":"tmpfs","source":"tmpfs","options":["tmpcopyup"]}"#.to_string(), format!("mount: /etc/deep{}: File name too long", "/d".repeat(33))),
+    ] {
+        o.write_config(&config(rootfs.to_str().unwrap(), &["true"], "", "", "").replace(tmp, &mount));
+        let r = o.run(&["create", "--bundle", o.bundle(), "bad1"]);
+        assert_ne!(r.code, 0, "{expect}: {r:#?}");
+        assert_eq!(r.stderr, format!("sandbox-oci: bad1: {expect}\n"), "{r:#?}");
+        assert_dir_empty(&o.root);
+    }
+    // Not one of them changed the image.
+    assert_eq!(fs::read(rootfs.join("etc/big/file")).unwrap().len(), 1 << 20);
+    assert!(deep.is_dir() && fs::read_dir(&deep).unwrap().count() == 0);
+    o.finish();
+}
+
+/// `run`: create, start, wait with the caller's signals passed on, delete; the process's
+/// status returned and nothing left under --root. `run -d` leaves it running; `run` of a
+/// terminal container relays the caller's terminal.
+#[test]
+fn run_waits_passes_signals_and_deletes() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::with("oci-run", &["sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; sleep 1000 & wait"]);
+    let out = o.f.path("run.out");
+    let mut c = o.cmd(&["run", "--bundle", o.bundle(), "r1"]);
+    c.stdin(Stdio::null()).stdout(fs::File::create(&out).unwrap()).stderr(fs::File::create(out.with_extension("err")).unwrap());
+    let running = start_cmd(c, None);
+    wait_for_event("the container's first words", || fs::read_to_string(&out).unwrap_or_default().contains("ready"));
+    assert_eq!(o.status("r1"), "running");
+    signal(running.pid(), libc::SIGTERM);
+    let r = running.wait_for(TIMEOUT);
+    assert_eq!(r.code, 7, "{}", fs::read_to_string(out.with_extension("err")).unwrap());
+    assert_eq!(fs::read_to_string(&out).unwrap(), "ready\ngot-term\n");
+    assert_eq!(listing(&o.root), Vec::<String>::new(), "run left its state");
+
+    // Detached: the container runs on, to be killed and deleted.
+    let r = o.run(&["run", "-d", "--bundle", o.bundle(), "r2"]);
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert_eq!(o.status("r2"), "running");
+    assert_eq!(o.run(&["kill", "r2", "KILL"]).code, 0);
+    wait_for_event("r2 to stop", || o.status("r2") == "stopped");
+    assert_eq!(o.run(&["delete", "r2"]).code, 0);
+
+    // A terminal: the caller's (script's) is relayed to the container's own.
+    o.write_config(&config(IMAGE, &["sh", "-c", "read l; echo got-$l; tty; exit 5"], r#""terminal":true,"#, "", ""));
+    let line = format!("{} --root {} run --bundle {} r3", runtime().display(), o.root.display(), o.bundle());
+    let mut c = Command::new("script");
+    c.args(["-qec", &line, "/dev/null"]);
+    let r = run_cmd(c, b"word\n");
+    assert_eq!(r.code, 5, "{r:#?}");
+    assert!(r.stdout.contains("got-word") && r.stdout.contains("/dev/pts/0"), "{r:#?}");
+    assert_eq!(listing(&o.root), Vec::<String>::new(), "run left its state");
+    o.finish();
+}
+
+/// A user without privileges: `spec --rootless` and `run` give a container whose root is the
+/// user (a user namespace of one id), with nothing left behind.
+#[test]
+fn run_by_a_user_without_privileges() {
+    use std::os::unix::fs::PermissionsExt;
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-rootless");
+    fs::set_permissions(&o.f.dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let state = o.f.path("nobody-state");
+    fs::create_dir(&state).unwrap();
+    for d in [&state, &o.bundle] {
+        assert!(Command::new("chown").arg("65534:65534").arg(d).status().unwrap().success());
+    }
+    let as_nobody = |args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]).arg(runtime());
+        c.arg("--root").arg(&state).args(args).current_dir(&o.bundle).env_remove("XDG_RUNTIME_DIR");
+        run_cmd(c, b"")
+    };
+    let r = as_nobody(&["spec", "--rootless"]);
+    assert_eq!(r.code, 0, "{r:#?}");
+    let text = fs::read_to_string(o.bundle.join("config.json")).unwrap();
+    assert!(text.contains(r#""uidMappings":[{"containerID":0,"hostID":65534,"size":1}]"#), "{text}");
+    let text = text
+        .replace(r#""terminal":true"#, r#""terminal":false"#)
+        .replace(r#""path":"rootfs""#, &format!(r#""path":"{IMAGE}""#))
+        .replace(r#""args":["sh"]"#, r#""args":["sh","-c","id -u; cat /proc/self/uid_map; exit 9"]"#);
+    fs::write(o.bundle.join("config.json"), text).unwrap();
+    let r = as_nobody(&["run", "n1"]);
+    assert_eq!(r.code, 9, "{r:#?}");
+    let map: Vec<&str> = r.stdout.split_whitespace().collect();
+    assert_eq!(map, ["0", "0", "65534", "1"], "{r:#?}");
+    assert_eq!(listing(&state), Vec::<String>::new(), "run left its state");
     o.finish();
 }

@@ -484,3 +484,49 @@ fn vm_masks_refuse_writes() {
         assert_eq!(b.number("config"), 0, "{}", b.show());
     }
 }
+
+/// sandbox-oci on a cgroup v2 machine: the container in the cgroup its config names, with the
+/// memory, pids and cpu limits of linux.resources, seen from inside (its cgroup namespace shows
+/// its own cgroup at /sys/fs/cgroup) and enforced (a memory hog OOM-killed); the cgroup removed
+/// after `run`.
+#[test]
+fn vm_oci_limits() {
+    if !vm_ready() {
+        return;
+    }
+    let inside = "echo pids_max=$(cat /sys/fs/cgroup/pids.max); echo memory_max=$(cat /sys/fs/cgroup/memory.max); \
+        echo cpu_max=$(cat /sys/fs/cgroup/cpu.max); echo cpu_weight=$(cat /sys/fs/cgroup/cpu.weight); \
+        echo own_cgroup=$(cat /proc/self/cgroup); \
+        dd if=/dev/zero of=/dev/null bs=100M count=1; echo hog=$?; exit 3";
+    let config = format!(
+        r#"{{"ociVersion":"1.0.2","root":{{"path":"/images/busybox","readonly":true}},
+  "process":{{"args":["sh","-c",{inside:?}],"env":["PATH=/bin:/sbin"],"cwd":"/","user":{{"uid":0,"gid":0}}}},
+  "mounts":[{{"destination":"/proc","type":"proc","source":"proc"}},
+    {{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=755"]}},
+    {{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]}},
+    {{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","ro"]}}],
+  "linux":{{"cgroupsPath":"/ocitest/c1",
+    "resources":{{"memory":{{"limit":67108864}},"pids":{{"limit":20}},"cpu":{{"shares":512,"quota":50000,"period":100000}}}},
+    "namespaces":[{{"type":"pid"}},{{"type":"mount"}},{{"type":"cgroup"}},{{"type":"ipc"}},{{"type":"uts"}}]}}}}"#
+    );
+    let dir = std::env::temp_dir().join(format!("sandbox-vm-oci-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.json");
+    fs::write(&file, config).unwrap();
+    let script = "ln -s /init /run/sandbox-oci && /run/sandbox-oci --root /run/oci run --bundle /oci c1; echo oci_status=$?; \
+        echo cgroup_left=$(ls -d /sys/fs/cgroup/ocitest/c1 2>/dev/null | wc -l); echo state_left=$(ls /run/oci | wc -l); echo oci-done";
+    let b = boot_with("vm_oci_limits", &["/bin/sh", "-c", script], &format!("{}:/oci/config.json", file.display()));
+    let _ = fs::remove_dir_all(&dir);
+    b.assert_clean_exit(0);
+    assert!(b.line_ending("oci-done").is_some(), "{}", b.show());
+    assert_eq!(b.value("pids_max").as_deref(), Some("20"), "{}", b.show());
+    assert_eq!(b.value("memory_max").as_deref(), Some("67108864"), "{}", b.show());
+    assert_eq!(b.value("cpu_max").as_deref(), Some("50000 100000"), "{}", b.show());
+    // runc's conversion of shares to a weight: 1 + (512 - 2) * 9999 / 262142.
+    assert_eq!(b.value("cpu_weight").as_deref(), Some("20"), "{}", b.show());
+    assert_eq!(b.value("own_cgroup").as_deref(), Some("0::/"), "{}", b.show());
+    assert_eq!(b.number("hog"), 137, "the memory hog was not killed: {}", b.show());
+    assert_eq!(b.number("oci_status"), 3, "{}", b.show());
+    assert_eq!(b.number("cgroup_left"), 0, "{}", b.show());
+    assert_eq!(b.number("state_left"), 0, "{}", b.show());
+}

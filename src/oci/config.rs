@@ -10,13 +10,13 @@ use core::ffi::CStr;
 
 pub const MAX_ARGS: usize = 256;
 pub const MAX_ENV: usize = 512;
-pub const MAX_MOUNTS: usize = 64;
+pub const MAX_MOUNTS: usize = 128;
 pub const MAX_PATHS: usize = 64;
 pub const MAX_MAPS: usize = 8;
 pub const MAX_GROUPS: usize = 32;
 pub const MAX_RLIMITS: usize = 16;
 pub const MAX_SYSCTL: usize = 32;
-pub const MAX_DEVICES: usize = 64;
+pub const MAX_DEVICES: usize = 1024;
 
 /// A refusal: the field (a JSON path) and why.
 #[derive(Clone, Copy, Debug)]
@@ -425,6 +425,10 @@ pub enum Opt {
     Refused,
 }
 
+/// tmpcopyup: a flag of ours among the MS_* ones, never passed to mount(2). A tmpfs starts with
+/// the files the image has at its destination (container.rs).
+pub const COPY_UP: u64 = 1 << 32;
+
 pub fn mount_option(o: &[u8]) -> Opt {
     use libc::*;
     // The options that set flags, then those that clear them, then the propagations, each with
@@ -475,8 +479,9 @@ pub fn mount_option(o: &[u8]) -> Opt {
     match o {
         b"bind" => Opt::Set(MS_BIND),
         b"rbind" => Opt::Set(MS_BIND | MS_REC),
-        // tmpcopyup (copy the image's files into a tmpfs) is not done: the tmpfs starts empty.
-        b"tmpcopyup" | b"notmpcopyup" | b"defaults" | b"" => Opt::Ignore,
+        b"tmpcopyup" => Opt::Set(COPY_UP),
+        b"notmpcopyup" => Opt::Clear(COPY_UP),
+        b"defaults" | b"" => Opt::Ignore,
         b"idmap" | b"ridmap" => Opt::Refused,
         _ if o.starts_with(b"idmap=") || o.starts_with(b"x-") => Opt::Refused,
         _ => Opt::Data,

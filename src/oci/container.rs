@@ -17,7 +17,7 @@
 //! capability sets, no_new_privs, seccomp, the working directory, every descriptor closed but
 //! stdio and --preserve-fds, and execve.
 
-use super::config::{Mount, Opt, Process, Spec, AMBIENT, BOUNDING, EFFECTIVE, INHERITABLE, PERMITTED};
+use super::config::{Mount, Opt, Process, COPY_UP, Spec, AMBIENT, BOUNDING, EFFECTIVE, INHERITABLE, PERMITTED};
 use super::confine::{self, Filter};
 use super::{Fail, Step};
 use crate::out::Buf;
@@ -115,7 +115,8 @@ pub fn wait_ready(ours: Fd, sock: Fd, console: Option<&'static CStr>, pid: &mut 
     let mut ready = false;
     loop {
         let r = match recv(ours, buf) {
-            Some(Msg::Maps) => maps().map(|()| send(ours, GO, None, 0)),
+            // A failure is told too: the process waits for a word either way.
+            Some(Msg::Maps) => maps().map(|()| send(ours, GO, None, 0)).inspect_err(|f| send(ours, FAIL, Some(f), 0)),
             // The new process may be ready before the first one told its pid.
             Some(Msg::Pid(p)) => {
                 *pid = p;
@@ -204,6 +205,8 @@ pub fn first(job: &Job) -> ! {
     for fd in job.leave {
         sys::close(fd);
     }
+    // No signal blocked for the container's process (run and exec block theirs to pass them on).
+    let _ = sys::sigprocmask(libc::SIG_SETMASK, sys::SigSet(0));
     if job.procs.0 >= 0 {
         if let Err(e) = sys::write(job.procs, b"0") {
             fail(chan, &Fail::new(Step::Cgroup, b"cgroup.procs", e));
@@ -225,12 +228,21 @@ pub fn first(job: &Job) -> ! {
     }
     let new = |flag: i32| job.fresh && job.spec.namespace(flag).is_some_and(|n| n.path.is_none());
     if new(libc::CLONE_NEWUSER) {
+        let unprivileged = sys::geteuid() != 0 || in_user_namespace();
         if let Err(e) = sys::unshare(libc::CLONE_NEWUSER) {
             fail(chan, &Fail::new(Step::Clone, b"user", e));
         }
+        // A runtime without privileges (not root, or root of a user namespace) may write the
+        // maps of a process of its own only while that process is dumpable (its /proc files are
+        // root's otherwise): for that moment alone, before anything of the container runs.
+        if unprivileged {
+            let _ = sys::prctl(libc::PR_SET_DUMPABLE, 1);
+        }
         send(chan, MAPS, None, 0);
         let mut buf = [0u8; MSG_MAX];
-        if !matches!(recv(chan, &mut buf), Some(Msg::Go)) {
+        let go = matches!(recv(chan, &mut buf), Some(Msg::Go));
+        let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
+        if !go {
             sys::exit(1);
         }
         if let Err(e) = sys::setresgid(0).and_then(|()| sys::setresuid(0)) {
@@ -376,7 +388,96 @@ fn bind(root: Fd, bundle: Fd, m: &Mount) -> Result<(), Errno> {
     r
 }
 
-fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool) -> Result<(), Errno> {
+/// Opening the image's files for tmpcopyup: never through a symlink, never waiting on a FIFO.
+const RD: i32 = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+
+/// tmpcopyup: the directory `name` of `from` (the image's) copied into the directory `name` of
+/// `to` (the new tmpfs, or a directory in it), its entries, owner and mode; `depth` levels of
+/// directories at most (two fds each). By descriptor only, and no symlink of the image is
+/// followed: it is copied as one. Directories, regular files, symlinks and FIFOs are copied;
+/// device nodes and sockets are left out. On failure `at` names the entry.
+fn copy_up(from: Fd, to: Fd, name: &CStr, depth: u32, at: &mut Buf<PATH_MAX>) -> Result<(), Errno> {
+    if depth == 0 {
+        // Deeper than the fds allowed: "too long" a path.
+        return Err(Errno::ENAMETOOLONG);
+    }
+    let from = sys::openat(from, name, RD | libc::O_DIRECTORY, 0)?;
+    let to = sys::openat(to, name, RD | libc::O_DIRECTORY, 0);
+    let r = to.and_then(|to| {
+        // The copy's owner (one not mapped in a user namespace is left to root) and mode (none
+        // for a symlink: chmod would follow it).
+        let own = |name: &CStr, st: &sys::Stat| {
+            match sys::fchownat(to, name, st.uid, st.gid, libc::AT_SYMLINK_NOFOLLOW) {
+                Ok(()) | Err(Errno::EINVAL) => {}
+                Err(e) => return Err(e),
+            }
+            match st.mode & libc::S_IFMT {
+                libc::S_IFLNK => Ok(()),
+                _ => sys::fchmodat(to, name, st.mode & 0o7777),
+            }
+        };
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = sys::getdents(from, &mut buf)?;
+            if n == 0 {
+                return own(c".", &sys::fstat(from)?);
+            }
+            for (name, _) in sys::dirents(&buf[..n]) {
+                if matches!(name.to_bytes(), b"." | b"..") {
+                    continue;
+                }
+                let mut p = Buf::<PATH_MAX>::new();
+                p.push(at.bytes()).push(b"/").push(name.to_bytes());
+                let r = (|| {
+                    let st = sys::stat_at(from, name, libc::AT_SYMLINK_NOFOLLOW)?;
+                    match st.mode & libc::S_IFMT {
+                        libc::S_IFDIR => return sys::mkdirat(to, name, 0o700).and_then(|()| copy_up(from, to, name, depth - 1, &mut p)),
+                        libc::S_IFREG => {
+                            let s = sys::openat(from, name, RD, 0)?;
+                            let r = sys::openat(to, name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o600).and_then(|d| {
+                                // To the end; a tmpfs too small fails (ENOSPC).
+                                let r = loop {
+                                    match sys::sendfile(d, s, 1 << 30) {
+                                        Ok(0) => break Ok(()),
+                                        Ok(_) => {}
+                                        Err(e) => break Err(e),
+                                    }
+                                };
+                                sys::close(d);
+                                r
+                            });
+                            sys::close(s);
+                            r?;
+                        }
+                        libc::S_IFLNK => {
+                            let mut t = [0u8; PATH_MAX];
+                            let k = sys::readlinkat(from, name, &mut t[..PATH_MAX - 1])?;
+                            sys::symlinkat(CStr::from_bytes_until_nul(&t[..=k]).unwrap_or(c""), to, name)?;
+                        }
+                        libc::S_IFIFO => sys::mknodat(to, name, libc::S_IFIFO | 0o600, 0)?,
+                        _ => return Ok(()),
+                    }
+                    own(name, &st)
+                })();
+                if r.is_err() {
+                    at.clear();
+                    at.push(p.bytes());
+                    return r;
+                }
+            }
+        }
+    });
+    sys::close(from);
+    if let Ok(to) = to {
+        sys::close(to);
+    }
+    r
+}
+
+/// One mount of config.json; on failure `at` (the destination) may name the entry of it that
+/// failed.
+#[inline(never)] // smaller than inlined in `build`
+fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MAX>) -> Result<(), Errno> {
     if m.is_bind() {
         return bind(root, bundle, m);
     }
@@ -403,7 +504,18 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool) -> Result<(), Errno>
     }
     let mut d = Buf::<1024>::new();
     data(m, &mut d);
-    let dst = resolve(root, m.dest.to_bytes(), true, true)?;
+    let dest = m.dest.to_bytes();
+    // tmpcopyup: from the image's directory, `dst` (open before the tmpfs hides it). A mount
+    // point made here has nothing to copy.
+    let mut copy = kind.to_bytes() == b"tmpfs" && flags & COPY_UP != 0;
+    flags &= !COPY_UP;
+    let dst = match resolve(root, dest, true, false) {
+        Err(Errno::ENOENT) => {
+            copy = false;
+            resolve(root, dest, true, true)?
+        }
+        x => x?,
+    };
     let src = m.source.unwrap_or(kind);
     let mut r = sys::mount(Some(src), via(dst).c(), Some(kind), flags, if d.len() > 0 { Some(d.c()) } else { None });
     let host = match kind.to_bytes() {
@@ -418,6 +530,16 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool) -> Result<(), Errno>
         r = sys::open_tree(AT_FDCWD, host, 1 | libc::AT_RECURSIVE as u32).and_then(|t| {
             let r = sys::mount_setattr(t, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, attrs(flags), 0).and_then(|()| sys::move_mount(t, dst));
             sys::close(t);
+            r
+        });
+    }
+    if r.is_ok() && copy {
+        // "." of `dst` is the image's directory, not the tmpfs on it; the tmpfs is found again
+        // from the root (on another device than `dst`, or nothing is copied).
+        r = resolve(root, dest, true, false).and_then(|to| {
+            let dev = |f| sys::fstat(f).map(|s| s.dev).ok();
+            let r = if dev(to) != dev(dst) { copy_up(dst, to, c".", 33, at) } else { Err(Errno::EXDEV) };
+            sys::close(to);
             r
         });
     }
@@ -684,6 +806,9 @@ fn gate(fd: Fd) {
     sys::close(fd);
 }
 
+/// Where a mount failed: its destination, or the entry of it tmpcopyup failed on.
+static AT: sys::Static<Buf<PATH_MAX>> = sys::Static::new(Buf::new());
+
 fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     let spec = job.spec;
     // A session keyring of its own, as runc gives one: the engine's keys are not the
@@ -718,9 +843,15 @@ fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     sys::move_mount(root, dir).map_err(re)?;
     sys::close(dir);
     let mut dev_tmpfs = false;
+    let at = AT.take().ok_or(Fail::new(Step::Mount, b"", Errno::EBUSY))?;
     for m in spec.mounts() {
         let dest: &'static [u8] = m.dest.to_bytes();
-        mount_one(root, bundle, m, userns).map_err(|e| Fail::new(Step::Mount, dest, e))?;
+        at.clear();
+        at.push(dest);
+        if let Err(e) = mount_one(root, bundle, m, userns, at) {
+            let at: &'static Buf<PATH_MAX> = at;
+            return Err(Fail::new(Step::Mount, at.bytes(), e));
+        }
         if dest == b"/dev" {
             dev_tmpfs = !m.is_bind();
         }

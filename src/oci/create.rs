@@ -201,7 +201,17 @@ fn write_maps(pid: i32, spec: &Spec) -> Result<(), Fail<'static>> {
             b.push_u64(m.inside as u64).push(b" ").push_u64(m.outside as u64).push(b" ").push_u64(m.count as u64).push(b"\n");
         }
         let f: &'static [u8] = if file == b"uid_map" { b"uid_map" } else { b"gid_map" };
-        sys::write_file(AT_FDCWD, p.c(), b.bytes()).map_err(|e| Fail::new(Step::IdMap, f, e))?;
+        let mut r = sys::write_file(AT_FDCWD, p.c(), b.bytes());
+        if r == Err(Errno::EPERM) && file == b"gid_map" {
+            // Without CAP_SETGID here (a user without privileges), the kernel takes a gid_map
+            // only once setgroups is denied in the namespace.
+            let mut s = Buf::<64>::new();
+            s.push(b"/proc/").push_u64(pid as u64).push(b"/setgroups");
+            if sys::write_file(AT_FDCWD, s.c(), b"deny").is_ok() {
+                r = sys::write_file(AT_FDCWD, p.c(), b.bytes());
+            }
+        }
+        r.map_err(|e| Fail::new(Step::IdMap, f, e))?;
     }
     Ok(())
 }
@@ -234,6 +244,21 @@ fn kill_and_wait(pid: i32) {
 }
 
 pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
+    create_with(g, o, args, env, None).map(|_| 0)
+}
+
+/// What `run` asks of create besides: the container's terminal (when it has one and no
+/// --console-socket is given) comes here.
+#[derive(Default)]
+pub struct RunOpts {
+    pub detach: bool,
+    pub keep: bool,
+    /// The terminal's master, received from the container's process (-1: none).
+    pub master: i32,
+}
+
+/// create's work, for create and for run (with run's options); the id and the container's pid.
+pub fn create_with(g: &Global, o: &mut Opts, args: &Args, env: &Env, mut run: Option<&mut RunOpts>) -> Result<(&'static CStr, i32), Failed> {
     let (mut bundle, mut pid_path, mut console, mut preserve, mut no_pivot, mut new_keyring) = (c".", None, None, 0u32, false, true);
     const OPTIONS: &OptTable = &[
         (b"bundle", VALUE),
@@ -243,15 +268,21 @@ pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static>
         (b"preserve-fds", 3 | VALUE),
         (b"no-pivot", 4),
         (b"no-new-keyring", 5),
+        (b"detach", 6),
+        (b"d", 6),
+        (b"keep", 7),
     ];
-    each_option(o, OPTIONS, &mut |i, v| {
+    let n = if run.is_some() { OPTIONS.len() } else { OPTIONS.len() - 3 };
+    each_option(o, &OPTIONS[..n], &mut |i, v| {
         match i {
             0 => bundle = v,
             1 => pid_path = Some(v),
             2 => console = Some(v),
             3 => preserve = small_number(v)?,
             4 => no_pivot = true,
-            _ => new_keyring = false,
+            5 => new_keyring = false,
+            6 => run.as_deref_mut().into_iter().for_each(|r| r.detach = true),
+            _ => run.as_deref_mut().into_iter().for_each(|r| r.keep = true),
         }
         Ok(())
     })?;
@@ -260,38 +291,53 @@ pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static>
     crate::exe::run_sealed(args, env).map_err(|e| Fail { step: Step::SelfCopy, path: b"/proc/self/exe", errno: e.errno, why: b"" })?;
     let mut spec = Spec::new();
     let (bfd, filter) = load(bundle, &mut spec)?;
-    if spec.process.terminal && console.is_none() {
-        return Err(Fail::usage(Step::Console, b"process.terminal", why::A_TERMINAL_NEEDS_CONSOLE_SOCKET));
-    }
-    let dir = record::make(g.root, id)?;
-    let mut made = Made { cgroup: Buf::new(), first: 0, pid: 0 };
-    match build(g, &spec, filter, bfd, dir, id, bundle, console, preserve, (no_pivot, new_keyring), &mut made) {
-        Ok(()) => {}
+    // run's own terminal: the container's comes back over a pair of sockets.
+    let mut ours = Fd(-1);
+    let sock = match (console, run.as_deref()) {
+        _ if !spec.process.terminal => Fd(-1),
+        (Some(p), _) => sys::connect_unix(p.to_bytes()).map_err(|e| Fail::new(Step::Console, p.to_bytes(), e))?,
+        (None, Some(r)) if !r.detach => {
+            let (a, b) = sys::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC).map_err(|e| Fail::new(Step::Console, b"", e))?;
+            ours = a;
+            b
+        }
+        _ => return Err(Fail::usage(Step::Console, b"process.terminal", why::A_TERMINAL_NEEDS_CONSOLE_SOCKET)),
+    };
+    let dir = match record::make(g.root, id) {
+        Ok(d) => d,
         Err(f) => {
-            if made.first > 0 {
-                let _ = sys::kill(made.first, libc::SIGKILL);
-                let _ = sys::wait4(made.first, 0);
-            }
-            if made.pid > 0 {
-                kill_and_wait(made.pid);
-            }
-            remove_cgroup(made.cgroup.bytes());
-            sys::close(dir);
-            record::remove(g.root, id);
+            sys::close(sock);
+            sys::close(ours);
             return Err(f);
         }
-    }
+    };
+    let mut made = Made { cgroup: Buf::new(), first: 0, pid: 0 };
+    let built = build(g, &spec, filter, bfd, dir, id, bundle, (console, sock), preserve, (no_pivot, new_keyring), &mut made);
     sys::close(dir);
-    if let Some(p) = pid_path {
-        // A pid file that cannot be written fails create, and the container with it.
-        if let Err(f) = pid_file(p, made.pid) {
+    // A pid file that cannot be written fails create, and the container with it.
+    let done = built.and_then(|()| pid_path.map_or(Ok(()), |p| pid_file(p, made.pid)));
+    if let Err(f) = done {
+        sys::close(ours);
+        if made.first > 0 {
+            let _ = sys::kill(made.first, libc::SIGKILL);
+            let _ = sys::wait4(made.first, 0);
+        }
+        if made.pid > 0 {
             kill_and_wait(made.pid);
-            remove_cgroup(made.cgroup.bytes());
-            record::remove(g.root, id);
-            return Err(f);
+        }
+        remove_cgroup(made.cgroup.bytes());
+        record::remove(g.root, id);
+        return Err(f);
+    }
+    if let Some(r) = run {
+        r.master = -1;
+        if ours.0 >= 0 {
+            let mut b = [0u8; 1];
+            r.master = sys::recv_fd(ours, &mut b).map_or(-1, |(_, fd)| fd.0);
+            sys::close(ours);
         }
     }
-    Ok(0)
+    Ok((id, made.pid))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -303,7 +349,7 @@ fn build(
     dir: Fd,
     id: &'static CStr,
     bundle: &'static CStr,
-    console: Option<&'static CStr>,
+    (console, sock): (Option<&'static CStr>, Fd),
     preserve: u32,
     (no_pivot, new_keyring): (bool, bool),
     made: &mut Made,
@@ -311,10 +357,6 @@ fn build(
     let state = |e| Fail::new(Step::StateDir, record::GATE.to_bytes(), e);
     sys::mknodat(dir, record::GATE, libc::S_IFIFO | 0o600, 0).map_err(state)?;
     let gate = sys::openat(dir, record::GATE, libc::O_RDWR | libc::O_CLOEXEC, 0).map_err(state)?;
-    let sock = match console {
-        Some(p) if spec.process.terminal => sys::connect_unix(p.to_bytes()).map_err(|e| Fail::new(Step::Console, p.to_bytes(), e))?,
-        _ => Fd(-1),
-    };
     let procs = make_cgroup(g, spec, id.to_bytes(), &mut made.cgroup)?;
     let mut job = Job { spec, process: &spec.process, child: container::setup, fresh: true, filter, bundle: bfd, bundle_path: bundle, chan: Fd(-1), gate, procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot, leave: [dir, g.log], new_keyring, preserve };
     for n in spec.namespaces() {
@@ -347,9 +389,13 @@ fn build(
     made.first = 0;
     let ended = Fail::usage(Step::Clone, b"", why::PROCESS_ENDED_BEFORE_READY);
     // The namespace first: the start time read after it says it was the same process's.
-    let ns = mnt_ns(made.pid).map_err(|_| ended)?;
-    let mnt = mnt_ns_id(ns);
-    sys::close(ns);
+    // (A runtime without privileges cannot open it before the container's execve: then the
+    // namespace is found through the live process, as on kernels without namespace IDs.)
+    let mnt = mnt_ns(made.pid).map_or(0, |ns| {
+        let id = mnt_ns_id(ns);
+        sys::close(ns);
+        id
+    });
     let start = record::start_time(made.pid).ok_or(ended)?;
     // The bundle's absolute path, as the engine gave it or from the working directory; the
     // root's, the bundle's with it when relative.
@@ -383,6 +429,11 @@ fn no_options(g: &Global, o: &mut Opts) -> Result<&'static CStr, Failed> {
 
 pub fn start(g: &Global, o: &mut Opts) -> Done<'static> {
     let id = no_options(g, o)?;
+    open_gate(g, id).map(|_| 0)
+}
+
+/// Let a created container run its process; its record.
+pub fn open_gate(g: &Global, id: &'static CStr) -> Result<Record<'static>, Failed> {
     let r = open(g, id)?;
     if r.status != Status::Created {
         return Err(Fail::usage(Step::Status, r.status.name(), why::ONLY_CREATED_CAN_START));
@@ -395,7 +446,7 @@ pub fn start(g: &Global, o: &mut Opts) -> Done<'static> {
     let w = sys::write(f, b"0");
     sys::close(f);
     w.map_err(e)?;
-    Ok(0)
+    Ok(r)
 }
 
 pub fn state(g: &Global, o: &mut Opts) -> Done<'static> {
@@ -586,15 +637,21 @@ pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
     if matches!(r.status, Status::Running | Status::Paused) && !force {
         return Err(Fail::usage(Step::Delete, r.status.name(), why::RUNNING_STOP_IT_FIRST));
     }
+    remove(g, id, &r);
+    Ok(0)
+}
+
+/// Remove a container: what is left of its processes killed, its cgroup and record removed.
+pub fn remove(g: &Global, id: &CStr, r: &Record) {
     if r.status == Status::Paused {
         let _ = freeze_file(r.cgroup, false);
     }
     // What is left of a stopped one too: without its own PID namespace, what its process
     // started outlives it (with one, the kernel kills the rest with the process).
     if r.shared_pid || !r.cgroup.is_empty() {
-        kill_members(&r);
+        kill_members(r);
     }
-    if let Some(fd) = record::pidfd(&r) {
+    if let Some(fd) = record::pidfd(r) {
         let _ = sys::pidfd_send_signal(fd, libc::SIGKILL);
         let mut p = [libc::pollfd { fd: fd.0, events: libc::POLLIN, revents: 0 }];
         let _ = sys::poll_for(&mut p, -1);
@@ -602,7 +659,6 @@ pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
     }
     remove_cgroup(r.cgroup);
     record::remove(g.root, id);
-    Ok(0)
 }
 
 /// Write cgroup.freeze of a cgroup.

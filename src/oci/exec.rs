@@ -272,22 +272,12 @@ fn run(g: &Global, spec: &Spec<'static>, r: &record::Record, p: &Process<'static
     }
 }
 
-/// What a waiting exec passes on to its process (SIGCHLD: it ended).
-const FORWARDED: sys::SigSet = sys::SigSet::of(&[
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-    libc::SIGCHLD,
-]);
+/// What a waiting exec passes on to its process: every signal (SIGCHLD: it ended).
+const FORWARDED: sys::SigSet = crate::init::ALL;
 
 /// The new process, in the container's namespaces: its terminal, limits, the command looked
 /// up, then (ready) its confinement and execve.
 fn child(job: &Job) -> Fail<'static> {
-    let _ = sys::sigprocmask(libc::SIG_UNBLOCK, FORWARDED);
     match prepare(job.process, job.chan) {
         Ok(path) => {
             send(job.chan, READY, None, 0);

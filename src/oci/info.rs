@@ -97,21 +97,46 @@ pub fn features() -> Done<'static> {
     Ok(0)
 }
 
-/// Write a default config.json into the bundle (the working directory, or --bundle).
+/// Write a default config.json into the bundle (the working directory, or --bundle); with
+/// --rootless, runc's form for a user without privileges: a user namespace mapping root to
+/// the caller, the host's network, /sys bound from the host, devpts without gid=5.
 pub fn spec(o: &mut Opts) -> Done<'static> {
-    let mut bundle = c".";
-    each_option(o, &[(b"bundle", VALUE), (b"b", VALUE), (b"rootless", IGNORED)], &mut |_, v| {
-        bundle = v;
+    let (mut bundle, mut rootless) = (c".", false);
+    each_option(o, &[(b"bundle", VALUE), (b"b", VALUE), (b"rootless", 2)], &mut |i, v| {
+        match i {
+            2 => rootless = true,
+            _ => bundle = v,
+        }
         Ok(())
     })?;
+    // runc's default config.json (src/texts.rs): busybox's sh on a terminal, rootfs beside it.
+    let mut spec = Buf::<4096>::new();
+    push_text(&mut spec, super::SPEC);
+    let mut text = Buf::<4096>::new();
+    let mut rest = spec.bytes();
+    let mut ids = Buf::<160>::new();
+    ids.push(br#""uidMappings":[{"containerID":0,"hostID":"#).push_u64(sys::geteuid() as u64)
+        .push(br#","size":1}],"gidMappings":[{"containerID":0,"hostID":"#).push_u64(sys::getegid() as u64)
+        .push(br#","size":1}],"namespaces":"#);
+    // In the order they come in the text.
+    let edits: [(&[u8], &[u8]); 4] = [
+        (br#","gid=5""#, b""),
+        (br#""type":"sysfs","source":"sysfs","options":["#, br#""type":"none","source":"/sys","options":["rbind","#),
+        (br#""namespaces":"#, ids.bytes()),
+        (br#"{"type":"network"}"#, br#"{"type":"user"}"#),
+    ];
+    for (from, to) in edits.iter().filter(|_| rootless) {
+        if let Some(at) = rest.windows(from.len()).position(|w| w == *from) {
+            text.push(&rest[..at]).push(to);
+            rest = &rest[at + from.len()..];
+        }
+    }
+    text.push(rest);
     let e = |errno| Fail::new(Step::Config, bundle.to_bytes(), errno);
     let dir = sys::openat(AT_FDCWD, bundle, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(e)?;
     let f = sys::openat(dir, c"config.json", libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o644);
     sys::close(dir);
     let f = f.map_err(e)?;
-    // runc's default config.json (src/texts.rs): busybox's sh on a terminal, rootfs beside it.
-    let mut text = Buf::<4096>::new();
-    push_text(&mut text, super::SPEC);
     let r = sys::write_all(f, text.bytes());
     sys::close(f);
     r.map_err(e)?;

@@ -10,6 +10,7 @@
 //!   confine    the process's seccomp profile
 //!   exec       a new process in a running container
 //!   info       ps, pause, resume, list, features, spec
+//!   run        create, start, wait and delete in one
 
 mod config;
 mod confine;
@@ -19,6 +20,7 @@ mod exec;
 mod info;
 mod json;
 mod record;
+mod run;
 
 /// The reasons of error lines (src/texts.rs, OCI_WHY), compressed: error::push_packed.
 pub mod why {
@@ -379,7 +381,7 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         return 1;
     };
     let cmd = cmd.to_bytes();
-    const COMMANDS: &[u8] = b"create start state kill delete exec ps pause resume list features spec";
+    const COMMANDS: &[u8] = b"create start state kill delete exec ps pause resume list features spec run";
     let r = match crate::out::word_at(COMMANDS, cmd) {
         Some(0) => create::create(&g, &mut o, &args, &env),
         Some(1) => create::start(&g, &mut o),
@@ -391,7 +393,8 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         Some(n @ (7 | 8)) => info::freeze(&g, &mut o, n == 7),
         Some(9) => info::list(&g, &mut o),
         Some(10) => info::features(),
-        Some(_) => info::spec(&mut o),
+        Some(11) => info::spec(&mut o),
+        Some(_) => run::run(&g, &mut o, &args, &env),
         None => Err(Fail::usage(Step::Usage, cmd, why::UNKNOWN_COMMAND)),
     };
     match r {

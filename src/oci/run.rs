@@ -1,0 +1,69 @@
+//! run: create, start, and (unless detached) wait for the container's process with the
+//! caller's terminal and signals passed on to it, then delete, its exit status returned.
+
+use super::create::{self, RunOpts};
+use super::{Done, Global, Opts};
+use crate::init;
+use crate::launch::Watch;
+use crate::pty;
+use crate::sys::{self, Args, Env, Fd};
+
+pub fn run(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
+    // Waited for here: the container's process comes back here when create's own one ends,
+    // and every signal is taken in order to pass it on.
+    let _ = sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
+    let mask = sys::sigprocmask(libc::SIG_BLOCK, init::ALL).unwrap_or(sys::SigSet(0));
+    let mut r = RunOpts::default();
+    let (id, pid) = create::create_with(g, o, args, env, Some(&mut r))?;
+    let rec = match create::open_gate(g, id) {
+        Ok(rec) => rec,
+        Err(f) => {
+            if let Ok(rec) = create::open(g, id) {
+                create::remove(g, id, &rec);
+            }
+            return Err(f);
+        }
+    };
+    if r.detach {
+        let _ = sys::sigprocmask(libc::SIG_SETMASK, mask);
+        return Ok(0);
+    }
+    let Ok(sigfd) = sys::signalfd(init::ALL) else {
+        let status = sys::wait4(pid, 0).map_or(255 << 8, |(_, st)| st);
+        if !r.keep {
+            create::remove(g, id, &rec);
+        }
+        return Ok(init::status(status));
+    };
+    let mut caller = pty::Caller::find();
+    let mut w = Watch::new(Fd(-1), Fd(r.master), &mut caller, false);
+    if r.master >= 0 {
+        w.go_on();
+    }
+    let status = loop {
+        let Some((sig, code)) = w.next(sigfd) else { continue };
+        if sig != libc::SIGCHLD {
+            w.on_signal(pid, sig, code);
+            continue;
+        }
+        // The container's process, or one it left behind (re-parented here): all reaped.
+        let mut ended = None;
+        while let Ok((p, st)) = sys::wait4(-1, libc::WNOHANG) {
+            if p <= 0 {
+                break;
+            }
+            if p == pid {
+                ended = Some(st);
+            }
+        }
+        if let Some(st) = ended {
+            break st;
+        }
+    };
+    w.drain();
+    w.caller.restore();
+    if !r.keep {
+        create::remove(g, id, &rec);
+    }
+    Ok(init::status(status))
+}
