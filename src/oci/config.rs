@@ -431,12 +431,14 @@ pub const COPY_UP: u64 = 1 << 32;
 
 pub fn mount_option(o: &[u8]) -> Opt {
     use libc::*;
-    // The options that set flags, then those that clear them, then the propagations, each with
-    // its flags in BITS.
-    const NAMES: &[u8] = b"ro nosuid nodev noexec sync dirsync mand noatime nodiratime relatime strictatime remount \
+    // The options that set flags, then those that clear them, then the propagations (each with
+    // its flags in BITS), then tmpcopyup and notmpcopyup, one that changes nothing, and those of
+    // idmapped mounts.
+    const NAMES: &[u8] = b"ro nosuid nodev noexec sync dirsync mand noatime nodiratime relatime strictatime remount bind rbind \
         rw suid dev exec async nomand atime diratime norelatime nostrictatime \
-        private rprivate shared rshared slave rslave unbindable runbindable";
-    const BITS: [u32; 30] = [
+        private rprivate shared rshared slave rslave unbindable runbindable \
+        tmpcopyup notmpcopyup defaults idmap ridmap";
+    const BITS: [u32; 32] = [
         MS_RDONLY as u32,
         MS_NOSUID as u32,
         MS_NODEV as u32,
@@ -449,6 +451,8 @@ pub fn mount_option(o: &[u8]) -> Opt {
         MS_RELATIME as u32,
         MS_STRICTATIME as u32,
         MS_REMOUNT as u32,
+        MS_BIND as u32,
+        (MS_BIND | MS_REC) as u32,
         MS_RDONLY as u32,
         MS_NOSUID as u32,
         MS_NODEV as u32,
@@ -468,23 +472,19 @@ pub fn mount_option(o: &[u8]) -> Opt {
         MS_UNBINDABLE as u32,
         (MS_UNBINDABLE | MS_REC) as u32,
     ];
-    if let Some(i) = word_at(NAMES, o) {
-        let f = BITS.get(i).map_or(0, |&b| b as u64);
-        return match i {
-            0..=11 => Opt::Set(f),
-            12..=21 => Opt::Clear(f),
-            _ => Opt::Propagation(f),
-        };
-    }
-    match o {
-        b"bind" => Opt::Set(MS_BIND),
-        b"rbind" => Opt::Set(MS_BIND | MS_REC),
-        b"tmpcopyup" => Opt::Set(COPY_UP),
-        b"notmpcopyup" => Opt::Clear(COPY_UP),
-        b"defaults" | b"" => Opt::Ignore,
-        b"idmap" | b"ridmap" => Opt::Refused,
-        _ if o.starts_with(b"idmap=") || o.starts_with(b"x-") => Opt::Refused,
-        _ => Opt::Data,
+    let i = word_at(NAMES, o);
+    let bits = i.and_then(|i| BITS.get(i)).map_or(0, |&b| b as u64);
+    match i {
+        Some(0..=13) => Opt::Set(bits),
+        Some(14..=23) => Opt::Clear(bits),
+        Some(24..=31) => Opt::Propagation(bits),
+        Some(32) => Opt::Set(COPY_UP),
+        Some(33) => Opt::Clear(COPY_UP),
+        Some(34) => Opt::Ignore,
+        Some(_) => Opt::Refused,
+        None if o.is_empty() => Opt::Ignore,
+        None if o.starts_with(b"idmap=") || o.starts_with(b"x-") => Opt::Refused,
+        None => Opt::Data,
     }
 }
 
@@ -846,6 +846,8 @@ mod tests {
         assert_eq!(f(b"nostrictatime"), (2, MS_STRICTATIME));
         assert_eq!(f(b"private"), (3, MS_PRIVATE));
         assert_eq!(f(b"runbindable"), (3, MS_UNBINDABLE | MS_REC));
+        assert_eq!(f(b"tmpcopyup"), (1, COPY_UP));
+        assert_eq!(f(b"notmpcopyup"), (2, COPY_UP));
         for o in [&b"defaults"[..], b""] {
             assert_eq!(f(o), (4, 0));
         }
