@@ -199,6 +199,8 @@ Commands:
   list [--format table|json] [--quiet]
   run [--bundle DIR] [--detach] [--keep] [--pid-file F] [--console-socket SOCK] ID
   spec [--bundle DIR] [--rootless]
+  update [--resources FILE|-] [--memory N] [--memory-swap N] [--memory-reservation N]
+         [--pids-limit N] [--cpu-quota N] [--cpu-period N] [--cpu-share N] ID
   features
 
 Global options:

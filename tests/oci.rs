@@ -1071,3 +1071,35 @@ fn run_by_a_user_without_privileges() {
     assert_eq!(listing(&state), Vec::<String>::new(), "run left its state");
     o.finish();
 }
+
+/// update needs the container's cgroup: without one (cgroups disabled, or no cgroup v2 as on
+/// this host) one error line and a non-zero status; an unknown container or option likewise.
+/// (The limits themselves are updated in tests/vm.rs, on a cgroup v2 machine.)
+#[test]
+fn update_without_a_cgroup_is_refused_in_one_line() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::with("oci-update", &["sleep", "1000"]);
+    let out = o.f.path("c.out");
+    let pid = o.create("u1", &out);
+    let cgroup2 = fs::read_to_string("/proc/self/mountinfo").unwrap().lines().any(|l| l.contains(" /sys/fs/cgroup ") && l.contains(" - cgroup2 "));
+    let cases: [(&[&str], &str); 3] = [
+        (&["update", "--memory", "100000000", "u1"], "cgroup"),
+        (&["update", "--memory", "100000000", "nosuch"], "does not exist"),
+        (&["update", "--blkio-weight", "10", "u1"], "blkio-weight"),
+    ];
+    for (args, said) in cases {
+        if said == "cgroup" && cgroup2 {
+            eprintln!("/sys/fs/cgroup is cgroup2 here: the container has a cgroup to update");
+            continue;
+        }
+        let r = o.run(args);
+        assert_ne!(r.code, 0, "{r:#?}");
+        assert_eq!(r.stderr.lines().count(), 1, "{r:#?}");
+        assert!(r.stderr.starts_with("sandbox-oci: ") && r.stderr.contains(said), "{r:#?}");
+    }
+    assert_eq!(o.run(&["delete", "--force", "u1"]).code, 0);
+    assert_eq!(wait_pid(pid), 128 + 9);
+    o.finish();
+}

@@ -509,13 +509,33 @@ fn vm_oci_limits() {
     "resources":{{"memory":{{"limit":67108864}},"pids":{{"limit":20}},"cpu":{{"shares":512,"quota":50000,"period":100000}}}},
     "namespaces":[{{"type":"pid"}},{{"type":"mount"}},{{"type":"cgroup"}},{{"type":"ipc"}},{{"type":"uts"}}]}}}}"#
     );
+    // A second container, detached, for update, pause and resume.
+    let sleeper = config
+        .replace(&format!("{inside:?}"), r#""sleep 1000""#)
+        .replace("/ocitest/c1", "/ocitest/c2");
     let dir = std::env::temp_dir().join(format!("sandbox-vm-oci-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     let file = dir.join("config.json");
     fs::write(&file, config).unwrap();
-    let script = "ln -s /init /run/sandbox-oci && /run/sandbox-oci --root /run/oci run --bundle /oci c1; echo oci_status=$?; \
-        echo cgroup_left=$(ls -d /sys/fs/cgroup/ocitest/c1 2>/dev/null | wc -l); echo state_left=$(ls /run/oci | wc -l); echo oci-done";
-    let b = boot_with("vm_oci_limits", &["/bin/sh", "-c", script], &format!("{}:/oci/config.json", file.display()));
+    let file2 = dir.join("config2.json");
+    fs::write(&file2, sleeper).unwrap();
+    // The kernel's command line has no quotes to give: the script is a file.
+    let script = r#"ln -s /init /run/sandbox-oci && /run/sandbox-oci --root /run/oci run --bundle /oci c1; echo oci_status=$?
+echo cgroup_left=$(ls -d /sys/fs/cgroup/ocitest/c1 2>/dev/null | wc -l); echo state_left=$(ls /run/oci | wc -l)
+o() { /run/sandbox-oci --root /run/oci "$@"; }; c=/sys/fs/cgroup/ocitest/c2
+o run -d --bundle /oci2 c2; echo run_d=$?
+echo '{"memory":{"limit":33554432},"pids":{"limit":30}}' | o update --resources - c2; echo update_file=$?
+o update --cpu-quota 20000 --cpu-period 50000 c2; echo update_options=$?
+echo upd_memory=$(cat $c/memory.max); echo upd_pids=$(cat $c/pids.max); echo upd_cpu=$(cat $c/cpu.max)
+o pause c2; echo paused=$(o state c2 | grep -o '"status":"[a-z]*' | cut -d'"' -f4) frozen=$(grep frozen $c/cgroup.events)
+o resume c2; echo resumed=$(o state c2 | grep -o '"status":"[a-z]*' | cut -d'"' -f4)
+echo ps_lines=$(o ps c2 | wc -l); o delete -f c2; echo delete_f=$?
+echo c2_left=$(ls -d $c 2>/dev/null | wc -l); echo state_left2=$(ls /run/oci | wc -l); echo oci-done
+"#;
+    let file3 = dir.join("test.sh");
+    fs::write(&file3, script).unwrap();
+    let extra = format!("{}:/oci/config.json {}:/oci2/config.json {}:/oci/test.sh", file.display(), file2.display(), file3.display());
+    let b = boot_with("vm_oci_limits", &["/bin/sh", "/oci/test.sh"], &extra);
     let _ = fs::remove_dir_all(&dir);
     b.assert_clean_exit(0);
     assert!(b.line_ending("oci-done").is_some(), "{}", b.show());
@@ -529,4 +549,18 @@ fn vm_oci_limits() {
     assert_eq!(b.number("oci_status"), 3, "{}", b.show());
     assert_eq!(b.number("cgroup_left"), 0, "{}", b.show());
     assert_eq!(b.number("state_left"), 0, "{}", b.show());
+    // update (a JSON object of linux.resources on stdin, as engines give it; runc's options),
+    // pause and resume through the cgroup's freezer, ps, delete --force.
+    assert_eq!(b.number("run_d"), 0, "{}", b.show());
+    assert_eq!(b.number("update_file"), 0, "{}", b.show());
+    assert_eq!(b.number("update_options"), 0, "{}", b.show());
+    assert_eq!(b.value("upd_memory").as_deref(), Some("33554432"), "{}", b.show());
+    assert_eq!(b.value("upd_pids").as_deref(), Some("30"), "{}", b.show());
+    assert_eq!(b.value("upd_cpu").as_deref(), Some("20000 50000"), "{}", b.show());
+    assert_eq!(b.value("paused").as_deref(), Some("paused frozen=frozen 1"), "{}", b.show());
+    assert_eq!(b.value("resumed").as_deref(), Some("running"), "{}", b.show());
+    assert_eq!(b.number("ps_lines"), 2, "{}", b.show());
+    assert_eq!(b.number("delete_f"), 0, "{}", b.show());
+    assert_eq!(b.number("c2_left"), 0, "{}", b.show());
+    assert_eq!(b.number("state_left2"), 0, "{}", b.show());
 }

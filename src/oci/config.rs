@@ -431,9 +431,8 @@ pub const COPY_UP: u64 = 1 << 32;
 
 pub fn mount_option(o: &[u8]) -> Opt {
     use libc::*;
-    // The options that set flags, then those that clear them, then the propagations (each with
-    // its flags in BITS), then tmpcopyup and notmpcopyup, one that changes nothing, and those of
-    // idmapped mounts.
+    // The options that set flags, then those that clear them, then the propagations, then those
+    // that change nothing here, then idmapped mounts; BITS has the flags of the first three.
     const NAMES: &[u8] = b"ro nosuid nodev noexec sync dirsync mand noatime nodiratime relatime strictatime remount bind rbind \
         rw suid dev exec async nomand atime diratime norelatime nostrictatime \
         private rprivate shared rshared slave rslave unbindable runbindable \
@@ -588,7 +587,8 @@ fn devices<'a>(l: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     Ok(())
 }
 
-fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
+#[inline(never)]
+pub fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
     // Positive limits only: -1 and 0 mean none.
     let limit = |x: Option<Val>| x.and_then(|x| x.i64()).filter(|&n| n > 0).map(|n| n as u64);
     if let Some(m) = v.get(b"memory") {

@@ -1,7 +1,7 @@
 //! The engine's side of the lifecycle: create, start, state, kill, delete.
 
 use super::why;
-use super::config::{self, Spec};
+use super::config::{self, Resources, Spec};
 use super::confine::{self, Filter};
 use super::container::{self, Job};
 use super::json::{self, Tok};
@@ -15,8 +15,8 @@ use core::ffi::CStr;
 pub const CONFIG_MAX: usize = 512 * 1024;
 pub const MAX_TOKENS: usize = 32 * 1024;
 
-static CONFIG: Static<[u8; CONFIG_MAX]> = Static::new([0; CONFIG_MAX]);
-static TOKENS: Static<[Tok; MAX_TOKENS]> = Static::new([Tok::EMPTY; MAX_TOKENS]);
+pub static CONFIG: Static<[u8; CONFIG_MAX]> = Static::new([0; CONFIG_MAX]);
+pub static TOKENS: Static<[Tok; MAX_TOKENS]> = Static::new([Tok::EMPTY; MAX_TOKENS]);
 static FILTER: Static<Filter> = Static::new(Filter::new());
 static RECORD: Static<Space> = Static::new(Space::new());
 
@@ -100,7 +100,7 @@ fn cgroup_path(g: &Global, spec: &Spec, id: &[u8], out: &mut Buf<PATH_MAX>) {
 /// Make the container's cgroup with its limits (cgroup v2); an fd of its cgroup.procs, or -1
 /// when the container has none: cgroups disabled, or no v2 and no resources asked for.
 fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> Result<Fd, Fail<'static>> {
-    let mut r = spec.resources;
+    let r = spec.resources;
     if g.no_cgroups {
         return Ok(Fd(-1));
     }
@@ -111,6 +111,16 @@ fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> 
         return Ok(Fd(-1));
     }
     cgroup_path(g, spec, id, path);
+    let dir = limits(path.bytes(), r)?;
+    let mut procs = Buf::<PATH_MAX>::new();
+    procs.push(dir.bytes()).push(b"/cgroup.procs");
+    sys::openat(AT_FDCWD, procs.c(), libc::O_WRONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Cgroup, b"", e))
+}
+
+/// Make the cgroup at `path` (under /sys/fs/cgroup) if it is not there, with the controllers
+/// the limits need enabled down to it, and write the limits asked for; its directory.
+#[inline(never)]
+pub fn limits(path: &[u8], mut r: Resources) -> Result<Buf<PATH_MAX>, Failed> {
     let e = |errno| Fail::new(Step::Cgroup, b"", errno);
     let mut have = [0u8; 512];
     let n = sys::read_file(c"/sys/fs/cgroup/cgroup.controllers", &mut have).unwrap_or(0);
@@ -131,7 +141,7 @@ fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> 
     }
     let mut dir = Buf::<PATH_MAX>::new();
     dir.push(crate::cgroup::ROOT);
-    let full = path.bytes();
+    let full = path;
     let mut made = false;
     for comp in full.split(|&c| c == b'/').filter(|c| !c.is_empty() && *c != b"." && *c != b"..") {
         if enable.len() > 0 {
@@ -172,9 +182,7 @@ fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> 
         f.push(dir.bytes()).push(b"/").push(file);
         sys::write_file(AT_FDCWD, f.c(), v.bytes()).map_err(|er| Fail::new(Step::Cgroup, file, er))?;
     }
-    let mut procs = Buf::<PATH_MAX>::new();
-    procs.push(dir.bytes()).push(b"/cgroup.procs");
-    sys::openat(AT_FDCWD, procs.c(), libc::O_WRONLY | libc::O_CLOEXEC, 0).map_err(e)
+    Ok(dir)
 }
 
 /// Remove the container's cgroup (empty by now, or soon: its last processes are exiting).

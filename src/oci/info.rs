@@ -110,10 +110,10 @@ pub fn spec(o: &mut Opts) -> Done<'static> {
         Ok(())
     })?;
     // runc's default config.json (src/texts.rs): busybox's sh on a terminal, rootfs beside it.
-    let mut spec = Buf::<4096>::new();
-    push_text(&mut spec, super::SPEC);
+    let mut full = Buf::<4096>::new();
+    push_text(&mut full, super::SPEC);
     let mut text = Buf::<4096>::new();
-    let mut rest = spec.bytes();
+    let mut rest = full.bytes();
     let mut ids = Buf::<160>::new();
     ids.push(br#""uidMappings":[{"containerID":0,"hostID":"#).push_u64(sys::geteuid() as u64)
         .push(br#","size":1}],"gidMappings":[{"containerID":0,"hostID":"#).push_u64(sys::getegid() as u64)

@@ -11,6 +11,7 @@
 //!   exec       a new process in a running container
 //!   info       ps, pause, resume, list, features, spec
 //!   run        create, start, wait and delete in one
+//!   update     new limits for a container's cgroup
 
 mod config;
 mod confine;
@@ -21,6 +22,7 @@ mod info;
 mod json;
 mod record;
 mod run;
+mod update;
 
 /// The reasons of error lines (src/texts.rs, OCI_WHY), compressed: error::push_packed.
 pub mod why {
@@ -381,7 +383,7 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         return 1;
     };
     let cmd = cmd.to_bytes();
-    const COMMANDS: &[u8] = b"create start state kill delete exec ps pause resume list features spec run";
+    const COMMANDS: &[u8] = b"create start state kill delete exec ps pause resume list features spec run update";
     let r = match crate::out::word_at(COMMANDS, cmd) {
         Some(0) => create::create(&g, &mut o, &args, &env),
         Some(1) => create::start(&g, &mut o),
@@ -394,7 +396,8 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         Some(9) => info::list(&g, &mut o),
         Some(10) => info::features(),
         Some(11) => info::spec(&mut o),
-        Some(_) => run::run(&g, &mut o, &args, &env),
+        Some(12) => run::run(&g, &mut o, &args, &env),
+        Some(_) => update::update(&g, &mut o),
         None => Err(Fail::usage(Step::Usage, cmd, why::UNKNOWN_COMMAND)),
     };
     match r {
