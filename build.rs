@@ -48,11 +48,12 @@ fn main() {
     println!("cargo:rerun-if-changed=src/texts.rs");
 }
 
-// The help, the steps' texts and the hints (src/texts.rs), then the OS reasons (the errno texts
-// of the syscalls crate: errnos 1 to 133, then 512 to 531; "" where it has none), as one table,
-// NUL between texts, compressed by byte pairs: the pair of symbols that recurs most becomes a new
-// symbol (a byte no text holds), again and again. texts.bin holds the texts, pairs.bin the two symbols of each
-// new one, text_at.rs where the parts after the CLI's start.
+// The help, the steps' texts and the hints (src/texts.rs), those of sandbox-oci, then the OS
+// reasons (the errno texts of the syscalls crate: errnos 1 to 133, then 512 to 531; "" where it
+// has none), as one table, NUL between texts, compressed by byte pairs: the pair of symbols that
+// recurs most becomes a new symbol (a byte no text holds), again and again. texts.bin holds the
+// texts, pairs.bin the two symbols of each new one, text_at.rs where the parts after the CLI's
+// start, why.rs sandbox-oci's reasons (compressed the same way).
 fn texts() {
     let errno = |n: i32| syscalls::Errno::new(n).description().unwrap_or("");
     assert!((134..512).chain(532..4200).all(|n| errno(n).is_empty()), "the errno texts are where the table has room");

@@ -105,7 +105,8 @@ impl Step {
 }
 
 /// The texts (src/texts.rs, compressed by build.rs): the help, then what each step is, then the
-/// hints, NUL between them; a byte b stands for the two of `PAIRS` at 2 * (b ^ 0x80) where
+/// hints, then sandbox-oci's texts (OCI_AT) and the OS reasons (ERRNO_AT), NUL between them; a
+/// byte b stands for the two of `PAIRS` at 2 * (b ^ 0x80) where
 /// those are there and not 0 (from 0x80 up, and control characters other than newline).
 static TEXTS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/texts.bin"));
 static PAIRS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/pairs.bin"));

@@ -205,18 +205,18 @@ impl Global {
     pub fn fail(&self, id: &[u8], f: &Fail) -> i32 {
         let mut b = Buf::<1400>::new();
         f.line(id, &mut b);
-        let mut l = Buf::<1400>::new();
-        l.push(b.bytes()).push(b"\n");
-        let _ = sys::write_all(sys::STDERR, l.bytes());
+        let n = b.len();
+        b.push(b"\n");
+        let _ = sys::write_all(sys::STDERR, b.bytes());
         if self.log.0 >= 0 {
             if self.json_log {
                 let mut j = Buf::<4096>::new();
                 j.push(b"{\"level\":\"error\",\"msg\":");
-                json_str(&mut j, &b.bytes()[NAME.len() + 2..]);
+                json_str(&mut j, &b.bytes()[NAME.len() + 2..n]);
                 j.push(b"}\n");
                 let _ = sys::write_all(self.log, j.bytes());
             } else {
-                let _ = sys::write_all(self.log, l.bytes());
+                let _ = sys::write_all(self.log, b.bytes());
             }
         }
         1
