@@ -1103,3 +1103,82 @@ fn update_without_a_cgroup_is_refused_in_one_line() {
     assert_eq!(wait_pid(pid), 128 + 9);
     o.finish();
 }
+
+/// A tmpfs mounted on `dir` for a test (a host's volume on a filesystem of its own), unmounted
+/// at the end even when the test fails.
+struct TmpfsAt(PathBuf);
+
+impl TmpfsAt {
+    fn new(dir: PathBuf) -> TmpfsAt {
+        fs::create_dir_all(&dir).unwrap();
+        assert!(Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m,mode=755", "tmpfs"]).arg(&dir).status().unwrap().success());
+        TmpfsAt(dir)
+    }
+}
+
+impl Drop for TmpfsAt {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// tmpcopyup with an image changed while create runs (a bundle its owner may write to): its
+/// directory at the tmpfs's destination swapped, over and over, with a symlink to another mount
+/// of the container, a volume of the host's on a filesystem of its own. The copy lands in the
+/// tmpfs mounted there or nowhere: the volume gets no file of the image, and keeps its owner
+/// and mode.
+#[test]
+fn tmpcopyup_of_an_image_changed_meanwhile_lands_in_its_tmpfs_only() {
+    use std::os::unix::fs::{chown, symlink, MetadataExt, PermissionsExt};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-copyup-race");
+    let rootfs = o.f.path("rootfs");
+    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    let volume = TmpfsAt::new(o.f.path("volume"));
+    fs::write(volume.0.join("keep"), "host file").unwrap();
+    let app = rootfs.join("app");
+    fs::create_dir(&app).unwrap();
+    fs::write(app.join("planted"), "image file").unwrap();
+    chown(&app, Some(4242), Some(4242)).unwrap();
+    chown(app.join("planted"), Some(4242), Some(4242)).unwrap();
+    fs::set_permissions(&app, fs::Permissions::from_mode(0o777)).unwrap();
+    symlink("/data", rootfs.join("app.link")).unwrap();
+    fs::create_dir(rootfs.join("data")).unwrap();
+    let tmp = r#"{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}"#;
+    let mounts = format!(
+        r#"{{"destination":"/data","type":"bind","source":"{}","options":["rbind","rw"]}},
+        {{"destination":"/app","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev","tmpcopyup","size=1m"]}}"#,
+        volume.0.display()
+    );
+    o.write_config(&config(rootfs.to_str().unwrap(), &["true"], "", "", "").replace(tmp, &mounts));
+    let stop = AtomicBool::new(false);
+    let (a, b) = (std::ffi::CString::new(app.to_str().unwrap()).unwrap(), std::ffi::CString::new(rootfs.join("app.link").to_str().unwrap()).unwrap());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: renameat2 with two live C strings; RENAME_EXCHANGE swaps the two names.
+                let r = unsafe { libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), 2) };
+                assert_eq!(r, 0, "renameat2: {}", std::io::Error::last_os_error());
+            }
+        });
+        let mut bad = None;
+        for i in 0..150 {
+            let r = o.run(&["run", "--bundle", o.bundle(), &format!("race{i}")]);
+            let m = fs::metadata(&volume.0).unwrap();
+            let names: Vec<String> = fs::read_dir(&volume.0).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            if names != ["keep"] || (m.uid(), m.gid(), m.mode() & 0o7777) != (0, 0, 0o755) {
+                bad = Some(format!("run {i} ({r:?}): the volume holds {names:?}, owner {}:{} mode {:o}", m.uid(), m.gid(), m.mode() & 0o7777));
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(bad.is_none(), "{}", bad.unwrap());
+    });
+    assert_eq!(fs::read_to_string(volume.0.join("keep")).unwrap(), "host file");
+    drop(volume);
+    assert_eq!(listing(&o.root), Vec::<String>::new(), "run left its state");
+    o.finish();
+}

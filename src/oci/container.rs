@@ -474,6 +474,57 @@ fn copy_up(from: Fd, to: Fd, name: &CStr, depth: u32, at: &mut Buf<PATH_MAX>) ->
     r
 }
 
+/// tmpcopyup: the tmpfs made apart (fsopen, fsmount), the image's directory `dst` copied into
+/// it by the new mount's own descriptor, then moved onto `dst`. Nothing is resolved again by
+/// path: the image may have been changed meanwhile (its directory swapped for a symlink to,
+/// or renamed for, another mount of the container's, a volume of the host's), and the copy,
+/// with its owners and modes, must land in this tmpfs and nowhere else.
+fn copy_mount(src: &CStr, dst: Fd, flags: u64, data: &[u8], at: &mut Buf<PATH_MAX>) -> Result<(), Errno> {
+    let fs = sys::fsopen(c"tmpfs")?;
+    let set = |key: &[u8], value: Option<&[u8]>| {
+        let (mut k, mut v) = (Buf::<256>::new(), Buf::<1024>::new());
+        k.push(key);
+        let cmd = match value {
+            Some(x) => {
+                v.push(x);
+                sys::FSCONFIG_SET_STRING
+            }
+            None => sys::FSCONFIG_SET_FLAG,
+        };
+        sys::fsconfig(fs, cmd, Some(k.c()), value.map(|_| v.c()))
+    };
+    let mut r = set(b"source", Some(src.to_bytes()));
+    for o in data.split(|&c| c == b',').filter(|o| !o.is_empty()) {
+        r = r.and_then(|()| match o.iter().position(|&c| c == b'=') {
+            Some(i) => set(&o[..i], Some(&o[i + 1..])),
+            None => set(o, None),
+        });
+    }
+    for (ms, key) in [(libc::MS_SYNCHRONOUS, &b"sync"[..]), (libc::MS_DIRSYNC, b"dirsync"), (libc::MS_MANDLOCK, b"mand")] {
+        if flags & ms != 0 {
+            r = r.and_then(|()| set(key, None));
+        }
+    }
+    // Read-only once filled.
+    let mut a = attrs(flags) & !libc::MOUNT_ATTR_RDONLY;
+    if flags & libc::MS_NOATIME != 0 {
+        a |= libc::MOUNT_ATTR_NOATIME;
+    } else if flags & libc::MS_STRICTATIME != 0 {
+        a |= libc::MOUNT_ATTR_STRICTATIME;
+    }
+    let mnt = r.and_then(|()| sys::fsconfig(fs, sys::FSCONFIG_CMD_CREATE, None, None)).and_then(|()| sys::fsmount(fs, a));
+    sys::close(fs);
+    let mnt = mnt?;
+    let r = copy_up(dst, mnt, c".", 33, at)
+        .and_then(|()| match flags & libc::MS_RDONLY {
+            0 => Ok(()),
+            _ => sys::mount_setattr(mnt, c"", libc::AT_EMPTY_PATH, libc::MOUNT_ATTR_RDONLY, 0),
+        })
+        .and_then(|()| sys::move_mount(mnt, dst));
+    sys::close(mnt);
+    r
+}
+
 /// One mount of config.json; on failure `at` (the destination) may name the entry of it that
 /// failed.
 #[inline(never)] // smaller than inlined in `build`
@@ -505,8 +556,8 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
     let mut d = Buf::<1024>::new();
     data(m, &mut d);
     let dest = m.dest.to_bytes();
-    // tmpcopyup: from the image's directory, `dst` (open before the tmpfs hides it). A mount
-    // point made here has nothing to copy.
+    // tmpcopyup: from the image's directory, `dst`, into a tmpfs made apart (copy_mount). A
+    // mount point made here has nothing to copy.
     let mut copy = kind.to_bytes() == b"tmpfs" && flags & COPY_UP != 0;
     flags &= !COPY_UP;
     let dst = match resolve(root, dest, true, false) {
@@ -517,7 +568,11 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
         x => x?,
     };
     let src = m.source.unwrap_or(kind);
-    let mut r = sys::mount(Some(src), via(dst).c(), Some(kind), flags, if d.len() > 0 { Some(d.c()) } else { None });
+    let mut r = if copy && flags & libc::MS_REMOUNT == 0 {
+        copy_mount(src, dst, flags, d.bytes(), at)
+    } else {
+        sys::mount(Some(src), via(dst).c(), Some(kind), flags, if d.len() > 0 { Some(d.c()) } else { None })
+    };
     let host = match kind.to_bytes() {
         b"sysfs" => Some(c"/sys"),
         b"cgroup2" => Some(c"/sys/fs/cgroup"),
@@ -530,16 +585,6 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
         r = sys::open_tree(AT_FDCWD, host, 1 | libc::AT_RECURSIVE as u32).and_then(|t| {
             let r = sys::mount_setattr(t, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, attrs(flags), 0).and_then(|()| sys::move_mount(t, dst));
             sys::close(t);
-            r
-        });
-    }
-    if r.is_ok() && copy {
-        // "." of `dst` is the image's directory, not the tmpfs on it; the tmpfs is found again
-        // from the root (on another device than `dst`, or nothing is copied).
-        r = resolve(root, dest, true, false).and_then(|to| {
-            let dev = |f| sys::fstat(f).map(|s| s.dev).ok();
-            let r = if dev(to) != dev(dst) { copy_up(dst, to, c".", 33, at) } else { Err(Errno::EXDEV) };
-            sys::close(to);
             r
         });
     }
