@@ -1104,21 +1104,24 @@ fn update_without_a_cgroup_is_refused_in_one_line() {
     o.finish();
 }
 
-/// A tmpfs mounted on `dir` for a test (a host's volume on a filesystem of its own), unmounted
-/// at the end even when the test fails.
-struct TmpfsAt(PathBuf);
+/// A directory of a test's on another filesystem than its fixture's (/dev/shm, a tmpfs): a
+/// host's volume on a filesystem of its own. Removed at the end, even when the test fails.
+struct Elsewhere(PathBuf);
 
-impl TmpfsAt {
-    fn new(dir: PathBuf) -> TmpfsAt {
-        fs::create_dir_all(&dir).unwrap();
-        assert!(Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m,mode=755", "tmpfs"]).arg(&dir).status().unwrap().success());
-        TmpfsAt(dir)
+impl Elsewhere {
+    fn new(tag: &str) -> Elsewhere {
+        let dir = PathBuf::from(format!("/dev/shm/sandbox-test-{}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).unwrap();
+        std::os::unix::fs::chown(&dir, Some(0), Some(0)).unwrap();
+        fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        Elsewhere(dir)
     }
 }
 
-impl Drop for TmpfsAt {
+impl Drop for Elsewhere {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -1137,7 +1140,7 @@ fn tmpcopyup_of_an_image_changed_meanwhile_lands_in_its_tmpfs_only() {
     let o = Oci::new("oci-copyup-race");
     let rootfs = o.f.path("rootfs");
     assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
-    let volume = TmpfsAt::new(o.f.path("volume"));
+    let volume = Elsewhere::new("copyup-race");
     fs::write(volume.0.join("keep"), "host file").unwrap();
     let app = rootfs.join("app");
     fs::create_dir(&app).unwrap();
