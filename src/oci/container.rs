@@ -228,14 +228,20 @@ pub fn first(job: &Job) -> ! {
     }
     let new = |flag: i32| job.fresh && job.spec.namespace(flag).is_some_and(|n| n.path.is_none());
     if new(libc::CLONE_NEWUSER) {
-        let unprivileged = sys::geteuid() != 0 || in_user_namespace();
+        let root = sys::geteuid() == 0;
         if let Err(e) = sys::unshare(libc::CLONE_NEWUSER) {
             fail(chan, &Fail::new(Step::Clone, b"user", e));
         }
-        // A runtime without privileges (not root, or root of a user namespace) may write the
-        // maps of a process of its own only while that process is dumpable (its /proc files are
-        // root's otherwise): for that moment alone, before anything of the container runs.
-        if unprivileged {
+        // The maps are written by create. The /proc files of a process that is not dumpable
+        // are the root's of the user namespace it was started in: create's own when it is root
+        // there (of the host, or of the namespace a rootless engine runs it in). A runtime of
+        // another uid may open them only while the process is dumpable: for that moment alone,
+        // and only then. A dumpable process in a user namespace of a uid's is open (its root,
+        // cwd and descriptors, the host's here) to every process of that uid in the namespace
+        // above: for a runtime run as root there, the processes of the rootless engine's other
+        // containers (chrooted, without capabilities; the host's PIDs seen with --pid=host).
+        // Outside any user namespace, the user's own processes only.
+        if !root {
             let _ = sys::prctl(libc::PR_SET_DUMPABLE, 1);
         }
         send(chan, MAPS, None, 0);
