@@ -1329,3 +1329,39 @@ fn a_rootless_engines_other_container_never_reaches_the_host_through_the_first_p
     drop(holder);
     o.finish();
 }
+
+/// tmpcopyup in a user namespace of the container's, of a set-user-ID file whose owner is not
+/// mapped there (the host's root, in an image not shifted to the namespace's ids): as in the
+/// image, where an owner not mapped gives nothing at execve, the copy (root's of the
+/// namespace) gives no user of the container root's ids.
+#[test]
+fn tmpcopyup_gives_no_set_id_of_an_owner_not_mapped_to_root() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-copyup-setid");
+    let rootfs = o.f.path("rootfs");
+    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    chown(&rootfs, Some(300000), Some(300000)).unwrap();
+    let app = rootfs.join("etc/app");
+    fs::create_dir(&app).unwrap();
+    fs::copy(rootfs.join("bin/busybox"), app.join("busybox")).unwrap();
+    chown(app.join("busybox"), Some(0), Some(0)).unwrap();
+    fs::set_permissions(app.join("busybox"), fs::Permissions::from_mode(0o6755)).unwrap();
+    let script = "stat -c '%n %a %u:%g' /etc/app/busybox; /etc/app/busybox sh -c 'grep -E ^[UG]id: /proc/self/status'";
+    let maps = r#""uidMappings":[{"containerID":0,"hostID":300000,"size":1000}],"gidMappings":[{"containerID":0,"hostID":300000,"size":1000}],"#;
+    let text = config(rootfs.to_str().unwrap(), &["sh", "-c", script], "", maps, "")
+        .replace(r#"{"type":"mount"}"#, r#"{"type":"mount"},{"type":"user"}"#)
+        .replace(r#""user":{"uid":0,"gid":0}"#, r#""user":{"uid":500,"gid":500}"#)
+        .replace(
+            r#"{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}"#,
+            r#"{"destination":"/etc/app","type":"tmpfs","source":"tmpfs","options":["tmpcopyup"]}"#,
+        );
+    o.write_config(&text);
+    let r = o.run(&["run", "--bundle", o.bundle(), "s1"]);
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert!(r.stdout.contains("/etc/app/busybox 755 0:0\n"), "{r:#?}");
+    assert!(r.stdout.contains("Uid:\t500\t500\t500\t500\nGid:\t500\t500\t500\t500\n"), "{r:#?}");
+    o.finish();
+}

@@ -410,16 +410,20 @@ fn copy_up(from: Fd, to: Fd, name: &CStr, depth: u32, at: &mut Buf<PATH_MAX>) ->
     let from = sys::openat(from, name, RD | libc::O_DIRECTORY, 0)?;
     let to = sys::openat(to, name, RD | libc::O_DIRECTORY, 0);
     let r = to.and_then(|to| {
-        // The copy's owner (one not mapped in a user namespace is left to root) and mode (none
-        // for a symlink: chmod would follow it).
+        // The copy's owner and mode (none for a symlink: chmod would follow it). An owner not
+        // mapped in a user namespace is left to root, and the copy then has no set-user-ID or
+        // set-group-ID bit: the image's file ran as no one (an owner not mapped gives nothing
+        // at execve), root's copy would run as root.
         let own = |name: &CStr, st: &sys::Stat| {
+            let mut mode = st.mode & 0o7777;
             match sys::fchownat(to, name, st.uid, st.gid, libc::AT_SYMLINK_NOFOLLOW) {
-                Ok(()) | Err(Errno::EINVAL) => {}
+                Ok(()) => {}
+                Err(Errno::EINVAL) => mode &= !(libc::S_ISUID | libc::S_ISGID),
                 Err(e) => return Err(e),
             }
             match st.mode & libc::S_IFMT {
                 libc::S_IFLNK => Ok(()),
-                _ => sys::fchmodat(to, name, st.mode & 0o7777),
+                _ => sys::fchmodat(to, name, mode),
             }
         };
         let mut buf = [0u8; 1024];
