@@ -1103,3 +1103,265 @@ fn update_without_a_cgroup_is_refused_in_one_line() {
     assert_eq!(wait_pid(pid), 128 + 9);
     o.finish();
 }
+
+/// A directory of a test's on another filesystem than its fixture's (/dev/shm, a tmpfs): a
+/// host's volume on a filesystem of its own. Removed at the end, even when the test fails.
+struct Elsewhere(PathBuf);
+
+impl Elsewhere {
+    fn new(tag: &str) -> Elsewhere {
+        let dir = PathBuf::from(format!("/dev/shm/sandbox-test-{}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).unwrap();
+        std::os::unix::fs::chown(&dir, Some(0), Some(0)).unwrap();
+        fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        Elsewhere(dir)
+    }
+}
+
+impl Drop for Elsewhere {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// tmpcopyup with an image changed while create runs (a bundle its owner may write to): its
+/// directory at the tmpfs's destination swapped, over and over, with a symlink to another mount
+/// of the container, a volume of the host's on a filesystem of its own. The copy lands in the
+/// tmpfs mounted there or nowhere: the volume gets no file of the image, and keeps its owner
+/// and mode.
+#[test]
+fn tmpcopyup_of_an_image_changed_meanwhile_lands_in_its_tmpfs_only() {
+    use std::os::unix::fs::{chown, symlink, MetadataExt, PermissionsExt};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-copyup-race");
+    let rootfs = o.f.path("rootfs");
+    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    let volume = Elsewhere::new("copyup-race");
+    fs::write(volume.0.join("keep"), "host file").unwrap();
+    let app = rootfs.join("app");
+    fs::create_dir(&app).unwrap();
+    fs::write(app.join("planted"), "image file").unwrap();
+    chown(&app, Some(4242), Some(4242)).unwrap();
+    chown(app.join("planted"), Some(4242), Some(4242)).unwrap();
+    fs::set_permissions(&app, fs::Permissions::from_mode(0o777)).unwrap();
+    symlink("/data", rootfs.join("app.link")).unwrap();
+    fs::create_dir(rootfs.join("data")).unwrap();
+    let tmp = r#"{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}"#;
+    let mounts = format!(
+        r#"{{"destination":"/data","type":"bind","source":"{}","options":["rbind","rw"]}},
+        {{"destination":"/app","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev","tmpcopyup","size=1m"]}}"#,
+        volume.0.display()
+    );
+    o.write_config(&config(rootfs.to_str().unwrap(), &["true"], "", "", "").replace(tmp, &mounts));
+    let stop = AtomicBool::new(false);
+    let (a, b) = (std::ffi::CString::new(app.to_str().unwrap()).unwrap(), std::ffi::CString::new(rootfs.join("app.link").to_str().unwrap()).unwrap());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: renameat2 with two live C strings; RENAME_EXCHANGE swaps the two names.
+                let r = unsafe { libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), 2) };
+                assert_eq!(r, 0, "renameat2: {}", std::io::Error::last_os_error());
+            }
+        });
+        let mut bad = None;
+        for i in 0..150 {
+            let r = o.run(&["run", "--bundle", o.bundle(), &format!("race{i}")]);
+            let m = fs::metadata(&volume.0).unwrap();
+            let names: Vec<String> = fs::read_dir(&volume.0).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            if names != ["keep"] || (m.uid(), m.gid(), m.mode() & 0o7777) != (0, 0, 0o755) {
+                bad = Some(format!("run {i} ({r:?}): the volume holds {names:?}, owner {}:{} mode {:o}", m.uid(), m.gid(), m.mode() & 0o7777));
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(bad.is_none(), "{}", bad.unwrap());
+    });
+    assert_eq!(fs::read_to_string(volume.0.join("keep")).unwrap(), "host file");
+    drop(volume);
+    assert_eq!(listing(&o.root), Vec::<String>::new(), "run left its state");
+    o.finish();
+}
+
+/// "/proc/PID/root" and `rest` in `buf`, NUL-terminated, without allocating (in a forked child).
+fn proc_root_path(buf: &mut [u8; 512], pid: i32, rest: &[u8]) -> *const libc::c_char {
+    let mut digits = [0u8; 12];
+    let (mut n, mut k) = (pid.max(0) as u32, digits.len());
+    loop {
+        k -= 1;
+        digits[k] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut at = 0;
+    for part in [&b"/proc/"[..], &digits[k..], b"/root", rest, b"\0"] {
+        buf[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    buf.as_ptr() as *const libc::c_char
+}
+
+/// A runtime run as root of a rootless engine's user namespace (podman's, where the engine's
+/// own containers run too): the container's first process makes a user namespace of its own
+/// and create writes its maps. Meanwhile its root is still the host's: it must not be open to
+/// another container of the engine's, a process of the same uid in the engine's namespace (its
+/// own mount namespace and root, no capability, the host's PIDs as with --pid=host), which
+/// tries over and over, while containers are made, to read a file of the host's through
+/// /proc/PID/root of each new process. It never can.
+#[test]
+fn a_rootless_engines_other_container_never_reaches_the_host_through_the_first_process() {
+    use std::os::unix::fs::PermissionsExt;
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-rootless-peek");
+    fs::set_permissions(&o.f.dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let state = o.f.path("engine-state");
+    fs::create_dir(&state).unwrap();
+    // The host's file, the engine's uid's, out of the other container's root.
+    let secret = o.f.path("secret");
+    fs::write(&secret, "host secret").unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    for p in [&state, &o.bundle, &secret] {
+        assert!(Command::new("chown").arg("65534:65534").arg(p).status().unwrap().success());
+    }
+    let other = o.f.path("other");
+    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&other).status().unwrap().success());
+    // The engine's user namespace: 65534 is root there.
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--", "unshare", "-U", "-r", "cat"]);
+    let holder = spawn_held(c);
+    let ns = holder.pid();
+    wait_for_event("the engine's user namespace", || fs::read_to_string(format!("/proc/{ns}/uid_map")).is_ok_and(|m| m.contains("65534")));
+    let engine = |args: &[&str]| {
+        let mut c = Command::new("nsenter");
+        c.args(["-U", "-t", &ns.to_string(), "--"]).arg(runtime()).arg("--root").arg(&state).args(args);
+        c.current_dir(&o.bundle).env_remove("XDG_RUNTIME_DIR");
+        run_cmd(c, b"")
+    };
+    let r = engine(&["spec", "--rootless"]);
+    assert_eq!(r.code, 0, "{r:#?}");
+    let text = fs::read_to_string(o.bundle.join("config.json")).unwrap();
+    let text = text
+        .replace(r#""terminal":true"#, r#""terminal":false"#)
+        .replace(r#""path":"rootfs""#, &format!(r#""path":"{IMAGE}""#))
+        .replace(r#""args":["sh"]"#, r#""args":["true"]"#);
+    fs::write(o.bundle.join("config.json"), text).unwrap();
+
+    // The other container: a forked process of the test (raw calls only until _exit).
+    let cstr = |p: &Path| std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    let (userns, root, proc_dir) = (std::ffi::CString::new(format!("/proc/{ns}/ns/user")).unwrap(), cstr(&other), cstr(&other.join("proc")));
+    let rest = secret.to_str().unwrap().as_bytes().to_vec();
+    let mut fds = [0; 2];
+    // SAFETY: fds is a live array of two ints.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: the child makes only raw system calls on memory made before fork, then _exit.
+    let peeker = unsafe { libc::fork() };
+    if peeker == 0 {
+        // SAFETY: raw system calls on live C strings and buffers of this process.
+        unsafe {
+            let fd = libc::open(userns.as_ptr(), libc::O_RDONLY);
+            if fd < 0 || libc::setns(fd, libc::CLONE_NEWUSER) != 0 || libc::unshare(libc::CLONE_NEWNS) != 0 {
+                libc::_exit(2);
+            }
+            let none = std::ptr::null::<libc::c_char>();
+            if libc::mount(none, c"/".as_ptr(), none, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0
+                || libc::mount(c"/proc".as_ptr(), proc_dir.as_ptr(), none, libc::MS_BIND | libc::MS_REC, std::ptr::null()) != 0
+                || libc::chroot(root.as_ptr()) != 0
+                || libc::chdir(c"/".as_ptr()) != 0
+                || libc::setresgid(0, 0, 0) != 0
+                || libc::setresuid(0, 0, 0) != 0
+            {
+                libc::_exit(3);
+            }
+            for cap in 0..64 {
+                libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
+            }
+            let head: [u32; 2] = [0x20080522, 0];
+            let data = [0u32; 6];
+            if libc::syscall(libc::SYS_capset, head.as_ptr(), data.as_ptr()) != 0 {
+                libc::_exit(4);
+            }
+            let mut path = [0u8; 512];
+            let mut text = [0u8; 64];
+            loop {
+                let f = libc::open(c"/proc/sys/kernel/ns_last_pid".as_ptr(), libc::O_RDONLY);
+                let n = libc::read(f, text.as_mut_ptr() as *mut libc::c_void, text.len());
+                libc::close(f);
+                let last = text[..n.max(0) as usize].iter().take_while(|c| c.is_ascii_digit()).fold(0i32, |a, c| a * 10 + (c - b'0') as i32);
+                for pid in last - 1..last + 4 {
+                    let f = libc::open(proc_root_path(&mut path, pid, &rest), libc::O_RDONLY);
+                    if f >= 0 {
+                        let n = libc::read(f, text.as_mut_ptr() as *mut libc::c_void, text.len());
+                        libc::write(fds[1], text.as_ptr() as *const libc::c_void, n.max(0) as usize);
+                        libc::_exit(0);
+                    }
+                }
+            }
+        }
+    }
+    // SAFETY: closing the write end of the pipe made above.
+    unsafe { libc::close(fds[1]) };
+    // SAFETY: fds[0] is the read end, owned here from now on.
+    let mut seen = unsafe { fs::File::from_raw_fd(fds[0]) };
+    // SAFETY: fds[0] is open.
+    unsafe { libc::fcntl(fds[0], libc::F_SETFL, libc::O_NONBLOCK) };
+    let mut got = String::new();
+    for i in 0..150 {
+        let r = engine(&["run", &format!("w{i}")]);
+        assert_eq!(r.code, 0, "{r:#?}");
+        let _ = seen.read_to_string(&mut got);
+        if !got.is_empty() || !alive(peeker) {
+            break;
+        }
+    }
+    signal(peeker as u32, libc::SIGKILL);
+    let status = wait_pid(peeker);
+    let _ = seen.read_to_string(&mut got);
+    assert_eq!(got, "", "the other container read the host's file through a process of the runtime (status {status})");
+    assert_eq!(status, 128 + libc::SIGKILL, "the other container was not set up");
+    assert_eq!(listing(&state), Vec::<String>::new(), "run left its state");
+    drop(holder);
+    o.finish();
+}
+
+/// tmpcopyup in a user namespace of the container's, of a set-user-ID file whose owner is not
+/// mapped there (the host's root, in an image not shifted to the namespace's ids): as in the
+/// image, where an owner not mapped gives nothing at execve, the copy (root's of the
+/// namespace) gives no user of the container root's ids.
+#[test]
+fn tmpcopyup_gives_no_set_id_of_an_owner_not_mapped_to_root() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-copyup-setid");
+    let rootfs = o.f.path("rootfs");
+    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    chown(&rootfs, Some(300000), Some(300000)).unwrap();
+    let app = rootfs.join("etc/app");
+    fs::create_dir(&app).unwrap();
+    fs::copy(rootfs.join("bin/busybox"), app.join("busybox")).unwrap();
+    chown(app.join("busybox"), Some(0), Some(0)).unwrap();
+    fs::set_permissions(app.join("busybox"), fs::Permissions::from_mode(0o6755)).unwrap();
+    let script = "stat -c '%n %a %u:%g' /etc/app/busybox; /etc/app/busybox sh -c 'grep -E ^[UG]id: /proc/self/status'";
+    let maps = r#""uidMappings":[{"containerID":0,"hostID":300000,"size":1000}],"gidMappings":[{"containerID":0,"hostID":300000,"size":1000}],"#;
+    let text = config(rootfs.to_str().unwrap(), &["sh", "-c", script], "", maps, "")
+        .replace(r#"{"type":"mount"}"#, r#"{"type":"mount"},{"type":"user"}"#)
+        .replace(r#""user":{"uid":0,"gid":0}"#, r#""user":{"uid":500,"gid":500}"#)
+        .replace(
+            r#"{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}"#,
+            r#"{"destination":"/etc/app","type":"tmpfs","source":"tmpfs","options":["tmpcopyup"]}"#,
+        );
+    o.write_config(&text);
+    let r = o.run(&["run", "--bundle", o.bundle(), "s1"]);
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert!(r.stdout.contains("/etc/app/busybox 755 0:0\n"), "{r:#?}");
+    assert!(r.stdout.contains("Uid:\t500\t500\t500\t500\nGid:\t500\t500\t500\t500\n"), "{r:#?}");
+    o.finish();
+}

@@ -228,14 +228,20 @@ pub fn first(job: &Job) -> ! {
     }
     let new = |flag: i32| job.fresh && job.spec.namespace(flag).is_some_and(|n| n.path.is_none());
     if new(libc::CLONE_NEWUSER) {
-        let unprivileged = sys::geteuid() != 0 || in_user_namespace();
+        let root = sys::geteuid() == 0;
         if let Err(e) = sys::unshare(libc::CLONE_NEWUSER) {
             fail(chan, &Fail::new(Step::Clone, b"user", e));
         }
-        // A runtime without privileges (not root, or root of a user namespace) may write the
-        // maps of a process of its own only while that process is dumpable (its /proc files are
-        // root's otherwise): for that moment alone, before anything of the container runs.
-        if unprivileged {
+        // The maps are written by create. The /proc files of a process that is not dumpable
+        // are the root's of the user namespace it was started in: create's own when it is root
+        // there (of the host, or of the namespace a rootless engine runs it in). A runtime of
+        // another uid may open them only while the process is dumpable: for that moment alone,
+        // and only then. A dumpable process in a user namespace of a uid's is open (its root,
+        // cwd and descriptors, the host's here) to every process of that uid in the namespace
+        // above: for a runtime run as root there, the processes of the rootless engine's other
+        // containers (chrooted, without capabilities; the host's PIDs seen with --pid=host).
+        // Outside any user namespace, the user's own processes only.
+        if !root {
             let _ = sys::prctl(libc::PR_SET_DUMPABLE, 1);
         }
         send(chan, MAPS, None, 0);
@@ -404,16 +410,20 @@ fn copy_up(from: Fd, to: Fd, name: &CStr, depth: u32, at: &mut Buf<PATH_MAX>) ->
     let from = sys::openat(from, name, RD | libc::O_DIRECTORY, 0)?;
     let to = sys::openat(to, name, RD | libc::O_DIRECTORY, 0);
     let r = to.and_then(|to| {
-        // The copy's owner (one not mapped in a user namespace is left to root) and mode (none
-        // for a symlink: chmod would follow it).
+        // The copy's owner and mode (none for a symlink: chmod would follow it). An owner not
+        // mapped in a user namespace is left to root, and the copy then has no set-user-ID or
+        // set-group-ID bit: the image's file ran as no one (an owner not mapped gives nothing
+        // at execve), root's copy would run as root.
         let own = |name: &CStr, st: &sys::Stat| {
+            let mut mode = st.mode & 0o7777;
             match sys::fchownat(to, name, st.uid, st.gid, libc::AT_SYMLINK_NOFOLLOW) {
-                Ok(()) | Err(Errno::EINVAL) => {}
+                Ok(()) => {}
+                Err(Errno::EINVAL) => mode &= !(libc::S_ISUID | libc::S_ISGID),
                 Err(e) => return Err(e),
             }
             match st.mode & libc::S_IFMT {
                 libc::S_IFLNK => Ok(()),
-                _ => sys::fchmodat(to, name, st.mode & 0o7777),
+                _ => sys::fchmodat(to, name, mode),
             }
         };
         let mut buf = [0u8; 1024];
@@ -474,6 +484,57 @@ fn copy_up(from: Fd, to: Fd, name: &CStr, depth: u32, at: &mut Buf<PATH_MAX>) ->
     r
 }
 
+/// tmpcopyup: the tmpfs made apart (fsopen, fsmount), the image's directory `dst` copied into
+/// it by the new mount's own descriptor, then moved onto `dst`. Nothing is resolved again by
+/// path: the image may have been changed meanwhile (its directory swapped for a symlink to,
+/// or renamed for, another mount of the container's, a volume of the host's), and the copy,
+/// with its owners and modes, must land in this tmpfs and nowhere else.
+fn copy_mount(src: &CStr, dst: Fd, flags: u64, data: &[u8], at: &mut Buf<PATH_MAX>) -> Result<(), Errno> {
+    let fs = sys::fsopen(c"tmpfs")?;
+    let set = |key: &[u8], value: Option<&[u8]>| {
+        let (mut k, mut v) = (Buf::<256>::new(), Buf::<1024>::new());
+        k.push(key);
+        let cmd = match value {
+            Some(x) => {
+                v.push(x);
+                sys::FSCONFIG_SET_STRING
+            }
+            None => sys::FSCONFIG_SET_FLAG,
+        };
+        sys::fsconfig(fs, cmd, Some(k.c()), value.map(|_| v.c()))
+    };
+    let mut r = set(b"source", Some(src.to_bytes()));
+    for o in data.split(|&c| c == b',').filter(|o| !o.is_empty()) {
+        r = r.and_then(|()| match o.iter().position(|&c| c == b'=') {
+            Some(i) => set(&o[..i], Some(&o[i + 1..])),
+            None => set(o, None),
+        });
+    }
+    for (ms, key) in [(libc::MS_SYNCHRONOUS, &b"sync"[..]), (libc::MS_DIRSYNC, b"dirsync"), (libc::MS_MANDLOCK, b"mand")] {
+        if flags & ms != 0 {
+            r = r.and_then(|()| set(key, None));
+        }
+    }
+    // Read-only once filled.
+    let mut a = attrs(flags) & !libc::MOUNT_ATTR_RDONLY;
+    if flags & libc::MS_NOATIME != 0 {
+        a |= libc::MOUNT_ATTR_NOATIME;
+    } else if flags & libc::MS_STRICTATIME != 0 {
+        a |= libc::MOUNT_ATTR_STRICTATIME;
+    }
+    let mnt = r.and_then(|()| sys::fsconfig(fs, sys::FSCONFIG_CMD_CREATE, None, None)).and_then(|()| sys::fsmount(fs, a));
+    sys::close(fs);
+    let mnt = mnt?;
+    let r = copy_up(dst, mnt, c".", 33, at)
+        .and_then(|()| match flags & libc::MS_RDONLY {
+            0 => Ok(()),
+            _ => sys::mount_setattr(mnt, c"", libc::AT_EMPTY_PATH, libc::MOUNT_ATTR_RDONLY, 0),
+        })
+        .and_then(|()| sys::move_mount(mnt, dst));
+    sys::close(mnt);
+    r
+}
+
 /// One mount of config.json; on failure `at` (the destination) may name the entry of it that
 /// failed.
 #[inline(never)] // smaller than inlined in `build`
@@ -505,8 +566,8 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
     let mut d = Buf::<1024>::new();
     data(m, &mut d);
     let dest = m.dest.to_bytes();
-    // tmpcopyup: from the image's directory, `dst` (open before the tmpfs hides it). A mount
-    // point made here has nothing to copy.
+    // tmpcopyup: from the image's directory, `dst`, into a tmpfs made apart (copy_mount). A
+    // mount point made here has nothing to copy.
     let mut copy = kind.to_bytes() == b"tmpfs" && flags & COPY_UP != 0;
     flags &= !COPY_UP;
     let dst = match resolve(root, dest, true, false) {
@@ -517,7 +578,11 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
         x => x?,
     };
     let src = m.source.unwrap_or(kind);
-    let mut r = sys::mount(Some(src), via(dst).c(), Some(kind), flags, if d.len() > 0 { Some(d.c()) } else { None });
+    let mut r = if copy && flags & libc::MS_REMOUNT == 0 {
+        copy_mount(src, dst, flags, d.bytes(), at)
+    } else {
+        sys::mount(Some(src), via(dst).c(), Some(kind), flags, if d.len() > 0 { Some(d.c()) } else { None })
+    };
     let host = match kind.to_bytes() {
         b"sysfs" => Some(c"/sys"),
         b"cgroup2" => Some(c"/sys/fs/cgroup"),
@@ -530,16 +595,6 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
         r = sys::open_tree(AT_FDCWD, host, 1 | libc::AT_RECURSIVE as u32).and_then(|t| {
             let r = sys::mount_setattr(t, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, attrs(flags), 0).and_then(|()| sys::move_mount(t, dst));
             sys::close(t);
-            r
-        });
-    }
-    if r.is_ok() && copy {
-        // "." of `dst` is the image's directory, not the tmpfs on it; the tmpfs is found again
-        // from the root (on another device than `dst`, or nothing is copied).
-        r = resolve(root, dest, true, false).and_then(|to| {
-            let dev = |f| sys::fstat(f).map(|s| s.dev).ok();
-            let r = if dev(to) != dev(dst) { copy_up(dst, to, c".", 33, at) } else { Err(Errno::EXDEV) };
-            sys::close(to);
             r
         });
     }
