@@ -1030,6 +1030,11 @@ fn run_waits_passes_signals_and_deletes() {
     let r = run_cmd(c, b"word\n");
     assert_eq!(r.code, 5, "{r:#?}");
     assert!(r.stdout.contains("got-word") && r.stdout.contains("/dev/pts/0"), "{r:#?}");
+    // The container's terminal with none here: relayed to stdout as it is.
+    o.write_config(&config(IMAGE, &["sh", "-c", "echo no-terminal-here; tty; exit 4"], r#""terminal":true,"#, "", ""));
+    let r = o.run_to(&["run", "--bundle", o.bundle(), "r4"], &o.f.path("r4.out"));
+    assert_eq!(r.code, 4, "{r:#?}");
+    assert!(r.stdout.contains("no-terminal-here") && r.stdout.contains("/dev/pts/0"), "{r:#?}");
     assert_eq!(listing(&o.root), Vec::<String>::new(), "run left its state");
     o.finish();
 }

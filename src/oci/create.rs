@@ -448,12 +448,11 @@ fn no_options(g: &Global, o: &mut Opts) -> Result<&'static CStr, Failed> {
 
 pub fn start(g: &Global, o: &mut Opts) -> Done<'static> {
     let id = no_options(g, o)?;
-    open_gate(g, id).map(|_| 0)
+    open_gate(g, id, &open(g, id)?).map(|_| 0)
 }
 
-/// Let a created container run its process; its record.
-pub fn open_gate(g: &Global, id: &'static CStr) -> Result<Record<'static>, Failed> {
-    let r = open(g, id)?;
+/// Let a created container (its record `r`) run its process.
+pub fn open_gate(g: &Global, id: &CStr, r: &Record) -> Result<(), Failed> {
     if r.status != Status::Created {
         return Err(Fail::usage(Step::Status, r.status.name(), why::ONLY_CREATED_CAN_START));
     }
@@ -464,8 +463,7 @@ pub fn open_gate(g: &Global, id: &'static CStr) -> Result<Record<'static>, Faile
     let _ = sys::unlinkat(AT_FDCWD, p.c(), 0);
     let w = sys::write(f, b"0");
     sys::close(f);
-    w.map_err(e)?;
-    Ok(r)
+    w.map(drop).map_err(e)
 }
 
 pub fn state(g: &Global, o: &mut Opts) -> Done<'static> {

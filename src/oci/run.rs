@@ -15,15 +15,19 @@ pub fn run(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
     let mask = sys::sigprocmask(libc::SIG_BLOCK, init::ALL).unwrap_or(sys::SigSet(0));
     let mut r = RunOpts::default();
     let (id, pid) = create::create_with(g, o, args, env, Some(&mut r))?;
-    let rec = match create::open_gate(g, id) {
+    // Whatever fails from here on removes the container made.
+    let rec = match create::open(g, id) {
         Ok(rec) => rec,
         Err(f) => {
-            if let Ok(rec) = create::open(g, id) {
-                create::remove(g, id, &rec);
-            }
+            let _ = sys::kill(pid, libc::SIGKILL);
+            crate::oci::record::remove(g.root, id);
             return Err(f);
         }
     };
+    if let Err(f) = create::open_gate(g, id, &rec) {
+        create::remove(g, id, &rec);
+        return Err(f);
+    }
     if r.detach {
         let _ = sys::sigprocmask(libc::SIG_SETMASK, mask);
         return Ok(0);
@@ -36,6 +40,10 @@ pub fn run(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
         return Ok(init::status(status));
     };
     let mut caller = pty::Caller::find();
+    if !caller.present() {
+        // No terminal here: the container's is relayed to stdin and stdout all the same.
+        (caller.input, caller.output) = (Fd(0), Fd(1));
+    }
     let mut w = Watch::new(Fd(-1), Fd(r.master), &mut caller, false);
     if r.master >= 0 {
         w.go_on();
