@@ -693,12 +693,9 @@ pub fn number(name: &[u8]) -> Option<u32> {
 
 /// The bit of an OCI `flags` name (SECCOMP_FILTER_FLAG_*) that `install` passes on.
 pub fn flag(name: &[u8]) -> Option<u32> {
-    Some(match name {
-        b"SECCOMP_FILTER_FLAG_TSYNC" => libc::SECCOMP_FILTER_FLAG_TSYNC,
-        b"SECCOMP_FILTER_FLAG_LOG" => libc::SECCOMP_FILTER_FLAG_LOG,
-        b"SECCOMP_FILTER_FLAG_SPEC_ALLOW" => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
-        _ => return None,
-    } as u32)
+    // TSYNC, LOG and SPEC_ALLOW are bits 0, 1 and 2 (SECCOMP_FILTER_FLAG_*).
+    let i = crate::out::word_at(b"TSYNC LOG SPEC_ALLOW", name.strip_prefix(b"SECCOMP_FILTER_FLAG_")?)?;
+    Some(1 << i)
 }
 
 /// The longest program the kernel takes (BPF_MAXINSNS).
