@@ -43,7 +43,7 @@ pub fn load(bundle: &'static CStr, spec: &mut Spec<'static>) -> Result<(Fd, Opti
         return Err(Fail::new(Step::Config, path, Errno::EFBIG));
     }
     let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path, b.what))?;
-    config::spec(doc.root(), spec).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
+    config::spec(doc.root(), spec).map_err(config::Refused::fail)?;
     if (spec.hostname.is_some() || spec.domainname.is_some()) && spec.namespace(libc::CLONE_NEWUTS).is_none_or(|n| n.path.is_some()) {
         return Err(Fail::usage(Step::Refused, b"hostname", why::NEEDS_A_NEW_UTS_NAMESPACE));
     }
@@ -51,7 +51,7 @@ pub fn load(bundle: &'static CStr, spec: &mut Spec<'static>) -> Result<(Fd, Opti
         None => None,
         Some(v) => {
             let f = FILTER.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
-            confine::profile(v, f).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
+            confine::profile(v, f).map_err(config::Refused::fail)?;
             confine::check(f).map_err(|e| Fail::new(Step::Seccomp, b"linux.seccomp", e))?;
             Some(&*f)
         }

@@ -146,7 +146,7 @@ fn read_process(path: &'static CStr, p: &mut Process<'static>) -> Result<(), Fai
     }
     let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Process, path.to_bytes(), b.what))?;
     *p = Process::new();
-    config::process(doc.root(), p).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
+    config::process(doc.root(), p).map_err(config::Refused::fail)?;
     if p.nargs == 0 {
         return Err(Fail::usage(Step::Refused, b"process.args", b"missing"));
     }

@@ -27,6 +27,7 @@ mod run;
 mod update;
 
 /// The reasons of error lines (src/texts.rs, OCI_WHY), compressed: error::push_packed.
+#[allow(dead_code)]
 pub mod why {
     include!(concat!(env!("OUT_DIR"), "/why.rs"));
 }

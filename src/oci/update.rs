@@ -57,7 +57,7 @@ pub fn update(g: &Global, o: &mut Opts) -> Done<'static> {
         }
         let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path.to_bytes(), b.what))?;
         let mut from = Resources::default();
-        config::resources(doc.root(), &mut from).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
+        config::resources(doc.root(), &mut from).map_err(config::Refused::fail)?;
         // What the options say besides goes over what the file says.
         r = Resources {
             memory: r.memory.or(from.memory),
