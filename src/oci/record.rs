@@ -61,22 +61,9 @@ pub fn remove(root: &CStr, id: &CStr) {
     let _ = sys::unlinkat(AT_FDCWD, p.c(), libc::AT_REMOVEDIR);
 }
 
-/// /proc/PID/stat's start time (field 22) and whether the process is a zombie or dead.
+/// /proc/PID/stat's start time (field 22); None for a zombie or dead process too.
 pub fn start_time(pid: i32) -> Option<u64> {
-    let mut p = Buf::<64>::new();
-    p.push(b"/proc/").push_u64(pid as u64).push(b"/stat");
-    let mut b = [0u8; 1024];
-    let n = sys::read_file(p.c(), &mut b).ok()?;
-    let s = &b[..n];
-    let close = s.iter().rposition(|&c| c == b')')?;
-    let mut fields = s[close + 1..].split(|&c| c == b' ').filter(|f| !f.is_empty());
-    let state = fields.next()?;
-    if state == b"Z" || state == b"X" {
-        return None;
-    }
-    // Fields 4..21 then 22: the 19th after the state.
-    let t = fields.nth(18)?;
-    crate::cgroup::parse_u64(t)
+    crate::record::start_time_of(pid, true)
 }
 
 /// An RFC 3339 UTC time with nanoseconds, as runc writes `created`.
