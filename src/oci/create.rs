@@ -28,17 +28,7 @@ pub fn load(bundle: &'static CStr, spec: &mut Spec<'static>) -> Result<(Fd, Opti
     let bfd = sys::openat(AT_FDCWD, bundle, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Bundle, path, e))?;
     let text = CONFIG.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
     let toks = TOKENS.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
-    let f = sys::openat(bfd, c"config.json", libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Config, path, e))?;
-    let mut n = 0;
-    while n < text.len() {
-        match sys::read(f, &mut text[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(Fail::new(Step::Config, path, e)),
-        }
-    }
-    sys::close(f);
+    let n = sys::read_file_at(bfd, c"config.json", text).map_err(|e| Fail::new(Step::Config, path, e))?;
     if n == text.len() {
         return Err(Fail::new(Step::Config, path, Errno::EFBIG));
     }
