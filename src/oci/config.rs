@@ -430,6 +430,12 @@ fn u32_at(v: Val, field: u8) -> Result<Option<u32>, Refused> {
 
 /// Fill `out` with the strings of the array at the key of `field` in `v`; returns how many.
 fn strings<'a>(v: Val<'a>, out: &mut [&'a CStr], field: u8) -> Result<usize, Refused> {
+    each_string(v, field, out.len(), &mut |n, s| out[n] = s)
+}
+
+/// Each string of the array at the key of `field` in `v` (at most `max`) to `f`, with its
+/// number; returns how many.
+fn each_string<'a>(v: Val<'a>, field: u8, max: usize, f: &mut dyn FnMut(usize, &'a CStr)) -> Result<usize, Refused> {
     let Some(v) = v.get(key(field)) else { return Ok(0) };
     if v.is_null() {
         return Ok(0);
@@ -439,10 +445,10 @@ fn strings<'a>(v: Val<'a>, out: &mut [&'a CStr], field: u8) -> Result<usize, Ref
     }
     let mut n = 0;
     for x in v.items() {
-        if n == out.len() {
+        if n == max {
             return refuse(field, TOO_MANY);
         }
-        out[n] = string(x, field)?;
+        f(n, string(x, field)?);
         n += 1;
     }
     Ok(n)
@@ -476,11 +482,10 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
             return refuse(f::PROCESS_COMMAND_LINE, NOT_SUPPORTED);
         }
     }
-    let mut env = [c""; MAX_ENV];
-    let n = strings(v, &mut env, f::PROCESS_ENV)?;
-    for e in &env[..n] {
+    // (The entries are checked as they are added: a refusal leaves `p` unused.)
+    each_string(v, f::PROCESS_ENV, MAX_ENV, &mut |_, e| {
         p.push_env(e);
-    }
+    })?;
     if let Some(cwd) = opt_string(v, f::PROCESS_CWD)? {
         if cwd.to_bytes().first() != Some(&b'/') {
             return refuse(f::PROCESS_CWD, why::n::MUST_BE_AN_ABSOLUTE_PATH);
