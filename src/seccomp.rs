@@ -35,6 +35,11 @@ pub struct Insn {
     k: u32,
 }
 
+impl Insn {
+    /// An instruction to fill a program's room with.
+    pub const ZERO: Insn = Insn { code: 0, jt: 0, jf: 0, k: 0 };
+}
+
 const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
 const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
 const JGE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;

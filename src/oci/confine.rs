@@ -127,22 +127,25 @@ pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
     Ok(())
 }
 
-/// The program of the filter, in `out`; its length. Compiled by create to check it (a profile
-/// the compiler refuses fails create) and again by the process that installs it.
-fn compile(f: &Filter, out: &mut [Insn]) -> Result<usize, Errno> {
-    seccomp::compile(&Profile { default: f.default, rules: &f.rules[..f.nrules] }, out)
+/// Compile the filter (create does, to check it: a profile the compiler refuses fails create)
+/// and, with `install`, install it on this thread (no_new_privs set, or CAP_SYS_ADMIN held).
+#[inline(never)]
+fn compile(f: &Filter, install: bool) -> Result<(), Errno> {
+    let mut prog = [Insn::ZERO; seccomp::MAX_INSNS];
+    let n = seccomp::compile(&Profile { default: f.default, rules: &f.rules[..f.nrules] }, &mut prog)?;
+    if install {
+        return seccomp::install(&prog[..n], f.flags);
+    }
+    Ok(())
 }
 
 pub fn check(f: &Filter) -> Result<(), Errno> {
-    let mut prog = [seccomp::for_caps(0)[0]; seccomp::MAX_INSNS];
-    compile(f, &mut prog).map(drop)
+    compile(f, false)
 }
 
 /// Compile and install the filter on this thread (no_new_privs set, or CAP_SYS_ADMIN held).
 pub fn install(f: &Filter) -> Result<(), Errno> {
-    let mut prog = [seccomp::for_caps(0)[0]; seccomp::MAX_INSNS];
-    let n = compile(f, &mut prog)?;
-    seccomp::install(&prog[..n], f.flags)
+    compile(f, true)
 }
 
 #[cfg(test)]
