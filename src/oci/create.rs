@@ -32,7 +32,7 @@ pub fn load(bundle: &'static CStr, spec: &mut Spec<'static>) -> Result<(Fd, Opti
     if n == text.len() {
         return Err(Fail::new(Step::Config, path, Errno::EFBIG));
     }
-    let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path, b.what))?;
+    let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path, b.why()))?;
     config::spec(doc.root(), spec).map_err(config::Refused::fail)?;
     if (spec.hostname.is_some() || spec.domainname.is_some()) && spec.namespace(libc::CLONE_NEWUTS).is_none_or(|n| n.path.is_some()) {
         return Err(Fail::usage(Step::Refused, b"hostname", why::NEEDS_A_NEW_UTS_NAMESPACE));

@@ -144,7 +144,7 @@ fn read_process(path: &'static CStr, p: &mut Process<'static>) -> Result<(), Fai
     if n == text.len() {
         return Err(Fail::new(Step::Process, path.to_bytes(), Errno::EFBIG));
     }
-    let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Process, path.to_bytes(), b.what))?;
+    let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Process, path.to_bytes(), b.why()))?;
     *p = Process::new();
     config::process(doc.root(), p).map_err(config::Refused::fail)?;
     if p.nargs == 0 {

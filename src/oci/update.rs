@@ -55,7 +55,7 @@ pub fn update(g: &Global, o: &mut Opts) -> Done<'static> {
         if n == text.len() {
             return Err(Fail::new(Step::Config, path.to_bytes(), Errno::EFBIG));
         }
-        let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path.to_bytes(), b.what))?;
+        let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path.to_bytes(), b.why()))?;
         let mut from = Resources::default();
         config::resources(doc.root(), &mut from).map_err(config::Refused::fail)?;
         // What the options say besides goes over what the file says.
