@@ -13,6 +13,7 @@ use super::container::{self, after_gate, die, lookup, send, Job, READY};
 use super::create::{self, pid_file};
 use super::json::{self, Tok};
 use super::record::{self, Status};
+use super::why;
 use super::{each_option, small_number, take_id, Done, Fail, Global, OptTable, Opts, Step, IGNORED, VALUE};
 use crate::out::Buf;
 use crate::state::PATH_MAX;
@@ -148,7 +149,7 @@ fn read_process(path: &'static CStr, p: &mut Process<'static>) -> Result<(), Fai
     *p = Process::new();
     config::process(doc.root(), p).map_err(config::Refused::fail)?;
     if p.nargs == 0 {
-        return Err(Fail::usage(Step::Refused, b"process.args", b"missing"));
+        return Err(Fail::usage(Step::Refused, b"process.args", why::MISSING));
     }
     Ok(())
 }
@@ -159,7 +160,7 @@ pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
     crate::exe::run_sealed(args, env).map_err(|e| Fail { step: Step::SelfCopy, path: b"/proc/self/exe", errno: e.errno, why: b"" })?;
     let r = create::open(g, id)?;
     if !matches!(r.status, Status::Running | Status::Created) {
-        return Err(Fail::usage(Step::Status, r.status.name(), b"exec needs a running container"));
+        return Err(Fail::usage(Step::Status, r.status.name(), why::EXEC_NEEDS_A_RUNNING_CONTAINER));
     }
     let mut spec = Spec::new();
     let (bfd, filter) = create::load(r.bundle, &mut spec)?;
@@ -170,7 +171,7 @@ pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
         None => {
             let (a, at) = (*args, o.at);
             if at >= a.len() {
-                return Err(Fail::usage(Step::Usage, b"", b"exec needs a command, or --process"));
+                return Err(Fail::usage(Step::Usage, b"", why::EXEC_NEEDS_A_COMMAND));
             }
             p.nargs = 0;
             for i in at..a.len().min(at + config::MAX_ARGS) {
@@ -194,13 +195,13 @@ pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
         }
     }
     if p.terminal && x.console.is_none() {
-        return Err(Fail::usage(Step::Console, b"process.terminal", b"a terminal needs --console-socket"));
+        return Err(Fail::usage(Step::Console, b"process.terminal", why::A_TERMINAL_NEEDS_CONSOLE_SOCKET));
     }
     run(g, &spec, &r, &p, filter, &x)
 }
 
 fn run(g: &Global, spec: &Spec<'static>, r: &record::Record, p: &Process<'static>, filter: Option<&Filter>, x: &Opt) -> Result<i32, Fail<'static>> {
-    let pidfd = record::pidfd(r).ok_or(Fail::usage(Step::Status, b"stopped", b"exec needs a running container"))?;
+    let pidfd = record::pidfd(r).ok_or(Fail::usage(Step::Status, b"stopped", why::EXEC_NEEDS_A_RUNNING_CONTAINER))?;
     let flags = other_namespaces(r.pid);
     let sock = match x.console {
         Some(c) if p.terminal => sys::connect_unix(c.to_bytes()).map_err(|e| Fail::new(Step::Console, c.to_bytes(), e))?,
