@@ -70,30 +70,8 @@ struct Opt {
 
 type Failed = Fail<'static>;
 
-const OPTIONS: &OptTable = &[
-    (b"process", VALUE),
-    (b"p", VALUE),
-    (b"detach", 1),
-    (b"d", 1),
-    (b"pid-file", 2 | VALUE),
-    (b"console-socket", 3 | VALUE),
-    (b"tty", 4),
-    (b"t", 4),
-    (b"cwd", 5 | VALUE),
-    (b"env", 6 | VALUE),
-    (b"e", 6 | VALUE),
-    (b"user", 7 | VALUE),
-    (b"u", 7 | VALUE),
-    (b"cap", 8 | VALUE),
-    (b"c", 8 | VALUE),
-    (b"no-new-privs", 9),
-    (b"preserve-fds", 10 | VALUE),
-    // runc's, with nothing to do here.
-    (b"process-label", IGNORED | VALUE),
-    (b"apparmor", IGNORED | VALUE),
-    (b"cgroup", IGNORED | VALUE),
-    (b"ignore-paused", IGNORED),
-];
+// (process-label, apparmor, cgroup, ignore-paused: runc's, with nothing to do here.)
+const OPTIONS: &OptTable = &(b"process p detach d pid-file console-socket tty t cwd env e user u cap c no-new-privs preserve-fds process-label apparmor cgroup ignore-paused", &[VALUE, VALUE, 1, 1, 2 | VALUE, 3 | VALUE, 4, 4, 5 | VALUE, 6 | VALUE, 6 | VALUE, 7 | VALUE, 7 | VALUE, 8 | VALUE, 8 | VALUE, 9, 10 | VALUE, IGNORED | VALUE, IGNORED | VALUE, IGNORED | VALUE, IGNORED]);
 
 fn options(o: &mut Opts) -> Result<Opt, Failed> {
     let mut x = Opt { process: None, detach: false, pid_file: None, console: None, tty: false, cwd: None, envs: [None; 64], nenvs: 0, user: None, caps: 0, nnp: false, preserve: 0 };

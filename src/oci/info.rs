@@ -10,7 +10,7 @@ use crate::sys::{self, Errno, Fd, AT_FDCWD};
 
 fn format(o: &mut Opts) -> Result<bool, Fail<'static>> {
     let mut json = false;
-    each_option(o, &[(b"format", VALUE), (b"f", VALUE), (b"quiet", IGNORED), (b"q", IGNORED)], &mut |_, v| {
+    each_option(o, &(b"format f quiet q", &[VALUE, VALUE, IGNORED, IGNORED]), &mut |_, v| {
         json = v.to_bytes() == b"json";
         Ok(())
     })?;
@@ -43,7 +43,7 @@ pub fn ps(g: &Global, o: &mut Opts) -> Done<'static> {
 }
 
 pub fn freeze(g: &Global, o: &mut Opts, on: bool) -> Done<'static> {
-    each_option(o, &[], &mut |_, _| Ok(()))?;
+    each_option(o, &(b"", &[]), &mut |_, _| Ok(()))?;
     let id = take_id(g, o)?;
     let r = create::open(g, id)?;
     if matches!(r.status, Status::Stopped | Status::Created) {
@@ -102,7 +102,7 @@ pub fn features() -> Done<'static> {
 /// the caller, the host's network, /sys bound from the host, devpts without gid=5.
 pub fn spec(o: &mut Opts) -> Done<'static> {
     let (mut bundle, mut rootless) = (c".", false);
-    each_option(o, &[(b"bundle", VALUE), (b"b", VALUE), (b"rootless", 2)], &mut |i, v| {
+    each_option(o, &(b"bundle b rootless", &[VALUE, VALUE, 2]), &mut |i, v| {
         match i {
             2 => rootless = true,
             _ => bundle = v,

@@ -10,17 +10,7 @@ use super::{each_option, take_id, why, Done, Fail, Global, OptTable, Opts, Step,
 use crate::sys::Errno;
 
 pub fn update(g: &Global, o: &mut Opts) -> Done<'static> {
-    const OPTIONS: &OptTable = &[
-        (b"resources", VALUE),
-        (b"r", VALUE),
-        (b"memory", 1 | VALUE),
-        (b"memory-reservation", 2 | VALUE),
-        (b"memory-swap", 3 | VALUE),
-        (b"pids-limit", 4 | VALUE),
-        (b"cpu-quota", 5 | VALUE),
-        (b"cpu-period", 6 | VALUE),
-        (b"cpu-share", 7 | VALUE),
-    ];
+    const OPTIONS: &OptTable = &(b"resources r memory memory-reservation memory-swap pids-limit cpu-quota cpu-period cpu-share", &[VALUE, VALUE, 1 | VALUE, 2 | VALUE, 3 | VALUE, 4 | VALUE, 5 | VALUE, 6 | VALUE, 7 | VALUE]);
     let mut file = None;
     let mut r = Resources::default();
     let mut swap: Option<i64> = None;
