@@ -89,7 +89,7 @@ pub fn list(g: &Global, o: &mut Opts) -> Done<'static> {
 pub fn features() -> Done<'static> {
     let mut b = Buf::<4096>::new();
     push_text(&mut b, super::FEATURES);
-    for (i, n) in crate::caps::NAMES.iter().enumerate() {
+    for (i, n) in crate::out::words(crate::caps::NAMES).enumerate() {
         b.push(if i > 0 { b",\"CAP_" } else { b"\"CAP_" }).push(n).push(b"\"");
     }
     push_text(&mut b, super::FEATURES_END);
