@@ -69,23 +69,7 @@ pub fn start_time(pid: i32) -> Option<u64> {
 /// An RFC 3339 UTC time with nanoseconds, as runc writes `created`.
 pub fn timestamp(b: &mut Buf<64>) {
     let (secs, nsec) = sys::realtime();
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    b.push_u64(y as u64);
-    // Two digits each, after its separator.
-    for (sep, v) in b"--T::".iter().zip([m as u64, d as u64, rem / 3600, rem / 60 % 60, rem % 60]) {
-        b.push(&[*sep, b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
-    }
+    crate::manage::date_time(secs, b);
     b.push(b".");
     let mut digits = Buf::<16>::new();
     digits.push_u64(nsec + 1_000_000_000);
