@@ -24,22 +24,24 @@ const PROCESS_MAX: usize = 128 * 1024;
 static PROCESS_TEXT: Static<[u8; PROCESS_MAX]> = Static::new([0; PROCESS_MAX]);
 static PROCESS_TOKENS: Static<[Tok; 8192]> = Static::new([Tok::EMPTY; 8192]);
 
-/// The kinds of namespace a process may be in, and their names under /proc/PID/ns.
-const KINDS: [(i32, &[u8]); 8] = [
-    (libc::CLONE_NEWUSER, b"user"),
-    (libc::CLONE_NEWNS, b"mnt"),
-    (libc::CLONE_NEWPID, b"pid"),
-    (libc::CLONE_NEWNET, b"net"),
-    (libc::CLONE_NEWIPC, b"ipc"),
-    (libc::CLONE_NEWUTS, b"uts"),
-    (libc::CLONE_NEWCGROUP, b"cgroup"),
-    (0x80, b"time"),
+/// The kinds of namespace a process may be in: their names under /proc/PID/ns (a word list),
+/// and their CLONE_NEW* flags in the same order.
+const KINDS: &[u8] = b"user mnt pid net ipc uts cgroup time";
+const FLAGS: [i32; 8] = [
+    libc::CLONE_NEWUSER,
+    libc::CLONE_NEWNS,
+    libc::CLONE_NEWPID,
+    libc::CLONE_NEWNET,
+    libc::CLONE_NEWIPC,
+    libc::CLONE_NEWUTS,
+    libc::CLONE_NEWCGROUP,
+    0x80,
 ];
 
 /// The namespaces of `pid` that are not ours.
 fn other_namespaces(pid: i32) -> i32 {
     let mut flags = 0;
-    for (flag, name) in KINDS {
+    for (flag, name) in FLAGS.into_iter().zip(crate::out::words(KINDS)) {
         let mut theirs = Buf::<64>::new();
         theirs.push(b"/proc/").push_u64(pid as u64).push(b"/ns/").push(name);
         let mut ours = Buf::<64>::new();
