@@ -125,11 +125,26 @@ fn texts() {
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let dir = std::path::Path::new(&out);
     let split: Vec<&[u8]> = seq.split(|&c| c == 0).collect();
+    // All the reasons in one static: each a constant slice of it, and a number (its place in
+    // OCI_WHY: a refusal of config.json is two bytes, the field's number and the reason's).
     let mut why = String::new();
-    for (&(name, _), t) in OCI_WHY.iter().zip(&split[tables..]) {
-        let bytes: String = t.iter().map(|c| format!("\\x{c:02x}")).collect();
-        why += &format!("pub const {name}: &[u8] = b\"{bytes}\";\n");
+    let mut blob: Vec<u8> = Vec::new();
+    let mut at: Vec<usize> = Vec::new();
+    let mut nums = String::new();
+    for (i, (&(name, _), t)) in OCI_WHY.iter().zip(&split[tables..]).enumerate() {
+        why += &format!("pub const {name}: &[u8] = BLOB.split_at({}).1.split_at({}).0;\n", blob.len(), t.len());
+        nums += &format!("    pub const {name}: u8 = {i};\n");
+        at.push(blob.len());
+        blob.extend_from_slice(t);
     }
+    at.push(blob.len());
+    assert!(OCI_WHY.len() < 256 && blob.len() < 65536, "a reason's number is a byte, its place 16 bits");
+    let bytes: String = blob.iter().map(|c| format!("\\x{c:02x}")).collect();
+    why += &format!("static BLOB: [u8; {}] = *b\"{bytes}\";\n", blob.len());
+    let at: Vec<String> = at.iter().map(|a| a.to_string()).collect();
+    why += &format!("const AT: [u16; {}] = [{}];\n", at.len(), at.join(", "));
+    why += "/// Reason number `i`.\npub fn text(i: u8) -> &'static [u8] {\n    let i = i as usize;\n    BLOB.get(AT[i] as usize..AT[i + 1] as usize).unwrap_or(b\"\")\n}\n";
+    why += &format!("/// The reasons' numbers.\npub mod n {{\n{nums}}}\n");
     let names: Vec<&str> = OCI_WHY.iter().map(|&(n, _)| n).collect();
     why += &format!("#[cfg(test)]\npub const ALL: [&[u8]; {}] = [{}];\n", names.len(), names.join(", "));
     std::fs::write(dir.join("why.rs"), why).expect("write the reasons");

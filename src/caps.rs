@@ -9,62 +9,49 @@
 use crate::seccomp;
 use crate::sys::{self, Errno};
 
-pub const NAMES: [&[u8]; 41] = [
-    b"CHOWN",
-    b"DAC_OVERRIDE",
-    b"DAC_READ_SEARCH",
-    b"FOWNER",
-    b"FSETID",
-    b"KILL",
-    b"SETGID",
-    b"SETUID",
-    b"SETPCAP",
-    b"LINUX_IMMUTABLE",
-    b"NET_BIND_SERVICE",
-    b"NET_BROADCAST",
-    b"NET_ADMIN",
-    b"NET_RAW",
-    b"IPC_LOCK",
-    b"IPC_OWNER",
-    b"SYS_MODULE",
-    b"SYS_RAWIO",
-    b"SYS_CHROOT",
-    b"SYS_PTRACE",
-    b"SYS_PACCT",
-    b"SYS_ADMIN",
-    b"SYS_BOOT",
-    b"SYS_NICE",
-    b"SYS_RESOURCE",
-    b"SYS_TIME",
-    b"SYS_TTY_CONFIG",
-    b"MKNOD",
-    b"LEASE",
-    b"AUDIT_WRITE",
-    b"AUDIT_CONTROL",
-    b"SETFCAP",
-    b"MAC_OVERRIDE",
-    b"MAC_ADMIN",
-    b"SYSLOG",
-    b"WAKE_ALARM",
-    b"BLOCK_SUSPEND",
-    b"AUDIT_READ",
-    b"PERFMON",
-    b"BPF",
-    b"CHECKPOINT_RESTORE",
-];
+/// The capabilities' names without CAP_, by number (a word list: out::words).
+pub const NAMES: &[u8] = b"CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE \
+    NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO \
+    SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME \
+    SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG \
+    WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE";
+
+/// How many capabilities NAMES has.
+pub const COUNT: usize = {
+    let (mut i, mut n) = (0, 0);
+    while i < NAMES.len() {
+        if NAMES[i] != b' ' && (i == 0 || NAMES[i - 1] == b' ') {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
+
+/// The name of capability `c`.
+pub fn name(c: usize) -> &'static [u8] {
+    crate::out::words(NAMES).nth(c).unwrap_or(b"")
+}
 
 pub const fn bit(name: &[u8]) -> u64 {
-    let mut i = 0;
-    while i < NAMES.len() {
-        let n = NAMES[i];
-        if n.len() == name.len() {
-            let mut j = 0;
-            while j < n.len() && n[j] == name[j] {
-                j += 1;
+    // The words of NAMES in turn: `start` where the current one begins, `c` its number.
+    let (mut i, mut start, mut c) = (0, 0, 0);
+    while i <= NAMES.len() {
+        if i == NAMES.len() || NAMES[i] == b' ' {
+            if i > start {
+                let n = i - start;
+                if n == name.len() {
+                    let mut j = 0;
+                    while j < n && NAMES[start + j] == name[j] {
+                        j += 1;
+                    }
+                    if j == n {
+                        return 1 << c;
+                    }
+                }
+                c += 1;
             }
-            if j == n.len() {
-                return 1 << i;
-            }
+            start = i + 1;
         }
         i += 1;
     }
@@ -87,7 +74,7 @@ pub const DEFAULT: u64 = bit(b"CHOWN")
     | bit(b"KILL")
     | bit(b"AUDIT_WRITE");
 
-pub const ALL: u64 = (1 << NAMES.len()) - 1;
+pub const ALL: u64 = (1 << COUNT) - 1;
 
 /// The bits a --cap-add/--cap-drop value names: `all`, or one name with or without `CAP_`, in
 /// any case.
@@ -96,7 +83,7 @@ pub fn parse(v: &[u8]) -> Option<u64> {
         return Some(ALL);
     }
     let v = if v.len() > 4 && caseless_eq(&v[..4], b"CAP_") { &v[4..] } else { v };
-    NAMES.iter().position(|n| caseless_eq(n, v)).map(|i| 1u64 << i)
+    crate::out::words(NAMES).position(|n| caseless_eq(n, v)).map(|i| 1u64 << i)
 }
 
 /// `eq_ignore_ascii_case`, a byte at a time: a few names, and a fraction of core's code.
@@ -109,7 +96,7 @@ fn caseless_eq(a: &[u8], b: &[u8]) -> bool {
 /// The capabilities of `set` that sandbox's own bounding set lacks: no process it starts can
 /// have them. One prctl for each capability in `set`.
 pub fn missing(set: u64) -> u64 {
-    (0..NAMES.len() as u64).filter(|&c| set & (1 << c) != 0 && !sys::capbset_read(c)).fold(0, |m, c| m | 1 << c)
+    (0..COUNT as u64).filter(|&c| set & (1 << c) != 0 && !sys::capbset_read(c)).fold(0, |m, c| m | 1 << c)
 }
 
 /// The bounding set to `set` (what an execve can ever give back). The capabilities in effect
@@ -167,5 +154,8 @@ mod tests {
         assert_eq!(parse(b"NOPE"), None);
         assert_eq!(DEFAULT.count_ones(), 14);
         assert_eq!(DEFAULT & (1 << 21), 0);
+        assert_eq!((COUNT, name(0), name(21), name(40), name(41)), (41, &b"CHOWN"[..], &b"SYS_ADMIN"[..], &b"CHECKPOINT_RESTORE"[..], &b""[..]));
+        assert_eq!(bit(b"SYS_ADMIN"), 1 << 21);
+        assert_eq!(ALL, (1 << 41) - 1);
     }
 }

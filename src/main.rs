@@ -166,7 +166,7 @@ fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
     let missing = caps::missing(cfg.caps_named);
     if missing != 0 {
         let first = missing.trailing_zeros() as usize;
-        error::Error::new(error::Step::CapMissing, caps::NAMES[first], sys::Errno::EPERM).print();
+        error::Error::new(error::Step::CapMissing, caps::name(first), sys::Errno::EPERM).print();
         return EXIT_SANDBOX;
     }
     let status = if cfg.nlowers > 0 {

@@ -6,7 +6,7 @@
 
 use crate::cli::{valid_name, Named};
 use crate::error::{Error, Step, EXIT_SANDBOX};
-use crate::out::Buf;
+use crate::out::{Buf, Bytes};
 use crate::record::{self, Record};
 use crate::state::{self, PATH_MAX};
 use crate::sys::{self, Env, Errno, Fd};
@@ -172,8 +172,14 @@ impl Out {
 }
 
 /// `2026-12-03T20:26:26Z` for seconds since the epoch (UTC, proleptic Gregorian).
-#[inline(never)]
 fn iso_time(secs: u64, out: &mut Buf<32>) {
+    date_time(secs, out);
+    out.push(b"Z");
+}
+
+/// `2026-12-03T20:26:26` for seconds since the epoch (UTC): --list's times and sandbox-oci's.
+#[inline(never)]
+pub fn date_time(secs: u64, out: &mut Bytes<[u8]>) {
     let days = secs / 86400;
     let rem = secs % 86400;
     // Days to a civil date (Howard Hinnant's algorithm; no date before the epoch, so unsigned).
@@ -187,14 +193,10 @@ fn iso_time(secs: u64, out: &mut Buf<32>) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + (m <= 2) as u64;
     out.push_u64(y);
-    for (sep, v) in [(b"-", m), (b"-", d), (b"T", rem / 3600), (b":", rem / 60 % 60), (b":", rem % 60)] {
-        out.push(sep);
-        if v < 10 {
-            out.push(b"0");
-        }
-        out.push_u64(v);
+    // Two digits each, after its separator.
+    for (sep, v) in b"--T::".iter().zip([m, d, rem / 3600, rem / 60 % 60, rem % 60]) {
+        out.push(&[*sep, b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
     }
-    out.push(b"Z");
 }
 
 /// --list [--json]: one line per sandbox of the caller's in the state directory.

@@ -216,14 +216,26 @@ fn read_all(fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
 
 /// When `pid` started (clock ticks after boot, /proc/PID/stat field 22); None if it is gone.
 pub fn start_time(pid: i32) -> Option<u64> {
+    start_time_of(pid, false)
+}
+
+/// The start time of `pid` (field 22 of /proc/PID/stat); with `live`, None for a zombie too.
+/// One reader for sandbox and sandbox-oci.
+#[inline(never)]
+pub fn start_time_of(pid: i32, live: bool) -> Option<u64> {
     let mut p = Buf::<32>::new();
     p.push(b"/proc/").push_u64(pid as u64).push(b"/stat");
     let mut b = [0u8; 1024];
     let n = sys::read_file(p.c(), &mut b).ok()?;
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
     let after = &b[b[..n].iter().rposition(|&c| c == b')')? + 1..n];
-    let field = after.split(|&c| c == b' ').filter(|f| !f.is_empty()).nth(19)?;
-    crate::cgroup::parse_u64(field)
+    let mut fields = after.split(|&c| c == b' ').filter(|f| !f.is_empty());
+    let state = fields.next()?;
+    if live && (state == b"Z" || state == b"X") {
+        return None;
+    }
+    // Fields 4..21 then 22: the 19th after the state.
+    crate::cgroup::parse_u64(fields.nth(18)?)
 }
 
 /// A pidfd of `pid` while it is the process that started at `start`: opened first, then the

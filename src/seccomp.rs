@@ -35,6 +35,11 @@ pub struct Insn {
     k: u32,
 }
 
+impl Insn {
+    /// An instruction to fill a program's room with.
+    pub const ZERO: Insn = Insn { code: 0, jt: 0, jf: 0, k: 0 };
+}
+
 const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
 const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
 const JGE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
@@ -693,12 +698,9 @@ pub fn number(name: &[u8]) -> Option<u32> {
 
 /// The bit of an OCI `flags` name (SECCOMP_FILTER_FLAG_*) that `install` passes on.
 pub fn flag(name: &[u8]) -> Option<u32> {
-    Some(match name {
-        b"SECCOMP_FILTER_FLAG_TSYNC" => libc::SECCOMP_FILTER_FLAG_TSYNC,
-        b"SECCOMP_FILTER_FLAG_LOG" => libc::SECCOMP_FILTER_FLAG_LOG,
-        b"SECCOMP_FILTER_FLAG_SPEC_ALLOW" => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
-        _ => return None,
-    } as u32)
+    // TSYNC, LOG and SPEC_ALLOW are bits 0, 1 and 2 (SECCOMP_FILTER_FLAG_*).
+    let i = crate::out::word_at(b"TSYNC LOG SPEC_ALLOW", name.strip_prefix(b"SECCOMP_FILTER_FLAG_")?)?;
+    Some(1 << i)
 }
 
 /// The longest program the kernel takes (BPF_MAXINSNS).
@@ -986,7 +988,7 @@ mod tests {
     /// SYS_CHROOT, each single capability added, all.
     fn cap_sets() -> Vec<u64> {
         let mut v = vec![caps::DEFAULT, 0, caps::DEFAULT | ADMIN, caps::DEFAULT & !(1 << 18), caps::ALL];
-        v.extend((0..caps::NAMES.len()).map(|c| caps::DEFAULT | 1 << c));
+        v.extend((0..caps::COUNT).map(|c| caps::DEFAULT | 1 << c));
         v
     }
 

@@ -685,7 +685,12 @@ pub fn pause() {
 
 /// Read a small file whole into `buf`; returns the bytes read.
 pub fn read_file(path: &CStr, buf: &mut [u8]) -> Result<usize> {
-    let fd = openat(AT_FDCWD, path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
+    read_file_at(AT_FDCWD, path, buf)
+}
+
+/// Read a file under `dir` whole into `buf` (as much as fits); returns the bytes read.
+pub fn read_file_at(dir: Fd, path: &CStr, buf: &mut [u8]) -> Result<usize> {
+    let fd = openat(dir, path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
     let mut n = 0;
     while n < buf.len() {
         match read(fd, &mut buf[n..]) {

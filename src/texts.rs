@@ -276,7 +276,7 @@ pub const OCI_HINTS: [&str; 7] = [
 
 /// The reasons of `sandbox-oci` error lines that name no OS error (oci::Fail::why), each with
 /// the name of its constant (oci::why, made by build.rs: the text compressed as the others).
-pub const OCI_WHY: [(&str, &str); 66] = [
+pub const OCI_WHY: [(&str, &str); 68] = [
     ("ARCH_X86_64_NEEDED", "sandbox filters x86_64 calls: the list must hold SCMP_ARCH_X86_64"),
     ("A_BIND_MOUNT_NEEDS_A_SOURCE", "a bind mount needs a source"),
     ("A_CONTAINER_ID_IS_NEEDED", "a container id is needed"),
@@ -294,6 +294,8 @@ pub const OCI_WHY: [(&str, &str); 66] = [
     ("CONTROL_CHARACTER_IN_STRING", "control character in string"),
     ("DEVICE_TYPES", "c, u, b or p"),
     ("ERRNORET_OUT_OF_RANGE", "errnoRet out of range"),
+    ("EXEC_NEEDS_A_COMMAND", "exec needs a command, or --process"),
+    ("EXEC_NEEDS_A_RUNNING_CONTAINER", "exec needs a running container"),
     ("EXPECTED_A_KEY", "expected a key"),
     ("EXPECTED_COLON", "expected :"),
     ("EXPECTED_COMMA_OR_CLOSE", "expected , or a closing bracket"),

@@ -70,14 +70,13 @@ fn help_options() -> BTreeSet<String> {
     opts
 }
 
-/// The capability names sandbox knows (src/caps.rs, NAMES).
+/// The capability names sandbox knows (src/caps.rs, NAMES: a word list, `\` ending its lines).
 fn cap_names() -> BTreeSet<String> {
     let src = fs::read_to_string(format!("{MANIFEST_DIR}/src/caps.rs")).unwrap();
     let start = src.find("pub const NAMES").expect("NAMES in caps.rs");
-    let start = start + src[start..].find("= [").unwrap();
-    let list = &src[start..start + src[start..].find("];").unwrap()];
-    let names: BTreeSet<String> =
-        list.split("b\"").skip(1).map(|s| s[..s.find('"').unwrap()].to_string()).collect();
+    let start = start + src[start..].find("b\"").unwrap() + 2;
+    let list = &src[start..start + src[start..].find('"').unwrap()];
+    let names: BTreeSet<String> = list.split(|c: char| c.is_whitespace() || c == '\\').filter(|w| !w.is_empty()).map(str::to_string).collect();
     assert!(names.len() > 30 && names.contains("SYS_ADMIN"), "NAMES of caps.rs not read: {names:?}");
     names
 }

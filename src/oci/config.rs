@@ -18,18 +18,142 @@ pub const MAX_RLIMITS: usize = 16;
 pub const MAX_SYSCTL: usize = 32;
 pub const MAX_DEVICES: usize = 1024;
 
-/// A refusal: the field (a JSON path) and why.
-#[derive(Clone, Copy, Debug)]
+/// A refusal: the field (its number among f::FIELDS) and why (its number among the reasons,
+/// why::n): two bytes, in a register wherever it is returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Refused {
-    pub field: &'static [u8],
-    pub why: &'static [u8],
+    pub field: u8,
+    pub why: u8,
 }
 
-pub fn refuse<T>(field: &'static [u8], why: &'static [u8]) -> Result<T, Refused> {
+impl Refused {
+    /// The field's name, a JSON path.
+    pub fn field(self) -> &'static [u8] {
+        f::name(self.field)
+    }
+    /// The line's failure: the field and why (compressed, as the reasons are).
+    #[inline(never)]
+    pub fn fail(self) -> super::Fail<'static> {
+        super::Fail { step: super::Step::Refused, path: self.field(), errno: 0, why: why::text(self.why) }
+    }
+}
+
+pub fn refuse<T>(field: u8, why: u8) -> Result<T, Refused> {
     Err(Refused { field, why })
 }
 
-use why::{BAD_TYPE, NOT_SUPPORTED, TOO_MANY_ENTRIES as TOO_MANY};
+/// The fields refusals name: a word list, each with a number (its place in it).
+macro_rules! fields {
+    (@ $n:expr;) => {};
+    (@ $n:expr; $name:ident $text:literal $($rest:tt)*) => {
+        pub const $name: u8 = $n;
+        fields!(@ $n + 1; $($rest)*);
+    };
+    ($($name:ident $text:literal)*) => {
+        pub const FIELDS: &[u8] = concat!($($text, " "),*).as_bytes();
+        fields!(@ 0; $($name $text)*);
+    };
+}
+
+// Those of the groups refuse_present reads are named by their first only.
+#[allow(dead_code)]
+pub mod f {
+    fields! {
+    CONFIG_JSON "config.json"
+    ROOT "root"
+    ROOT_PATH "root.path"
+    ROOT_READONLY "root.readonly"
+    HOSTNAME "hostname"
+    DOMAINNAME "domainname"
+    PROCESS "process"
+    PROCESS_ARGS "process.args"
+    PROCESS_COMMAND_LINE "process.commandLine"
+    PROCESS_ENV "process.env"
+    PROCESS_CWD "process.cwd"
+    PROCESS_TERMINAL "process.terminal"
+    PROCESS_NO_NEW_PRIVILEGES "process.noNewPrivileges"
+    PROCESS_USER_UID "process.user.uid"
+    PROCESS_USER_GID "process.user.gid"
+    PROCESS_USER_UMASK "process.user.umask"
+    PROCESS_USER_USERNAME "process.user.username"
+    PROCESS_USER_ADDITIONAL_GIDS "process.user.additionalGids"
+    PROCESS_CAPABILITIES "process.capabilities"
+    PROCESS_RLIMITS "process.rlimits"
+    PROCESS_RLIMITS_TYPE "process.rlimits.type"
+    PROCESS_RLIMITS_SOFT "process.rlimits.soft"
+    PROCESS_RLIMITS_HARD "process.rlimits.hard"
+    PROCESS_OOM_SCORE_ADJ "process.oomScoreAdj"
+    PROCESS_APPARMOR_PROFILE "process.apparmorProfile"
+    PROCESS_CONSOLE_SIZE_HEIGHT "process.consoleSize.height"
+    PROCESS_CONSOLE_SIZE_WIDTH "process.consoleSize.width"
+    PROCESS_SELINUX_LABEL "process.selinuxLabel"
+    PROCESS_SCHEDULER "process.scheduler"
+    PROCESS_IO_PRIORITY "process.ioPriority"
+    PROCESS_EXEC_CPUAFFINITY "process.execCPUAffinity"
+    MOUNTS "mounts"
+    MOUNTS_DESTINATION "mounts.destination"
+    MOUNTS_UID_MAPPINGS "mounts.uidMappings"
+    MOUNTS_TYPE "mounts.type"
+    MOUNTS_SOURCE "mounts.source"
+    MOUNTS_OPTIONS "mounts.options"
+    LINUX "linux"
+    LINUX_NAMESPACES "linux.namespaces"
+    LINUX_NAMESPACES_TYPE "linux.namespaces.type"
+    LINUX_NAMESPACES_PATH "linux.namespaces.path"
+    LINUX_UID_MAPPINGS "linux.uidMappings"
+    LINUX_GID_MAPPINGS "linux.gidMappings"
+    LINUX_MASKED_PATHS "linux.maskedPaths"
+    LINUX_READONLY_PATHS "linux.readonlyPaths"
+    LINUX_SYSCTL "linux.sysctl"
+    LINUX_DEVICES "linux.devices"
+    LINUX_DEVICES_PATH "linux.devices.path"
+    LINUX_DEVICES_TYPE "linux.devices.type"
+    LINUX_ROOTFS_PROPAGATION "linux.rootfsPropagation"
+    LINUX_CGROUPS_PATH "linux.cgroupsPath"
+    LINUX_INTEL_RDT "linux.intelRdt"
+    LINUX_PERSONALITY "linux.personality"
+    LINUX_TIME_OFFSETS "linux.timeOffsets"
+    LINUX_MOUNT_LABEL "linux.mountLabel"
+    LINUX_MEMORY_POLICY "linux.memoryPolicy"
+    LINUX_NET_DEVICES "linux.netDevices"
+    LINUX_RESOURCES_MEMORY_SWAP "linux.resources.memory.swap"
+    LINUX_RESOURCES_MEMORY_KERNEL "linux.resources.memory.kernel"
+    LINUX_RESOURCES_CPU_CPUS "linux.resources.cpu.cpus"
+    LINUX_RESOURCES_CPU_MEMS "linux.resources.cpu.mems"
+    LINUX_RESOURCES_HUGEPAGE_LIMITS "linux.resources.hugepageLimits"
+    LINUX_RESOURCES_RDMA "linux.resources.rdma"
+    LINUX_RESOURCES_UNIFIED "linux.resources.unified"
+    HOOKS "hooks"
+    SOLARIS "solaris"
+    WINDOWS "windows"
+    VM "vm"
+    ZOS "zos"
+    LINUX_RESOURCES_DEVICES "linux.resources.devices"
+    LINUX_RESOURCES_DEVICES_ALLOW "linux.resources.devices.allow"
+    LINUX_RESOURCES_DEVICES_TYPE "linux.resources.devices.type"
+    LINUX_RESOURCES_DEVICES_ACCESS "linux.resources.devices.access"
+    LINUX_RESOURCES_DEVICES_MAJOR "linux.resources.devices.major"
+    LINUX_RESOURCES_DEVICES_MINOR "linux.resources.devices.minor"
+    LINUX_SECCOMP "linux.seccomp"
+    LINUX_SECCOMP_LISTENER_PATH "linux.seccomp.listenerPath"
+    LINUX_SECCOMP_DEFAULT_ERRNO_RET "linux.seccomp.defaultErrnoRet"
+    LINUX_SECCOMP_DEFAULT_ACTION "linux.seccomp.defaultAction"
+    LINUX_SECCOMP_ARCHITECTURES "linux.seccomp.architectures"
+    LINUX_SECCOMP_FLAGS "linux.seccomp.flags"
+    LINUX_SECCOMP_SYSCALLS "linux.seccomp.syscalls"
+    LINUX_SECCOMP_SYSCALLS_ACTION "linux.seccomp.syscalls.action"
+    LINUX_SECCOMP_SYSCALLS_ARGS "linux.seccomp.syscalls.args"
+    LINUX_SECCOMP_SYSCALLS_NAMES "linux.seccomp.syscalls.names"
+    }
+
+    /// The name of field number `i`.
+    #[inline(never)]
+    pub fn name(i: u8) -> &'static [u8] {
+        crate::out::words(FIELDS).nth(i as usize).unwrap_or(b"")
+    }
+}
+
+use why::n::{BAD_TYPE, NOT_SUPPORTED, TOO_MANY_ENTRIES as TOO_MANY};
 
 /// Capability sets, in the order of `Process::caps`.
 pub const BOUNDING: usize = 0;
@@ -252,13 +376,14 @@ impl<'a> Spec<'a> {
 }
 
 /// The key a field names: its last part (`process.user.uid`: `uid`).
-fn key(field: &'static [u8]) -> &'static [u8] {
-    field.rsplit(|&c| c == b'.').next().unwrap_or(field)
+fn key(field: u8) -> &'static [u8] {
+    let name = f::name(field);
+    name.rsplit(|&c| c == b'.').next().unwrap_or(name)
 }
 
-/// Fields whose presence asks for something sandbox does not do (a word list).
-fn refuse_present(v: Val, fields: &'static [u8]) -> Result<(), Refused> {
-    for field in words(fields) {
+/// Fields whose presence asks for something sandbox does not do (`n` of them from `first`).
+fn refuse_present(v: Val, first: u8, n: u8) -> Result<(), Refused> {
+    for field in first..first + n {
         if let Some(x) = v.get(key(field)) {
             let empty = x.is_null() || (matches!(x.kind(), Kind::Obj | Kind::Arr) && x.len() == 0) || x.bytes() == Some(b"");
             if !empty {
@@ -269,12 +394,12 @@ fn refuse_present(v: Val, fields: &'static [u8]) -> Result<(), Refused> {
     Ok(())
 }
 
-fn string<'a>(v: Val<'a>, field: &'static [u8]) -> Result<&'a CStr, Refused> {
+fn string<'a>(v: Val<'a>, field: u8) -> Result<&'a CStr, Refused> {
     v.str().map_or(refuse(field, BAD_TYPE), Ok)
 }
 
 /// The string at the key of `field` in `v`, if given and not null.
-fn opt_string<'a>(v: Val<'a>, field: &'static [u8]) -> Result<Option<&'a CStr>, Refused> {
+fn opt_string<'a>(v: Val<'a>, field: u8) -> Result<Option<&'a CStr>, Refused> {
     match v.get(key(field)) {
         None => Ok(None),
         Some(x) if x.is_null() => Ok(None),
@@ -282,14 +407,14 @@ fn opt_string<'a>(v: Val<'a>, field: &'static [u8]) -> Result<Option<&'a CStr>, 
     }
 }
 
-fn boolean(v: Val, field: &'static [u8]) -> Result<bool, Refused> {
+fn boolean(v: Val, field: u8) -> Result<bool, Refused> {
     match v.get(key(field)) {
         None => Ok(false),
         Some(x) => x.bool().map_or(refuse(field, BAD_TYPE), Ok),
     }
 }
 
-fn u32_of(v: Option<Val>, field: &'static [u8]) -> Result<Option<u32>, Refused> {
+fn u32_of(v: Option<Val>, field: u8) -> Result<Option<u32>, Refused> {
     match v {
         None => Ok(None),
         Some(x) => match x.u64().and_then(|n| u32::try_from(n).ok()) {
@@ -299,12 +424,18 @@ fn u32_of(v: Option<Val>, field: &'static [u8]) -> Result<Option<u32>, Refused> 
     }
 }
 
-fn u32_at(v: Val, field: &'static [u8]) -> Result<Option<u32>, Refused> {
+fn u32_at(v: Val, field: u8) -> Result<Option<u32>, Refused> {
     u32_of(v.get(key(field)), field)
 }
 
 /// Fill `out` with the strings of the array at the key of `field` in `v`; returns how many.
-fn strings<'a>(v: Val<'a>, out: &mut [&'a CStr], field: &'static [u8]) -> Result<usize, Refused> {
+fn strings<'a>(v: Val<'a>, out: &mut [&'a CStr], field: u8) -> Result<usize, Refused> {
+    each_string(v, field, out.len(), &mut |n, s| out[n] = s)
+}
+
+/// Each string of the array at the key of `field` in `v` (at most `max`) to `f`, with its
+/// number; returns how many.
+fn each_string<'a>(v: Val<'a>, field: u8, max: usize, f: &mut dyn FnMut(usize, &'a CStr)) -> Result<usize, Refused> {
     let Some(v) = v.get(key(field)) else { return Ok(0) };
     if v.is_null() {
         return Ok(0);
@@ -314,10 +445,10 @@ fn strings<'a>(v: Val<'a>, out: &mut [&'a CStr], field: &'static [u8]) -> Result
     }
     let mut n = 0;
     for x in v.items() {
-        if n == out.len() {
+        if n == max {
             return refuse(field, TOO_MANY);
         }
-        out[n] = string(x, field)?;
+        f(n, string(x, field)?);
         n += 1;
     }
     Ok(n)
@@ -326,11 +457,11 @@ fn strings<'a>(v: Val<'a>, out: &mut [&'a CStr], field: &'static [u8]) -> Result
 fn cap_set(v: Option<Val>) -> Result<u64, Refused> {
     let Some(v) = v else { return Ok(0) };
     if v.kind() != Kind::Arr && !v.is_null() {
-        return refuse(b"process.capabilities", BAD_TYPE);
+        return refuse(f::PROCESS_CAPABILITIES, BAD_TYPE);
     }
     let mut m = 0;
     for x in v.items() {
-        let name = x.bytes().ok_or(Refused { field: b"process.capabilities", why: BAD_TYPE })?;
+        let name = x.bytes().ok_or(Refused { field: f::PROCESS_CAPABILITIES, why: BAD_TYPE })?;
         // A capability this build does not know (a newer kernel's) is skipped, as runc does.
         if let Some(b) = caps::parse(name).filter(|_| name.len() > 3) {
             m |= b;
@@ -342,42 +473,41 @@ fn cap_set(v: Option<Val>) -> Result<u64, Refused> {
 /// `process`, of config.json or of `exec --process`.
 pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
     if v.kind() != Kind::Obj {
-        return refuse(b"process", BAD_TYPE);
+        return refuse(f::PROCESS, BAD_TYPE);
     }
-    refuse_present(v, b"process.selinuxLabel process.scheduler process.ioPriority process.execCPUAffinity")?;
-    p.nargs = strings(v, &mut p.args, b"process.args")?;
+    refuse_present(v, f::PROCESS_SELINUX_LABEL, 4)?;
+    p.nargs = strings(v, &mut p.args, f::PROCESS_ARGS)?;
     if let Some(cl) = v.get(b"commandLine") {
         if !cl.is_null() {
-            return refuse(b"process.commandLine", NOT_SUPPORTED);
+            return refuse(f::PROCESS_COMMAND_LINE, NOT_SUPPORTED);
         }
     }
-    let mut env = [c""; MAX_ENV];
-    let n = strings(v, &mut env, b"process.env")?;
-    for e in &env[..n] {
+    // (The entries are checked as they are added: a refusal leaves `p` unused.)
+    each_string(v, f::PROCESS_ENV, MAX_ENV, &mut |_, e| {
         p.push_env(e);
-    }
-    if let Some(cwd) = opt_string(v, b"process.cwd")? {
+    })?;
+    if let Some(cwd) = opt_string(v, f::PROCESS_CWD)? {
         if cwd.to_bytes().first() != Some(&b'/') {
-            return refuse(b"process.cwd", why::MUST_BE_AN_ABSOLUTE_PATH);
+            return refuse(f::PROCESS_CWD, why::n::MUST_BE_AN_ABSOLUTE_PATH);
         }
         p.cwd = cwd;
     }
-    p.terminal = boolean(v, b"process.terminal")?;
-    p.nnp = boolean(v, b"process.noNewPrivileges")?;
+    p.terminal = boolean(v, f::PROCESS_TERMINAL)?;
+    p.nnp = boolean(v, f::PROCESS_NO_NEW_PRIVILEGES)?;
     if let Some(u) = v.get(b"user") {
-        p.uid = u32_at(u, b"process.user.uid")?.unwrap_or(0);
-        p.gid = u32_at(u, b"process.user.gid")?.unwrap_or(0);
-        p.umask = u32_at(u, b"process.user.umask")?;
-        if opt_string(u, b"process.user.username")?.is_some_and(|s| !s.is_empty()) {
-            return refuse(b"process.user.username", why::A_WINDOWS_FIELD);
+        p.uid = u32_at(u, f::PROCESS_USER_UID)?.unwrap_or(0);
+        p.gid = u32_at(u, f::PROCESS_USER_GID)?.unwrap_or(0);
+        p.umask = u32_at(u, f::PROCESS_USER_UMASK)?;
+        if opt_string(u, f::PROCESS_USER_USERNAME)?.is_some_and(|s| !s.is_empty()) {
+            return refuse(f::PROCESS_USER_USERNAME, why::n::A_WINDOWS_FIELD);
         }
         p.ngroups = 0;
         if let Some(g) = u.get(b"additionalGids") {
             for x in g.items() {
                 if p.ngroups == MAX_GROUPS {
-                    return refuse(b"process.user.additionalGids", TOO_MANY);
+                    return refuse(f::PROCESS_USER_ADDITIONAL_GIDS, TOO_MANY);
                 }
-                p.groups[p.ngroups] = u32_of(Some(x), b"process.user.additionalGids")?.unwrap_or(0);
+                p.groups[p.ngroups] = u32_of(Some(x), f::PROCESS_USER_ADDITIONAL_GIDS)?.unwrap_or(0);
                 p.ngroups += 1;
             }
         }
@@ -390,27 +520,27 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
     if let Some(r) = v.get(b"rlimits") {
         p.nrlimits = 0;
         for x in r.items() {
-            let t = x.bytes_at(b"type").ok_or(Refused { field: b"process.rlimits.type", why: BAD_TYPE })?;
+            let t = x.bytes_at(b"type").ok_or(Refused { field: f::PROCESS_RLIMITS_TYPE, why: BAD_TYPE })?;
             let name = t.strip_prefix(b"RLIMIT_").unwrap_or(b"");
             let Some(res) = RLIMITS.iter().position(|n| *n == name) else {
-                return refuse(b"process.rlimits.type", why::UNKNOWN_RESOURCE);
+                return refuse(f::PROCESS_RLIMITS_TYPE, why::n::UNKNOWN_RESOURCE);
             };
-            let soft = x.u64_at(b"soft").ok_or(Refused { field: b"process.rlimits.soft", why: BAD_TYPE })?;
-            let hard = x.u64_at(b"hard").ok_or(Refused { field: b"process.rlimits.hard", why: BAD_TYPE })?;
+            let soft = x.u64_at(b"soft").ok_or(Refused { field: f::PROCESS_RLIMITS_SOFT, why: BAD_TYPE })?;
+            let hard = x.u64_at(b"hard").ok_or(Refused { field: f::PROCESS_RLIMITS_HARD, why: BAD_TYPE })?;
             if p.nrlimits == MAX_RLIMITS {
-                return refuse(b"process.rlimits", TOO_MANY);
+                return refuse(f::PROCESS_RLIMITS, TOO_MANY);
             }
             p.rlimits[p.nrlimits] = Rlimit { resource: res as u32, soft, hard };
             p.nrlimits += 1;
         }
     }
     if let Some(o) = v.get(b"oomScoreAdj") {
-        p.oom_score_adj = Some(o.i64().filter(|n| (-1000..=1000).contains(n)).ok_or(Refused { field: b"process.oomScoreAdj", why: why::NOT_IN_OOM_RANGE })?);
+        p.oom_score_adj = Some(o.i64().filter(|n| (-1000..=1000).contains(n)).ok_or(Refused { field: f::PROCESS_OOM_SCORE_ADJ, why: why::n::NOT_IN_OOM_RANGE })?);
     }
-    p.apparmor = opt_string(v, b"process.apparmorProfile")?.filter(|s| !s.is_empty());
+    p.apparmor = opt_string(v, f::PROCESS_APPARMOR_PROFILE)?.filter(|s| !s.is_empty());
     if let Some(c) = v.get(b"consoleSize") {
-        let h = u32_at(c, b"process.consoleSize.height")?.unwrap_or(0);
-        let w = u32_at(c, b"process.consoleSize.width")?.unwrap_or(0);
+        let h = u32_at(c, f::PROCESS_CONSOLE_SIZE_HEIGHT)?.unwrap_or(0);
+        let w = u32_at(c, f::PROCESS_CONSOLE_SIZE_WIDTH)?.unwrap_or(0);
         p.console = Some((h.min(u16::MAX as u32) as u16, w.min(u16::MAX as u32) as u16));
     }
     Ok(())
@@ -490,17 +620,17 @@ pub fn mount_option(o: &[u8]) -> Opt {
 }
 
 fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
-    let dest = v.str_at(b"destination").ok_or(Refused { field: b"mounts.destination", why: BAD_TYPE })?;
+    let dest = v.str_at(b"destination").ok_or(Refused { field: f::MOUNTS_DESTINATION, why: BAD_TYPE })?;
     if dest.to_bytes().first() != Some(&b'/') {
-        return refuse(b"mounts.destination", why::MUST_BE_AN_ABSOLUTE_PATH);
+        return refuse(f::MOUNTS_DESTINATION, why::n::MUST_BE_AN_ABSOLUTE_PATH);
     }
     if v.get(b"uidMappings").is_some_and(|x| x.len() > 0) || v.get(b"gidMappings").is_some_and(|x| x.len() > 0) {
-        return refuse(b"mounts.uidMappings", why::NO_IDMAPPED_MOUNTS);
+        return refuse(f::MOUNTS_UID_MAPPINGS, why::n::NO_IDMAPPED_MOUNTS);
     }
     let mut m = Mount {
         dest,
-        kind: opt_string(v, b"mounts.type")?.filter(|s| !s.is_empty()),
-        source: opt_string(v, b"mounts.source")?,
+        kind: opt_string(v, f::MOUNTS_TYPE)?.filter(|s| !s.is_empty()),
+        source: opt_string(v, f::MOUNTS_SOURCE)?,
         flags: 0,
         clear: 0,
         propagation: 0,
@@ -511,7 +641,7 @@ fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
     }
     if let Some(opts) = m.options {
         for o in opts.items() {
-            let o = o.bytes().ok_or(Refused { field: b"mounts.options", why: BAD_TYPE })?;
+            let o = o.bytes().ok_or(Refused { field: f::MOUNTS_OPTIONS, why: BAD_TYPE })?;
             match mount_option(o) {
                 Opt::Set(f) => m.flags |= f,
                 Opt::Clear(f) => {
@@ -519,16 +649,16 @@ fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
                     m.clear |= f;
                 }
                 Opt::Propagation(f) => m.propagation = f,
-                Opt::Refused => return refuse(b"mounts.options", why::NO_IDMAPPED_MOUNTS),
+                Opt::Refused => return refuse(f::MOUNTS_OPTIONS, why::n::NO_IDMAPPED_MOUNTS),
                 Opt::Ignore | Opt::Data => {}
             }
         }
     }
     if m.is_bind() && m.source.is_none() {
-        return refuse(b"mounts.source", why::A_BIND_MOUNT_NEEDS_A_SOURCE);
+        return refuse(f::MOUNTS_SOURCE, why::n::A_BIND_MOUNT_NEEDS_A_SOURCE);
     }
     if !m.is_bind() && m.kind.is_none() {
-        return refuse(b"mounts.type", why::NOT_BIND_NEEDS_TYPE);
+        return refuse(f::MOUNTS_TYPE, why::n::NOT_BIND_NEEDS_TYPE);
     }
     Ok(m)
 }
@@ -546,7 +676,7 @@ const NAMESPACE_FLAGS: [i32; 8] = [
     0x80,
 ];
 
-fn id_maps(v: Val, key: &[u8], out: &mut [IdMap; MAX_MAPS], field: &'static [u8]) -> Result<usize, Refused> {
+fn id_maps(v: Val, key: &[u8], out: &mut [IdMap; MAX_MAPS], field: u8) -> Result<usize, Refused> {
     let mut n = 0;
     for x in v.items_at(key) {
         if n == MAX_MAPS {
@@ -564,16 +694,16 @@ fn id_maps(v: Val, key: &[u8], out: &mut [IdMap; MAX_MAPS], field: &'static [u8]
 
 fn devices<'a>(l: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     for d in l.items_at(b"devices") {
-        let path = d.str_at(b"path").ok_or(Refused { field: b"linux.devices.path", why: BAD_TYPE })?;
+        let path = d.str_at(b"path").ok_or(Refused { field: f::LINUX_DEVICES_PATH, why: BAD_TYPE })?;
         let kind = match d.bytes_at(b"type") {
             Some(b"c") | Some(b"u") => libc::S_IFCHR,
             Some(b"b") => libc::S_IFBLK,
             Some(b"p") => libc::S_IFIFO,
-            _ => return refuse(b"linux.devices.type", why::DEVICE_TYPES),
+            _ => return refuse(f::LINUX_DEVICES_TYPE, why::n::DEVICE_TYPES),
         };
         let num = |k: &[u8]| d.u64_at(k);
         if s.ndevices == MAX_DEVICES {
-            return refuse(b"linux.devices", TOO_MANY);
+            return refuse(f::LINUX_DEVICES, TOO_MANY);
         }
         s.devices[s.ndevices] = Device {
             path,
@@ -599,11 +729,11 @@ pub fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
         r.swap = match (m.i64_at(b"swap"), r.memory) {
             (Some(-1), _) => Some(u64::MAX),
             (Some(s), Some(l)) if s > 0 && s as u64 >= l => Some(s as u64 - l),
-            (Some(s), _) if s > 0 => return refuse(b"linux.resources.memory.swap", why::NEEDS_A_MEMORY_LIMIT_NO_LARGER),
+            (Some(s), _) if s > 0 => return refuse(f::LINUX_RESOURCES_MEMORY_SWAP, why::n::NEEDS_A_MEMORY_LIMIT_NO_LARGER),
             _ => None,
         };
         if limit(m.get(b"kernel")).is_some() || limit(m.get(b"kernelTCP")).is_some() {
-            return refuse(b"linux.resources.memory.kernel", NOT_SUPPORTED);
+            return refuse(f::LINUX_RESOURCES_MEMORY_KERNEL, NOT_SUPPORTED);
         }
     }
     if let Some(p) = v.get(b"pids") {
@@ -619,77 +749,77 @@ pub fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
         }
         r.cpu_quota = limit(c.get(b"quota"));
         r.cpu_period = limit(c.get(b"period"));
-        if opt_string(c, b"linux.resources.cpu.cpus")?.is_some_and(|s| !s.is_empty())
-            || opt_string(c, b"linux.resources.cpu.mems")?.is_some_and(|s| !s.is_empty())
+        if opt_string(c, f::LINUX_RESOURCES_CPU_CPUS)?.is_some_and(|s| !s.is_empty())
+            || opt_string(c, f::LINUX_RESOURCES_CPU_MEMS)?.is_some_and(|s| !s.is_empty())
         {
-            return refuse(b"linux.resources.cpu.cpus", NOT_SUPPORTED);
+            return refuse(f::LINUX_RESOURCES_CPU_CPUS, NOT_SUPPORTED);
         }
     }
     // devices: the allow/deny list of the device cgroup is not enforced; what the container
     // may open is what its /dev holds (the default nodes and linux.devices), as on cgroup v2
     // without a BPF program. blockIO, hugepageLimits, network, rdma, unified: not enforced
     // either, but refused when they ask for something.
-    refuse_present(v, b"linux.resources.hugepageLimits linux.resources.rdma linux.resources.unified")?;
+    refuse_present(v, f::LINUX_RESOURCES_HUGEPAGE_LIMITS, 3)?;
     Ok(())
 }
 
 /// Read the whole of config.json (parsed) into `s`.
 pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     if root.kind() != Kind::Obj {
-        return refuse(b"config.json", why::NOT_A_JSON_OBJECT);
+        return refuse(f::CONFIG_JSON, why::n::NOT_A_JSON_OBJECT);
     }
-    refuse_present(root, b"hooks solaris windows vm zos")?;
-    let r = root.get(b"root").ok_or(Refused { field: b"root", why: why::MISSING })?;
-    s.root = r.str_at(b"path").filter(|p| !p.is_empty()).ok_or(Refused { field: b"root.path", why: why::MISSING })?;
-    s.readonly = boolean(r, b"root.readonly")?;
-    s.hostname = opt_string(root, b"hostname")?.filter(|h| !h.is_empty());
-    s.domainname = opt_string(root, b"domainname")?.filter(|h| !h.is_empty());
+    refuse_present(root, f::HOOKS, 5)?;
+    let r = root.get(b"root").ok_or(Refused { field: f::ROOT, why: why::n::MISSING })?;
+    s.root = r.str_at(b"path").filter(|p| !p.is_empty()).ok_or(Refused { field: f::ROOT_PATH, why: why::n::MISSING })?;
+    s.readonly = boolean(r, f::ROOT_READONLY)?;
+    s.hostname = opt_string(root, f::HOSTNAME)?.filter(|h| !h.is_empty());
+    s.domainname = opt_string(root, f::DOMAINNAME)?.filter(|h| !h.is_empty());
     match root.get(b"process") {
         Some(p) => process(p, &mut s.process)?,
-        None => return refuse(b"process", why::MISSING),
+        None => return refuse(f::PROCESS, why::n::MISSING),
     }
     if s.process.nargs == 0 {
-        return refuse(b"process.args", why::MISSING);
+        return refuse(f::PROCESS_ARGS, why::n::MISSING);
     }
     for m in root.items_at(b"mounts") {
         if s.nmounts == MAX_MOUNTS {
-            return refuse(b"mounts", TOO_MANY);
+            return refuse(f::MOUNTS, TOO_MANY);
         }
         s.mounts[s.nmounts] = mount(m)?;
         s.nmounts += 1;
     }
     s.annotations = root.get(b"annotations").filter(|a| a.kind() == Kind::Obj);
-    let Some(l) = root.get(b"linux") else { return refuse(b"linux", why::MISSING) };
-    refuse_present(l, b"linux.intelRdt linux.personality linux.timeOffsets linux.mountLabel linux.memoryPolicy linux.netDevices")?;
+    let Some(l) = root.get(b"linux") else { return refuse(f::LINUX, why::n::MISSING) };
+    refuse_present(l, f::LINUX_INTEL_RDT, 6)?;
     for n in l.items_at(b"namespaces") {
         let t = n.bytes_at(b"type").unwrap_or(b"");
         let Some(&flag) = word_at(NAMESPACES, t).and_then(|i| NAMESPACE_FLAGS.get(i)) else {
-            return refuse(b"linux.namespaces.type", why::UNKNOWN_NAMESPACE);
+            return refuse(f::LINUX_NAMESPACES_TYPE, why::n::UNKNOWN_NAMESPACE);
         };
         if s.namespace(flag).is_some() {
-            return refuse(b"linux.namespaces.type", why::NAMED_TWICE);
+            return refuse(f::LINUX_NAMESPACES_TYPE, why::n::NAMED_TWICE);
         }
-        let path = opt_string(n, b"linux.namespaces.path")?.filter(|p| !p.is_empty());
+        let path = opt_string(n, f::LINUX_NAMESPACES_PATH)?.filter(|p| !p.is_empty());
         s.namespaces[s.nnamespaces] = Namespace { flag, path };
         s.nnamespaces += 1;
     }
     if s.namespace(libc::CLONE_NEWNS).is_none_or(|n| n.path.is_some()) {
-        return refuse(b"linux.namespaces", why::NEEDS_A_MOUNT_NAMESPACE);
+        return refuse(f::LINUX_NAMESPACES, why::n::NEEDS_A_MOUNT_NAMESPACE);
     }
-    s.nuid_maps = id_maps(l, b"uidMappings", &mut s.uid_maps, b"linux.uidMappings")?;
-    s.ngid_maps = id_maps(l, b"gidMappings", &mut s.gid_maps, b"linux.gidMappings")?;
+    s.nuid_maps = id_maps(l, b"uidMappings", &mut s.uid_maps, f::LINUX_UID_MAPPINGS)?;
+    s.ngid_maps = id_maps(l, b"gidMappings", &mut s.gid_maps, f::LINUX_GID_MAPPINGS)?;
     if s.namespace(libc::CLONE_NEWUSER).is_some_and(|n| n.path.is_none()) && (s.nuid_maps == 0 || s.ngid_maps == 0) {
-        return refuse(b"linux.uidMappings", why::USER_NAMESPACE_NEEDS_MAPPINGS);
+        return refuse(f::LINUX_UID_MAPPINGS, why::n::USER_NAMESPACE_NEEDS_MAPPINGS);
     }
-    s.nmasked = strings(l, &mut s.masked, b"linux.maskedPaths")?;
-    s.nreadonly = strings(l, &mut s.readonly_paths, b"linux.readonlyPaths")?;
+    s.nmasked = strings(l, &mut s.masked, f::LINUX_MASKED_PATHS)?;
+    s.nreadonly = strings(l, &mut s.readonly_paths, f::LINUX_READONLY_PATHS)?;
     for (k, v) in l.entries_at(b"sysctl") {
         if s.nsysctl == MAX_SYSCTL {
-            return refuse(b"linux.sysctl", TOO_MANY);
+            return refuse(f::LINUX_SYSCTL, TOO_MANY);
         }
         let kb = k.to_bytes();
         if kb.is_empty() || kb.contains(&b'/') || kb.windows(2).any(|w| w == b"..") || kb.starts_with(b".") {
-            return refuse(b"linux.sysctl", why::NOT_A_SYSCTL_NAME);
+            return refuse(f::LINUX_SYSCTL, why::n::NOT_A_SYSCTL_NAME);
         }
         // Only a sysctl of a namespace the container has, as runc: the others are the host's
         // (kernel.core_pattern would run a file of the container's as the host's root).
@@ -704,23 +834,23 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
             0
         };
         if ns == 0 || s.namespace(ns).is_none() {
-            return refuse(b"linux.sysctl", why::SYSCTL_NOT_OF_A_NAMESPACE);
+            return refuse(f::LINUX_SYSCTL, why::n::SYSCTL_NOT_OF_A_NAMESPACE);
         }
-        s.sysctl[s.nsysctl] = (k, string(v, b"linux.sysctl")?);
+        s.sysctl[s.nsysctl] = (k, string(v, f::LINUX_SYSCTL)?);
         s.nsysctl += 1;
     }
     devices(l, s)?;
-    s.propagation = match opt_string(l, b"linux.rootfsPropagation")? {
+    s.propagation = match opt_string(l, f::LINUX_ROOTFS_PROPAGATION)? {
         None => 0,
         Some(p) if p.is_empty() => 0,
         Some(p) => match mount_option(p.to_bytes()) {
             Opt::Propagation(f) => f,
-            _ => return refuse(b"linux.rootfsPropagation", why::UNKNOWN_PROPAGATION),
+            _ => return refuse(f::LINUX_ROOTFS_PROPAGATION, why::n::UNKNOWN_PROPAGATION),
         },
     };
-    s.cgroups_path = opt_string(l, b"linux.cgroupsPath")?.filter(|p| !p.is_empty());
+    s.cgroups_path = opt_string(l, f::LINUX_CGROUPS_PATH)?.filter(|p| !p.is_empty());
     if s.cgroups_path.is_some_and(|p| p.to_bytes().split(|&c| c == b'/' || c == b':').any(|c| c == b"." || c == b"..")) {
-        return refuse(b"linux.cgroupsPath", why::MAY_NOT_NAME_OR);
+        return refuse(f::LINUX_CGROUPS_PATH, why::n::MAY_NOT_NAME_OR);
     }
     if let Some(r) = l.get(b"resources") {
         resources(r, &mut s.resources)?;
@@ -871,19 +1001,19 @@ mod tests {
         ];
         for (extra, field) in cases {
             let text = BASE.replacen('{', &format!("{{{extra}"), 1);
-            with(&text, |s| assert_eq!(s.err().unwrap().field, field));
+            with(&text, |s| assert_eq!(s.err().unwrap().field(), field));
         }
         let t = BASE.replace(r#""terminal":true"#, r#""terminal":true,"selinuxLabel":"x""#);
-        with(&t, |s| assert_eq!(s.err().unwrap().field, b"process.selinuxLabel"));
+        with(&t, |s| assert_eq!(s.err().unwrap().field(), b"process.selinuxLabel"));
         let t = BASE.replace(r#""cgroupsPath""#, r#""intelRdt":{"closID":"x"},"cgroupsPath""#);
-        with(&t, |s| assert_eq!(s.err().unwrap().field, b"linux.intelRdt"));
+        with(&t, |s| assert_eq!(s.err().unwrap().field(), b"linux.intelRdt"));
         let t = BASE.replace(r#""rslave""#, r#""idmap""#);
-        with(&t, |s| assert_eq!(s.err().unwrap().field, b"mounts.options"));
+        with(&t, |s| assert_eq!(s.err().unwrap().field(), b"mounts.options"));
         let t = BASE.replace(r#"{"type":"mount"},"#, "");
-        with(&t, |s| assert_eq!(s.err().unwrap().field, b"linux.namespaces"));
+        with(&t, |s| assert_eq!(s.err().unwrap().field(), b"linux.namespaces"));
         let t = BASE.replace(r#""args":["sh","-c","x"]"#, r#""args":[]"#);
-        with(&t, |s| assert_eq!(s.err().unwrap().field, b"process.args"));
+        with(&t, |s| assert_eq!(s.err().unwrap().field(), b"process.args"));
         let t = BASE.replace(r#""uid":1000"#, r#""uid":"x""#);
-        with(&t, |s| assert_eq!(s.err().unwrap().field, b"process.user.uid"));
+        with(&t, |s| assert_eq!(s.err().unwrap().field(), b"process.user.uid"));
     }
 }

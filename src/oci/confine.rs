@@ -4,7 +4,7 @@
 
 use super::why;
 use crate::out::word_at;
-use super::config::{refuse, Refused};
+use super::config::{f, refuse, Refused};
 use super::json::{Kind, Val};
 use crate::seccomp::{self, Action, ArgCheck, Cmp, Insn, OciRule, Profile, MAX_CHECKS};
 use crate::sys::Errno;
@@ -29,7 +29,7 @@ impl Filter {
     }
     fn push(&mut self, r: OciRule) -> Result<(), Refused> {
         if self.nrules == MAX_RULES {
-            return refuse(b"linux.seccomp.syscalls", why::TOO_MANY_RULES);
+            return refuse(f::LINUX_SECCOMP_SYSCALLS, why::n::TOO_MANY_RULES);
         }
         self.rules[self.nrules] = r;
         self.nrules += 1;
@@ -37,9 +37,9 @@ impl Filter {
     }
 }
 
-fn action(v: Option<Val>, errno: Option<Val>, default_errno: u16, field: &'static [u8]) -> Result<Action, Refused> {
+fn action(v: Option<Val>, errno: Option<Val>, default_errno: u16, field: u8) -> Result<Action, Refused> {
     let ret = match errno {
-        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field, why: why::ERRNORET_OUT_OF_RANGE })? as u16,
+        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field, why: why::n::ERRNORET_OUT_OF_RANGE })? as u16,
         None => default_errno,
     };
     const NAMES: &[u8] = b"KILL KILL_THREAD KILL_PROCESS TRAP ERRNO TRACE LOG ALLOW NOTIFY";
@@ -52,8 +52,8 @@ fn action(v: Option<Val>, errno: Option<Val>, default_errno: u16, field: &'stati
         Some(5) => Action::Trace(ret),
         Some(6) => Action::Log,
         Some(7) => Action::Allow,
-        Some(_) => return refuse(field, why::NO_SECCOMP_NOTIFY),
-        None => return refuse(field, why::UNKNOWN_ACTION),
+        Some(_) => return refuse(field, why::n::NO_SECCOMP_NOTIFY),
+        None => return refuse(field, why::n::UNKNOWN_ACTION),
     })
 }
 
@@ -68,27 +68,27 @@ fn cmp(op: &[u8], value: u64, two: u64) -> Option<(Cmp, u64)> {
 /// linux.seccomp into `f`.
 pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
     if v.kind() != Kind::Obj {
-        return refuse(b"linux.seccomp", why::BAD_TYPE);
+        return refuse(f::LINUX_SECCOMP, why::n::BAD_TYPE);
     }
     if v.bytes_at(b"listenerPath").is_some_and(|p| !p.is_empty()) {
-        return refuse(b"linux.seccomp.listenerPath", why::NO_SECCOMP_NOTIFY);
+        return refuse(f::LINUX_SECCOMP_LISTENER_PATH, why::n::NO_SECCOMP_NOTIFY);
     }
     let default_errno = match v.get(b"defaultErrnoRet") {
-        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field: b"linux.seccomp.defaultErrnoRet", why: why::OUT_OF_RANGE })? as u16,
+        Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field: f::LINUX_SECCOMP_DEFAULT_ERRNO_RET, why: why::n::OUT_OF_RANGE })? as u16,
         None => libc::EPERM as u16,
     };
-    f.default = action(v.get(b"defaultAction"), v.get(b"defaultErrnoRet"), default_errno, b"linux.seccomp.defaultAction")?;
+    f.default = action(v.get(b"defaultAction"), v.get(b"defaultErrnoRet"), default_errno, f::LINUX_SECCOMP_DEFAULT_ACTION)?;
     let arches = v.get(b"architectures");
     if arches.is_some_and(|a| a.len() > 0 && !a.items().any(|x| x.bytes() == Some(b"SCMP_ARCH_X86_64"))) {
-        return refuse(b"linux.seccomp.architectures", why::ARCH_X86_64_NEEDED);
+        return refuse(f::LINUX_SECCOMP_ARCHITECTURES, why::n::ARCH_X86_64_NEEDED);
     }
     // The profile's flags only: SPEC_ALLOW too only when asked, as runc.
     f.flags = 0;
     for fl in v.items_at(b"flags") {
-        f.flags |= fl.bytes().and_then(seccomp::flag).ok_or(Refused { field: b"linux.seccomp.flags", why: why::UNKNOWN_FLAG })?;
+        f.flags |= fl.bytes().and_then(seccomp::flag).ok_or(Refused { field: f::LINUX_SECCOMP_FLAGS, why: why::n::UNKNOWN_FLAG })?;
     }
     for s in v.items_at(b"syscalls") {
-        let act = action(s.get(b"action"), s.get(b"errnoRet"), libc::EPERM as u16, b"linux.seccomp.syscalls.action")?;
+        let act = action(s.get(b"action"), s.get(b"errnoRet"), libc::EPERM as u16, f::LINUX_SECCOMP_SYSCALLS_ACTION)?;
         let mut checks = [NO_CHECK; MAX_CHECKS];
         let mut n = 0;
         let mut repeated = false;
@@ -98,17 +98,17 @@ pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
             let two = a.u64_at(b"valueTwo").unwrap_or(0);
             let op = a.bytes_at(b"op").unwrap_or(b"");
             let (Some(index), Some((c, value))) = (index, cmp(op, value, two)) else {
-                return refuse(b"linux.seccomp.syscalls.args", why::BAD_INDEX_OR_OP);
+                return refuse(f::LINUX_SECCOMP_SYSCALLS_ARGS, why::n::BAD_INDEX_OR_OP);
             };
             if n == MAX_CHECKS {
-                return refuse(b"linux.seccomp.syscalls.args", why::TOO_MANY);
+                return refuse(f::LINUX_SECCOMP_SYSCALLS_ARGS, why::n::TOO_MANY);
             }
             repeated |= checks[..n].iter().any(|x| x.index == index as u8);
             checks[n] = ArgCheck { index: index as u8, value, cmp: c };
             n += 1;
         }
         for name in s.items_at(b"names") {
-            let name = name.bytes().ok_or(Refused { field: b"linux.seccomp.syscalls.names", why: why::BAD_TYPE })?;
+            let name = name.bytes().ok_or(Refused { field: f::LINUX_SECCOMP_SYSCALLS_NAMES, why: why::n::BAD_TYPE })?;
             // A name x86_64 does not have is skipped, as runc does.
             let Some(nr) = seccomp::number(name) else { continue };
             if repeated {
@@ -127,22 +127,25 @@ pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
     Ok(())
 }
 
-/// The program of the filter, in `out`; its length. Compiled by create to check it (a profile
-/// the compiler refuses fails create) and again by the process that installs it.
-fn compile(f: &Filter, out: &mut [Insn]) -> Result<usize, Errno> {
-    seccomp::compile(&Profile { default: f.default, rules: &f.rules[..f.nrules] }, out)
+/// Compile the filter (create does, to check it: a profile the compiler refuses fails create)
+/// and, with `install`, install it on this thread (no_new_privs set, or CAP_SYS_ADMIN held).
+#[inline(never)]
+fn compile(f: &Filter, install: bool) -> Result<(), Errno> {
+    let mut prog = [Insn::ZERO; seccomp::MAX_INSNS];
+    let n = seccomp::compile(&Profile { default: f.default, rules: &f.rules[..f.nrules] }, &mut prog)?;
+    if install {
+        return seccomp::install(&prog[..n], f.flags);
+    }
+    Ok(())
 }
 
 pub fn check(f: &Filter) -> Result<(), Errno> {
-    let mut prog = [seccomp::for_caps(0)[0]; seccomp::MAX_INSNS];
-    compile(f, &mut prog).map(drop)
+    compile(f, false)
 }
 
 /// Compile and install the filter on this thread (no_new_privs set, or CAP_SYS_ADMIN held).
 pub fn install(f: &Filter) -> Result<(), Errno> {
-    let mut prog = [seccomp::for_caps(0)[0]; seccomp::MAX_INSNS];
-    let n = compile(f, &mut prog)?;
-    seccomp::install(&prog[..n], f.flags)
+    compile(f, true)
 }
 
 #[cfg(test)]

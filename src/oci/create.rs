@@ -28,22 +28,12 @@ pub fn load(bundle: &'static CStr, spec: &mut Spec<'static>) -> Result<(Fd, Opti
     let bfd = sys::openat(AT_FDCWD, bundle, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Bundle, path, e))?;
     let text = CONFIG.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
     let toks = TOKENS.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
-    let f = sys::openat(bfd, c"config.json", libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Config, path, e))?;
-    let mut n = 0;
-    while n < text.len() {
-        match sys::read(f, &mut text[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(Fail::new(Step::Config, path, e)),
-        }
-    }
-    sys::close(f);
+    let n = sys::read_file_at(bfd, c"config.json", text).map_err(|e| Fail::new(Step::Config, path, e))?;
     if n == text.len() {
         return Err(Fail::new(Step::Config, path, Errno::EFBIG));
     }
-    let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path, b.what))?;
-    config::spec(doc.root(), spec).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
+    let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path, b.why()))?;
+    config::spec(doc.root(), spec).map_err(config::Refused::fail)?;
     if (spec.hostname.is_some() || spec.domainname.is_some()) && spec.namespace(libc::CLONE_NEWUTS).is_none_or(|n| n.path.is_some()) {
         return Err(Fail::usage(Step::Refused, b"hostname", why::NEEDS_A_NEW_UTS_NAMESPACE));
     }
@@ -51,7 +41,7 @@ pub fn load(bundle: &'static CStr, spec: &mut Spec<'static>) -> Result<(Fd, Opti
         None => None,
         Some(v) => {
             let f = FILTER.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
-            confine::profile(v, f).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
+            confine::profile(v, f).map_err(config::Refused::fail)?;
             confine::check(f).map_err(|e| Fail::new(Step::Seccomp, b"linux.seccomp", e))?;
             Some(&*f)
         }
@@ -279,20 +269,10 @@ pub struct RunOpts {
 /// create's work, for create and for run (with run's options); the id and the container's pid.
 pub fn create_with(g: &Global, o: &mut Opts, args: &Args, env: &Env, mut run: Option<&mut RunOpts>) -> Result<(&'static CStr, i32), Failed> {
     let (mut bundle, mut pid_path, mut console, mut preserve, mut no_pivot, mut new_keyring) = (c".", None, None, 0u32, false, true);
-    const OPTIONS: &OptTable = &[
-        (b"bundle", VALUE),
-        (b"b", VALUE),
-        (b"pid-file", 1 | VALUE),
-        (b"console-socket", 2 | VALUE),
-        (b"preserve-fds", 3 | VALUE),
-        (b"no-pivot", 4),
-        (b"no-new-keyring", 5),
-        (b"detach", 6),
-        (b"d", 6),
-        (b"keep", 7),
-    ];
-    let n = if run.is_some() { OPTIONS.len() } else { OPTIONS.len() - 3 };
-    each_option(o, &OPTIONS[..n], &mut |i, v| {
+    // (detach, d and keep: run's only.)
+    const OPTIONS: &OptTable = &(b"bundle b pid-file console-socket preserve-fds no-pivot no-new-keyring detach d keep", &[VALUE, VALUE, 1 | VALUE, 2 | VALUE, 3 | VALUE, 4, 5, 6, 6, 7]);
+    let n = if run.is_some() { OPTIONS.1.len() } else { OPTIONS.1.len() - 3 };
+    each_option(o, &(OPTIONS.0, &OPTIONS.1[..n]), &mut |i, v| {
         match i {
             0 => bundle = v,
             1 => pid_path = Some(v),
@@ -442,7 +422,7 @@ pub fn open(g: &Global, id: &'static CStr) -> Result<Record<'static>, Failed> {
 }
 
 fn no_options(g: &Global, o: &mut Opts) -> Result<&'static CStr, Failed> {
-    each_option(o, &[], &mut |_, _| Ok(()))?;
+    each_option(o, &(b"", &[]), &mut |_, _| Ok(()))?;
     take_id(g, o)
 }
 
@@ -614,7 +594,7 @@ fn signal_pid(pid: i32, sig: i32) {
 
 pub fn kill(g: &Global, o: &mut Opts) -> Done<'static> {
     let mut all = false;
-    each_option(o, &[(b"all", 0), (b"a", 0)], &mut |_, _| {
+    each_option(o, &(b"all a", &[0, 0]), &mut |_, _| {
         all = true;
         Ok(())
     })?;
@@ -638,7 +618,7 @@ pub fn kill(g: &Global, o: &mut Opts) -> Done<'static> {
 
 pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
     let mut force = false;
-    each_option(o, &[(b"force", 0), (b"f", 0)], &mut |_, _| {
+    each_option(o, &(b"force f", &[0, 0]), &mut |_, _| {
         force = true;
         Ok(())
     })?;

@@ -3,7 +3,7 @@
 //! runs at every open and mknod of a device node. The rules apply in their order (the last that
 //! matches decides); sandbox's own /dev nodes and terminals are allowed after them, as runc does.
 
-use super::config::Refused;
+use super::config::{f, Refused};
 use super::json::Val;
 use super::why;
 use crate::sys::{self, Errno, Fd};
@@ -33,16 +33,16 @@ const MAX_RULES: usize = 512;
 pub const MAX_INSNS: usize = 6 * (MAX_RULES + ALWAYS.len()) + 8;
 
 fn rule(d: Val) -> Result<Rule, Refused> {
-    let bad = |field| Err(Refused { field, why: why::BAD_TYPE });
+    let bad = |field| Err(Refused { field, why: why::n::BAD_TYPE });
     let allow = match d.get(b"allow").map(|a| a.bool()) {
         Some(Some(a)) => a,
-        _ => return bad(b"linux.resources.devices.allow"),
+        _ => return bad(f::LINUX_RESOURCES_DEVICES_ALLOW),
     };
     let kind = match d.bytes_at(b"type") {
         None | Some(b"a") => 0,
         Some(b"b") => 1,
         Some(b"c") => 2,
-        Some(_) => return bad(b"linux.resources.devices.type"),
+        Some(_) => return bad(f::LINUX_RESOURCES_DEVICES_TYPE),
     };
     let mut access = 0;
     for c in d.bytes_at(b"access").unwrap_or(b"rwm") {
@@ -50,15 +50,15 @@ fn rule(d: Val) -> Result<Rule, Refused> {
             b'm' => 1,
             b'r' => 2,
             b'w' => 4,
-            _ => return bad(b"linux.resources.devices.access"),
+            _ => return bad(f::LINUX_RESOURCES_DEVICES_ACCESS),
         };
     }
     let number = |key, field| match d.get(key) {
         None => Ok(-1),
         Some(v) if v.is_null() => Ok(-1),
-        Some(v) => v.i64().filter(|&n| (-1..=u32::MAX as i64).contains(&n)).ok_or(Refused { field, why: why::BAD_TYPE }),
+        Some(v) => v.i64().filter(|&n| (-1..=u32::MAX as i64).contains(&n)).ok_or(Refused { field, why: why::n::BAD_TYPE }),
     };
-    Ok((allow, kind, if access == 0 { 7 } else { access }, number(&b"major"[..], &b"linux.resources.devices.major"[..])?, number(b"minor", b"linux.resources.devices.minor")?))
+    Ok((allow, kind, if access == 0 { 7 } else { access }, number(&b"major"[..], f::LINUX_RESOURCES_DEVICES_MAJOR)?, number(b"minor", f::LINUX_RESOURCES_DEVICES_MINOR)?))
 }
 
 /// Check the rules (config time): one error naming the field.
@@ -69,7 +69,7 @@ pub fn check(v: Val) -> Result<(), Refused> {
         n += 1;
     }
     if n > MAX_RULES {
-        return Err(Refused { field: b"linux.resources.devices", why: why::TOO_MANY_ENTRIES });
+        return Err(Refused { field: f::LINUX_RESOURCES_DEVICES, why: why::n::TOO_MANY_ENTRIES });
     }
     Ok(())
 }

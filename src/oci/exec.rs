@@ -13,6 +13,7 @@ use super::container::{self, after_gate, die, lookup, send, Job, READY};
 use super::create::{self, pid_file};
 use super::json::{self, Tok};
 use super::record::{self, Status};
+use super::why;
 use super::{each_option, small_number, take_id, Done, Fail, Global, OptTable, Opts, Step, IGNORED, VALUE};
 use crate::out::Buf;
 use crate::state::PATH_MAX;
@@ -23,22 +24,24 @@ const PROCESS_MAX: usize = 128 * 1024;
 static PROCESS_TEXT: Static<[u8; PROCESS_MAX]> = Static::new([0; PROCESS_MAX]);
 static PROCESS_TOKENS: Static<[Tok; 8192]> = Static::new([Tok::EMPTY; 8192]);
 
-/// The kinds of namespace a process may be in, and their names under /proc/PID/ns.
-const KINDS: [(i32, &[u8]); 8] = [
-    (libc::CLONE_NEWUSER, b"user"),
-    (libc::CLONE_NEWNS, b"mnt"),
-    (libc::CLONE_NEWPID, b"pid"),
-    (libc::CLONE_NEWNET, b"net"),
-    (libc::CLONE_NEWIPC, b"ipc"),
-    (libc::CLONE_NEWUTS, b"uts"),
-    (libc::CLONE_NEWCGROUP, b"cgroup"),
-    (0x80, b"time"),
+/// The kinds of namespace a process may be in: their names under /proc/PID/ns (a word list),
+/// and their CLONE_NEW* flags in the same order.
+const KINDS: &[u8] = b"user mnt pid net ipc uts cgroup time";
+const FLAGS: [i32; 8] = [
+    libc::CLONE_NEWUSER,
+    libc::CLONE_NEWNS,
+    libc::CLONE_NEWPID,
+    libc::CLONE_NEWNET,
+    libc::CLONE_NEWIPC,
+    libc::CLONE_NEWUTS,
+    libc::CLONE_NEWCGROUP,
+    0x80,
 ];
 
 /// The namespaces of `pid` that are not ours.
 fn other_namespaces(pid: i32) -> i32 {
     let mut flags = 0;
-    for (flag, name) in KINDS {
+    for (flag, name) in FLAGS.into_iter().zip(crate::out::words(KINDS)) {
         let mut theirs = Buf::<64>::new();
         theirs.push(b"/proc/").push_u64(pid as u64).push(b"/ns/").push(name);
         let mut ours = Buf::<64>::new();
@@ -69,30 +72,8 @@ struct Opt {
 
 type Failed = Fail<'static>;
 
-const OPTIONS: &OptTable = &[
-    (b"process", VALUE),
-    (b"p", VALUE),
-    (b"detach", 1),
-    (b"d", 1),
-    (b"pid-file", 2 | VALUE),
-    (b"console-socket", 3 | VALUE),
-    (b"tty", 4),
-    (b"t", 4),
-    (b"cwd", 5 | VALUE),
-    (b"env", 6 | VALUE),
-    (b"e", 6 | VALUE),
-    (b"user", 7 | VALUE),
-    (b"u", 7 | VALUE),
-    (b"cap", 8 | VALUE),
-    (b"c", 8 | VALUE),
-    (b"no-new-privs", 9),
-    (b"preserve-fds", 10 | VALUE),
-    // runc's, with nothing to do here.
-    (b"process-label", IGNORED | VALUE),
-    (b"apparmor", IGNORED | VALUE),
-    (b"cgroup", IGNORED | VALUE),
-    (b"ignore-paused", IGNORED),
-];
+// (process-label, apparmor, cgroup, ignore-paused: runc's, with nothing to do here.)
+const OPTIONS: &OptTable = &(b"process p detach d pid-file console-socket tty t cwd env e user u cap c no-new-privs preserve-fds process-label apparmor cgroup ignore-paused", &[VALUE, VALUE, 1, 1, 2 | VALUE, 3 | VALUE, 4, 4, 5 | VALUE, 6 | VALUE, 6 | VALUE, 7 | VALUE, 7 | VALUE, 8 | VALUE, 8 | VALUE, 9, 10 | VALUE, IGNORED | VALUE, IGNORED | VALUE, IGNORED | VALUE, IGNORED]);
 
 fn options(o: &mut Opts) -> Result<Opt, Failed> {
     let mut x = Opt { process: None, detach: false, pid_file: None, console: None, tty: false, cwd: None, envs: [None; 64], nenvs: 0, user: None, caps: 0, nnp: false, preserve: 0 };
@@ -144,11 +125,11 @@ fn read_process(path: &'static CStr, p: &mut Process<'static>) -> Result<(), Fai
     if n == text.len() {
         return Err(Fail::new(Step::Process, path.to_bytes(), Errno::EFBIG));
     }
-    let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Process, path.to_bytes(), b.what))?;
+    let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Process, path.to_bytes(), b.why()))?;
     *p = Process::new();
-    config::process(doc.root(), p).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
+    config::process(doc.root(), p).map_err(config::Refused::fail)?;
     if p.nargs == 0 {
-        return Err(Fail::usage(Step::Refused, b"process.args", b"missing"));
+        return Err(Fail::usage(Step::Refused, b"process.args", why::MISSING));
     }
     Ok(())
 }
@@ -159,7 +140,7 @@ pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
     crate::exe::run_sealed(args, env).map_err(|e| Fail { step: Step::SelfCopy, path: b"/proc/self/exe", errno: e.errno, why: b"" })?;
     let r = create::open(g, id)?;
     if !matches!(r.status, Status::Running | Status::Created) {
-        return Err(Fail::usage(Step::Status, r.status.name(), b"exec needs a running container"));
+        return Err(Fail::usage(Step::Status, r.status.name(), why::EXEC_NEEDS_A_RUNNING_CONTAINER));
     }
     let mut spec = Spec::new();
     let (bfd, filter) = create::load(r.bundle, &mut spec)?;
@@ -170,7 +151,7 @@ pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
         None => {
             let (a, at) = (*args, o.at);
             if at >= a.len() {
-                return Err(Fail::usage(Step::Usage, b"", b"exec needs a command, or --process"));
+                return Err(Fail::usage(Step::Usage, b"", why::EXEC_NEEDS_A_COMMAND));
             }
             p.nargs = 0;
             for i in at..a.len().min(at + config::MAX_ARGS) {
@@ -194,13 +175,13 @@ pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
         }
     }
     if p.terminal && x.console.is_none() {
-        return Err(Fail::usage(Step::Console, b"process.terminal", b"a terminal needs --console-socket"));
+        return Err(Fail::usage(Step::Console, b"process.terminal", why::A_TERMINAL_NEEDS_CONSOLE_SOCKET));
     }
     run(g, &spec, &r, &p, filter, &x)
 }
 
 fn run(g: &Global, spec: &Spec<'static>, r: &record::Record, p: &Process<'static>, filter: Option<&Filter>, x: &Opt) -> Result<i32, Fail<'static>> {
-    let pidfd = record::pidfd(r).ok_or(Fail::usage(Step::Status, b"stopped", b"exec needs a running container"))?;
+    let pidfd = record::pidfd(r).ok_or(Fail::usage(Step::Status, b"stopped", why::EXEC_NEEDS_A_RUNNING_CONTAINER))?;
     let flags = other_namespaces(r.pid);
     let sock = match x.console {
         Some(c) if p.terminal => sys::connect_unix(c.to_bytes()).map_err(|e| Fail::new(Step::Console, c.to_bytes(), e))?,

@@ -10,7 +10,7 @@ use crate::sys::{self, Errno, Fd, AT_FDCWD};
 
 fn format(o: &mut Opts) -> Result<bool, Fail<'static>> {
     let mut json = false;
-    each_option(o, &[(b"format", VALUE), (b"f", VALUE), (b"quiet", IGNORED), (b"q", IGNORED)], &mut |_, v| {
+    each_option(o, &(b"format f quiet q", &[VALUE, VALUE, IGNORED, IGNORED]), &mut |_, v| {
         json = v.to_bytes() == b"json";
         Ok(())
     })?;
@@ -43,7 +43,7 @@ pub fn ps(g: &Global, o: &mut Opts) -> Done<'static> {
 }
 
 pub fn freeze(g: &Global, o: &mut Opts, on: bool) -> Done<'static> {
-    each_option(o, &[], &mut |_, _| Ok(()))?;
+    each_option(o, &(b"", &[]), &mut |_, _| Ok(()))?;
     let id = take_id(g, o)?;
     let r = create::open(g, id)?;
     if matches!(r.status, Status::Stopped | Status::Created) {
@@ -89,7 +89,7 @@ pub fn list(g: &Global, o: &mut Opts) -> Done<'static> {
 pub fn features() -> Done<'static> {
     let mut b = Buf::<4096>::new();
     push_text(&mut b, super::FEATURES);
-    for (i, n) in crate::caps::NAMES.iter().enumerate() {
+    for (i, n) in crate::out::words(crate::caps::NAMES).enumerate() {
         b.push(if i > 0 { b",\"CAP_" } else { b"\"CAP_" }).push(n).push(b"\"");
     }
     push_text(&mut b, super::FEATURES_END);
@@ -102,7 +102,7 @@ pub fn features() -> Done<'static> {
 /// the caller, the host's network, /sys bound from the host, devpts without gid=5.
 pub fn spec(o: &mut Opts) -> Done<'static> {
     let (mut bundle, mut rootless) = (c".", false);
-    each_option(o, &[(b"bundle", VALUE), (b"b", VALUE), (b"rootless", 2)], &mut |i, v| {
+    each_option(o, &(b"bundle b rootless", &[VALUE, VALUE, 2]), &mut |i, v| {
         match i {
             2 => rootless = true,
             _ => bundle = v,

@@ -27,6 +27,7 @@ mod run;
 mod update;
 
 /// The reasons of error lines (src/texts.rs, OCI_WHY), compressed: error::push_packed.
+#[allow(dead_code)]
 pub mod why {
     include!(concat!(env!("OUT_DIR"), "/why.rs"));
 }
@@ -335,22 +336,8 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         }
     }
     let mut o = Opts { args, at: 1 };
-    const GLOBAL: &OptTable = &[
-        (b"root", VALUE),
-        (b"log", 1 | VALUE),
-        (b"log-format", 2 | VALUE),
-        (b"systemd-cgroup", 3),
-        (b"cgroup-manager", 4 | VALUE),
-        (b"debug", 5),
-        (b"v", 6),
-        (b"version", 6),
-        (b"h", 7),
-        (b"help", 7),
-        // runc's, changing nothing here.
-        (b"rootless", IGNORED | VALUE),
-        (b"criu", IGNORED | VALUE),
-        (b"log-level", IGNORED | VALUE),
-    ];
+    // (rootless, criu and log-level: runc's, changing nothing here.)
+    const GLOBAL: &OptTable = &(b"root log log-format systemd-cgroup cgroup-manager debug v version h help rootless criu log-level", &[VALUE, 1 | VALUE, 2 | VALUE, 3, 4 | VALUE, 5, 6, 6, 7, 7, IGNORED | VALUE, IGNORED | VALUE, IGNORED | VALUE]);
     // The version's text, or (empty) the help.
     let mut show: Option<&[u8]> = None;
     let r = each_option(&mut o, GLOBAL, &mut |i, v| {
@@ -424,9 +411,10 @@ pub fn take_id(g: &Global, o: &mut Opts) -> Result<&'static CStr, Fail<'static>>
     Ok(id)
 }
 
-/// A command's options: each name (without dashes) and the index its handler gets; `VALUE`
-/// marks one that takes a value. Options with nothing to do here have index `IGNORED`.
-pub type OptTable = [(&'static [u8], u8)];
+/// A command's options: their names (without dashes) as a word list, and the index each one's
+/// handler gets, in the same order; `VALUE` marks one that takes a value. Options with nothing
+/// to do here have index `IGNORED`.
+pub type OptTable = (&'static [u8], &'static [u8]);
 pub const VALUE: u8 = 0x80;
 pub const IGNORED: u8 = 0x7f;
 
@@ -434,8 +422,8 @@ pub const IGNORED: u8 = 0x7f;
 /// "" for a flag). One reader for every command: a table each, not code each.
 pub fn each_option(o: &mut Opts, table: &OptTable, f: &mut dyn FnMut(u8, &'static CStr) -> Result<(), Fail<'static>>) -> Result<(), Fail<'static>> {
     while let Arg::Opt(name, given) = o.next() {
-        let Some(&(full, i)) = table.iter().find(|(n, _)| *n == name) else { return Err(unknown(name)) };
-        let v = if i & VALUE != 0 { o.value(full, given)? } else { c"" };
+        let Some(&i) = crate::out::word_at(table.0, name).and_then(|i| table.1.get(i)) else { return Err(unknown(name)) };
+        let v = if i & VALUE != 0 { o.value(name, given)? } else { c"" };
         if i & !VALUE != IGNORED {
             f(i & !VALUE, v)?;
         }

@@ -61,44 +61,15 @@ pub fn remove(root: &CStr, id: &CStr) {
     let _ = sys::unlinkat(AT_FDCWD, p.c(), libc::AT_REMOVEDIR);
 }
 
-/// /proc/PID/stat's start time (field 22) and whether the process is a zombie or dead.
+/// /proc/PID/stat's start time (field 22); None for a zombie or dead process too.
 pub fn start_time(pid: i32) -> Option<u64> {
-    let mut p = Buf::<64>::new();
-    p.push(b"/proc/").push_u64(pid as u64).push(b"/stat");
-    let mut b = [0u8; 1024];
-    let n = sys::read_file(p.c(), &mut b).ok()?;
-    let s = &b[..n];
-    let close = s.iter().rposition(|&c| c == b')')?;
-    let mut fields = s[close + 1..].split(|&c| c == b' ').filter(|f| !f.is_empty());
-    let state = fields.next()?;
-    if state == b"Z" || state == b"X" {
-        return None;
-    }
-    // Fields 4..21 then 22: the 19th after the state.
-    let t = fields.nth(18)?;
-    crate::cgroup::parse_u64(t)
+    crate::record::start_time_of(pid, true)
 }
 
 /// An RFC 3339 UTC time with nanoseconds, as runc writes `created`.
 pub fn timestamp(b: &mut Buf<64>) {
     let (secs, nsec) = sys::realtime();
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    b.push_u64(y as u64);
-    // Two digits each, after its separator.
-    for (sep, v) in b"--T::".iter().zip([m as u64, d as u64, rem / 3600, rem / 60 % 60, rem % 60]) {
-        b.push(&[*sep, b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
-    }
+    crate::manage::date_time(secs, b);
     b.push(b".");
     let mut digits = Buf::<16>::new();
     digits.push_u64(nsec + 1_000_000_000);

@@ -10,17 +10,7 @@ use super::{each_option, take_id, why, Done, Fail, Global, OptTable, Opts, Step,
 use crate::sys::Errno;
 
 pub fn update(g: &Global, o: &mut Opts) -> Done<'static> {
-    const OPTIONS: &OptTable = &[
-        (b"resources", VALUE),
-        (b"r", VALUE),
-        (b"memory", 1 | VALUE),
-        (b"memory-reservation", 2 | VALUE),
-        (b"memory-swap", 3 | VALUE),
-        (b"pids-limit", 4 | VALUE),
-        (b"cpu-quota", 5 | VALUE),
-        (b"cpu-period", 6 | VALUE),
-        (b"cpu-share", 7 | VALUE),
-    ];
+    const OPTIONS: &OptTable = &(b"resources r memory memory-reservation memory-swap pids-limit cpu-quota cpu-period cpu-share", &[VALUE, VALUE, 1 | VALUE, 2 | VALUE, 3 | VALUE, 4 | VALUE, 5 | VALUE, 6 | VALUE, 7 | VALUE]);
     let mut file = None;
     let mut r = Resources::default();
     let mut swap: Option<i64> = None;
@@ -55,9 +45,9 @@ pub fn update(g: &Global, o: &mut Opts) -> Done<'static> {
         if n == text.len() {
             return Err(Fail::new(Step::Config, path.to_bytes(), Errno::EFBIG));
         }
-        let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path.to_bytes(), b.what))?;
+        let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path.to_bytes(), b.why()))?;
         let mut from = Resources::default();
-        config::resources(doc.root(), &mut from).map_err(|r| Fail { step: Step::Refused, path: r.field, errno: 0, why: r.why })?;
+        config::resources(doc.root(), &mut from).map_err(config::Refused::fail)?;
         // What the options say besides goes over what the file says.
         r = Resources {
             memory: r.memory.or(from.memory),
