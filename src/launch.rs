@@ -305,6 +305,11 @@ impl<'c> Watch<'c> {
         sys::poll(&mut fds).ok()?;
         if fds[3].revents != 0 {
             self.reading = self.pending.fill(self.caller.input);
+            if !self.reading && !self.caller.present() {
+                // Input that is not a terminal ended (sandbox-oci run): the end of file said
+                // to the sandbox's terminal as a terminal says it (VEOF, Ctrl-D).
+                let _ = sys::write(self.master, b"\x04");
+            }
         }
         if fds[3].revents != 0 || fds[2].revents & libc::POLLOUT != 0 {
             self.pending.flush(self.master);

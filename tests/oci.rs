@@ -1030,11 +1030,14 @@ fn run_waits_passes_signals_and_deletes() {
     let r = run_cmd(c, b"word\n");
     assert_eq!(r.code, 5, "{r:#?}");
     assert!(r.stdout.contains("got-word") && r.stdout.contains("/dev/pts/0"), "{r:#?}");
-    // The container's terminal with none here: relayed to stdout as it is.
-    o.write_config(&config(IMAGE, &["sh", "-c", "echo no-terminal-here; tty; exit 4"], r#""terminal":true,"#, "", ""));
-    let r = o.run_to(&["run", "--bundle", o.bundle(), "r4"], &o.f.path("r4.out"));
+    // The container's terminal with none here: relayed from stdin (its end as the terminal's
+    // end of file) and to stdout as they are.
+    o.write_config(&config(IMAGE, &["sh", "-c", "cat; echo no-terminal-here; tty; exit 4"], r#""terminal":true,"#, "", ""));
+    let mut c = o.cmd(&["run", "--bundle", o.bundle(), "r4"]);
+    c.stderr(Stdio::null());
+    let r = run_cmd(c, b"piped-in\n");
     assert_eq!(r.code, 4, "{r:#?}");
-    assert!(r.stdout.contains("no-terminal-here") && r.stdout.contains("/dev/pts/0"), "{r:#?}");
+    assert!(r.stdout.contains("piped-in") && r.stdout.contains("no-terminal-here") && r.stdout.contains("/dev/pts/0"), "{r:#?}");
     assert_eq!(listing(&o.root), Vec::<String>::new(), "run left its state");
     o.finish();
 }
