@@ -790,6 +790,18 @@ pub fn memfd_create(name: &CStr, flags: u32) -> Result<Fd> {
     unsafe { syscall!(Sysno::memfd_create, name.as_ptr(), flags) }.map(|f| Fd(f as i32))
 }
 
+/// Move a file's offset (SEEK_SET, SEEK_DATA, SEEK_HOLE); the new one.
+pub fn lseek(fd: Fd, off: u64, whence: i32) -> Result<u64> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::lseek, fd.0, off, whence) }.map(|o| o as u64)
+}
+
+/// Set a file's length.
+pub fn ftruncate(fd: Fd, len: u64) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::ftruncate, fd.0, len) }.map(drop)
+}
+
 /// sendfile from `src` (at its file offset) to `dst`; returns the bytes copied.
 pub fn sendfile(dst: Fd, src: Fd, count: usize) -> Result<usize> {
     // SAFETY: the offset pointer is NULL: the file's own offset is used.

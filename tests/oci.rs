@@ -1373,3 +1373,37 @@ fn tmpcopyup_gives_no_set_id_of_an_owner_not_mapped_to_root() {
     assert!(r.stdout.contains("Uid:\t500\t500\t500\t500\nGid:\t500\t500\t500\t500\n"), "{r:#?}");
     o.finish();
 }
+
+/// tmpcopyup of a sparse file: its holes stay holes, so a file of 1 GiB with 3 bytes of data
+/// fits a tmpfs of 1 MiB (a copy written out in full would fail, or fill memory).
+#[test]
+fn tmpcopyup_keeps_a_sparse_files_holes() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-copyup-sparse");
+    let rootfs = o.f.path("rootfs");
+    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    fs::create_dir(rootfs.join("etc/sparse")).unwrap();
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut f = fs::File::create(rootfs.join("etc/sparse/file")).unwrap();
+        f.seek(SeekFrom::Start((1 << 30) - 3)).unwrap();
+        f.write_all(b"end").unwrap();
+    }
+    let tmp = r#"{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev"]}"#;
+    let mount = r#"{"destination":"/etc/sparse","type":"tmpfs","source":"tmpfs","options":["tmpcopyup","size=1m"]}"#;
+    let script = "stat -c %s /etc/sparse/file; tail -c 3 /etc/sparse/file; echo; df -k /etc/sparse | tail -n 1 | awk '{print $3}'";
+    o.write_config(&config(rootfs.to_str().unwrap(), &["sh", "-c", script], "", "", "").replace(tmp, mount));
+    let out = o.f.path("c.out");
+    let pid = o.create("sp1", &out);
+    assert_eq!(o.run(&["start", "sp1"]).code, 0);
+    assert_eq!(wait_pid(pid), 0, "{}", fs::read_to_string(out.with_extension("err")).unwrap());
+    let text = fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(&lines[..2], ["1073741824", "end"], "{text}");
+    let used: u64 = lines[2].parse().unwrap();
+    assert!(used <= 64, "the copy took {used} KiB: {text}");
+    assert_eq!(o.run(&["delete", "sp1"]).code, 0);
+    o.finish();
+}

@@ -397,6 +397,30 @@ fn bind(root: Fd, bundle: Fd, m: &Mount) -> Result<(), Errno> {
 /// Opening the image's files for tmpcopyup: never through a symlink, never waiting on a FIFO.
 const RD: i32 = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
 
+/// A file's content, `size` bytes at most, its holes left holes (a sparse file of the image
+/// takes no more room in the tmpfs than on disk); a tmpfs too small fails (ENOSPC).
+fn copy_data(s: Fd, d: Fd, size: u64) -> Result<(), Errno> {
+    let mut at = 0;
+    while at < size {
+        let data = match sys::lseek(s, at, 3) {
+            Ok(x) => x,
+            Err(Errno::ENXIO) => break,
+            Err(_) => at,
+        };
+        let hole = sys::lseek(s, data, 4).ok().filter(|&h| h > data).unwrap_or(size).min(size);
+        sys::lseek(s, data, 0)?;
+        sys::lseek(d, data, 0)?;
+        at = data;
+        while at < hole {
+            match sys::sendfile(d, s, (hole - at).min(1 << 30) as usize)? {
+                0 => return sys::ftruncate(d, at),
+                n => at += n as u64,
+            }
+        }
+    }
+    sys::ftruncate(d, size.max(at))
+}
+
 /// tmpcopyup: the directory `name` of `from` (the image's) copied into the directory `name` of
 /// `to` (the new tmpfs, or a directory in it), its entries, owner and mode; `depth` levels of
 /// directories at most (two fds each). By descriptor only, and no symlink of the image is
@@ -445,14 +469,7 @@ fn copy_up(from: Fd, to: Fd, name: &CStr, depth: u32, at: &mut Buf<PATH_MAX>) ->
                         libc::S_IFREG => {
                             let s = sys::openat(from, name, RD, 0)?;
                             let r = sys::openat(to, name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o600).and_then(|d| {
-                                // To the end; a tmpfs too small fails (ENOSPC).
-                                let r = loop {
-                                    match sys::sendfile(d, s, 1 << 30) {
-                                        Ok(0) => break Ok(()),
-                                        Ok(_) => {}
-                                        Err(e) => break Err(e),
-                                    }
-                                };
+                                let r = copy_data(s, d, st.size);
                                 sys::close(d);
                                 r
                             });
