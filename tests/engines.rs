@@ -317,13 +317,21 @@ impl Podman {
         fs::write(
             home.join("containers.conf"),
             format!(
-                "[containers]\n\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
+                "[containers]\n{defaults}\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
                  runtime = \"{n}\"\n\
                  runtime_supports_json = [\"crun\", \"runc\", \"sandbox-oci\"]\n\
                  runtime_supports_nocgroup = [\"crun\", \"sandbox-oci\"]\n\n\
                  [engine.runtimes]\n{n} = [\"{p}\"]\n",
                 n = rt.name,
-                p = rt.path.display()
+                p = rt.path.display(),
+                // What a run gets by its options (run_opts), for the containers podman makes
+                // itself (a pod's infra container).
+                defaults = match (&user, rt.no_cgroups) {
+                    (None, true) => "default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\ncgroups = \"disabled\"\n",
+                    (None, false) => "default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n",
+                    (Some(_), true) => "cgroups = \"disabled\"\n",
+                    (Some(_), false) => "",
+                }
             ),
         )
         .unwrap();
@@ -608,6 +616,45 @@ fn podman_run_output_status_tty_init() {
 #[test]
 fn podman_detached_exec_top_kill_stop_rm() {
     podman_detached(false);
+}
+
+/// A pod, as Kubernetes makes one: an infra container holding the network, IPC and UTS
+/// namespaces, and a container of the pod joining them by /proc/PID/ns/* (config.json's
+/// namespaces with a path).
+#[test]
+fn podman_pod_containers_join_the_infra_namespaces() {
+    if !require_root() || !require_tools(&["podman", "conmon", "nsenter"]) {
+        return;
+    }
+    for rt in runtimes() {
+        let p = Podman::new(&rt, false);
+        let w = p.what();
+        let out = p.run(&["pod", "create", "--name", "p1", "--network", "none", "--hostname", "podhost"], b"");
+        assert_eq!(out.code, 0, "{w}: pod create: {out:#?}");
+        let out = p.run(&["pod", "start", "p1"], b"");
+        assert_eq!(out.code, 0, "{w}: pod start: {out:#?}");
+        let infra = p.run(&["pod", "inspect", "p1", "--format", "{{.InfraContainerID}}"], b"");
+        let pid = p.run(&["inspect", "--format", "{{.State.Pid}}", infra.stdout.trim()], b"");
+        let pid: u32 = pid.stdout.trim().parse().unwrap_or_else(|_| panic!("{w}: infra pid: {pid:#?} {infra:#?}"));
+        let ns = |k: &str| {
+            let mut c = p.s.enter("readlink");
+            c.arg(format!("/proc/{pid}/ns/{k}"));
+            run_cmd(c, b"").stdout.trim().to_string()
+        };
+        let mut args = vec!["run", "--rm", "--pod", "p1"];
+        if rt.no_cgroups {
+            args.push("--cgroups=disabled");
+        }
+        args.extend(ULIMITS);
+        args.extend([IMAGE_REF, "sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts; hostname"]);
+        let out = p.run(&args, b"");
+        assert_eq!(out.code, 0, "{w}: run --pod: {out:#?}");
+        let want = format!("{}\n{}\n{}\npodhost\n", ns("net"), ns("ipc"), ns("uts"));
+        assert_eq!(out.stdout, want, "{w}: the container is not in the infra's namespaces: {out:#?}");
+        let out = p.run(&["pod", "rm", "-f", "p1"], b"");
+        assert_eq!(out.code, 0, "{w}: pod rm: {out:#?}");
+        p.assert_clean();
+    }
 }
 
 #[test]
