@@ -806,6 +806,12 @@ fn containerd_run_exec_ps_kill_delete() {
         assert_eq!(out.code, 5, "{w}: run -t: {out:#?}");
         assert!(out.stdout.contains("/dev/pts/0\r"), "{w}: run -t: {out:#?}");
 
+        // --privileged: every device node of the host, every capability; in this cgroup2
+        // namespace the container's cgroup gets a device program that allows them all.
+        let out = run_cmd(c.run_cmd(&["--rm", "--privileged"], "r3", &["sh", "-c", "test -c /dev/kmsg && echo kmsg >/dev/kmsg && echo kmsg; grep CapBnd /proc/self/status"]), b"");
+        assert_eq!(out.code, 0, "{w}: run --privileged: {out:#?}");
+        assert!(out.stdout.starts_with("kmsg\nCapBnd:\t"), "{w}: run --privileged: {out:#?}");
+
         let out = run_cmd(c.run_cmd(&["-d"], "d1", &["sh", "-c", "echo up > /tmp/up; exec sleep 100000"]), b"");
         assert_eq!(out.code, 0, "{w}: run -d: {out:#?}");
         wait_for_event("d1 to run", || c.task_status("d1") == "RUNNING");
