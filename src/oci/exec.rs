@@ -134,6 +134,7 @@ fn read_process(path: &'static CStr, p: &mut Process<'static>) -> Result<(), Fai
     Ok(())
 }
 
+#[inline(never)]
 pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
     let x = options(o)?;
     let id = take_id(g, o)?;
