@@ -626,7 +626,8 @@ pub fn mount_option(o: &[u8]) -> Opt {
 }
 
 #[inline(never)]
-fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
+/// The mount `v` into `m` (left half-written by a refusal).
+fn mount<'a>(v: Val<'a>, m: &mut Mount<'a>) -> Result<(), Refused> {
     let dest = v.str_at(b"destination").ok_or(Refused { field: f::MOUNTS_DESTINATION, why: BAD_TYPE })?;
     if dest.to_bytes().first() != Some(&b'/') {
         return refuse(f::MOUNTS_DESTINATION, why::n::MUST_BE_AN_ABSOLUTE_PATH);
@@ -634,7 +635,7 @@ fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
     if v.get(b"uidMappings").is_some_and(|x| x.len() > 0) || v.get(b"gidMappings").is_some_and(|x| x.len() > 0) {
         return refuse(f::MOUNTS_UID_MAPPINGS, why::n::NO_IDMAPPED_MOUNTS);
     }
-    let mut m = Mount {
+    *m = Mount {
         dest,
         kind: opt_text(v, f::MOUNTS_TYPE)?,
         source: opt_string(v, f::MOUNTS_SOURCE)?,
@@ -667,7 +668,7 @@ fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
     if !m.is_bind() && m.kind.is_none() {
         return refuse(f::MOUNTS_TYPE, why::n::NOT_BIND_NEEDS_TYPE);
     }
-    Ok(m)
+    Ok(())
 }
 
 /// The namespaces' names, and their CLONE_NEW* flags in the same order.
@@ -793,7 +794,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         if s.nmounts == MAX_MOUNTS {
             return refuse(f::MOUNTS, TOO_MANY);
         }
-        s.mounts[s.nmounts] = mount(m)?;
+        mount(m, &mut s.mounts[s.nmounts])?;
         s.nmounts += 1;
     }
     s.annotations = root.get(b"annotations").filter(|a| a.kind() == Kind::Obj);
