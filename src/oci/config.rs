@@ -407,6 +407,12 @@ fn opt_string<'a>(v: Val<'a>, field: u8) -> Result<Option<&'a CStr>, Refused> {
     }
 }
 
+/// The string at the key of `field` in `v`, if given, not null and not empty.
+#[inline(never)]
+fn opt_text<'a>(v: Val<'a>, field: u8) -> Result<Option<&'a CStr>, Refused> {
+    Ok(opt_string(v, field)?.filter(|s| !s.is_empty()))
+}
+
 fn boolean(v: Val, field: u8) -> Result<bool, Refused> {
     match v.get(key(field)) {
         None => Ok(false),
@@ -498,7 +504,7 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
         p.uid = u32_at(u, f::PROCESS_USER_UID)?.unwrap_or(0);
         p.gid = u32_at(u, f::PROCESS_USER_GID)?.unwrap_or(0);
         p.umask = u32_at(u, f::PROCESS_USER_UMASK)?;
-        if opt_string(u, f::PROCESS_USER_USERNAME)?.is_some_and(|s| !s.is_empty()) {
+        if opt_text(u, f::PROCESS_USER_USERNAME)?.is_some() {
             return refuse(f::PROCESS_USER_USERNAME, why::n::A_WINDOWS_FIELD);
         }
         p.ngroups = 0;
@@ -537,7 +543,7 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
     if let Some(o) = v.get(b"oomScoreAdj") {
         p.oom_score_adj = Some(o.i64().filter(|n| (-1000..=1000).contains(n)).ok_or(Refused { field: f::PROCESS_OOM_SCORE_ADJ, why: why::n::NOT_IN_OOM_RANGE })?);
     }
-    p.apparmor = opt_string(v, f::PROCESS_APPARMOR_PROFILE)?.filter(|s| !s.is_empty());
+    p.apparmor = opt_text(v, f::PROCESS_APPARMOR_PROFILE)?;
     if let Some(c) = v.get(b"consoleSize") {
         let h = u32_at(c, f::PROCESS_CONSOLE_SIZE_HEIGHT)?.unwrap_or(0);
         let w = u32_at(c, f::PROCESS_CONSOLE_SIZE_WIDTH)?.unwrap_or(0);
@@ -619,7 +625,9 @@ pub fn mount_option(o: &[u8]) -> Opt {
     }
 }
 
-fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
+#[inline(never)]
+/// The mount `v` into `m` (left half-written by a refusal).
+fn mount<'a>(v: Val<'a>, m: &mut Mount<'a>) -> Result<(), Refused> {
     let dest = v.str_at(b"destination").ok_or(Refused { field: f::MOUNTS_DESTINATION, why: BAD_TYPE })?;
     if dest.to_bytes().first() != Some(&b'/') {
         return refuse(f::MOUNTS_DESTINATION, why::n::MUST_BE_AN_ABSOLUTE_PATH);
@@ -627,9 +635,9 @@ fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
     if v.get(b"uidMappings").is_some_and(|x| x.len() > 0) || v.get(b"gidMappings").is_some_and(|x| x.len() > 0) {
         return refuse(f::MOUNTS_UID_MAPPINGS, why::n::NO_IDMAPPED_MOUNTS);
     }
-    let mut m = Mount {
+    *m = Mount {
         dest,
-        kind: opt_string(v, f::MOUNTS_TYPE)?.filter(|s| !s.is_empty()),
+        kind: opt_text(v, f::MOUNTS_TYPE)?,
         source: opt_string(v, f::MOUNTS_SOURCE)?,
         flags: 0,
         clear: 0,
@@ -660,7 +668,7 @@ fn mount<'a>(v: Val<'a>) -> Result<Mount<'a>, Refused> {
     if !m.is_bind() && m.kind.is_none() {
         return refuse(f::MOUNTS_TYPE, why::n::NOT_BIND_NEEDS_TYPE);
     }
-    Ok(m)
+    Ok(())
 }
 
 /// The namespaces' names, and their CLONE_NEW* flags in the same order.
@@ -692,6 +700,7 @@ fn id_maps(v: Val, key: &[u8], out: &mut [IdMap; MAX_MAPS], field: u8) -> Result
     Ok(n)
 }
 
+#[inline(never)]
 fn devices<'a>(l: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     for d in l.items_at(b"devices") {
         let path = d.str_at(b"path").ok_or(Refused { field: f::LINUX_DEVICES_PATH, why: BAD_TYPE })?;
@@ -749,8 +758,8 @@ pub fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
         }
         r.cpu_quota = limit(c.get(b"quota"));
         r.cpu_period = limit(c.get(b"period"));
-        if opt_string(c, f::LINUX_RESOURCES_CPU_CPUS)?.is_some_and(|s| !s.is_empty())
-            || opt_string(c, f::LINUX_RESOURCES_CPU_MEMS)?.is_some_and(|s| !s.is_empty())
+        if opt_text(c, f::LINUX_RESOURCES_CPU_CPUS)?.is_some()
+            || opt_text(c, f::LINUX_RESOURCES_CPU_MEMS)?.is_some()
         {
             return refuse(f::LINUX_RESOURCES_CPU_CPUS, NOT_SUPPORTED);
         }
@@ -772,8 +781,8 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     let r = root.get(b"root").ok_or(Refused { field: f::ROOT, why: why::n::MISSING })?;
     s.root = r.str_at(b"path").filter(|p| !p.is_empty()).ok_or(Refused { field: f::ROOT_PATH, why: why::n::MISSING })?;
     s.readonly = boolean(r, f::ROOT_READONLY)?;
-    s.hostname = opt_string(root, f::HOSTNAME)?.filter(|h| !h.is_empty());
-    s.domainname = opt_string(root, f::DOMAINNAME)?.filter(|h| !h.is_empty());
+    s.hostname = opt_text(root, f::HOSTNAME)?;
+    s.domainname = opt_text(root, f::DOMAINNAME)?;
     match root.get(b"process") {
         Some(p) => process(p, &mut s.process)?,
         None => return refuse(f::PROCESS, why::n::MISSING),
@@ -785,7 +794,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         if s.nmounts == MAX_MOUNTS {
             return refuse(f::MOUNTS, TOO_MANY);
         }
-        s.mounts[s.nmounts] = mount(m)?;
+        mount(m, &mut s.mounts[s.nmounts])?;
         s.nmounts += 1;
     }
     s.annotations = root.get(b"annotations").filter(|a| a.kind() == Kind::Obj);
@@ -799,7 +808,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         if s.namespace(flag).is_some() {
             return refuse(f::LINUX_NAMESPACES_TYPE, why::n::NAMED_TWICE);
         }
-        let path = opt_string(n, f::LINUX_NAMESPACES_PATH)?.filter(|p| !p.is_empty());
+        let path = opt_text(n, f::LINUX_NAMESPACES_PATH)?;
         s.namespaces[s.nnamespaces] = Namespace { flag, path };
         s.nnamespaces += 1;
     }
@@ -840,15 +849,14 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         s.nsysctl += 1;
     }
     devices(l, s)?;
-    s.propagation = match opt_string(l, f::LINUX_ROOTFS_PROPAGATION)? {
+    s.propagation = match opt_text(l, f::LINUX_ROOTFS_PROPAGATION)? {
         None => 0,
-        Some(p) if p.is_empty() => 0,
         Some(p) => match mount_option(p.to_bytes()) {
             Opt::Propagation(f) => f,
             _ => return refuse(f::LINUX_ROOTFS_PROPAGATION, why::n::UNKNOWN_PROPAGATION),
         },
     };
-    s.cgroups_path = opt_string(l, f::LINUX_CGROUPS_PATH)?.filter(|p| !p.is_empty());
+    s.cgroups_path = opt_text(l, f::LINUX_CGROUPS_PATH)?;
     if s.cgroups_path.is_some_and(|p| p.to_bytes().split(|&c| c == b'/' || c == b':').any(|c| c == b"." || c == b"..")) {
         return refuse(f::LINUX_CGROUPS_PATH, why::n::MAY_NOT_NAME_OR);
     }
@@ -1015,5 +1023,49 @@ mod tests {
         with(&t, |s| assert_eq!(s.err().unwrap().field(), b"process.args"));
         let t = BASE.replace(r#""uid":1000"#, r#""uid":"x""#);
         with(&t, |s| assert_eq!(s.err().unwrap().field(), b"process.user.uid"));
+    }
+
+    #[test]
+    fn empty_strings_are_none_and_other_types_refused() {
+        let t = BASE
+            .replace(r#""hostname":"h""#, r#""hostname":"","domainname":"""#)
+            .replace(r#""cwd":"/tmp""#, r#""cwd":"/tmp","apparmorProfile":"""#)
+            .replace(r#""uid":1000"#, r#""uid":1000,"username":"""#)
+            .replace(r#""/a/b""#, r#""""#)
+            .replace(r#""rprivate""#, r#""""#)
+            .replace(r#""path":"/run/netns/x""#, r#""path":"""#)
+            .replace(r#""quota""#, r#""cpus":"","mems":"","quota""#);
+        with(&t, |s| {
+            let s = s.unwrap();
+            assert!(s.hostname.is_none() && s.domainname.is_none() && s.process.apparmor.is_none() && s.cgroups_path.is_none());
+            assert_eq!(s.propagation, 0);
+            assert!(s.namespace(libc::CLONE_NEWNET).unwrap().path.is_none());
+        });
+        let t = BASE.replace(r#""cwd":"/tmp""#, r#""cwd":"/tmp","apparmorProfile":"p""#).replace(r#""hostname":"h""#, r#""hostname":null"#);
+        with(&t, |s| {
+            let s = s.unwrap();
+            assert_eq!(s.process.apparmor.unwrap().to_bytes(), b"p");
+            assert!(s.hostname.is_none());
+            assert_eq!(s.cgroups_path.unwrap().to_bytes(), b"/a/b");
+        });
+        let refused = |from: &str, to: &str, field: &[u8], why: u8| {
+            with(&BASE.replace(from, to), |s| {
+                let e = s.err().unwrap();
+                assert_eq!((e.field(), e.why), (field, why));
+            });
+        };
+        refused(r#""hostname":"h""#, r#""hostname":5"#, b"hostname", BAD_TYPE);
+        refused(r#""hostname":"h""#, r#""hostname":"h","domainname":true"#, b"domainname", BAD_TYPE);
+        refused(r#""cwd":"/tmp""#, r#""cwd":"/tmp","apparmorProfile":1"#, b"process.apparmorProfile", BAD_TYPE);
+        refused(r#""uid":1000"#, r#""uid":1000,"username":"u""#, b"process.user.username", why::n::A_WINDOWS_FIELD);
+        refused(r#""uid":1000"#, r#""uid":1000,"username":3"#, b"process.user.username", BAD_TYPE);
+        refused(r#""/a/b""#, "5", b"linux.cgroupsPath", BAD_TYPE);
+        refused(r#""rprivate""#, r#""bogus""#, b"linux.rootfsPropagation", why::n::UNKNOWN_PROPAGATION);
+        refused(r#""rprivate""#, "5", b"linux.rootfsPropagation", BAD_TYPE);
+        refused(r#""path":"/run/netns/x""#, r#""path":5"#, b"linux.namespaces.path", BAD_TYPE);
+        refused(r#""quota""#, r#""mems":"0","quota""#, b"linux.resources.cpu.cpus", NOT_SUPPORTED);
+        refused(r#""quota""#, r#""mems":0,"quota""#, b"linux.resources.cpu.mems", BAD_TYPE);
+        refused(r#""type":"proc","source""#, r#""type":"","source""#, b"mounts.type", why::n::NOT_BIND_NEEDS_TYPE);
+        refused(r#""type":"proc","source""#, r#""type":7,"source""#, b"mounts.type", BAD_TYPE);
     }
 }

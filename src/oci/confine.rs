@@ -139,6 +139,7 @@ fn compile(f: &Filter, install: bool) -> Result<(), Errno> {
     Ok(())
 }
 
+#[inline(never)]
 pub fn check(f: &Filter) -> Result<(), Errno> {
     compile(f, false)
 }

@@ -55,6 +55,7 @@ fn is_cgroup2() -> bool {
 
 /// The cgroup's path under /sys/fs/cgroup: linux.cgroupsPath, in the cgroupfs form or the
 /// systemd one (`slice:prefix:name`, the slice's nesting spelled out as systemd does).
+#[inline(never)]
 fn cgroup_path(g: &Global, spec: &Spec, id: &[u8], out: &mut Buf<PATH_MAX>) {
     let Some(p) = spec.cgroups_path else {
         out.push(b"/sandbox-oci/").push(id);
@@ -89,6 +90,7 @@ fn cgroup_path(g: &Global, spec: &Spec, id: &[u8], out: &mut Buf<PATH_MAX>) {
 
 /// Make the container's cgroup with its limits (cgroup v2); an fd of its cgroup.procs, or -1
 /// when the container has none: cgroups disabled, or no v2 and no resources asked for.
+#[inline(never)]
 fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> Result<Fd, Fail<'static>> {
     let r = spec.resources;
     if g.no_cgroups {
@@ -243,6 +245,7 @@ struct Made {
     pid: i32,
 }
 
+#[inline(never)]
 fn kill_and_wait(pid: i32) {
     if let Ok(fd) = sys::pidfd_open(pid) {
         let _ = sys::pidfd_send_signal(fd, libc::SIGKILL);

@@ -75,6 +75,7 @@ type Failed = Fail<'static>;
 // (process-label, apparmor, cgroup, ignore-paused: runc's, with nothing to do here.)
 const OPTIONS: &OptTable = &(b"process p detach d pid-file console-socket tty t cwd env e user u cap c no-new-privs preserve-fds process-label apparmor cgroup ignore-paused", &[VALUE, VALUE, 1, 1, 2 | VALUE, 3 | VALUE, 4, 4, 5 | VALUE, 6 | VALUE, 6 | VALUE, 7 | VALUE, 7 | VALUE, 8 | VALUE, 8 | VALUE, 9, 10 | VALUE, IGNORED | VALUE, IGNORED | VALUE, IGNORED | VALUE, IGNORED]);
 
+#[inline(never)]
 fn options(o: &mut Opts) -> Result<Opt, Failed> {
     let mut x = Opt { process: None, detach: false, pid_file: None, console: None, tty: false, cwd: None, envs: [None; 64], nenvs: 0, user: None, caps: 0, nnp: false, preserve: 0 };
     each_option(o, OPTIONS, &mut |i, v| {
@@ -134,6 +135,7 @@ fn read_process(path: &'static CStr, p: &mut Process<'static>) -> Result<(), Fai
     Ok(())
 }
 
+#[inline(never)]
 pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
     let x = options(o)?;
     let id = take_id(g, o)?;
