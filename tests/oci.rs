@@ -119,6 +119,13 @@ impl Oci {
         self.run_to(args, &self.f.path(&format!("out{n}")))
     }
 
+    /// A copy of the busybox image at `name` in the fixture, to change for a test.
+    fn image_copy(&self, name: &str) -> PathBuf {
+        let dir = self.f.path(name);
+        assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&dir).status().unwrap().success());
+        dir
+    }
+
     fn bundle(&self) -> &str {
         self.bundle.to_str().unwrap()
     }
@@ -605,8 +612,7 @@ fn mount_points_are_resolved_inside_the_root() {
     fs::create_dir_all(rootfs.join(decoy.strip_prefix("/").unwrap())).unwrap();
     std::os::unix::fs::symlink("../../../../../../..", rootfs.join("etc/up")).unwrap();
     // /proc through a symlink (where the /dev tmpfs would hide it, and its masks): refused.
-    let fake = o.f.path("fake-rootfs");
-    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&fake).status().unwrap().success());
+    let fake = o.image_copy("fake-rootfs");
     fs::remove_dir_all(fake.join("proc")).unwrap();
     std::os::unix::fs::symlink("/dev/fakeproc", fake.join("proc")).unwrap();
     o.write_config(&config(fake.to_str().unwrap(), &["true"], "", "", ""));
@@ -721,8 +727,7 @@ fn device_nodes_of_the_image_or_made_inside_do_not_open() {
         return;
     }
     let o = Oci::new("oci-nodev");
-    let rootfs = o.f.path("rootfs");
-    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    let rootfs = o.image_copy("rootfs");
     assert!(Command::new("mknod").arg("-m").arg("666").arg(rootfs.join("tmp/disk")).args(["c", "1", "3"]).status().unwrap().success());
     let script = "echo x > /tmp/disk && echo IMAGE-NODE-OPENED; mknod /dev/disk c 1 3 && (echo x > /dev/disk && echo MADE-NODE-OPENED); \
         mknod /run/disk c 1 3 && (echo x > /run/disk && echo RUN-NODE-OPENED); echo y > /dev/null && echo null-ok; echo y > /dev/fuse 2>/dev/null; echo fuse=$?";
@@ -759,8 +764,7 @@ fn no_descriptor_of_the_runtime_reaches_the_containers_execve() {
         return;
     }
     let o = Oci::new("oci-fds");
-    let rootfs = o.f.path("rootfs");
-    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    let rootfs = o.image_copy("rootfs");
     fs::copy(rootfs.join("bin/busybox"), o.f.path("decoy-interp")).unwrap();
     for n in 3..10 {
         // From the state directory (--root/ID) or the bundle, ../.. or .. is the test's directory.
@@ -826,8 +830,7 @@ fn as_many_devices_and_mounts_as_a_privileged_container_lists() {
 fn copy_up_image(o: &Oci, base: u32) -> (PathBuf, PathBuf) {
     use std::os::unix::fs::{chown, lchown, symlink, PermissionsExt};
     let mode = |p: &Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
-    let rootfs = o.f.path("rootfs");
-    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    let rootfs = o.image_copy("rootfs");
     let decoy = o.f.path("decoy");
     fs::create_dir(&decoy).unwrap();
     fs::write(decoy.join("secret"), "host secret").unwrap();
@@ -970,8 +973,7 @@ fn tmpcopyup_too_large_or_too_deep_fails_create() {
         return;
     }
     let o = Oci::new("oci-copyup-fail");
-    let rootfs = o.f.path("rootfs");
-    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    let rootfs = o.image_copy("rootfs");
     fs::create_dir(rootfs.join("etc/big")).unwrap();
     fs::write(rootfs.join("etc/big/file"), vec![7u8; 1 << 20]).unwrap();
     let deep = rootfs.join(format!("etc/deep{}", "/d".repeat(40)));
@@ -1146,8 +1148,7 @@ fn tmpcopyup_of_an_image_changed_meanwhile_lands_in_its_tmpfs_only() {
         return;
     }
     let o = Oci::new("oci-copyup-race");
-    let rootfs = o.f.path("rootfs");
-    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    let rootfs = o.image_copy("rootfs");
     let volume = Elsewhere::new("copyup-race");
     fs::write(volume.0.join("keep"), "host file").unwrap();
     let app = rootfs.join("app");
@@ -1238,8 +1239,7 @@ fn a_rootless_engines_other_container_never_reaches_the_host_through_the_first_p
     for p in [&state, &o.bundle, &secret] {
         assert!(Command::new("chown").arg("65534:65534").arg(p).status().unwrap().success());
     }
-    let other = o.f.path("other");
-    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&other).status().unwrap().success());
+    let other = o.image_copy("other");
     // The engine's user namespace: 65534 is root there.
     let mut c = Command::new("setpriv");
     c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--", "unshare", "-U", "-r", "cat"]);
@@ -1349,8 +1349,7 @@ fn tmpcopyup_gives_no_set_id_of_an_owner_not_mapped_to_root() {
         return;
     }
     let o = Oci::new("oci-copyup-setid");
-    let rootfs = o.f.path("rootfs");
-    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    let rootfs = o.image_copy("rootfs");
     chown(&rootfs, Some(300000), Some(300000)).unwrap();
     let app = rootfs.join("etc/app");
     fs::create_dir(&app).unwrap();
@@ -1382,8 +1381,7 @@ fn tmpcopyup_keeps_a_sparse_files_holes() {
         return;
     }
     let o = Oci::new("oci-copyup-sparse");
-    let rootfs = o.f.path("rootfs");
-    assert!(Command::new("cp").arg("-a").arg(IMAGE).arg(&rootfs).status().unwrap().success());
+    let rootfs = o.image_copy("rootfs");
     fs::create_dir(rootfs.join("etc/sparse")).unwrap();
     {
         use std::io::{Seek, SeekFrom};

@@ -402,14 +402,14 @@ const RD: i32 = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_C
 fn copy_data(s: Fd, d: Fd, size: u64) -> Result<(), Errno> {
     let mut at = 0;
     while at < size {
-        let data = match sys::lseek(s, at, 3) {
+        let data = match sys::lseek(s, at, libc::SEEK_DATA) {
             Ok(x) => x,
             Err(Errno::ENXIO) => break,
             Err(_) => at,
         };
-        let hole = sys::lseek(s, data, 4).ok().filter(|&h| h > data).unwrap_or(size).min(size);
-        sys::lseek(s, data, 0)?;
-        sys::lseek(d, data, 0)?;
+        let hole = sys::lseek(s, data, libc::SEEK_HOLE).ok().filter(|&h| h > data).unwrap_or(size).min(size);
+        sys::lseek(s, data, libc::SEEK_SET)?;
+        sys::lseek(d, data, libc::SEEK_SET)?;
         at = data;
         while at < hole {
             match sys::sendfile(d, s, (hole - at).min(1 << 30) as usize)? {

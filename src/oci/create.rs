@@ -22,17 +22,23 @@ static RECORD: Static<Space> = Static::new(Space::new());
 
 type Failed = Fail<'static>;
 
+/// The JSON file `file` under `dir`, read whole into `text` (EFBIG when it does not fit) and
+/// parsed into `toks`; errors are `step`'s, naming `name`.
+pub fn read_json(dir: Fd, file: &CStr, name: &'static [u8], step: Step, text: &'static mut [u8], toks: &'static mut [Tok<'static>]) -> Result<json::Doc<'static>, Failed> {
+    let n = sys::read_file_at(dir, file, text).map_err(|e| Fail::new(step, name, e))?;
+    if n == text.len() {
+        return Err(Fail::new(step, name, Errno::EFBIG));
+    }
+    json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(step, name, b.why()))
+}
+
 /// Read and check `DIR/config.json` into `spec` (and its seccomp profile into a filter).
 pub fn load(bundle: &'static CStr, spec: &mut Spec<'static>) -> Result<(Fd, Option<&'static Filter>), Failed> {
     let path = bundle.to_bytes();
     let bfd = sys::openat(AT_FDCWD, bundle, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Bundle, path, e))?;
     let text = CONFIG.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
     let toks = TOKENS.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
-    let n = sys::read_file_at(bfd, c"config.json", text).map_err(|e| Fail::new(Step::Config, path, e))?;
-    if n == text.len() {
-        return Err(Fail::new(Step::Config, path, Errno::EFBIG));
-    }
-    let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path, b.why()))?;
+    let doc = read_json(bfd, c"config.json", path, Step::Config, text, toks)?;
     config::spec(doc.root(), spec).map_err(config::Refused::fail)?;
     if (spec.hostname.is_some() || spec.domainname.is_some()) && spec.namespace(libc::CLONE_NEWUTS).is_none_or(|n| n.path.is_some()) {
         return Err(Fail::usage(Step::Refused, b"hostname", why::NEEDS_A_NEW_UTS_NAMESPACE));
@@ -144,22 +150,18 @@ pub fn limits(path: &[u8], mut r: Resources) -> Result<Buf<PATH_MAX>, Failed> {
     }
     let mut dir = Buf::<PATH_MAX>::new();
     dir.push(crate::cgroup::ROOT);
-    let full = path;
-    let mut made = false;
-    for comp in full.split(|&c| c == b'/').filter(|c| !c.is_empty() && *c != b"." && *c != b"..") {
+    for comp in path.split(|&c| c == b'/').filter(|c| !c.is_empty() && *c != b"." && *c != b"..") {
         if enable.len() > 0 {
             let mut ctl = Buf::<PATH_MAX>::new();
             ctl.push(dir.bytes()).push(b"/cgroup.subtree_control");
             let _ = sys::write_file(AT_FDCWD, ctl.c(), enable.bytes());
         }
         dir.push(b"/").push(comp);
-        made = match sys::mkdirat(AT_FDCWD, dir.c(), 0o755) {
-            Ok(()) => true,
-            Err(Errno::EEXIST) => false,
+        match sys::mkdirat(AT_FDCWD, dir.c(), 0o755) {
+            Ok(()) | Err(Errno::EEXIST) => {}
             Err(er) => return Err(e(er)),
-        };
+        }
     }
-    let _ = made;
     // Each limit asked for, to its file (u64::MAX: "max"); cpu.max takes the period after.
     let cpu_max = (r.cpu_quota.is_some() || r.cpu_period.is_some()).then_some(r.cpu_quota.unwrap_or(u64::MAX));
     let files: [(&'static [u8], Option<u64>); 6] = [

@@ -11,7 +11,7 @@ use super::config::{self, Process, Spec, BOUNDING, EFFECTIVE, PERMITTED};
 use super::confine::Filter;
 use super::container::{self, after_gate, die, lookup, send, Job, READY};
 use super::create::{self, pid_file};
-use super::json::{self, Tok};
+use super::json::Tok;
 use super::record::{self, Status};
 use super::why;
 use super::{each_option, small_number, take_id, Done, Fail, Global, OptTable, Opts, Step, IGNORED, VALUE};
@@ -122,11 +122,7 @@ fn user(v: &'static CStr, p: &mut Process) -> Result<(), Fail<'static>> {
 fn read_process(path: &'static CStr, p: &mut Process<'static>) -> Result<(), Fail<'static>> {
     let text = PROCESS_TEXT.take().ok_or(Fail::new(Step::Process, b"", Errno::EBUSY))?;
     let toks = PROCESS_TOKENS.take().ok_or(Fail::new(Step::Process, b"", Errno::EBUSY))?;
-    let n = sys::read_file(path, text).map_err(|e| Fail::new(Step::Process, path.to_bytes(), e))?;
-    if n == text.len() {
-        return Err(Fail::new(Step::Process, path.to_bytes(), Errno::EFBIG));
-    }
-    let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Process, path.to_bytes(), b.why()))?;
+    let doc = create::read_json(AT_FDCWD, path, path.to_bytes(), Step::Process, text, toks)?;
     *p = Process::new();
     config::process(doc.root(), p).map_err(config::Refused::fail)?;
     if p.nargs == 0 {

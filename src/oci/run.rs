@@ -32,20 +32,27 @@ pub fn run(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
         let _ = sys::sigprocmask(libc::SIG_SETMASK, mask);
         return Ok(0);
     }
-    let Ok(sigfd) = sys::signalfd(init::ALL) else {
-        let status = sys::wait4(pid, 0).map_or(255 << 8, |(_, st)| st);
-        if !r.keep {
-            create::remove(g, id, &rec);
-        }
-        return Ok(init::status(status));
+    let status = match sys::signalfd(init::ALL) {
+        Ok(sigfd) => relay(pid, Fd(r.master), sigfd),
+        Err(_) => sys::wait4(pid, 0).map_or(255 << 8, |(_, st)| st),
     };
+    if !r.keep {
+        create::remove(g, id, &rec);
+    }
+    Ok(init::status(status))
+}
+
+/// Until the container's process `pid` ends (its wait status): its terminal `master` (-1:
+/// none) relayed to the caller's, the signals read from `sigfd` passed on to it, and what it
+/// left behind (re-parented here) reaped.
+fn relay(pid: i32, master: Fd, sigfd: Fd) -> i32 {
     let mut caller = pty::Caller::find();
     if !caller.present() {
         // No terminal here: the container's is relayed to stdin and stdout all the same.
         (caller.input, caller.output) = (Fd(0), Fd(1));
     }
-    let mut w = Watch::new(Fd(-1), Fd(r.master), &mut caller, false);
-    if r.master >= 0 {
+    let mut w = Watch::new(Fd(-1), master, &mut caller, false);
+    if master.0 >= 0 {
         w.go_on();
     }
     let status = loop {
@@ -54,7 +61,6 @@ pub fn run(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
             w.on_signal(pid, sig, code);
             continue;
         }
-        // The container's process, or one it left behind (re-parented here): all reaped.
         let mut ended = None;
         while let Ok((p, st)) = sys::wait4(-1, libc::WNOHANG) {
             if p <= 0 {
@@ -70,8 +76,5 @@ pub fn run(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
     };
     w.drain();
     w.caller.restore();
-    if !r.keep {
-        create::remove(g, id, &rec);
-    }
-    Ok(init::status(status))
+    status
 }

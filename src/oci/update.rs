@@ -4,10 +4,9 @@
 
 use super::config::{self, Resources};
 use super::create::{self, CONFIG, TOKENS};
-use super::json;
 use super::record::Status;
 use super::{each_option, take_id, why, Done, Fail, Global, OptTable, Opts, Step, VALUE};
-use crate::sys::Errno;
+use crate::sys::{Errno, AT_FDCWD};
 
 pub fn update(g: &Global, o: &mut Opts) -> Done<'static> {
     const OPTIONS: &OptTable = &(b"resources r memory memory-reservation memory-swap pids-limit cpu-quota cpu-period cpu-share", &[VALUE, VALUE, 1 | VALUE, 2 | VALUE, 3 | VALUE, 4 | VALUE, 5 | VALUE, 6 | VALUE, 7 | VALUE]);
@@ -41,11 +40,7 @@ pub fn update(g: &Global, o: &mut Opts) -> Done<'static> {
     if let Some(path) = file {
         let text = CONFIG.take().ok_or(Fail::new(Step::Config, b"", Errno::EBUSY))?;
         let toks = TOKENS.take().ok_or(Fail::new(Step::Config, b"", Errno::EBUSY))?;
-        let n = crate::sys::read_file(path, text).map_err(|e| Fail::new(Step::Config, path.to_bytes(), e))?;
-        if n == text.len() {
-            return Err(Fail::new(Step::Config, path.to_bytes(), Errno::EFBIG));
-        }
-        let doc = json::parse(&mut text[..n], toks).map_err(|b| Fail::usage(Step::Config, path.to_bytes(), b.why()))?;
+        let doc = create::read_json(AT_FDCWD, path, path.to_bytes(), Step::Config, text, toks)?;
         let mut from = Resources::default();
         config::resources(doc.root(), &mut from).map_err(config::Refused::fail)?;
         // What the options say besides goes over what the file says.
