@@ -131,7 +131,7 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
             }
             e
         };
-        let state = sys::openat(AT_FDCWD, dirbuf.c(), dir_flags, 0).map_err(|e| undo(Error::new(Step::StateDir, sd, e)))?;
+        let state = sys::openat(AT_FDCWD, dirbuf.c(), dir_flags, 0).map_err(|e| undo(open_err(dirbuf.c(), uid, sd, e)))?;
         // Whoever else can write the state directory can swap a layer for a directory of their
         // own between our lock and our mount: a state directory, however it was chosen, is ours
         // and writable by no one else, or nothing is done. In /tmp, where anyone may have made
@@ -193,6 +193,16 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
     Ok(layer)
 }
 
+/// Why the state directory could not be opened: one of another user's (squatted, in /tmp) is
+/// said to be so, not just "Permission denied".
+#[cold]
+fn open_err<'a>(path: &CStr, uid: u32, sd: &'a [u8], e: Errno) -> Error<'a> {
+    match sys::stat_at(AT_FDCWD, path, libc::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if e == Errno::EACCES && st.uid != uid => Error::usage(Step::StateDirUnsafe, sd),
+        _ => Error::new(Step::StateDir, sd, e),
+    }
+}
+
 /// The state directory as opened is the caller's and writable by no one else (in /tmp, not
 /// readable either).
 fn check_state(state: Fd, uid: u32, shared_tmp: bool, sd: &[u8]) -> Result<(), Error<'_>> {
@@ -214,7 +224,7 @@ pub fn open_state<'a>(given: Option<&'static CStr>, env: &Env, uid: u32, buf: &'
     let state = match sys::openat(AT_FDCWD, buf.c(), flags, 0) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => return Ok(None),
-        Err(e) => return Err(Error::new(Step::StateDir, buf.bytes(), e)),
+        Err(e) => return Err(open_err(buf.c(), uid, buf.bytes(), e)),
     };
     check_state(state, uid, shared_tmp, buf.bytes()).inspect_err(|_| sys::close(state))?;
     Ok(Some(state))

@@ -691,19 +691,22 @@ pub fn read_file(path: &CStr, buf: &mut [u8]) -> Result<usize> {
 /// Read a file under `dir` whole into `buf` (as much as fits); returns the bytes read.
 pub fn read_file_at(dir: Fd, path: &CStr, buf: &mut [u8]) -> Result<usize> {
     let fd = openat(dir, path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
+    let r = read_all(fd, buf);
+    close(fd);
+    r
+}
+
+/// Read from `fd` until its end or until `buf` is full; returns the bytes read.
+pub fn read_all(fd: Fd, buf: &mut [u8]) -> Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match read(fd, &mut buf[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(Errno::EINTR) => {}
-            Err(e) => {
-                close(fd);
-                return Err(e);
-            }
+            Err(e) => return Err(e),
         }
     }
-    close(fd);
     Ok(n)
 }
 

@@ -264,7 +264,7 @@ pub const OCI_WHAT: [&str; 39] = [
 ];
 
 /// The hints of `sandbox-oci` error lines, in the order of `oci::Fail::hint`.
-pub const OCI_HINTS: [&str; 7] = [
+pub const OCI_HINTS: [&str; 9] = [
     "not found in the container",
     "not an executable file",
     "resolved inside the root: a symlink may not lead out of it",
@@ -272,11 +272,13 @@ pub const OCI_HINTS: [&str; 7] = [
     "delete it first, or choose another id",
     "the profile is too large for one filter",
     "AppArmor is not enabled on this host",
+    "give --root a directory of yours, or set XDG_RUNTIME_DIR",
+    "remove it first, or give --bundle another directory",
 ];
 
 /// The reasons of `sandbox-oci` error lines that name no OS error (oci::Fail::why), each with
 /// the name of its constant (oci::why, made by build.rs: the text compressed as the others).
-pub const OCI_WHY: [(&str, &str); 68] = [
+pub const OCI_WHY: [(&str, &str); 69] = [
     ("ARCH_X86_64_NEEDED", "sandbox filters x86_64 calls: the list must hold SCMP_ARCH_X86_64"),
     ("A_BIND_MOUNT_NEEDS_A_SOURCE", "a bind mount needs a source"),
     ("A_CONTAINER_ID_IS_NEEDED", "a container id is needed"),
@@ -299,7 +301,7 @@ pub const OCI_WHY: [(&str, &str); 68] = [
     ("EXPECTED_A_KEY", "expected a key"),
     ("EXPECTED_COLON", "expected :"),
     ("EXPECTED_COMMA_OR_CLOSE", "expected , or a closing bracket"),
-    ("INVALID_CONTAINER_ID", "invalid container id"),
+    ("INVALID_CONTAINER_ID", "invalid container id: up to 255 letters, digits and _.+-, the first a letter or digit"),
     ("MAY_NOT_NAME_OR", "may not name . or .."),
     ("MISMATCHED_BRACKET", "mismatched bracket"),
     ("MISSING", "missing"),
@@ -314,6 +316,7 @@ pub const OCI_WHY: [(&str, &str); 68] = [
     ("NOT_BIND_NEEDS_TYPE", "a mount that is not a bind needs a type"),
     ("NOT_IN_OOM_RANGE", "not in -1000..1000"),
     ("NOT_SUPPORTED", "not supported by sandbox"),
+    ("NOT_YOURS", "owned by another user or writable by others: --root must be yours alone"),
     ("NO_CGROUP_V2", "the container has no cgroup v2 (cgroups disabled, or none on this host)"),
     ("NO_CGROUP_V2_THERE", "no cgroup v2 there; run with --cgroup-manager=disabled and no resources"),
     ("NO_IDMAPPED_MOUNTS", "idmapped mounts are not supported by sandbox"),

@@ -612,3 +612,105 @@ fn every_process_of_the_sandbox_is_in_its_network_namespace() {
     assert_dir_empty(&root_state);
     r.f.finish();
 }
+
+/// The runtime: the link named sandbox-oci beside the built binary (made as `just build` makes it).
+fn oci_runtime() -> PathBuf {
+    let link = Path::new(BIN).with_file_name("sandbox-oci");
+    if fs::read_link(&link).ok().as_deref() != Some(Path::new("sandbox")) {
+        let tmp = link.with_extension(format!("tmp{}", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        std::os::unix::fs::symlink("sandbox", &tmp).unwrap();
+        fs::rename(&tmp, &link).unwrap();
+    }
+    link
+}
+
+/// Another user plants a container record naming a root process of the host (a decoy) in a
+/// state root they can write, or a record left theirs: root's `kill`, `kill --all`, `exec`,
+/// `pause`, `delete --force` and `state` on it are refused, the decoy lives on, and the planted
+/// files are neither removed nor followed.
+#[test]
+fn oci_records_of_another_user_are_refused() {
+    if !require_root() {
+        return;
+    }
+    let mut decoy = Command::new("sleep").arg("1000").spawn().unwrap();
+    let pid = decoy.id();
+    let start = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap().rsplit(')').next().unwrap().split_whitespace().nth(19).unwrap().to_string();
+    let record = format!(r#"{{"ociVersion":"1.0.2","id":"c6","pid":{pid},"bundle":"/","start":{start},"cgroup":"/","mntns":0}}"#);
+    let base = std::env::temp_dir().join(format!("sandbox-oci-plant-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&base);
+    fs::create_dir(&base).unwrap();
+    let nobody = |script: &str| {
+        let st = Command::new("setpriv").args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "sh", "-c", script]).status().unwrap();
+        assert!(st.success(), "{script}");
+    };
+    // 1: a root anyone may write (as /tmp is), the record planted in it by uid 65534.
+    let open_root = base.join("open");
+    fs::create_dir(&open_root).unwrap();
+    fs::set_permissions(&open_root, fs::Permissions::from_mode(0o1777)).unwrap();
+    nobody(&format!("mkdir {0}/c6 && printf '%s' '{record}' > {0}/c6/state.json", open_root.display()));
+    // 2: root's own root (0700), holding a directory of uid 65534's (left from a time when the
+    // root was open, or handed over).
+    let own_root = base.join("own");
+    fs::create_dir(&own_root).unwrap();
+    fs::set_permissions(&own_root, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::create_dir(own_root.join("c6")).unwrap();
+    fs::write(own_root.join("c6/state.json"), &record).unwrap();
+    Command::new("chown").args(["-R", "65534:65534"]).arg(own_root.join("c6")).status().unwrap();
+    // 3: root's own root and directory, the record itself another user's file.
+    let file_root = base.join("file");
+    fs::create_dir_all(file_root.join("c6")).unwrap();
+    fs::set_permissions(&file_root, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(file_root.join("c6"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::write(file_root.join("c6/state.json"), &record).unwrap();
+    Command::new("chown").args(["65534:65534"]).arg(file_root.join("c6/state.json")).status().unwrap();
+    for root in [&open_root, &own_root, &file_root] {
+        for cmd in [&["kill", "c6", "KILL"][..], &["kill", "--all", "c6", "9"], &["exec", "c6", "true"], &["pause", "c6"], &["delete", "--force", "c6"], &["state", "c6"]] {
+            let mut c = Command::new(oci_runtime());
+            c.arg("--root").arg(root).args(cmd);
+            let out = run_cmd(c, b"");
+            assert_ne!(out.code, 0, "{root:?} {cmd:?}: {out:#?}");
+            assert!(out.stderr.contains("owned by another user or writable by others"), "{root:?} {cmd:?}: {out:#?}");
+            assert_eq!(out.stderr.lines().count(), 1, "{out:#?}");
+        }
+        assert!(decoy.try_wait().unwrap().is_none(), "the decoy was killed through {root:?}");
+        assert_eq!(fs::read_to_string(root.join("c6/state.json")).unwrap(), record, "{root:?}");
+    }
+    // The decoy was never stopped either (pause, or a signal): it is sleeping, not stopped.
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert_eq!(stat.rsplit(')').next().unwrap().split_whitespace().next(), Some("S"), "{stat}");
+    // list shows no container of another user's, and fails on an open root.
+    let mut c = Command::new(oci_runtime());
+    c.arg("--root").arg(&open_root).arg("list");
+    assert_ne!(run_cmd(c, b"").code, 0);
+    let mut c = Command::new(oci_runtime());
+    c.arg("--root").arg(&own_root).arg("list");
+    let out = run_cmd(c, b"");
+    assert_eq!((out.code, out.stdout.as_str()), (0, "ID\tPID\tSTATUS\tBUNDLE\n"), "{out:#?}");
+    decoy.kill().unwrap();
+    decoy.wait().unwrap();
+    fs::remove_dir_all(&base).unwrap();
+}
+
+/// A state directory another user made first (as anyone may in /tmp) and keeps closed: a run of
+/// uid 65534 there is refused as not theirs, not with a bare "Permission denied", and it is
+/// left as it was.
+#[test]
+fn a_state_directory_of_another_user_is_named_so() {
+    if !require_root() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sandbox-squat-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", BIN, "--state-dir"]).arg(&dir).args(["--lower", IMAGE, "--name", "sq", "--", "true"]);
+    let out = run_cmd(c, b"");
+    assert_eq!(out.code, 125, "{out:#?}");
+    assert!(out.stderr.starts_with("sandbox: state directory not yours alone: ") && out.stderr.lines().count() == 1, "{out:#?}");
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+    assert_eq!(fs::metadata(&dir).unwrap().uid(), 0);
+    fs::remove_dir(&dir).unwrap();
+}

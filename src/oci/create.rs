@@ -307,7 +307,7 @@ pub fn create_with(g: &Global, o: &mut Opts, args: &Args, env: &Env, mut run: Op
         }
         _ => return Err(Fail::usage(Step::Console, b"process.terminal", why::A_TERMINAL_NEEDS_CONSOLE_SOCKET)),
     };
-    let dir = match record::make(g.root, id) {
+    let dir = match g.state_root(true).and_then(|root| record::make(root, id)) {
         Ok(d) => d,
         Err(f) => {
             sys::close(sock);
@@ -330,7 +330,7 @@ pub fn create_with(g: &Global, o: &mut Opts, args: &Args, env: &Env, mut run: Op
             kill_and_wait(made.pid);
         }
         remove_cgroup(made.cgroup.bytes());
-        record::remove(g.root, id);
+        forget(g, id);
         return Err(f);
     }
     if let Some(r) = run {
@@ -423,7 +423,14 @@ fn build(
 /// Read a container's record; NotFound and the like as a command's failure.
 pub fn open(g: &Global, id: &'static CStr) -> Result<Record<'static>, Failed> {
     let space = RECORD.take().ok_or(Fail::new(Step::StateDir, b"", Errno::EBUSY))?;
-    record::read(g.root, id, space)
+    record::read(g.state_root(false)?, id, space)
+}
+
+/// Remove a container's record (what of it is there).
+pub fn forget(g: &Global, id: &CStr) {
+    if let Ok(root) = g.state_root(false) {
+        record::remove(root, id);
+    }
 }
 
 fn no_options(g: &Global, o: &mut Opts) -> Result<&'static CStr, Failed> {
@@ -441,11 +448,14 @@ pub fn open_gate(g: &Global, id: &CStr, r: &Record) -> Result<(), Failed> {
     if r.status != Status::Created {
         return Err(Fail::usage(Step::Status, r.status.name(), why::ONLY_CREATED_CAN_START));
     }
-    let mut p = record::dir_path(g.root, id);
-    p.push(b"/").push(record::GATE.to_bytes());
     let e = |errno| Fail::new(Step::Gate, record::GATE.to_bytes(), errno);
-    let f = sys::openat(AT_FDCWD, p.c(), libc::O_WRONLY | libc::O_NONBLOCK | libc::O_CLOEXEC, 0).map_err(e)?;
-    let _ = sys::unlinkat(AT_FDCWD, p.c(), 0);
+    let dir = sys::openat(g.state_root(false)?, id, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map_err(e)?;
+    let f = sys::openat(dir, record::GATE, libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map_err(e);
+    if f.is_ok() {
+        let _ = sys::unlinkat(dir, record::GATE, 0);
+    }
+    sys::close(dir);
+    let f = f?;
     let w = sys::write(f, b"0");
     sys::close(f);
     w.map(drop).map_err(e)
@@ -512,8 +522,8 @@ fn cgroup_pids(path: &[u8], f: &mut dyn FnMut(i32)) -> bool {
 }
 
 /// Each name in the directory `path` (none if it cannot be read).
-pub fn each_name(path: &CStr, f: &mut dyn FnMut(&[u8])) {
-    let Ok(dir) = sys::openat(AT_FDCWD, path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) else { return };
+pub fn each_name(at: Fd, path: &CStr, f: &mut dyn FnMut(&[u8])) {
+    let Ok(dir) = sys::openat(at, path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) else { return };
     let mut d = [0u8; 8192];
     while let Ok(n @ 1..) = sys::getdents(dir, &mut d) {
         for (name, _) in sys::dirents(&d[..n]) {
@@ -556,7 +566,7 @@ pub fn members(r: &Record, f: &mut dyn FnMut(i32)) {
         }
         held = Some((ns, id));
     }
-    each_name(c"/proc", &mut |name| {
+    each_name(AT_FDCWD, c"/proc", &mut |name| {
         let Some(pid) = crate::cgroup::parse_u64(name) else { return };
         let Ok(ns) = mnt_ns(pid as i32) else { return };
         let same = match held {
@@ -630,8 +640,9 @@ pub fn delete(g: &Global, o: &mut Opts) -> Done<'static> {
     let id = take_id(g, o)?;
     let r = match open(g, id) {
         Ok(r) => r,
-        Err(f) if force && matches!(f.step, Step::NotFound | Step::Status | Step::StateDir) => {
-            record::remove(g.root, id);
+        // (Not one of another user's: that is refused, --force or not.)
+        Err(f) if force && matches!(f.step, Step::NotFound | Step::Status | Step::StateDir) && f.why != why::NOT_YOURS => {
+            forget(g, id);
             return Ok(0);
         }
         Err(e) => return Err(e),
@@ -660,7 +671,7 @@ pub fn remove(g: &Global, id: &CStr, r: &Record) {
         sys::close(fd);
     }
     remove_cgroup(r.cgroup);
-    record::remove(g.root, id);
+    forget(g, id);
 }
 
 /// Write cgroup.freeze of a cgroup.

@@ -61,14 +61,19 @@ pub fn list(g: &Global, o: &mut Opts) -> Done<'static> {
     let mut out = Buf::<65536>::new();
     out.push(if json { b"[" } else { b"ID\tPID\tSTATUS\tBUNDLE\n" });
     let mut first = true;
-    each_name(g.root, &mut |name| {
+    let root = match g.state_root(false) {
+        Ok(r) => r,
+        Err(f) if f.step == Step::NotFound => Fd(-1),
+        Err(f) => return Err(f),
+    };
+    each_name(root, c".", &mut |name| {
         if name.first() == Some(&b'.') {
             return;
         }
         let mut space = record::Space::new();
         let mut idb = Buf::<1100>::new();
         idb.push(name);
-        if let Ok(r) = record::read(g.root, idb.c(), &mut space) {
+        if let Ok(r) = record::read(root, idb.c(), &mut space) {
             if json {
                 if !first {
                     out.push(b",");

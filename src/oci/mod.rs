@@ -162,6 +162,8 @@ impl<'a> Fail<'a> {
             (Step::Exists, _) => 4,
             (Step::Seccomp, libc::E2BIG) => 5,
             (Step::AppArmor, libc::ENOENT) => 6,
+            (Step::StateDir, libc::EACCES | libc::EPERM | libc::EROFS) => 7,
+            (Step::Config, libc::EEXIST) => 8,
             _ => return None,
         })
     }
@@ -199,9 +201,19 @@ pub struct Global {
     pub debug: bool,
     /// The container the command is about, once known.
     pub id: core::cell::Cell<&'static [u8]>,
+    /// `--root` once opened and checked (record::open_root); -1 before.
+    pub root_fd: core::cell::Cell<i32>,
 }
 
 impl Global {
+    /// `--root`, opened and checked once (made first when `make`).
+    pub fn state_root(&self, make: bool) -> Result<Fd, Fail<'static>> {
+        if self.root_fd.get() < 0 {
+            self.root_fd.set(record::open_root(self.root, make)?.0);
+        }
+        Ok(Fd(self.root_fd.get()))
+    }
+
     /// Print the error on stderr and into --log; the status to exit with.
     pub fn fail(&self, id: &[u8], f: &Fail) -> i32 {
         let mut b = Buf::<1400>::new();
@@ -322,7 +334,7 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
     // ours are lowered) may open /proc/PID/fd of ours or trace us while we hold host files.
     // Every process made here inherits it; the container's command's execve resets it.
     let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
-    let mut g = Global { root: c"/run/sandbox-oci", log: Fd(-1), json_log: false, systemd_cgroup: false, no_cgroups: false, debug: false, id: core::cell::Cell::new(b"") };
+    let mut g = Global { root: c"/run/sandbox-oci", log: Fd(-1), json_log: false, systemd_cgroup: false, no_cgroups: false, debug: false, id: core::cell::Cell::new(b""), root_fd: core::cell::Cell::new(-1) };
     // Rootless engines run the runtime in a user namespace of theirs: state under
     // $XDG_RUNTIME_DIR then, as runc keeps it.
     let mut xdg = Buf::<{ crate::state::PATH_MAX }>::new();
@@ -398,12 +410,12 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
 /// What a command returns: its exit status, or a failure and the container it concerns.
 pub type Done<'a> = Result<i32, Fail<'a>>;
 
-/// The container id: the next word; [A-Za-z0-9][A-Za-z0-9_.+-]* (no `/`, not `.` or `..`).
+/// The container id: the next word; [A-Za-z0-9][A-Za-z0-9_.+-]*, at most 255 bytes (a file name).
 /// Errors from here on name it.
 pub fn take_id(g: &Global, o: &mut Opts) -> Result<&'static CStr, Fail<'static>> {
     let id = o.word().ok_or(Fail::usage(Step::Usage, b"", why::A_CONTAINER_ID_IS_NEEDED))?;
     let b = id.to_bytes();
-    let ok = !b.is_empty() && b.len() <= 1024 && b[0].is_ascii_alphanumeric() && b.iter().all(|&c| c.is_ascii_alphanumeric() || b"_.+-".contains(&c));
+    let ok = !b.is_empty() && b.len() <= 255 && b[0].is_ascii_alphanumeric() && b.iter().all(|&c| c.is_ascii_alphanumeric() || b"_.+-".contains(&c));
     if !ok {
         return Err(Fail::usage(Step::Usage, b, why::INVALID_CONTAINER_ID));
     }

@@ -18,19 +18,16 @@ use core::ffi::CStr;
 pub const STATE: &CStr = c"state.json";
 pub const GATE: &CStr = c"exec.fifo";
 
-pub fn dir_path(root: &CStr, id: &CStr) -> Buf<PATH_MAX> {
-    let mut p = Buf::new();
-    p.push(root.to_bytes()).push(b"/").push(id.to_bytes());
-    p
-}
-
-/// Make `--root` (0700, with its parents) and `--root/ID` in it; an fd of the latter.
-pub fn make<'a>(root: &'a CStr, id: &'a CStr) -> Result<Fd, Fail<'a>> {
+/// `--root`, opened (made first when `make`: 0700, with its parents) and checked: a directory
+/// of the caller's that no one else may write. Everything under it is reached from this fd:
+/// a root another user can write would let them plant a record (a pid, a cgroup) that `kill`
+/// or `delete` then acts on with the caller's privileges.
+pub fn open_root(root: &CStr, make: bool) -> Result<Fd, Fail<'_>> {
     let e = |errno| Fail::new(Step::StateDir, root.to_bytes(), errno);
-    let mut p = Buf::<PATH_MAX>::new();
     let b = root.to_bytes();
+    let mut p = Buf::<PATH_MAX>::new();
     for (i, &c) in b.iter().enumerate() {
-        if c == b'/' && i > 0 || i == b.len() - 1 {
+        if make && (c == b'/' && i > 0 || i == b.len() - 1) {
             p.clear();
             p.push(&b[..if c == b'/' { i } else { i + 1 }]);
             match sys::mkdirat(AT_FDCWD, p.c(), 0o700) {
@@ -39,26 +36,54 @@ pub fn make<'a>(root: &'a CStr, id: &'a CStr) -> Result<Fd, Fail<'a>> {
             }
         }
     }
-    let root_fd = sys::openat(AT_FDCWD, root, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(e)?;
-    let r = match sys::mkdirat(root_fd, id, 0o700) {
-        Err(Errno::EEXIST) => Err(Fail::new(Step::Exists, id.to_bytes(), Errno::EEXIST)),
-        Err(er) => Err(e(er)),
-        Ok(()) => sys::openat(root_fd, id, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map_err(e),
-    };
-    sys::close(root_fd);
-    r
+    let fd = sys::openat(AT_FDCWD, root, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|er| match er {
+        Errno::ENOENT => Fail::usage(Step::NotFound, b"", b""),
+        er => e(er),
+    })?;
+    if !ours(fd) {
+        sys::close(fd);
+        return Err(Fail::usage(Step::StateDir, b, why::NOT_YOURS));
+    }
+    Ok(fd)
 }
 
-/// Remove `--root/ID` and what is in it (files only: state.json, the gate).
-pub fn remove(root: &CStr, id: &CStr) {
-    let p = dir_path(root, id);
-    if let Ok(d) = sys::openat(AT_FDCWD, p.c(), libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0) {
-        let _ = sys::unlinkat(d, STATE, 0);
-        let _ = sys::unlinkat(d, GATE, 0);
-        let _ = sys::unlinkat(d, c"state.json.tmp", 0);
+/// A file or directory of the caller's that only the caller may write.
+fn ours(fd: Fd) -> bool {
+    sys::fstat(fd).is_ok_and(|st| st.uid == sys::geteuid() && st.mode & 0o022 == 0)
+}
+
+/// `ID` in the root: the caller's own directory, not a link.
+fn open_dir<'a>(root: Fd, id: &'a CStr) -> Result<Fd, Fail<'a>> {
+    let d = sys::openat(root, id, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map_err(|e| match e {
+        Errno::ENOENT => Fail::usage(Step::NotFound, b"", b""),
+        e => Fail::new(Step::StateDir, id.to_bytes(), e),
+    })?;
+    if !ours(d) {
         sys::close(d);
+        return Err(Fail::usage(Step::StateDir, id.to_bytes(), why::NOT_YOURS));
     }
-    let _ = sys::unlinkat(AT_FDCWD, p.c(), libc::AT_REMOVEDIR);
+    Ok(d)
+}
+
+/// Make `ID` in the root; an fd of it.
+pub fn make(root: Fd, id: &CStr) -> Result<Fd, Fail<'_>> {
+    match sys::mkdirat(root, id, 0o700) {
+        Err(Errno::EEXIST) => Err(Fail::new(Step::Exists, id.to_bytes(), Errno::EEXIST)),
+        Err(er) => Err(Fail::new(Step::StateDir, id.to_bytes(), er)),
+        Ok(()) => open_dir(root, id),
+    }
+}
+
+/// Remove `ID` from the root and what is in it (files only: state.json, the gate), if it is
+/// the caller's.
+pub fn remove(root: Fd, id: &CStr) {
+    if let Ok(d) = open_dir(root, id) {
+        for f in [STATE, GATE, c"state.json.tmp"] {
+            let _ = sys::unlinkat(d, f, 0);
+        }
+        sys::close(d);
+        let _ = sys::unlinkat(root, id, libc::AT_REMOVEDIR);
+    }
 }
 
 /// /proc/PID/stat's start time (field 22); None for a zombie or dead process too.
@@ -183,22 +208,28 @@ impl Space<'_> {
     }
 }
 
-/// Read `--root/ID/state.json` into `space`. NotFound when there is none.
-pub fn read<'a>(root: &CStr, id: &'a CStr, space: &'a mut Space<'a>) -> Result<Record<'a>, Fail<'a>> {
-    let mut p = dir_path(root, id);
-    p.push(b"/").push(STATE.to_bytes());
-    let n = match sys::read_file(p.c(), &mut space.text) {
-        Ok(n) => n,
-        Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => {
-            // Made but not yet written: create is still at work.
-            let d = dir_path(root, id);
-            if sys::stat_at(AT_FDCWD, d.c(), 0).is_ok() {
-                return Err(Fail::usage(Step::Status, id.to_bytes(), why::BEING_CREATED));
-            }
-            return Err(Fail::usage(Step::NotFound, b"", b""));
-        }
+/// Read `ID/state.json` in the root into `space`: the caller's own file only. NotFound when
+/// there is none.
+pub fn read<'a>(root: Fd, id: &'a CStr, space: &'a mut Space<'a>) -> Result<Record<'a>, Fail<'a>> {
+    let dir = open_dir(root, id)?;
+    let r = read_in(dir, id, space);
+    sys::close(dir);
+    r
+}
+
+fn read_in<'a>(dir: Fd, id: &'a CStr, space: &'a mut Space<'a>) -> Result<Record<'a>, Fail<'a>> {
+    let f = match sys::openat(dir, STATE, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0) {
+        Ok(f) => f,
+        // Made but not yet written: create is still at work.
+        Err(Errno::ENOENT) => return Err(Fail::usage(Step::Status, id.to_bytes(), why::BEING_CREATED)),
         Err(e) => return Err(Fail::new(Step::StateDir, id.to_bytes(), e)),
     };
+    let n = if ours(f) { sys::read_all(f, &mut space.text) } else { Err(Errno::EPERM) };
+    sys::close(f);
+    let n = n.map_err(|e| match e {
+        Errno::EPERM => Fail::usage(Step::StateDir, id.to_bytes(), why::NOT_YOURS),
+        e => Fail::new(Step::StateDir, id.to_bytes(), e),
+    })?;
     let bad = Fail::usage(Step::StateDir, id.to_bytes(), why::STATE_JSON_IS_DAMAGED);
     let root_v = json::parse(&mut space.text[..n], &mut space.toks).map_err(|_| bad)?.root();
     let pid = root_v.u64_at(b"pid").ok_or(bad)? as i32;
@@ -208,17 +239,15 @@ pub fn read<'a>(root: &CStr, id: &'a CStr, space: &'a mut Space<'a>) -> Result<R
     let mnt = root_v.u64_at(b"mntns").unwrap_or(0);
     let shared_pid = root_v.get(b"sharedpid").is_some();
     let mut r = Record { root: root_v, pid, start, bundle, cgroup, mnt, shared_pid, status: Status::Stopped };
-    r.status = status(root, id, &r);
+    r.status = status(dir, &r);
     Ok(r)
 }
 
-fn status(root: &CStr, id: &CStr, r: &Record) -> Status {
+fn status(dir: Fd, r: &Record) -> Status {
     if r.pid <= 0 || start_time(r.pid) != Some(r.start) {
         return Status::Stopped;
     }
-    let mut g = dir_path(root, id);
-    g.push(b"/").push(GATE.to_bytes());
-    if sys::stat_at(AT_FDCWD, g.c(), 0).is_ok() {
+    if sys::stat_at(dir, GATE, libc::AT_SYMLINK_NOFOLLOW).is_ok() {
         return Status::Created;
     }
     if !r.cgroup.is_empty() {

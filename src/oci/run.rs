@@ -20,7 +20,7 @@ pub fn run(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
         Ok(rec) => rec,
         Err(f) => {
             let _ = sys::kill(pid, libc::SIGKILL);
-            crate::oci::record::remove(g.root, id);
+            create::forget(g, id);
             return Err(f);
         }
     };
