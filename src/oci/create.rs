@@ -232,7 +232,7 @@ fn write_maps(pid: i32, spec: &Spec) -> Result<(), Fail<'static>> {
 /// Write the pid file (through a temporary name, so that a reader never sees it half-made).
 pub fn pid_file(path: &'static CStr, pid: i32) -> Result<(), Fail<'static>> {
     let e = |errno| Fail::new(Step::PidFile, path.to_bytes(), errno);
-    let f = sys::openat(AT_FDCWD, path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC, 0o644).map_err(e)?;
+    let f = sys::openat(AT_FDCWD, path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644).map_err(e)?;
     let mut b = Buf::<24>::new();
     b.push_u64(pid as u64);
     let r = sys::write_all(f, b.bytes()).map_err(e);
