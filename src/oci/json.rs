@@ -34,11 +34,10 @@ impl Tok<'_> {
     pub const EMPTY: Tok<'static> = Tok { text: None, size: 0, kind: Kind::Null };
 }
 
-/// Why a document was refused, and at which byte.
+/// Why a document was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bad {
-    pub at: u32,
-    /// The reason's number (why::n): with the byte, in a register.
+    /// The reason's number (why::n).
     pub what: u8,
 }
 
@@ -51,8 +50,8 @@ impl Bad {
 
 const MAX_DEPTH: usize = 64;
 
-fn bad(at: usize, what: u8) -> Bad {
-    Bad { at: at as u32, what }
+fn bad(what: u8) -> Bad {
+    Bad { what }
 }
 
 fn hex(c: u8) -> Option<u32> {
@@ -74,16 +73,16 @@ fn hex4(b: &[u8], at: usize) -> Option<u32> {
 fn string(b: &mut [u8], at: usize) -> Result<(usize, usize), Bad> {
     let (mut r, mut w) = (at, at);
     loop {
-        let c = *b.get(r).ok_or(bad(r, why::n::UNTERMINATED_STRING))?;
+        let c = *b.get(r).ok_or(bad(why::n::UNTERMINATED_STRING))?;
         r += 1;
         match c {
             b'"' => {
                 b[w] = 0;
                 return Ok((w - at, r));
             }
-            0..=0x1f => return Err(bad(r - 1, why::n::CONTROL_CHARACTER_IN_STRING)),
+            0..=0x1f => return Err(bad(why::n::CONTROL_CHARACTER_IN_STRING)),
             b'\\' => {
-                let e = *b.get(r).ok_or(bad(r, why::n::UNTERMINATED_STRING))?;
+                let e = *b.get(r).ok_or(bad(why::n::UNTERMINATED_STRING))?;
                 r += 1;
                 let one = match e {
                     b'"' => b'"',
@@ -95,25 +94,25 @@ fn string(b: &mut [u8], at: usize) -> Result<(usize, usize), Bad> {
                     b'r' => b'\r',
                     b't' => b'\t',
                     b'u' => {
-                        let mut cp = hex4(b, r).ok_or(bad(r, why::n::BAD_U_ESCAPE))?;
+                        let mut cp = hex4(b, r).ok_or(bad(why::n::BAD_U_ESCAPE))?;
                         r += 4;
                         if (0xd800..0xdc00).contains(&cp) && b.get(r) == Some(&b'\\') && b.get(r + 1) == Some(&b'u') {
-                            let lo = hex4(b, r + 2).ok_or(bad(r, why::n::BAD_U_ESCAPE))?;
+                            let lo = hex4(b, r + 2).ok_or(bad(why::n::BAD_U_ESCAPE))?;
                             if (0xdc00..0xe000).contains(&lo) {
                                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                                 r += 6;
                             }
                         }
                         if cp == 0 || (0xd800..0xe000).contains(&cp) {
-                            return Err(bad(r, why::n::NUL_OR_LONE_SURROGATE));
+                            return Err(bad(why::n::NUL_OR_LONE_SURROGATE));
                         }
                         let mut u = [0u8; 4];
-                        let s = char::from_u32(cp).ok_or(bad(r, why::n::BAD_U_ESCAPE))?.encode_utf8(&mut u);
+                        let s = char::from_u32(cp).ok_or(bad(why::n::BAD_U_ESCAPE))?.encode_utf8(&mut u);
                         b[w..w + s.len()].copy_from_slice(s.as_bytes());
                         w += s.len();
                         continue;
                     }
-                    _ => return Err(bad(r - 1, why::n::BAD_ESCAPE_IN_STRING)),
+                    _ => return Err(bad(why::n::BAD_ESCAPE_IN_STRING)),
                 };
                 b[w] = one;
                 w += 1;
@@ -127,7 +126,6 @@ fn string(b: &mut [u8], at: usize) -> Result<(usize, usize), Bad> {
 }
 
 fn number_end(b: &[u8], mut i: usize) -> Result<usize, Bad> {
-    let start = i;
     if b.get(i) == Some(&b'-') {
         i += 1;
     }
@@ -139,12 +137,12 @@ fn number_end(b: &[u8], mut i: usize) -> Result<usize, Bad> {
         *i > s
     };
     if !digits(&mut i) {
-        return Err(bad(start, why::n::BAD_NUMBER));
+        return Err(bad(why::n::BAD_NUMBER));
     }
     if b.get(i) == Some(&b'.') {
         i += 1;
         if !digits(&mut i) {
-            return Err(bad(start, why::n::BAD_NUMBER));
+            return Err(bad(why::n::BAD_NUMBER));
         }
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
@@ -153,7 +151,7 @@ fn number_end(b: &[u8], mut i: usize) -> Result<usize, Bad> {
             i += 1;
         }
         if !digits(&mut i) {
-            return Err(bad(start, why::n::BAD_NUMBER));
+            return Err(bad(why::n::BAD_NUMBER));
         }
     }
     Ok(i)
@@ -193,18 +191,18 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
         if depth == 0 && n > 0 && want == Want::CommaOrClose {
             i = skip_ws(b, i);
             if i != b.len() {
-                return Err(bad(i, why::n::TEXT_AFTER_THE_DOCUMENT));
+                return Err(bad(why::n::TEXT_AFTER_THE_DOCUMENT));
             }
             break;
         }
-        let c = *b.get(i).ok_or(bad(i, why::n::UNEXPECTED_END))?;
+        let c = *b.get(i).ok_or(bad(why::n::UNEXPECTED_END))?;
         let in_obj = depth > 0 && toks[stack[depth - 1] as usize].kind == Kind::Obj;
         match want {
             Want::CommaOrClose | Want::ValueOrClose | Want::KeyOrClose if c == b']' || c == b'}' => {
-                let open = stack.get(depth.wrapping_sub(1)).ok_or(bad(i, why::n::UNBALANCED))?;
+                let open = stack.get(depth.wrapping_sub(1)).ok_or(bad(why::n::UNBALANCED))?;
                 let k = toks[*open as usize].kind;
                 if (c == b']') != (k == Kind::Arr) {
-                    return Err(bad(i, why::n::MISMATCHED_BRACKET));
+                    return Err(bad(why::n::MISMATCHED_BRACKET));
                 }
                 toks[*open as usize].size = (n - *open as usize) as u32;
                 depth -= 1;
@@ -214,17 +212,17 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
             }
             Want::CommaOrClose => {
                 if c != b',' {
-                    return Err(bad(i, why::n::EXPECTED_COMMA_OR_CLOSE));
+                    return Err(bad(why::n::EXPECTED_COMMA_OR_CLOSE));
                 }
                 i = skip_ws(b, i + 1);
                 want = if in_obj { Want::Key } else { Want::Value };
                 continue;
             }
-            Want::Key | Want::KeyOrClose if c != b'"' => return Err(bad(i, why::n::EXPECTED_A_KEY)),
+            Want::Key | Want::KeyOrClose if c != b'"' => return Err(bad(why::n::EXPECTED_A_KEY)),
             _ => {}
         }
         if n == toks.len() {
-            return Err(bad(i, why::n::TOO_MANY_VALUES));
+            return Err(bad(why::n::TOO_MANY_VALUES));
         }
         let is_key = matches!(want, Want::Key | Want::KeyOrClose);
         let mut t = Tok { text: None, size: 1, kind: Kind::Null };
@@ -233,7 +231,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
             b'{' | b'[' => {
                 t.kind = if c == b'{' { Kind::Obj } else { Kind::Arr };
                 if depth == MAX_DEPTH {
-                    return Err(bad(i, why::n::NESTED_TOO_DEEP));
+                    return Err(bad(why::n::NESTED_TOO_DEEP));
                 }
                 stack[depth] = n as u32;
                 depth += 1;
@@ -256,7 +254,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
                     _ => (b"null", Kind::Null),
                 };
                 if b.get(i..i + word.len()) != Some(word) {
-                    return Err(bad(i, why::n::UNKNOWN_WORD));
+                    return Err(bad(why::n::UNKNOWN_WORD));
                 }
                 t.kind = kind;
                 next = i + word.len();
@@ -267,14 +265,14 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
                 t.size = i as u32;
                 next = e;
             }
-            _ => return Err(bad(i, why::n::UNEXPECTED_CHARACTER)),
+            _ => return Err(bad(why::n::UNEXPECTED_CHARACTER)),
         }
         toks[n] = t;
         n += 1;
         i = skip_ws(b, next);
         if is_key {
             if b.get(i) != Some(&b':') {
-                return Err(bad(i, why::n::EXPECTED_COLON));
+                return Err(bad(why::n::EXPECTED_COLON));
             }
             i = skip_ws(b, i + 1);
             want = Want::Value;
