@@ -394,79 +394,75 @@ fn refuse_present(v: Val, first: u8, n: u8) -> Result<(), Refused> {
     Ok(())
 }
 
-fn string<'a>(v: Val<'a>, field: u8) -> Result<&'a CStr, Refused> {
-    v.str().map_or(refuse(field, BAD_TYPE), Ok)
+/// What `read` takes a field as. It hands back the value, or an empty one (no string, number
+/// or items) where the field is absent, or null for strings and arrays, or "" for Text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum To {
+    Str,
+    /// A string, "" as none.
+    Text,
+    Bool,
+    U32,
+    Arr,
 }
 
-/// The string at the key of `field` in `v`, if given and not null.
-fn opt_string<'a>(v: Val<'a>, field: u8) -> Result<Option<&'a CStr>, Refused> {
-    match v.get(key(field)) {
-        None => Ok(None),
-        Some(x) if x.is_null() => Ok(None),
-        Some(x) => string(x, field).map(Some),
-    }
+/// The value at the key of `field` in `v`, refused as BAD_TYPE unless it is what `to` asks.
+#[inline(always)]
+fn read<'a>(v: Val<'a>, field: u8, to: To) -> Result<Val<'a>, Refused> {
+    // (An Option comes back in registers, a Result would not: the refusal is made here.)
+    take(v, field, to).ok_or(Refused { field, why: BAD_TYPE })
 }
 
-/// The string at the key of `field` in `v`, if given, not null and not empty.
+/// `x`, refused as BAD_TYPE (named `field`) unless it is what `to` asks.
+#[inline(always)]
+fn is<'a>(x: Val<'a>, field: u8, to: To) -> Result<Val<'a>, Refused> {
+    fits(x, to).ok_or(Refused { field, why: BAD_TYPE })
+}
+
 #[inline(never)]
-fn opt_text<'a>(v: Val<'a>, field: u8) -> Result<Option<&'a CStr>, Refused> {
-    Ok(opt_string(v, field)?.filter(|s| !s.is_empty()))
+fn take<'a>(v: Val<'a>, field: u8, to: To) -> Option<Val<'a>> {
+    v.get(key(field)).map_or(Some(Val::NONE), |x| fits(x, to))
 }
 
-fn boolean(v: Val, field: u8) -> Result<bool, Refused> {
-    match v.get(key(field)) {
-        None => Ok(false),
-        Some(x) => x.bool().map_or(refuse(field, BAD_TYPE), Ok),
+#[inline(never)]
+fn fits<'a>(x: Val<'a>, to: To) -> Option<Val<'a>> {
+    // The kinds each To takes, a bit each (of Kind's numbers); a number must also be a u32.
+    const NULL: u8 = 1 << Kind::Null as u8;
+    const STR: u8 = 1 << Kind::Str as u8;
+    const TAKES: [u8; 5] = [
+        NULL | STR,
+        NULL | STR,
+        1 << Kind::True as u8 | 1 << Kind::False as u8,
+        1 << Kind::Num as u8,
+        NULL | 1 << Kind::Arr as u8,
+    ];
+    let k = x.kind();
+    let ok = TAKES.get(to as usize).is_some_and(|t| t >> k as u8 & 1 != 0)
+        && (k != Kind::Num || x.u64().is_some_and(|n| n <= u32::MAX as u64));
+    if !ok {
+        return None;
     }
-}
-
-fn u32_of(v: Option<Val>, field: u8) -> Result<Option<u32>, Refused> {
-    match v {
-        None => Ok(None),
-        Some(x) => match x.u64().and_then(|n| u32::try_from(n).ok()) {
-            Some(n) => Ok(Some(n)),
-            None => refuse(field, BAD_TYPE),
-        },
+    if to == To::Text && x.bytes().is_some_and(<[u8]>::is_empty) {
+        return Some(Val::NONE);
     }
-}
-
-fn u32_at(v: Val, field: u8) -> Result<Option<u32>, Refused> {
-    u32_of(v.get(key(field)), field)
+    Some(x)
 }
 
 /// Fill `out` with the strings of the array at the key of `field` in `v`; returns how many.
+#[inline(never)]
 fn strings<'a>(v: Val<'a>, out: &mut [&'a CStr], field: u8) -> Result<usize, Refused> {
-    each_string(v, field, out.len(), &mut |n, s| out[n] = s)
-}
-
-/// Each string of the array at the key of `field` in `v` (at most `max`) to `f`, with its
-/// number; returns how many.
-fn each_string<'a>(v: Val<'a>, field: u8, max: usize, f: &mut dyn FnMut(usize, &'a CStr)) -> Result<usize, Refused> {
-    let Some(v) = v.get(key(field)) else { return Ok(0) };
-    if v.is_null() {
-        return Ok(0);
-    }
-    if v.kind() != Kind::Arr {
-        return refuse(field, BAD_TYPE);
-    }
     let mut n = 0;
-    for x in v.items() {
-        if n == max {
-            return refuse(field, TOO_MANY);
-        }
-        f(n, string(x, field)?);
+    for x in read(v, field, To::Arr)?.items() {
+        let Some(o) = out.get_mut(n) else { return refuse(field, TOO_MANY) };
+        *o = x.str().ok_or(Refused { field, why: BAD_TYPE })?;
         n += 1;
     }
     Ok(n)
 }
 
 fn cap_set(v: Option<Val>) -> Result<u64, Refused> {
-    let Some(v) = v else { return Ok(0) };
-    if v.kind() != Kind::Arr && !v.is_null() {
-        return refuse(f::PROCESS_CAPABILITIES, BAD_TYPE);
-    }
     let mut m = 0;
-    for x in v.items() {
+    for x in v.map_or(Ok(Val::NONE), |v| is(v, f::PROCESS_CAPABILITIES, To::Arr))?.items() {
         let name = x.bytes().ok_or(Refused { field: f::PROCESS_CAPABILITIES, why: BAD_TYPE })?;
         // A capability this build does not know (a newer kernel's) is skipped, as runc does.
         if let Some(b) = caps::parse(name).filter(|_| name.len() > 3) {
@@ -488,23 +484,26 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
             return refuse(f::PROCESS_COMMAND_LINE, NOT_SUPPORTED);
         }
     }
-    // (The entries are checked as they are added: a refusal leaves `p` unused.)
-    each_string(v, f::PROCESS_ENV, MAX_ENV, &mut |_, e| {
-        p.push_env(e);
-    })?;
-    if let Some(cwd) = opt_string(v, f::PROCESS_CWD)? {
+    // Read in place (`p` is new), then each pushed where it belongs: a later one of a name
+    // replaces the earlier, which is never after it.
+    let n = strings(v, &mut p.env, f::PROCESS_ENV)?;
+    p.nenv = 0;
+    for i in 0..n {
+        p.push_env(p.env[i]);
+    }
+    if let Some(cwd) = read(v, f::PROCESS_CWD, To::Str)?.str() {
         if cwd.to_bytes().first() != Some(&b'/') {
             return refuse(f::PROCESS_CWD, why::n::MUST_BE_AN_ABSOLUTE_PATH);
         }
         p.cwd = cwd;
     }
-    p.terminal = boolean(v, f::PROCESS_TERMINAL)?;
-    p.nnp = boolean(v, f::PROCESS_NO_NEW_PRIVILEGES)?;
+    p.terminal = read(v, f::PROCESS_TERMINAL, To::Bool)?.kind() == Kind::True;
+    p.nnp = read(v, f::PROCESS_NO_NEW_PRIVILEGES, To::Bool)?.kind() == Kind::True;
     if let Some(u) = v.get(b"user") {
-        p.uid = u32_at(u, f::PROCESS_USER_UID)?.unwrap_or(0);
-        p.gid = u32_at(u, f::PROCESS_USER_GID)?.unwrap_or(0);
-        p.umask = u32_at(u, f::PROCESS_USER_UMASK)?;
-        if opt_text(u, f::PROCESS_USER_USERNAME)?.is_some() {
+        p.uid = read(u, f::PROCESS_USER_UID, To::U32)?.u64().unwrap_or(0) as u32;
+        p.gid = read(u, f::PROCESS_USER_GID, To::U32)?.u64().unwrap_or(0) as u32;
+        p.umask = read(u, f::PROCESS_USER_UMASK, To::U32)?.u64().map(|n| n as u32);
+        if read(u, f::PROCESS_USER_USERNAME, To::Text)?.str().is_some() {
             return refuse(f::PROCESS_USER_USERNAME, why::n::A_WINDOWS_FIELD);
         }
         p.ngroups = 0;
@@ -513,7 +512,7 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
                 if p.ngroups == MAX_GROUPS {
                     return refuse(f::PROCESS_USER_ADDITIONAL_GIDS, TOO_MANY);
                 }
-                p.groups[p.ngroups] = u32_of(Some(x), f::PROCESS_USER_ADDITIONAL_GIDS)?.unwrap_or(0);
+                p.groups[p.ngroups] = is(x, f::PROCESS_USER_ADDITIONAL_GIDS, To::U32)?.u64().unwrap_or(0) as u32;
                 p.ngroups += 1;
             }
         }
@@ -543,10 +542,10 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
     if let Some(o) = v.get(b"oomScoreAdj") {
         p.oom_score_adj = Some(o.i64().filter(|n| (-1000..=1000).contains(n)).ok_or(Refused { field: f::PROCESS_OOM_SCORE_ADJ, why: why::n::NOT_IN_OOM_RANGE })?);
     }
-    p.apparmor = opt_text(v, f::PROCESS_APPARMOR_PROFILE)?;
+    p.apparmor = read(v, f::PROCESS_APPARMOR_PROFILE, To::Text)?.str();
     if let Some(c) = v.get(b"consoleSize") {
-        let h = u32_at(c, f::PROCESS_CONSOLE_SIZE_HEIGHT)?.unwrap_or(0);
-        let w = u32_at(c, f::PROCESS_CONSOLE_SIZE_WIDTH)?.unwrap_or(0);
+        let h = read(c, f::PROCESS_CONSOLE_SIZE_HEIGHT, To::U32)?.u64().unwrap_or(0) as u32;
+        let w = read(c, f::PROCESS_CONSOLE_SIZE_WIDTH, To::U32)?.u64().unwrap_or(0) as u32;
         p.console = Some((h.min(u16::MAX as u32) as u16, w.min(u16::MAX as u32) as u16));
     }
     Ok(())
@@ -637,8 +636,8 @@ fn mount<'a>(v: Val<'a>, m: &mut Mount<'a>) -> Result<(), Refused> {
     }
     *m = Mount {
         dest,
-        kind: opt_text(v, f::MOUNTS_TYPE)?,
-        source: opt_string(v, f::MOUNTS_SOURCE)?,
+        kind: read(v, f::MOUNTS_TYPE, To::Text)?.str(),
+        source: read(v, f::MOUNTS_SOURCE, To::Str)?.str(),
         flags: 0,
         clear: 0,
         propagation: 0,
@@ -758,8 +757,8 @@ pub fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
         }
         r.cpu_quota = limit(c.get(b"quota"));
         r.cpu_period = limit(c.get(b"period"));
-        if opt_text(c, f::LINUX_RESOURCES_CPU_CPUS)?.is_some()
-            || opt_text(c, f::LINUX_RESOURCES_CPU_MEMS)?.is_some()
+        if read(c, f::LINUX_RESOURCES_CPU_CPUS, To::Text)?.str().is_some()
+            || read(c, f::LINUX_RESOURCES_CPU_MEMS, To::Text)?.str().is_some()
         {
             return refuse(f::LINUX_RESOURCES_CPU_CPUS, NOT_SUPPORTED);
         }
@@ -780,9 +779,9 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     refuse_present(root, f::HOOKS, 5)?;
     let r = root.get(b"root").ok_or(Refused { field: f::ROOT, why: why::n::MISSING })?;
     s.root = r.str_at(b"path").filter(|p| !p.is_empty()).ok_or(Refused { field: f::ROOT_PATH, why: why::n::MISSING })?;
-    s.readonly = boolean(r, f::ROOT_READONLY)?;
-    s.hostname = opt_text(root, f::HOSTNAME)?;
-    s.domainname = opt_text(root, f::DOMAINNAME)?;
+    s.readonly = read(r, f::ROOT_READONLY, To::Bool)?.kind() == Kind::True;
+    s.hostname = read(root, f::HOSTNAME, To::Text)?.str();
+    s.domainname = read(root, f::DOMAINNAME, To::Text)?.str();
     match root.get(b"process") {
         Some(p) => process(p, &mut s.process)?,
         None => return refuse(f::PROCESS, why::n::MISSING),
@@ -808,7 +807,7 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         if s.namespace(flag).is_some() {
             return refuse(f::LINUX_NAMESPACES_TYPE, why::n::NAMED_TWICE);
         }
-        let path = opt_text(n, f::LINUX_NAMESPACES_PATH)?;
+        let path = read(n, f::LINUX_NAMESPACES_PATH, To::Text)?.str();
         s.namespaces[s.nnamespaces] = Namespace { flag, path };
         s.nnamespaces += 1;
     }
@@ -845,18 +844,18 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         if ns == 0 || s.namespace(ns).is_none() {
             return refuse(f::LINUX_SYSCTL, why::n::SYSCTL_NOT_OF_A_NAMESPACE);
         }
-        s.sysctl[s.nsysctl] = (k, string(v, f::LINUX_SYSCTL)?);
+        s.sysctl[s.nsysctl] = (k, v.str().ok_or(Refused { field: f::LINUX_SYSCTL, why: BAD_TYPE })?);
         s.nsysctl += 1;
     }
     devices(l, s)?;
-    s.propagation = match opt_text(l, f::LINUX_ROOTFS_PROPAGATION)? {
+    s.propagation = match read(l, f::LINUX_ROOTFS_PROPAGATION, To::Text)?.str() {
         None => 0,
         Some(p) => match mount_option(p.to_bytes()) {
             Opt::Propagation(f) => f,
             _ => return refuse(f::LINUX_ROOTFS_PROPAGATION, why::n::UNKNOWN_PROPAGATION),
         },
     };
-    s.cgroups_path = opt_text(l, f::LINUX_CGROUPS_PATH)?;
+    s.cgroups_path = read(l, f::LINUX_CGROUPS_PATH, To::Text)?.str();
     if s.cgroups_path.is_some_and(|p| p.to_bytes().split(|&c| c == b'/' || c == b':').any(|c| c == b"." || c == b"..")) {
         return refuse(f::LINUX_CGROUPS_PATH, why::n::MAY_NOT_NAME_OR);
     }

@@ -309,6 +309,8 @@ pub struct Val<'a> {
 }
 
 impl<'a> Val<'a> {
+    /// No value: what an absent one reads as (no string, number or items).
+    pub const NONE: Val<'static> = Val { t: &[] };
     fn tok(&self) -> Tok<'a> {
         self.t.first().copied().unwrap_or(Tok::EMPTY)
     }
