@@ -877,7 +877,6 @@ impl<'a> Spec<'a> {
             readonly: false,
             hostname: None,
             domainname: None,
-            process: Process::new(),
             mounts: [m; MAX_MOUNTS],
             nmounts: 0,
             namespaces: [Namespace { flag: 0, path: None }; 8],
@@ -900,6 +899,7 @@ impl<'a> Spec<'a> {
             seccomp: None,
             device_rules: None,
             annotations: None,
+            process: Process::new(),
         }
     }
 }
