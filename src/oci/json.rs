@@ -68,23 +68,21 @@ fn hex4(b: &[u8], at: usize) -> Option<u32> {
     s.iter().try_fold(0u32, |v, &c| Some(v << 4 | hex(c)?))
 }
 
-/// Unescape the string whose content starts at `at` (after the quote), in place. Returns the
-/// content's length and the index after the closing quote, which is overwritten with NUL.
-fn string(b: &mut [u8], at: usize) -> Result<(usize, usize), Bad> {
+/// Unescape the string whose content starts at `at` (after the quote), in place, and end it with
+/// a NUL. Returns the index after the closing quote.
+fn string(b: &mut [u8], at: usize) -> Result<usize, Bad> {
     let (mut r, mut w) = (at, at);
     loop {
         let c = *b.get(r).ok_or(bad(why::n::UNTERMINATED_STRING))?;
         r += 1;
-        match c {
-            b'"' => {
-                b[w] = 0;
-                return Ok((w - at, r));
-            }
+        // (Writes are never past the read: get_mut never fails.)
+        let one = match c {
+            b'"' => 0,
             0..=0x1f => return Err(bad(why::n::CONTROL_CHARACTER_IN_STRING)),
             b'\\' => {
                 let e = *b.get(r).ok_or(bad(why::n::UNTERMINATED_STRING))?;
                 r += 1;
-                let one = match e {
+                match e {
                     b'"' => b'"',
                     b'\\' => b'\\',
                     b'/' => b'/',
@@ -106,21 +104,35 @@ fn string(b: &mut [u8], at: usize) -> Result<(usize, usize), Bad> {
                         if cp == 0 || (0xd800..0xe000).contains(&cp) {
                             return Err(bad(why::n::NUL_OR_LONE_SURROGATE));
                         }
-                        let mut u = [0u8; 4];
-                        let s = char::from_u32(cp).ok_or(bad(why::n::BAD_U_ESCAPE))?.encode_utf8(&mut u);
-                        b[w..w + s.len()].copy_from_slice(s.as_bytes());
-                        w += s.len();
+                        // UTF-8 (cp is a scalar value: no surrogate, at most 0x10FFFF): a lead
+                        // byte, then 6 bits a byte; never longer than the escape it replaces.
+                        let n = match cp {
+                            0..=0x7f => 0,
+                            0x80..=0x7ff => 1,
+                            0x800..=0xffff => 2,
+                            _ => 3,
+                        };
+                        let mut lead = [0u8, 0xc0, 0xe0, 0xf0][n];
+                        for k in (0..=n).rev() {
+                            if let Some(o) = b.get_mut(w) {
+                                *o = lead | (cp >> (6 * k)) as u8 & if k == n { 0x7f } else { 0x3f };
+                            }
+                            lead = 0x80;
+                            w += 1;
+                        }
                         continue;
                     }
                     _ => return Err(bad(why::n::BAD_ESCAPE_IN_STRING)),
-                };
-                b[w] = one;
-                w += 1;
+                }
             }
-            _ => {
-                b[w] = c;
-                w += 1;
-            }
+            _ => c,
+        };
+        if let Some(o) = b.get_mut(w) {
+            *o = one;
+        }
+        w += 1;
+        if c == b'"' {
+            return Ok(r);
         }
     }
 }
@@ -196,15 +208,16 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
             break;
         }
         let c = *b.get(i).ok_or(bad(why::n::UNEXPECTED_END))?;
-        let in_obj = depth > 0 && toks[stack[depth - 1] as usize].kind == Kind::Obj;
+        // The open container, if any (its token's place is always in `toks`).
+        let open = stack.get(depth.wrapping_sub(1)).map_or(usize::MAX, |&o| o as usize);
+        let in_obj = toks.get(open).is_some_and(|t| t.kind == Kind::Obj);
         match want {
             Want::CommaOrClose | Want::ValueOrClose | Want::KeyOrClose if c == b']' || c == b'}' => {
-                let open = stack.get(depth.wrapping_sub(1)).ok_or(bad(why::n::UNBALANCED))?;
-                let k = toks[*open as usize].kind;
-                if (c == b']') != (k == Kind::Arr) {
+                let t = toks.get_mut(open).ok_or(bad(why::n::UNBALANCED))?;
+                if (c == b']') != (t.kind == Kind::Arr) {
                     return Err(bad(why::n::MISMATCHED_BRACKET));
                 }
-                toks[*open as usize].size = (n - *open as usize) as u32;
+                t.size = (n - open) as u32;
                 depth -= 1;
                 i = skip_ws(b, i + 1);
                 want = Want::CommaOrClose;
@@ -221,9 +234,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
             Want::Key | Want::KeyOrClose if c != b'"' => return Err(bad(why::n::EXPECTED_A_KEY)),
             _ => {}
         }
-        if n == toks.len() {
-            return Err(bad(why::n::TOO_MANY_VALUES));
-        }
+        let slot = toks.get_mut(n).ok_or(bad(why::n::TOO_MANY_VALUES))?;
         let is_key = matches!(want, Want::Key | Want::KeyOrClose);
         let mut t = Tok { text: None, size: 1, kind: Kind::Null };
         let next;
@@ -235,14 +246,14 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
                 }
                 stack[depth] = n as u32;
                 depth += 1;
-                toks[n] = t;
+                *slot = t;
                 n += 1;
                 i = skip_ws(b, i + 1);
                 want = if c == b'{' { Want::KeyOrClose } else { Want::ValueOrClose };
                 continue;
             }
             b'"' => {
-                let (_, after) = string(b, i + 1)?;
+                let after = string(b, i + 1)?;
                 t.kind = Kind::Str;
                 t.size = i as u32 + 1;
                 next = after;
@@ -267,7 +278,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
             }
             _ => return Err(bad(why::n::UNEXPECTED_CHARACTER)),
         }
-        toks[n] = t;
+        *slot = t;
         n += 1;
         i = skip_ws(b, next);
         if is_key {
@@ -282,7 +293,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
     }
     // The texts of strings and numbers, now that the buffer is done with.
     let b: &'a [u8] = b;
-    let toks = &mut toks[..n];
+    let toks = toks.get_mut(..n).unwrap_or_default();
     for t in toks.iter_mut() {
         let s = t.size as usize;
         t.text = match t.kind {
@@ -516,12 +527,13 @@ mod tests {
 
     #[test]
     fn strings_are_unescaped_in_place() {
-        with(r#"["a\"b\\c\/d\n\t", "\u00e9\u20ac\ud83d\ude00", ""]"#, |v| {
+        with(r#"["a\"b\\c\/d\n\t", "\u00e9\u20ac\ud83d\ude00", "", "\u0041\u07ff\u0800\uffff\udbff\udfff"]"#, |v| {
             let v = v.unwrap();
             let s: Vec<&CStr> = v.items().map(|x| x.str().unwrap()).collect();
             assert_eq!(s[0].to_bytes(), b"a\"b\\c/d\n\t");
             assert_eq!(s[1].to_bytes(), "é€😀".as_bytes());
             assert_eq!(s[2].to_bytes(), b"");
+            assert_eq!(s[3].to_bytes(), "A\u{7ff}\u{800}\u{ffff}\u{10ffff}".as_bytes());
         });
     }
 
