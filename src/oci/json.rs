@@ -322,8 +322,8 @@ pub struct Val<'a> {
 impl<'a> Val<'a> {
     /// No value: what an absent one reads as (no string, number or items).
     pub const NONE: Val<'static> = Val { t: &[] };
-    fn tok(&self) -> Tok<'a> {
-        self.t.first().copied().unwrap_or(Tok::EMPTY)
+    fn tok(&self) -> &'a Tok<'a> {
+        self.t.first().unwrap_or(&Tok::EMPTY)
     }
     /// The tokens within (none for a string, number, true, false or null).
     fn inside(&self) -> &'a [Tok<'a>] {
@@ -389,7 +389,13 @@ impl<'a> Val<'a> {
     }
     /// The number of elements of an array, or keys of an object.
     pub fn len(&self) -> usize {
-        self.entries().count() + self.items().count()
+        // The values within, one after the other: an object's are its keys and their values.
+        let n = Items { t: self.inside() }.count();
+        if self.kind() == Kind::Obj {
+            n / 2
+        } else {
+            n
+        }
     }
     /// The value of `key` in an object (the last one if repeated).
     #[inline(never)]
