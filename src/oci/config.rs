@@ -727,36 +727,41 @@ fn devices<'a>(l: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     Ok(())
 }
 
+/// The positive limit at `key` of `v`: -1 and 0 (and anything not a number) mean none.
+#[inline(never)]
+fn limit(v: Val, key: &[u8]) -> Option<u64> {
+    v.i64_at(key).filter(|&n| n > 0).map(|n| n as u64)
+}
+
 #[inline(never)]
 pub fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
-    // Positive limits only: -1 and 0 mean none.
-    let limit = |x: Option<Val>| x.and_then(|x| x.i64()).filter(|&n| n > 0).map(|n| n as u64);
     if let Some(m) = v.get(b"memory") {
-        r.memory = limit(m.get(b"limit"));
-        r.reservation = limit(m.get(b"reservation"));
+        r.memory = limit(m, b"limit");
+        r.reservation = limit(m, b"reservation");
         r.swap = match (m.i64_at(b"swap"), r.memory) {
             (Some(-1), _) => Some(u64::MAX),
             (Some(s), Some(l)) if s > 0 && s as u64 >= l => Some(s as u64 - l),
             (Some(s), _) if s > 0 => return refuse(f::LINUX_RESOURCES_MEMORY_SWAP, why::n::NEEDS_A_MEMORY_LIMIT_NO_LARGER),
             _ => None,
         };
-        if limit(m.get(b"kernel")).is_some() || limit(m.get(b"kernelTCP")).is_some() {
+        if limit(m, b"kernel").is_some() || limit(m, b"kernelTCP").is_some() {
             return refuse(f::LINUX_RESOURCES_MEMORY_KERNEL, NOT_SUPPORTED);
         }
     }
     if let Some(p) = v.get(b"pids") {
-        r.pids = limit(p.get(b"limit"));
+        r.pids = limit(p, b"limit");
     }
     if let Some(c) = v.get(b"cpu") {
         // shares (2..262144, default 1024) to cpu.weight (1..10000, default 100), as runc does.
         // 1024, the default engines put everywhere, is dropped where no cpu controller is.
-        r.default_shares = limit(c.get(b"shares")) == Some(1024);
-        if let Some(s) = limit(c.get(b"shares")) {
+        let shares = limit(c, b"shares");
+        r.default_shares = shares == Some(1024);
+        if let Some(s) = shares {
             let s = s.clamp(2, 262144);
             r.cpu_weight = Some(1 + ((s - 2) * 9999) / 262142);
         }
-        r.cpu_quota = limit(c.get(b"quota"));
-        r.cpu_period = limit(c.get(b"period"));
+        r.cpu_quota = limit(c, b"quota");
+        r.cpu_period = limit(c, b"period");
         if read(c, f::LINUX_RESOURCES_CPU_CPUS, To::Text)?.str().is_some()
             || read(c, f::LINUX_RESOURCES_CPU_MEMS, To::Text)?.str().is_some()
         {
