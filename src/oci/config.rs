@@ -242,7 +242,9 @@ impl<'a> Process<'a> {
         if self.nenv == MAX_ENV {
             return false;
         }
-        self.env[self.nenv] = e;
+        if let Some(o) = self.env.get_mut(self.nenv) {
+            *o = e;
+        }
         self.nenv += 1;
         true
     }
@@ -512,7 +514,10 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
                 if p.ngroups == MAX_GROUPS {
                     return refuse(f::PROCESS_USER_ADDITIONAL_GIDS, TOO_MANY);
                 }
-                p.groups[p.ngroups] = is(x, f::PROCESS_USER_ADDITIONAL_GIDS, To::U32)?.u64().unwrap_or(0) as u32;
+                let g = is(x, f::PROCESS_USER_ADDITIONAL_GIDS, To::U32)?.u64().unwrap_or(0) as u32;
+                if let Some(o) = p.groups.get_mut(p.ngroups) {
+                    *o = g;
+                }
                 p.ngroups += 1;
             }
         }
@@ -535,7 +540,9 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
             if p.nrlimits == MAX_RLIMITS {
                 return refuse(f::PROCESS_RLIMITS, TOO_MANY);
             }
-            p.rlimits[p.nrlimits] = Rlimit { resource: res as u32, soft, hard };
+            if let Some(o) = p.rlimits.get_mut(p.nrlimits) {
+                *o = Rlimit { resource: res as u32, soft, hard };
+            }
             p.nrlimits += 1;
         }
     }
@@ -691,7 +698,11 @@ fn id_maps(v: Val, key: &[u8], out: &mut [IdMap; MAX_MAPS], field: u8) -> Result
         }
         let f = |k: &[u8]| x.u64_at(k).and_then(|y| u32::try_from(y).ok());
         match (f(b"containerID"), f(b"hostID"), f(b"size")) {
-            (Some(inside), Some(outside), Some(count)) => out[n] = IdMap { inside, outside, count },
+            (Some(inside), Some(outside), Some(count)) => {
+                if let Some(o) = out.get_mut(n) {
+                    *o = IdMap { inside, outside, count };
+                }
+            }
             _ => return refuse(field, BAD_TYPE),
         }
         n += 1;
@@ -710,10 +721,8 @@ fn devices<'a>(l: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
             _ => return refuse(f::LINUX_DEVICES_TYPE, why::n::DEVICE_TYPES),
         };
         let num = |k: &[u8]| d.u64_at(k);
-        if s.ndevices == MAX_DEVICES {
-            return refuse(f::LINUX_DEVICES, TOO_MANY);
-        }
-        s.devices[s.ndevices] = Device {
+        let Some(o) = s.devices.get_mut(s.ndevices) else { return refuse(f::LINUX_DEVICES, TOO_MANY) };
+        *o = Device {
             path,
             kind,
             major: num(b"major").unwrap_or(0),
@@ -795,10 +804,8 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         return refuse(f::PROCESS_ARGS, why::n::MISSING);
     }
     for m in root.items_at(b"mounts") {
-        if s.nmounts == MAX_MOUNTS {
-            return refuse(f::MOUNTS, TOO_MANY);
-        }
-        mount(m, &mut s.mounts[s.nmounts])?;
+        let Some(o) = s.mounts.get_mut(s.nmounts) else { return refuse(f::MOUNTS, TOO_MANY) };
+        mount(m, o)?;
         s.nmounts += 1;
     }
     s.annotations = root.get(b"annotations").filter(|a| a.kind() == Kind::Obj);
@@ -813,7 +820,9 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
             return refuse(f::LINUX_NAMESPACES_TYPE, why::n::NAMED_TWICE);
         }
         let path = read(n, f::LINUX_NAMESPACES_PATH, To::Text)?.str();
-        s.namespaces[s.nnamespaces] = Namespace { flag, path };
+        if let Some(o) = s.namespaces.get_mut(s.nnamespaces) {
+            *o = Namespace { flag, path };
+        }
         s.nnamespaces += 1;
     }
     if s.namespace(libc::CLONE_NEWNS).is_none_or(|n| n.path.is_some()) {
@@ -849,7 +858,10 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         if ns == 0 || s.namespace(ns).is_none() {
             return refuse(f::LINUX_SYSCTL, why::n::SYSCTL_NOT_OF_A_NAMESPACE);
         }
-        s.sysctl[s.nsysctl] = (k, v.str().ok_or(Refused { field: f::LINUX_SYSCTL, why: BAD_TYPE })?);
+        let v = v.str().ok_or(Refused { field: f::LINUX_SYSCTL, why: BAD_TYPE })?;
+        if let Some(o) = s.sysctl.get_mut(s.nsysctl) {
+            *o = (k, v);
+        }
         s.nsysctl += 1;
     }
     devices(l, s)?;
