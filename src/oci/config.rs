@@ -229,23 +229,22 @@ impl<'a> Process<'a> {
         &self.env[..self.nenv]
     }
     pub fn push_env(&mut self, e: &'a CStr) -> bool {
-        let key = |s: &[u8]| s.iter().position(|&c| c == b'=').unwrap_or(s.len());
-        let b = e.to_bytes();
-        let k = &b[..key(b)];
-        if let Some(i) = (0..self.nenv).find(|&i| {
-            let o = self.env[i].to_bytes();
-            &o[..key(o)] == k
-        }) {
-            self.env[i] = e;
-            return true;
+        // A variable's name: up to its first '='.
+        fn name(s: &CStr) -> &[u8] {
+            s.to_bytes().split(|&c| c == b'=').next().unwrap_or(b"")
         }
-        if self.nenv == MAX_ENV {
-            return false;
-        }
-        if let Some(o) = self.env.get_mut(self.nenv) {
+        let k = name(e);
+        let at = match self.env().iter().position(|o| name(o) == k) {
+            Some(i) => i,
+            None if self.nenv == MAX_ENV => return false,
+            None => {
+                self.nenv += 1;
+                self.nenv - 1
+            }
+        };
+        if let Some(o) = self.env.get_mut(at) {
             *o = e;
         }
-        self.nenv += 1;
         true
     }
 }
