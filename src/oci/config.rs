@@ -229,21 +229,22 @@ impl<'a> Process<'a> {
         &self.env[..self.nenv]
     }
     pub fn push_env(&mut self, e: &'a CStr) -> bool {
-        let key = |s: &[u8]| s.iter().position(|&c| c == b'=').unwrap_or(s.len());
-        let b = e.to_bytes();
-        let k = &b[..key(b)];
-        if let Some(i) = (0..self.nenv).find(|&i| {
-            let o = self.env[i].to_bytes();
-            &o[..key(o)] == k
-        }) {
-            self.env[i] = e;
-            return true;
+        // A variable's name: up to its first '='.
+        fn name(s: &CStr) -> &[u8] {
+            s.to_bytes().split(|&c| c == b'=').next().unwrap_or(b"")
         }
-        if self.nenv == MAX_ENV {
-            return false;
+        let k = name(e);
+        let at = match self.env().iter().position(|o| name(o) == k) {
+            Some(i) => i,
+            None if self.nenv == MAX_ENV => return false,
+            None => {
+                self.nenv += 1;
+                self.nenv - 1
+            }
+        };
+        if let Some(o) = self.env.get_mut(at) {
+            *o = e;
         }
-        self.env[self.nenv] = e;
-        self.nenv += 1;
         true
     }
 }
@@ -394,79 +395,75 @@ fn refuse_present(v: Val, first: u8, n: u8) -> Result<(), Refused> {
     Ok(())
 }
 
-fn string<'a>(v: Val<'a>, field: u8) -> Result<&'a CStr, Refused> {
-    v.str().map_or(refuse(field, BAD_TYPE), Ok)
+/// What `read` takes a field as. It hands back the value, or an empty one (no string, number
+/// or items) where the field is absent, or null for strings and arrays, or "" for Text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum To {
+    Str,
+    /// A string, "" as none.
+    Text,
+    Bool,
+    U32,
+    Arr,
 }
 
-/// The string at the key of `field` in `v`, if given and not null.
-fn opt_string<'a>(v: Val<'a>, field: u8) -> Result<Option<&'a CStr>, Refused> {
-    match v.get(key(field)) {
-        None => Ok(None),
-        Some(x) if x.is_null() => Ok(None),
-        Some(x) => string(x, field).map(Some),
-    }
+/// The value at the key of `field` in `v`, refused as BAD_TYPE unless it is what `to` asks.
+#[inline(always)]
+fn read<'a>(v: Val<'a>, field: u8, to: To) -> Result<Val<'a>, Refused> {
+    // (An Option comes back in registers, a Result would not: the refusal is made here.)
+    take(v, field, to).ok_or(Refused { field, why: BAD_TYPE })
 }
 
-/// The string at the key of `field` in `v`, if given, not null and not empty.
+/// `x`, refused as BAD_TYPE (named `field`) unless it is what `to` asks.
+#[inline(always)]
+fn is<'a>(x: Val<'a>, field: u8, to: To) -> Result<Val<'a>, Refused> {
+    fits(x, to).ok_or(Refused { field, why: BAD_TYPE })
+}
+
 #[inline(never)]
-fn opt_text<'a>(v: Val<'a>, field: u8) -> Result<Option<&'a CStr>, Refused> {
-    Ok(opt_string(v, field)?.filter(|s| !s.is_empty()))
+fn take<'a>(v: Val<'a>, field: u8, to: To) -> Option<Val<'a>> {
+    v.get(key(field)).map_or(Some(Val::NONE), |x| fits(x, to))
 }
 
-fn boolean(v: Val, field: u8) -> Result<bool, Refused> {
-    match v.get(key(field)) {
-        None => Ok(false),
-        Some(x) => x.bool().map_or(refuse(field, BAD_TYPE), Ok),
+#[inline(never)]
+fn fits<'a>(x: Val<'a>, to: To) -> Option<Val<'a>> {
+    // The kinds each To takes, a bit each (of Kind's numbers); a number must also be a u32.
+    const NULL: u8 = 1 << Kind::Null as u8;
+    const STR: u8 = 1 << Kind::Str as u8;
+    const TAKES: [u8; 5] = [
+        NULL | STR,
+        NULL | STR,
+        1 << Kind::True as u8 | 1 << Kind::False as u8,
+        1 << Kind::Num as u8,
+        NULL | 1 << Kind::Arr as u8,
+    ];
+    let k = x.kind();
+    let ok = TAKES.get(to as usize).is_some_and(|t| t >> k as u8 & 1 != 0)
+        && (k != Kind::Num || x.u64().is_some_and(|n| n <= u32::MAX as u64));
+    if !ok {
+        return None;
     }
-}
-
-fn u32_of(v: Option<Val>, field: u8) -> Result<Option<u32>, Refused> {
-    match v {
-        None => Ok(None),
-        Some(x) => match x.u64().and_then(|n| u32::try_from(n).ok()) {
-            Some(n) => Ok(Some(n)),
-            None => refuse(field, BAD_TYPE),
-        },
+    if to == To::Text && x.bytes().is_some_and(<[u8]>::is_empty) {
+        return Some(Val::NONE);
     }
-}
-
-fn u32_at(v: Val, field: u8) -> Result<Option<u32>, Refused> {
-    u32_of(v.get(key(field)), field)
+    Some(x)
 }
 
 /// Fill `out` with the strings of the array at the key of `field` in `v`; returns how many.
+#[inline(never)]
 fn strings<'a>(v: Val<'a>, out: &mut [&'a CStr], field: u8) -> Result<usize, Refused> {
-    each_string(v, field, out.len(), &mut |n, s| out[n] = s)
-}
-
-/// Each string of the array at the key of `field` in `v` (at most `max`) to `f`, with its
-/// number; returns how many.
-fn each_string<'a>(v: Val<'a>, field: u8, max: usize, f: &mut dyn FnMut(usize, &'a CStr)) -> Result<usize, Refused> {
-    let Some(v) = v.get(key(field)) else { return Ok(0) };
-    if v.is_null() {
-        return Ok(0);
-    }
-    if v.kind() != Kind::Arr {
-        return refuse(field, BAD_TYPE);
-    }
     let mut n = 0;
-    for x in v.items() {
-        if n == max {
-            return refuse(field, TOO_MANY);
-        }
-        f(n, string(x, field)?);
+    for x in read(v, field, To::Arr)?.items() {
+        let Some(o) = out.get_mut(n) else { return refuse(field, TOO_MANY) };
+        *o = x.str().ok_or(Refused { field, why: BAD_TYPE })?;
         n += 1;
     }
     Ok(n)
 }
 
 fn cap_set(v: Option<Val>) -> Result<u64, Refused> {
-    let Some(v) = v else { return Ok(0) };
-    if v.kind() != Kind::Arr && !v.is_null() {
-        return refuse(f::PROCESS_CAPABILITIES, BAD_TYPE);
-    }
     let mut m = 0;
-    for x in v.items() {
+    for x in v.map_or(Ok(Val::NONE), |v| is(v, f::PROCESS_CAPABILITIES, To::Arr))?.items() {
         let name = x.bytes().ok_or(Refused { field: f::PROCESS_CAPABILITIES, why: BAD_TYPE })?;
         // A capability this build does not know (a newer kernel's) is skipped, as runc does.
         if let Some(b) = caps::parse(name).filter(|_| name.len() > 3) {
@@ -488,23 +485,26 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
             return refuse(f::PROCESS_COMMAND_LINE, NOT_SUPPORTED);
         }
     }
-    // (The entries are checked as they are added: a refusal leaves `p` unused.)
-    each_string(v, f::PROCESS_ENV, MAX_ENV, &mut |_, e| {
-        p.push_env(e);
-    })?;
-    if let Some(cwd) = opt_string(v, f::PROCESS_CWD)? {
+    // Read in place (`p` is new), then each pushed where it belongs: a later one of a name
+    // replaces the earlier, which is never after it.
+    let n = strings(v, &mut p.env, f::PROCESS_ENV)?;
+    p.nenv = 0;
+    for i in 0..n {
+        p.push_env(p.env[i]);
+    }
+    if let Some(cwd) = read(v, f::PROCESS_CWD, To::Str)?.str() {
         if cwd.to_bytes().first() != Some(&b'/') {
             return refuse(f::PROCESS_CWD, why::n::MUST_BE_AN_ABSOLUTE_PATH);
         }
         p.cwd = cwd;
     }
-    p.terminal = boolean(v, f::PROCESS_TERMINAL)?;
-    p.nnp = boolean(v, f::PROCESS_NO_NEW_PRIVILEGES)?;
+    p.terminal = read(v, f::PROCESS_TERMINAL, To::Bool)?.kind() == Kind::True;
+    p.nnp = read(v, f::PROCESS_NO_NEW_PRIVILEGES, To::Bool)?.kind() == Kind::True;
     if let Some(u) = v.get(b"user") {
-        p.uid = u32_at(u, f::PROCESS_USER_UID)?.unwrap_or(0);
-        p.gid = u32_at(u, f::PROCESS_USER_GID)?.unwrap_or(0);
-        p.umask = u32_at(u, f::PROCESS_USER_UMASK)?;
-        if opt_text(u, f::PROCESS_USER_USERNAME)?.is_some() {
+        p.uid = read(u, f::PROCESS_USER_UID, To::U32)?.u64().unwrap_or(0) as u32;
+        p.gid = read(u, f::PROCESS_USER_GID, To::U32)?.u64().unwrap_or(0) as u32;
+        p.umask = read(u, f::PROCESS_USER_UMASK, To::U32)?.u64().map(|n| n as u32);
+        if read(u, f::PROCESS_USER_USERNAME, To::Text)?.str().is_some() {
             return refuse(f::PROCESS_USER_USERNAME, why::n::A_WINDOWS_FIELD);
         }
         p.ngroups = 0;
@@ -513,7 +513,10 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
                 if p.ngroups == MAX_GROUPS {
                     return refuse(f::PROCESS_USER_ADDITIONAL_GIDS, TOO_MANY);
                 }
-                p.groups[p.ngroups] = u32_of(Some(x), f::PROCESS_USER_ADDITIONAL_GIDS)?.unwrap_or(0);
+                let g = is(x, f::PROCESS_USER_ADDITIONAL_GIDS, To::U32)?.u64().unwrap_or(0) as u32;
+                if let Some(o) = p.groups.get_mut(p.ngroups) {
+                    *o = g;
+                }
                 p.ngroups += 1;
             }
         }
@@ -536,17 +539,19 @@ pub fn process<'a>(v: Val<'a>, p: &mut Process<'a>) -> Result<(), Refused> {
             if p.nrlimits == MAX_RLIMITS {
                 return refuse(f::PROCESS_RLIMITS, TOO_MANY);
             }
-            p.rlimits[p.nrlimits] = Rlimit { resource: res as u32, soft, hard };
+            if let Some(o) = p.rlimits.get_mut(p.nrlimits) {
+                *o = Rlimit { resource: res as u32, soft, hard };
+            }
             p.nrlimits += 1;
         }
     }
     if let Some(o) = v.get(b"oomScoreAdj") {
         p.oom_score_adj = Some(o.i64().filter(|n| (-1000..=1000).contains(n)).ok_or(Refused { field: f::PROCESS_OOM_SCORE_ADJ, why: why::n::NOT_IN_OOM_RANGE })?);
     }
-    p.apparmor = opt_text(v, f::PROCESS_APPARMOR_PROFILE)?;
+    p.apparmor = read(v, f::PROCESS_APPARMOR_PROFILE, To::Text)?.str();
     if let Some(c) = v.get(b"consoleSize") {
-        let h = u32_at(c, f::PROCESS_CONSOLE_SIZE_HEIGHT)?.unwrap_or(0);
-        let w = u32_at(c, f::PROCESS_CONSOLE_SIZE_WIDTH)?.unwrap_or(0);
+        let h = read(c, f::PROCESS_CONSOLE_SIZE_HEIGHT, To::U32)?.u64().unwrap_or(0) as u32;
+        let w = read(c, f::PROCESS_CONSOLE_SIZE_WIDTH, To::U32)?.u64().unwrap_or(0) as u32;
         p.console = Some((h.min(u16::MAX as u32) as u16, w.min(u16::MAX as u32) as u16));
     }
     Ok(())
@@ -637,8 +642,8 @@ fn mount<'a>(v: Val<'a>, m: &mut Mount<'a>) -> Result<(), Refused> {
     }
     *m = Mount {
         dest,
-        kind: opt_text(v, f::MOUNTS_TYPE)?,
-        source: opt_string(v, f::MOUNTS_SOURCE)?,
+        kind: read(v, f::MOUNTS_TYPE, To::Text)?.str(),
+        source: read(v, f::MOUNTS_SOURCE, To::Str)?.str(),
         flags: 0,
         clear: 0,
         propagation: 0,
@@ -692,7 +697,11 @@ fn id_maps(v: Val, key: &[u8], out: &mut [IdMap; MAX_MAPS], field: u8) -> Result
         }
         let f = |k: &[u8]| x.u64_at(k).and_then(|y| u32::try_from(y).ok());
         match (f(b"containerID"), f(b"hostID"), f(b"size")) {
-            (Some(inside), Some(outside), Some(count)) => out[n] = IdMap { inside, outside, count },
+            (Some(inside), Some(outside), Some(count)) => {
+                if let Some(o) = out.get_mut(n) {
+                    *o = IdMap { inside, outside, count };
+                }
+            }
             _ => return refuse(field, BAD_TYPE),
         }
         n += 1;
@@ -711,10 +720,8 @@ fn devices<'a>(l: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
             _ => return refuse(f::LINUX_DEVICES_TYPE, why::n::DEVICE_TYPES),
         };
         let num = |k: &[u8]| d.u64_at(k);
-        if s.ndevices == MAX_DEVICES {
-            return refuse(f::LINUX_DEVICES, TOO_MANY);
-        }
-        s.devices[s.ndevices] = Device {
+        let Some(o) = s.devices.get_mut(s.ndevices) else { return refuse(f::LINUX_DEVICES, TOO_MANY) };
+        *o = Device {
             path,
             kind,
             major: num(b"major").unwrap_or(0),
@@ -728,38 +735,43 @@ fn devices<'a>(l: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     Ok(())
 }
 
+/// The positive limit at `key` of `v`: -1 and 0 (and anything not a number) mean none.
+#[inline(never)]
+fn limit(v: Val, key: &[u8]) -> Option<u64> {
+    v.i64_at(key).filter(|&n| n > 0).map(|n| n as u64)
+}
+
 #[inline(never)]
 pub fn resources(v: Val, r: &mut Resources) -> Result<(), Refused> {
-    // Positive limits only: -1 and 0 mean none.
-    let limit = |x: Option<Val>| x.and_then(|x| x.i64()).filter(|&n| n > 0).map(|n| n as u64);
     if let Some(m) = v.get(b"memory") {
-        r.memory = limit(m.get(b"limit"));
-        r.reservation = limit(m.get(b"reservation"));
+        r.memory = limit(m, b"limit");
+        r.reservation = limit(m, b"reservation");
         r.swap = match (m.i64_at(b"swap"), r.memory) {
             (Some(-1), _) => Some(u64::MAX),
             (Some(s), Some(l)) if s > 0 && s as u64 >= l => Some(s as u64 - l),
             (Some(s), _) if s > 0 => return refuse(f::LINUX_RESOURCES_MEMORY_SWAP, why::n::NEEDS_A_MEMORY_LIMIT_NO_LARGER),
             _ => None,
         };
-        if limit(m.get(b"kernel")).is_some() || limit(m.get(b"kernelTCP")).is_some() {
+        if limit(m, b"kernel").is_some() || limit(m, b"kernelTCP").is_some() {
             return refuse(f::LINUX_RESOURCES_MEMORY_KERNEL, NOT_SUPPORTED);
         }
     }
     if let Some(p) = v.get(b"pids") {
-        r.pids = limit(p.get(b"limit"));
+        r.pids = limit(p, b"limit");
     }
     if let Some(c) = v.get(b"cpu") {
         // shares (2..262144, default 1024) to cpu.weight (1..10000, default 100), as runc does.
         // 1024, the default engines put everywhere, is dropped where no cpu controller is.
-        r.default_shares = limit(c.get(b"shares")) == Some(1024);
-        if let Some(s) = limit(c.get(b"shares")) {
+        let shares = limit(c, b"shares");
+        r.default_shares = shares == Some(1024);
+        if let Some(s) = shares {
             let s = s.clamp(2, 262144);
             r.cpu_weight = Some(1 + ((s - 2) * 9999) / 262142);
         }
-        r.cpu_quota = limit(c.get(b"quota"));
-        r.cpu_period = limit(c.get(b"period"));
-        if opt_text(c, f::LINUX_RESOURCES_CPU_CPUS)?.is_some()
-            || opt_text(c, f::LINUX_RESOURCES_CPU_MEMS)?.is_some()
+        r.cpu_quota = limit(c, b"quota");
+        r.cpu_period = limit(c, b"period");
+        if read(c, f::LINUX_RESOURCES_CPU_CPUS, To::Text)?.str().is_some()
+            || read(c, f::LINUX_RESOURCES_CPU_MEMS, To::Text)?.str().is_some()
         {
             return refuse(f::LINUX_RESOURCES_CPU_CPUS, NOT_SUPPORTED);
         }
@@ -780,9 +792,9 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     refuse_present(root, f::HOOKS, 5)?;
     let r = root.get(b"root").ok_or(Refused { field: f::ROOT, why: why::n::MISSING })?;
     s.root = r.str_at(b"path").filter(|p| !p.is_empty()).ok_or(Refused { field: f::ROOT_PATH, why: why::n::MISSING })?;
-    s.readonly = boolean(r, f::ROOT_READONLY)?;
-    s.hostname = opt_text(root, f::HOSTNAME)?;
-    s.domainname = opt_text(root, f::DOMAINNAME)?;
+    s.readonly = read(r, f::ROOT_READONLY, To::Bool)?.kind() == Kind::True;
+    s.hostname = read(root, f::HOSTNAME, To::Text)?.str();
+    s.domainname = read(root, f::DOMAINNAME, To::Text)?.str();
     match root.get(b"process") {
         Some(p) => process(p, &mut s.process)?,
         None => return refuse(f::PROCESS, why::n::MISSING),
@@ -791,10 +803,8 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         return refuse(f::PROCESS_ARGS, why::n::MISSING);
     }
     for m in root.items_at(b"mounts") {
-        if s.nmounts == MAX_MOUNTS {
-            return refuse(f::MOUNTS, TOO_MANY);
-        }
-        mount(m, &mut s.mounts[s.nmounts])?;
+        let Some(o) = s.mounts.get_mut(s.nmounts) else { return refuse(f::MOUNTS, TOO_MANY) };
+        mount(m, o)?;
         s.nmounts += 1;
     }
     s.annotations = root.get(b"annotations").filter(|a| a.kind() == Kind::Obj);
@@ -808,8 +818,10 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         if s.namespace(flag).is_some() {
             return refuse(f::LINUX_NAMESPACES_TYPE, why::n::NAMED_TWICE);
         }
-        let path = opt_text(n, f::LINUX_NAMESPACES_PATH)?;
-        s.namespaces[s.nnamespaces] = Namespace { flag, path };
+        let path = read(n, f::LINUX_NAMESPACES_PATH, To::Text)?.str();
+        if let Some(o) = s.namespaces.get_mut(s.nnamespaces) {
+            *o = Namespace { flag, path };
+        }
         s.nnamespaces += 1;
     }
     if s.namespace(libc::CLONE_NEWNS).is_none_or(|n| n.path.is_some()) {
@@ -845,18 +857,21 @@ pub fn spec<'a>(root: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
         if ns == 0 || s.namespace(ns).is_none() {
             return refuse(f::LINUX_SYSCTL, why::n::SYSCTL_NOT_OF_A_NAMESPACE);
         }
-        s.sysctl[s.nsysctl] = (k, string(v, f::LINUX_SYSCTL)?);
+        let v = v.str().ok_or(Refused { field: f::LINUX_SYSCTL, why: BAD_TYPE })?;
+        if let Some(o) = s.sysctl.get_mut(s.nsysctl) {
+            *o = (k, v);
+        }
         s.nsysctl += 1;
     }
     devices(l, s)?;
-    s.propagation = match opt_text(l, f::LINUX_ROOTFS_PROPAGATION)? {
+    s.propagation = match read(l, f::LINUX_ROOTFS_PROPAGATION, To::Text)?.str() {
         None => 0,
         Some(p) => match mount_option(p.to_bytes()) {
             Opt::Propagation(f) => f,
             _ => return refuse(f::LINUX_ROOTFS_PROPAGATION, why::n::UNKNOWN_PROPAGATION),
         },
     };
-    s.cgroups_path = opt_text(l, f::LINUX_CGROUPS_PATH)?;
+    s.cgroups_path = read(l, f::LINUX_CGROUPS_PATH, To::Text)?.str();
     if s.cgroups_path.is_some_and(|p| p.to_bytes().split(|&c| c == b'/' || c == b':').any(|c| c == b"." || c == b"..")) {
         return refuse(f::LINUX_CGROUPS_PATH, why::n::MAY_NOT_NAME_OR);
     }
@@ -878,7 +893,6 @@ impl<'a> Spec<'a> {
             readonly: false,
             hostname: None,
             domainname: None,
-            process: Process::new(),
             mounts: [m; MAX_MOUNTS],
             nmounts: 0,
             namespaces: [Namespace { flag: 0, path: None }; 8],
@@ -901,6 +915,7 @@ impl<'a> Spec<'a> {
             seccomp: None,
             device_rules: None,
             annotations: None,
+            process: Process::new(),
         }
     }
 }

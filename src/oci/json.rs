@@ -34,11 +34,10 @@ impl Tok<'_> {
     pub const EMPTY: Tok<'static> = Tok { text: None, size: 0, kind: Kind::Null };
 }
 
-/// Why a document was refused, and at which byte.
+/// Why a document was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bad {
-    pub at: u32,
-    /// The reason's number (why::n): with the byte, in a register.
+    /// The reason's number (why::n).
     pub what: u8,
 }
 
@@ -51,8 +50,8 @@ impl Bad {
 
 const MAX_DEPTH: usize = 64;
 
-fn bad(at: usize, what: u8) -> Bad {
-    Bad { at: at as u32, what }
+fn bad(what: u8) -> Bad {
+    Bad { what }
 }
 
 fn hex(c: u8) -> Option<u32> {
@@ -69,23 +68,21 @@ fn hex4(b: &[u8], at: usize) -> Option<u32> {
     s.iter().try_fold(0u32, |v, &c| Some(v << 4 | hex(c)?))
 }
 
-/// Unescape the string whose content starts at `at` (after the quote), in place. Returns the
-/// content's length and the index after the closing quote, which is overwritten with NUL.
-fn string(b: &mut [u8], at: usize) -> Result<(usize, usize), Bad> {
+/// Unescape the string whose content starts at `at` (after the quote), in place, and end it with
+/// a NUL. Returns the index after the closing quote.
+fn string(b: &mut [u8], at: usize) -> Result<usize, Bad> {
     let (mut r, mut w) = (at, at);
     loop {
-        let c = *b.get(r).ok_or(bad(r, why::n::UNTERMINATED_STRING))?;
+        let c = *b.get(r).ok_or(bad(why::n::UNTERMINATED_STRING))?;
         r += 1;
-        match c {
-            b'"' => {
-                b[w] = 0;
-                return Ok((w - at, r));
-            }
-            0..=0x1f => return Err(bad(r - 1, why::n::CONTROL_CHARACTER_IN_STRING)),
+        // (Writes are never past the read: get_mut never fails.)
+        let one = match c {
+            b'"' => 0,
+            0..=0x1f => return Err(bad(why::n::CONTROL_CHARACTER_IN_STRING)),
             b'\\' => {
-                let e = *b.get(r).ok_or(bad(r, why::n::UNTERMINATED_STRING))?;
+                let e = *b.get(r).ok_or(bad(why::n::UNTERMINATED_STRING))?;
                 r += 1;
-                let one = match e {
+                match e {
                     b'"' => b'"',
                     b'\\' => b'\\',
                     b'/' => b'/',
@@ -95,39 +92,52 @@ fn string(b: &mut [u8], at: usize) -> Result<(usize, usize), Bad> {
                     b'r' => b'\r',
                     b't' => b'\t',
                     b'u' => {
-                        let mut cp = hex4(b, r).ok_or(bad(r, why::n::BAD_U_ESCAPE))?;
+                        let mut cp = hex4(b, r).ok_or(bad(why::n::BAD_U_ESCAPE))?;
                         r += 4;
                         if (0xd800..0xdc00).contains(&cp) && b.get(r) == Some(&b'\\') && b.get(r + 1) == Some(&b'u') {
-                            let lo = hex4(b, r + 2).ok_or(bad(r, why::n::BAD_U_ESCAPE))?;
+                            let lo = hex4(b, r + 2).ok_or(bad(why::n::BAD_U_ESCAPE))?;
                             if (0xdc00..0xe000).contains(&lo) {
                                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                                 r += 6;
                             }
                         }
                         if cp == 0 || (0xd800..0xe000).contains(&cp) {
-                            return Err(bad(r, why::n::NUL_OR_LONE_SURROGATE));
+                            return Err(bad(why::n::NUL_OR_LONE_SURROGATE));
                         }
-                        let mut u = [0u8; 4];
-                        let s = char::from_u32(cp).ok_or(bad(r, why::n::BAD_U_ESCAPE))?.encode_utf8(&mut u);
-                        b[w..w + s.len()].copy_from_slice(s.as_bytes());
-                        w += s.len();
+                        // UTF-8 (cp is a scalar value: no surrogate, at most 0x10FFFF): a lead
+                        // byte, then 6 bits a byte; never longer than the escape it replaces.
+                        let n = match cp {
+                            0..=0x7f => 0,
+                            0x80..=0x7ff => 1,
+                            0x800..=0xffff => 2,
+                            _ => 3,
+                        };
+                        let mut lead = [0u8, 0xc0, 0xe0, 0xf0][n];
+                        for k in (0..=n).rev() {
+                            if let Some(o) = b.get_mut(w) {
+                                *o = lead | (cp >> (6 * k)) as u8 & if k == n { 0x7f } else { 0x3f };
+                            }
+                            lead = 0x80;
+                            w += 1;
+                        }
                         continue;
                     }
-                    _ => return Err(bad(r - 1, why::n::BAD_ESCAPE_IN_STRING)),
-                };
-                b[w] = one;
-                w += 1;
+                    _ => return Err(bad(why::n::BAD_ESCAPE_IN_STRING)),
+                }
             }
-            _ => {
-                b[w] = c;
-                w += 1;
-            }
+            _ => c,
+        };
+        if let Some(o) = b.get_mut(w) {
+            *o = one;
+        }
+        w += 1;
+        if c == b'"' {
+            return Ok(r);
         }
     }
 }
 
 fn number_end(b: &[u8], mut i: usize) -> Result<usize, Bad> {
-    let start = i;
     if b.get(i) == Some(&b'-') {
         i += 1;
     }
@@ -139,12 +149,12 @@ fn number_end(b: &[u8], mut i: usize) -> Result<usize, Bad> {
         *i > s
     };
     if !digits(&mut i) {
-        return Err(bad(start, why::n::BAD_NUMBER));
+        return Err(bad(why::n::BAD_NUMBER));
     }
     if b.get(i) == Some(&b'.') {
         i += 1;
         if !digits(&mut i) {
-            return Err(bad(start, why::n::BAD_NUMBER));
+            return Err(bad(why::n::BAD_NUMBER));
         }
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
@@ -153,7 +163,7 @@ fn number_end(b: &[u8], mut i: usize) -> Result<usize, Bad> {
             i += 1;
         }
         if !digits(&mut i) {
-            return Err(bad(start, why::n::BAD_NUMBER));
+            return Err(bad(why::n::BAD_NUMBER));
         }
     }
     Ok(i)
@@ -193,20 +203,21 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
         if depth == 0 && n > 0 && want == Want::CommaOrClose {
             i = skip_ws(b, i);
             if i != b.len() {
-                return Err(bad(i, why::n::TEXT_AFTER_THE_DOCUMENT));
+                return Err(bad(why::n::TEXT_AFTER_THE_DOCUMENT));
             }
             break;
         }
-        let c = *b.get(i).ok_or(bad(i, why::n::UNEXPECTED_END))?;
-        let in_obj = depth > 0 && toks[stack[depth - 1] as usize].kind == Kind::Obj;
+        let c = *b.get(i).ok_or(bad(why::n::UNEXPECTED_END))?;
+        // The open container, if any (its token's place is always in `toks`).
+        let open = stack.get(depth.wrapping_sub(1)).map_or(usize::MAX, |&o| o as usize);
+        let in_obj = toks.get(open).is_some_and(|t| t.kind == Kind::Obj);
         match want {
             Want::CommaOrClose | Want::ValueOrClose | Want::KeyOrClose if c == b']' || c == b'}' => {
-                let open = stack.get(depth.wrapping_sub(1)).ok_or(bad(i, why::n::UNBALANCED))?;
-                let k = toks[*open as usize].kind;
-                if (c == b']') != (k == Kind::Arr) {
-                    return Err(bad(i, why::n::MISMATCHED_BRACKET));
+                let t = toks.get_mut(open).ok_or(bad(why::n::UNBALANCED))?;
+                if (c == b']') != (t.kind == Kind::Arr) {
+                    return Err(bad(why::n::MISMATCHED_BRACKET));
                 }
-                toks[*open as usize].size = (n - *open as usize) as u32;
+                t.size = (n - open) as u32;
                 depth -= 1;
                 i = skip_ws(b, i + 1);
                 want = Want::CommaOrClose;
@@ -214,18 +225,16 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
             }
             Want::CommaOrClose => {
                 if c != b',' {
-                    return Err(bad(i, why::n::EXPECTED_COMMA_OR_CLOSE));
+                    return Err(bad(why::n::EXPECTED_COMMA_OR_CLOSE));
                 }
                 i = skip_ws(b, i + 1);
                 want = if in_obj { Want::Key } else { Want::Value };
                 continue;
             }
-            Want::Key | Want::KeyOrClose if c != b'"' => return Err(bad(i, why::n::EXPECTED_A_KEY)),
+            Want::Key | Want::KeyOrClose if c != b'"' => return Err(bad(why::n::EXPECTED_A_KEY)),
             _ => {}
         }
-        if n == toks.len() {
-            return Err(bad(i, why::n::TOO_MANY_VALUES));
-        }
+        let slot = toks.get_mut(n).ok_or(bad(why::n::TOO_MANY_VALUES))?;
         let is_key = matches!(want, Want::Key | Want::KeyOrClose);
         let mut t = Tok { text: None, size: 1, kind: Kind::Null };
         let next;
@@ -233,18 +242,18 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
             b'{' | b'[' => {
                 t.kind = if c == b'{' { Kind::Obj } else { Kind::Arr };
                 if depth == MAX_DEPTH {
-                    return Err(bad(i, why::n::NESTED_TOO_DEEP));
+                    return Err(bad(why::n::NESTED_TOO_DEEP));
                 }
                 stack[depth] = n as u32;
                 depth += 1;
-                toks[n] = t;
+                *slot = t;
                 n += 1;
                 i = skip_ws(b, i + 1);
                 want = if c == b'{' { Want::KeyOrClose } else { Want::ValueOrClose };
                 continue;
             }
             b'"' => {
-                let (_, after) = string(b, i + 1)?;
+                let after = string(b, i + 1)?;
                 t.kind = Kind::Str;
                 t.size = i as u32 + 1;
                 next = after;
@@ -256,7 +265,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
                     _ => (b"null", Kind::Null),
                 };
                 if b.get(i..i + word.len()) != Some(word) {
-                    return Err(bad(i, why::n::UNKNOWN_WORD));
+                    return Err(bad(why::n::UNKNOWN_WORD));
                 }
                 t.kind = kind;
                 next = i + word.len();
@@ -267,14 +276,14 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
                 t.size = i as u32;
                 next = e;
             }
-            _ => return Err(bad(i, why::n::UNEXPECTED_CHARACTER)),
+            _ => return Err(bad(why::n::UNEXPECTED_CHARACTER)),
         }
-        toks[n] = t;
+        *slot = t;
         n += 1;
         i = skip_ws(b, next);
         if is_key {
             if b.get(i) != Some(&b':') {
-                return Err(bad(i, why::n::EXPECTED_COLON));
+                return Err(bad(why::n::EXPECTED_COLON));
             }
             i = skip_ws(b, i + 1);
             want = Want::Value;
@@ -284,7 +293,7 @@ pub fn parse<'a>(b: &'a mut [u8], toks: &'a mut [Tok<'a>]) -> Result<Doc<'a>, Ba
     }
     // The texts of strings and numbers, now that the buffer is done with.
     let b: &'a [u8] = b;
-    let toks = &mut toks[..n];
+    let toks = toks.get_mut(..n).unwrap_or_default();
     for t in toks.iter_mut() {
         let s = t.size as usize;
         t.text = match t.kind {
@@ -311,8 +320,10 @@ pub struct Val<'a> {
 }
 
 impl<'a> Val<'a> {
-    fn tok(&self) -> Tok<'a> {
-        self.t.first().copied().unwrap_or(Tok::EMPTY)
+    /// No value: what an absent one reads as (no string, number or items).
+    pub const NONE: Val<'static> = Val { t: &[] };
+    fn tok(&self) -> &'a Tok<'a> {
+        self.t.first().unwrap_or(&Tok::EMPTY)
     }
     /// The tokens within (none for a string, number, true, false or null).
     fn inside(&self) -> &'a [Tok<'a>] {
@@ -378,7 +389,13 @@ impl<'a> Val<'a> {
     }
     /// The number of elements of an array, or keys of an object.
     pub fn len(&self) -> usize {
-        self.entries().count() + self.items().count()
+        // The values within, one after the other: an object's are its keys and their values.
+        let n = Items { t: self.inside() }.count();
+        if self.kind() == Kind::Obj {
+            n / 2
+        } else {
+            n
+        }
     }
     /// The value of `key` in an object (the last one if repeated).
     #[inline(never)]
@@ -516,12 +533,13 @@ mod tests {
 
     #[test]
     fn strings_are_unescaped_in_place() {
-        with(r#"["a\"b\\c\/d\n\t", "\u00e9\u20ac\ud83d\ude00", ""]"#, |v| {
+        with(r#"["a\"b\\c\/d\n\t", "\u00e9\u20ac\ud83d\ude00", "", "\u0041\u07ff\u0800\uffff\udbff\udfff"]"#, |v| {
             let v = v.unwrap();
             let s: Vec<&CStr> = v.items().map(|x| x.str().unwrap()).collect();
             assert_eq!(s[0].to_bytes(), b"a\"b\\c/d\n\t");
             assert_eq!(s[1].to_bytes(), "é€😀".as_bytes());
             assert_eq!(s[2].to_bytes(), b"");
+            assert_eq!(s[3].to_bytes(), "A\u{7ff}\u{800}\u{ffff}\u{10ffff}".as_bytes());
         });
     }
 
