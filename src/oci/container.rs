@@ -353,6 +353,27 @@ fn attrs(flags: u64) -> u64 {
     a
 }
 
+/// A detached clone of the mount at `path` of `dir` (of its whole tree with `rec`), `set`
+/// and `clear` applied to its attributes.
+#[inline(never)]
+fn clone_tree(dir: Fd, path: &CStr, rec: bool, set: u64, clear: u64) -> Result<Fd, Errno> {
+    let rec = if rec { libc::AT_RECURSIVE } else { 0 };
+    let tree = sys::open_tree(dir, path, 1 /* OPEN_TREE_CLONE */ | (libc::AT_EMPTY_PATH | rec) as u32)?;
+    if set | clear != 0 {
+        sys::mount_setattr(tree, c"", libc::AT_EMPTY_PATH | rec, set, clear).inspect_err(|_| sys::close(tree))?;
+    }
+    Ok(tree)
+}
+
+/// A clone of the mount at `path` of `dir` (`clone_tree`) attached onto `to`.
+#[inline(never)]
+fn graft(dir: Fd, path: &CStr, rec: bool, set: u64, to: Fd) -> Result<(), Errno> {
+    let tree = clone_tree(dir, path, rec, set, 0)?;
+    let r = sys::move_mount(tree, to);
+    sys::close(tree);
+    r
+}
+
 /// The data string of a mount: its options that are not flags, comma-separated.
 fn data(m: &Mount, out: &mut Buf<1024>) {
     for o in m.options.iter().flat_map(|v| v.items()) {
@@ -373,14 +394,10 @@ fn bind(root: Fd, bundle: Fd, m: &Mount) -> Result<(), Errno> {
     let is_dir = kind == libc::S_IFDIR;
     // nodev, but for a device the engine gives by bind (a node of the host's /dev).
     let nodev = if kind == libc::S_IFCHR || kind == libc::S_IFBLK { 0 } else { libc::MOUNT_ATTR_NODEV };
-    let rec = m.flags & libc::MS_REC != 0;
-    let flags = 1 /* OPEN_TREE_CLONE */ | libc::AT_EMPTY_PATH as u32 | if rec { libc::AT_RECURSIVE as u32 } else { 0 };
-    let tree = sys::open_tree(src, c"", flags);
+    let tree = clone_tree(src, c"", m.flags & libc::MS_REC != 0, attrs(m.flags) | nodev, attrs(m.clear) & !nodev);
     sys::close(src);
     let tree = tree?;
-    let at = libc::AT_EMPTY_PATH | if rec { libc::AT_RECURSIVE } else { 0 };
-    let r = sys::mount_setattr(tree, c"", at, attrs(m.flags) | nodev, attrs(m.clear) & !nodev)
-        .and_then(|()| resolve(root, m.dest.to_bytes(), is_dir, true))
+    let r = resolve(root, m.dest.to_bytes(), is_dir, true)
         .and_then(|dst| {
             let r = sys::move_mount(tree, dst);
             sys::close(dst);
@@ -609,11 +626,7 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
         // A user namespace may mount sysfs only with a network namespace of its own, and
         // cgroup2 only with a cgroup namespace: the host's, bound read-only, as runc does.
         flags |= libc::MS_RDONLY;
-        r = sys::open_tree(AT_FDCWD, host, 1 | libc::AT_RECURSIVE as u32).and_then(|t| {
-            let r = sys::mount_setattr(t, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, attrs(flags), 0).and_then(|()| sys::move_mount(t, dst));
-            sys::close(t);
-            r
-        });
+        r = graft(AT_FDCWD, host, true, attrs(flags), dst);
     }
     sys::close(dst);
     r?;
@@ -645,10 +658,8 @@ fn device(root: Fd, path: &[u8], kind: u32, major: u64, minor: u64, mode: u32, o
         let mut host = Buf::<PATH_MAX>::new();
         host.push(path);
         sys::openat(dir, name.c(), libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644).map(sys::close).and_then(|()| {
-            let t = sys::open_tree(AT_FDCWD, host.c(), 1)?;
             let dst = sys::openat(dir, name.c(), libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0)?;
-            let r = sys::move_mount(t, dst);
-            sys::close(t);
+            let r = graft(AT_FDCWD, host.c(), false, 0, dst);
             sys::close(dst);
             r
         })
@@ -717,7 +728,7 @@ fn only_these_nodes(root: Fd, spec: &Spec<'static>) -> Result<(), Errno> {
                 continue;
             }
         }
-        let clone = sys::open_tree(node, c"", 1 | libc::AT_EMPTY_PATH as u32)?;
+        let clone = clone_tree(node, c"", false, 0, 0)?;
         nodes[n] = (node, clone);
         n += 1;
     }
@@ -829,11 +840,7 @@ fn mask(root: Fd, spec: &Spec<'static>) -> Result<(), Fail<'static>> {
             r => r.map_err(e)?,
         };
         let set = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC;
-        let r = sys::open_tree(fd, c"", 1 | (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as u32).and_then(|t| {
-            let r = sys::mount_setattr(t, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, set, 0).and_then(|()| sys::move_mount(t, fd));
-            sys::close(t);
-            r
-        });
+        let r = graft(fd, c"", true, set, fd);
         sys::close(fd);
         r.map_err(e)?;
     }
@@ -908,10 +915,9 @@ fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     }
     sys::close(job.bundle);
     let dir = sys::openat(bundle, spec.root, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(re)?;
-    let root = sys::open_tree(dir, c"", 1 | (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as u32).map_err(re)?;
     // nodev on every mount of the container: a device node of the image, or one made inside
     // (CAP_MKNOD), opens nothing. The nodes it may use are bound one by one (`dev`).
-    sys::mount_setattr(root, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, libc::MOUNT_ATTR_NODEV, 0).map_err(re)?;
+    let root = clone_tree(dir, c"", true, libc::MOUNT_ATTR_NODEV, 0).map_err(re)?;
     sys::move_mount(root, dir).map_err(re)?;
     sys::close(dir);
     let mut dev_tmpfs = false;
