@@ -287,49 +287,43 @@ pub fn resolve(root: Fd, path: &[u8], dir: bool, make: bool) -> Result<Fd, Errno
         Err(Errno::ENOENT) if make => {}
         r => return r,
     }
-    // Component by component, each prefix resolved from the root again.
-    let mut start = 0;
-    while start < path.len() {
-        while start < path.len() && path[start] == b'/' {
-            start += 1;
+    // Component by component, each prefix resolved from the root again; a missing one is made
+    // in the directory the prefix before it resolved to.
+    let mut parent = root;
+    let mut end = 0;
+    for name in path.split(|&c| c == b'/') {
+        end += name.len();
+        let (upto, rest) = path.split_at(end);
+        end += 1;
+        if name.is_empty() {
+            continue;
         }
-        let end = path[start..].iter().position(|&c| c == b'/').map_or(path.len(), |i| start + i);
-        if start == end {
-            break;
-        }
-        let last = path[end..].iter().all(|&c| c == b'/');
+        let last = rest.iter().all(|&c| c == b'/');
         p.clear();
-        p.push(&path[..end]);
-        match sys::openat2(root, p.c(), flags, IN_ROOT) {
-            Ok(fd) if last => return Ok(fd),
-            Ok(fd) => sys::close(fd),
+        p.push(upto);
+        let fd = match sys::openat2(root, p.c(), flags, IN_ROOT) {
             Err(Errno::ENOENT) => {
-                p.clear();
-                p.push(b"/").push(&path[..start]);
-                let parent = sys::openat2(root, p.c(), flags | libc::O_DIRECTORY, IN_ROOT)?;
-                let mut name = Buf::<256>::new();
-                name.push(&path[start..end]);
+                let mut n = Buf::<256>::new();
+                n.push(name);
                 let made = if last && !dir {
-                    sys::openat(parent, name.c(), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644).map(sys::close)
+                    sys::openat(parent, n.c(), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644).map(sys::close)
                 } else {
-                    sys::mkdirat(parent, name.c(), 0o755)
+                    sys::mkdirat(parent, n.c(), 0o755)
                 };
-                sys::close(parent);
                 match made {
-                    Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(e),
+                    Ok(()) | Err(Errno::EEXIST) => sys::openat2(root, p.c(), flags, IN_ROOT),
+                    Err(e) => Err(e),
                 }
-                p.clear();
-                p.push(&path[..end]);
-                let fd = sys::openat2(root, p.c(), flags, IN_ROOT)?;
-                if last {
-                    return Ok(fd);
-                }
-                sys::close(fd);
             }
-            Err(e) => return Err(e),
+            r => r,
+        };
+        if parent.0 != root.0 {
+            sys::close(parent);
         }
-        start = end;
+        match fd {
+            Ok(fd) if !last => parent = fd,
+            r => return r,
+        }
     }
     Err(Errno::EINVAL)
 }
@@ -1105,4 +1099,46 @@ pub fn die(f: &Fail) -> ! {
     b.push(b"\n");
     let _ = sys::write_all(sys::STDERR, b.bytes());
     sys::exit(if f.step == Step::Exec { if f.errno == libc::ENOENT { 127 } else { 126 } } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+    use std::path::Path;
+
+    /// resolve with `make`: missing directories made, the last component a file unless `dir`,
+    /// symlinks (absolute ones too) and `..` kept inside the root, a file in the way refused.
+    #[test]
+    fn resolve_makes_what_is_missing_inside_the_root_only() {
+        let top = std::env::temp_dir().join(format!("sandbox-resolve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&top);
+        let r = top.join("root");
+        std::fs::create_dir_all(r.join("a")).unwrap();
+        std::fs::create_dir_all(top.join("outside")).unwrap();
+        symlink("/", r.join("up")).unwrap();
+        symlink("../../outside", r.join("a/out")).unwrap();
+        std::fs::write(r.join("file"), b"").unwrap();
+        let c = std::ffi::CString::new(r.to_str().unwrap()).unwrap();
+        let root = sys::openat(AT_FDCWD, &c, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).unwrap();
+        let made = |p: &[u8], dir: bool| resolve(root, p, dir, true).map(sys::close);
+        assert_eq!(resolve(root, b"/x/y", true, false).map(sys::close), Err(Errno::ENOENT));
+        made(b"/x/y//z/", true).unwrap();
+        assert!(r.join("x/y/z").is_dir());
+        made(b"a/../b/f", false).unwrap();
+        assert!(r.join("b/f").is_file());
+        made(b"/up/up/c/d", true).unwrap();
+        assert!(r.join("c/d").is_dir());
+        // A symlink to a directory the root lacks is not followed out of it.
+        assert_eq!(made(b"a/out/e", false), Err(Errno::ENOENT));
+        std::fs::create_dir(r.join("outside")).unwrap();
+        made(b"a/out/e", false).unwrap();
+        assert!(r.join("outside/e").is_file() && !Path::new(&top.join("outside/e")).exists());
+        assert_eq!(made(b"file/g", true), Err(Errno::ENOTDIR));
+        assert_eq!(made(b"file/g/h", false), Err(Errno::ENOTDIR));
+        assert_eq!(made(b"", true), Err(Errno::EINVAL));
+        made(b"x/y/z", true).unwrap();
+        sys::close(root);
+        std::fs::remove_dir_all(&top).unwrap();
+    }
 }
