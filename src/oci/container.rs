@@ -330,21 +330,13 @@ pub fn resolve(root: Fd, path: &[u8], dir: bool, make: bool) -> Result<Fd, Errno
 
 // ---- the root ------------------------------------------------------------------------------------
 
-/// MS_* flags to MOUNT_ATTR_* ones (for binds, changed with mount_setattr).
+/// MS_* flags to MOUNT_ATTR_* ones (for binds, changed with mount_setattr): MS_RDONLY,
+/// MS_NOSUID, MS_NODEV and MS_NOEXEC are the same bits as their MOUNT_ATTR_*, MS_NODIRATIME
+/// is not.
 fn attrs(flags: u64) -> u64 {
-    let mut a = 0;
-    for (ms, attr) in [
-        (libc::MS_RDONLY, libc::MOUNT_ATTR_RDONLY),
-        (libc::MS_NOSUID, libc::MOUNT_ATTR_NOSUID),
-        (libc::MS_NODEV, libc::MOUNT_ATTR_NODEV),
-        (libc::MS_NOEXEC, libc::MOUNT_ATTR_NOEXEC),
-        (libc::MS_NODIRATIME, libc::MOUNT_ATTR_NODIRATIME),
-    ] {
-        if flags & ms != 0 {
-            a |= attr;
-        }
-    }
-    a
+    const SAME: u64 = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    const _: () = assert!(libc::MS_RDONLY == libc::MOUNT_ATTR_RDONLY && libc::MS_NOSUID == libc::MOUNT_ATTR_NOSUID && libc::MS_NODEV == libc::MOUNT_ATTR_NODEV && libc::MS_NOEXEC == libc::MOUNT_ATTR_NOEXEC);
+    flags & SAME | if flags & libc::MS_NODIRATIME != 0 { libc::MOUNT_ATTR_NODIRATIME } else { 0 }
 }
 
 /// A detached clone of the mount at `path` of `dir` (of its whole tree with `rec`), `set`
@@ -572,15 +564,17 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
     }
     let mut kind = m.kind.unwrap_or(c"none");
     let mut flags = m.flags;
-    if kind.to_bytes() == b"cgroup" || kind.to_bytes() == b"cgroup2" {
+    // The types treated apart, by their number here.
+    let k = crate::out::word_at(b"cgroup cgroup2 sysfs proc devpts tmpfs", kind.to_bytes());
+    if let Some(0 | 1) = k {
         // cgroup v2 only; read-only unless asked otherwise.
         kind = c"cgroup2";
     }
     // devpts holds only the kernel's terminals; /dev gets nodev once its nodes are bound (`dev`).
-    if kind.to_bytes() != b"devpts" && m.dest.to_bytes() != b"/dev" {
+    if k != Some(4) && m.dest.to_bytes() != b"/dev" {
         flags |= libc::MS_NODEV;
     }
-    if kind.to_bytes() == b"proc" || kind.to_bytes() == b"sysfs" {
+    if let Some(2 | 3) = k {
         // No symlink on the way to /proc or /sys (runc's checkProcMount): an image must not
         // move them where a later mount hides them, and their masks with them.
         let mut p = Buf::<PATH_MAX>::new();
@@ -596,7 +590,7 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
     let dest = m.dest.to_bytes();
     // tmpcopyup: from the image's directory, `dst`, into a tmpfs made apart (copy_mount). A
     // mount point made here has nothing to copy.
-    let mut copy = kind.to_bytes() == b"tmpfs" && flags & COPY_UP != 0;
+    let mut copy = k == Some(5) && flags & COPY_UP != 0;
     flags &= !COPY_UP;
     let dst = match resolve(root, dest, true, false) {
         Err(Errno::ENOENT) => {
@@ -611,9 +605,9 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
     } else {
         sys::mount(Some(src), via(dst).c(), Some(kind), flags, if d.len() > 0 { Some(d.c()) } else { None })
     };
-    let host = match kind.to_bytes() {
-        b"sysfs" => Some(c"/sys"),
-        b"cgroup2" => Some(c"/sys/fs/cgroup"),
+    let host = match k {
+        Some(2) => Some(c"/sys"),
+        Some(0 | 1) => Some(c"/sys/fs/cgroup"),
         _ => None,
     };
     if let (Err(Errno::EPERM), true, Some(host)) = (r, userns, host) {
@@ -1106,6 +1100,14 @@ mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
     use std::path::Path;
+
+    #[test]
+    fn mount_flags_become_mount_attributes() {
+        use libc::*;
+        assert_eq!(attrs(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NODIRATIME), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODIRATIME);
+        assert_eq!(attrs(MS_NODIRATIME), MOUNT_ATTR_NODIRATIME);
+        assert_eq!(attrs(MS_BIND | MS_REC | MS_NOATIME | MS_RELATIME | MS_STRICTATIME | MS_SYNCHRONOUS | super::COPY_UP), 0);
+    }
 
     /// resolve with `make`: missing directories made, the last component a file unless `dir`,
     /// symlinks (absolute ones too) and `..` kept inside the root, a file in the way refused.
