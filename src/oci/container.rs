@@ -804,33 +804,25 @@ fn sysctls(spec: &Spec<'static>) -> Result<(), Fail<'static>> {
 }
 
 fn mask(root: Fd, spec: &Spec<'static>) -> Result<(), Fail<'static>> {
-    for &p in spec.masked() {
-        let path: &'static [u8] = p.to_bytes();
-        let e = |errno| Fail::new(Step::Mask, path, errno);
-        let fd = match resolve(root, path, false, false) {
-            Err(Errno::ENOENT) => continue,
-            r => r.map_err(e)?,
-        };
-        let is_dir = sys::fstat(fd).is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
-        let r = if is_dir {
-            sys::mount(Some(c"tmpfs"), via(fd).c(), Some(c"tmpfs"), libc::MS_RDONLY, Some(c"size=0k,mode=555"))
-        } else {
-            sys::mount(Some(c"/dev/null"), via(fd).c(), None, libc::MS_BIND, None)
-        };
-        sys::close(fd);
-        r.map_err(e)?;
-    }
-    for &p in spec.readonly_paths() {
-        let path: &'static [u8] = p.to_bytes();
-        let e = |errno| Fail::new(Step::ReadOnly, path, errno);
-        let fd = match resolve(root, path, false, false) {
-            Err(Errno::ENOENT) => continue,
-            r => r.map_err(e)?,
-        };
-        let set = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC;
-        let r = graft(fd, c"", true, set, fd);
-        sys::close(fd);
-        r.map_err(e)?;
+    for (step, list) in [(Step::Mask, spec.masked()), (Step::ReadOnly, spec.readonly_paths())] {
+        for &p in list {
+            let path: &'static [u8] = p.to_bytes();
+            let e = |errno| Fail::new(step, path, errno);
+            let fd = match resolve(root, path, false, false) {
+                Err(Errno::ENOENT) => continue,
+                r => r.map_err(e)?,
+            };
+            let r = if step == Step::ReadOnly {
+                let set = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC;
+                graft(fd, c"", true, set, fd)
+            } else if sys::fstat(fd).is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR) {
+                sys::mount(Some(c"tmpfs"), via(fd).c(), Some(c"tmpfs"), libc::MS_RDONLY, Some(c"size=0k,mode=555"))
+            } else {
+                sys::mount(Some(c"/dev/null"), via(fd).c(), None, libc::MS_BIND, None)
+            };
+            sys::close(fd);
+            r.map_err(e)?;
+        }
     }
     Ok(())
 }
@@ -988,22 +980,27 @@ pub fn lookup(p: &Process<'static>) -> Result<Buf<PATH_MAX>, Fail<'static>> {
         Ok(_) => Err(Errno::EACCES),
         Err(e) => Err(e),
     };
-    if cmd.contains(&b'/') {
-        full.push(cmd);
-        return runnable(&full).map(|()| full).map_err(|e| Fail::new(Step::Exec, cmd, e));
-    }
-    let path = p.env().iter().map(|e| e.to_bytes()).find(|e| e.starts_with(b"PATH=")).map_or(&b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"[..], |e| &e[5..]);
-    let mut denied = false;
+    // A command with a slash is its own one place to look, and its error is the answer; in
+    // the PATH, a command found but not runnable is EACCES, one found nowhere ENOENT.
+    let slash = cmd.contains(&b'/');
+    let path = match slash {
+        true => &b""[..],
+        false => p.env().iter().map(|e| e.to_bytes()).find(|e| e.starts_with(b"PATH=")).map_or(&b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"[..], |e| &e[5..]),
+    };
+    let mut err = Errno::ENOENT;
     for dir in path.split(|&c| c == b':') {
         full.clear();
-        full.push(if dir.is_empty() { b"." } else { dir }).push(b"/").push(cmd);
+        if !slash {
+            full.push(if dir.is_empty() { b"." } else { dir }).push(b"/");
+        }
+        full.push(cmd);
         match runnable(&full) {
             Ok(()) => return Ok(full),
-            Err(Errno::EACCES) => denied = true,
+            Err(e) if slash || e == Errno::EACCES => err = e,
             Err(_) => {}
         }
     }
-    Err(Fail::new(Step::Exec, cmd, if denied { Errno::EACCES } else { Errno::ENOENT }))
+    Err(Fail::new(Step::Exec, cmd, err))
 }
 
 /// After the gate, and for `exec`: the process's own confinement, then execve. Returns only on
@@ -1107,6 +1104,46 @@ mod tests {
         assert_eq!(attrs(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NODIRATIME), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODIRATIME);
         assert_eq!(attrs(MS_NODIRATIME), MOUNT_ATTR_NODIRATIME);
         assert_eq!(attrs(MS_BIND | MS_REC | MS_NOATIME | MS_RELATIME | MS_STRICTATIME | MS_SYNCHRONOUS | super::COPY_UP), 0);
+    }
+
+    /// process.args[0] found as execve takes it: by its path with a slash (its own error), else
+    /// in PATH (EACCES when found only not runnable, else ENOENT).
+    #[test]
+    fn commands_are_looked_up_as_execve_takes_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let top = std::env::temp_dir().join(format!("sandbox-lookup-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&top);
+        for d in ["d1", "d2", "d3"] {
+            std::fs::create_dir_all(top.join(d)).unwrap();
+        }
+        for (f, mode) in [("x", 0o755), ("nox", 0o644), ("d2/c", 0o644), ("d3/c", 0o700)] {
+            std::fs::write(top.join(f), b"").unwrap();
+            std::fs::set_permissions(top.join(f), std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let leak = |s: String| -> &'static CStr { Box::leak(std::ffi::CString::new(s).unwrap().into_boxed_c_str()) };
+        let t = top.to_str().unwrap();
+        let find = |cmd: &str, path: Option<String>| {
+            let mut p = Process::new();
+            p.args[0] = leak(cmd.replace("T", t));
+            p.nargs = 1;
+            if let Some(path) = path {
+                p.env[0] = leak(format!("PATH={}", path.replace("T", t)));
+                p.nenv = 1;
+            }
+            lookup(&p).map(|b| String::from_utf8(b.bytes().to_vec()).unwrap()).map_err(|f| f.errno)
+        };
+        assert_eq!(find("T/x", None), Ok(format!("{t}/x")));
+        assert_eq!(find("T/nox", None), Err(libc::EACCES));
+        assert_eq!(find("T/missing", None), Err(libc::ENOENT));
+        assert_eq!(find("T/nox/x", None), Err(libc::ENOTDIR));
+        assert_eq!(find("T/d3", None), Err(libc::EACCES));
+        assert_eq!(find("c", Some("T/d1:T/d2".into())), Err(libc::EACCES));
+        assert_eq!(find("c", Some("T/d2:T/nox:T/d1".into())), Err(libc::EACCES));
+        assert_eq!(find("c", Some("T/d1:T/nox".into())), Err(libc::ENOENT));
+        assert_eq!(find("c", Some("T/d1:T/d2:T/d3".into())), Ok(format!("{t}/d3/c")));
+        assert_eq!(find("c", Some(":T/d3".into())), Ok(format!("{t}/d3/c")));
+        assert_eq!(find("no-such-command-here", None), Err(libc::ENOENT));
+        std::fs::remove_dir_all(&top).unwrap();
     }
 
     /// resolve with `make`: missing directories made, the last component a file unless `dir`,
