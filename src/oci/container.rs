@@ -631,8 +631,12 @@ fn makedev(major: u64, minor: u64) -> u64 {
     ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & !0xff) << 12) | ((major & !0xfff) << 32)
 }
 
-/// The nodes every container has, as runc makes them.
-const DEFAULT_DEVICES: [(&CStr, u64, u64); 6] = [(c"null", 1, 3), (c"zero", 1, 5), (c"full", 1, 7), (c"random", 1, 8), (c"urandom", 1, 9), (c"tty", 5, 0)];
+/// The nodes every container has, as runc makes them: their paths, and (major, minor) each.
+const DEFAULT_DEVICES: &[u8] = b"/dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty";
+const DEFAULT_NUMBERS: [(u8, u8); 6] = [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0)];
+
+/// The symlinks of /dev, as runc makes them: (target, name).
+static DEV_LINKS: [(&CStr, &CStr); 6] = [(c"/proc/self/fd", c"fd"), (c"/proc/self/fd/0", c"stdin"), (c"/proc/self/fd/1", c"stdout"), (c"/proc/self/fd/2", c"stderr"), (c"pts/ptmx", c"ptmx"), (c"/proc/kcore", c"core")];
 
 /// A device node at `path` (under /dev): made with mknod, or, in a user namespace (where
 /// mknod makes nothing that opens), the host's node bound onto an empty file.
@@ -669,13 +673,13 @@ fn device(root: Fd, path: &[u8], kind: u32, major: u64, minor: u64, mode: u32, o
 
 fn dev(root: Fd, spec: &Spec<'static>, userns: bool, tmpfs: bool) -> Result<(), Fail<'static>> {
     if tmpfs {
-        for (name, major, minor) in DEFAULT_DEVICES {
-            let mut p = Buf::<32>::new();
-            p.push(b"/dev/").push(name.to_bytes());
-            device(root, p.bytes(), libc::S_IFCHR, major, minor, 0o666, None, userns).map_err(|e| Fail::new(Step::Device, name.to_bytes(), e))?;
+        for (path, &(major, minor)) in crate::out::words(DEFAULT_DEVICES).zip(&DEFAULT_NUMBERS) {
+            // Named in a failure without "/dev/".
+            let name = path.get(5..).unwrap_or(path);
+            device(root, path, libc::S_IFCHR, major as u64, minor as u64, 0o666, None, userns).map_err(|e| Fail::new(Step::Device, name, e))?;
         }
         let dev = resolve(root, b"/dev", true, false).map_err(|e| Fail::new(Step::Device, b"/dev", e))?;
-        for (target, link) in [(c"/proc/self/fd", c"fd"), (c"/proc/self/fd/0", c"stdin"), (c"/proc/self/fd/1", c"stdout"), (c"/proc/self/fd/2", c"stderr"), (c"pts/ptmx", c"ptmx"), (c"/proc/kcore", c"core")] {
+        for &(target, link) in &DEV_LINKS {
             match sys::symlinkat(target, dev, link) {
                 Ok(()) | Err(Errno::EEXIST) => {}
                 Err(e) => return Err(Fail::new(Step::Device, link.to_bytes(), e)),
@@ -698,10 +702,10 @@ fn dev(root: Fd, spec: &Spec<'static>, userns: bool, tmpfs: bool) -> Result<(), 
 /// itself after. A node made later in /dev (CAP_MKNOD) opens nothing, as no device cgroup is
 /// used (linux.resources.devices is not enforced: what the container can open is this list).
 fn only_these_nodes(root: Fd, spec: &Spec<'static>) -> Result<(), Errno> {
-    let mut nodes = [(Fd(-1), Fd(-1)); DEFAULT_DEVICES.len() + super::config::MAX_DEVICES];
+    let mut nodes = [(Fd(-1), Fd(-1)); DEFAULT_NUMBERS.len() + super::config::MAX_DEVICES];
     let mut n = 0;
     let mut path = Buf::<PATH_MAX>::new();
-    let paths = DEFAULT_DEVICES.iter().map(|d| d.0.to_bytes()).chain(spec.devices().iter().map(|d| d.path.to_bytes()));
+    let paths = crate::out::words(DEFAULT_DEVICES).chain(spec.devices().iter().map(|d| d.path.to_bytes()));
     for p in paths {
         path.clear();
         if !p.starts_with(b"/") {
