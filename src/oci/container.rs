@@ -779,6 +779,7 @@ pub fn take_terminal(s: Fd) -> Result<(), Errno> {
     Ok(())
 }
 
+#[inline(never)] // smaller than inlined in `build`
 fn pivot(root: Fd, no_pivot: bool) -> Result<(), Errno> {
     sys::fchdir(root)?;
     if no_pivot {
@@ -870,6 +871,7 @@ fn gate(fd: Fd) {
 /// Where a mount failed: its destination, or the entry of it tmpcopyup failed on.
 static AT: sys::Static<Buf<PATH_MAX>> = sys::Static::new(Buf::new());
 
+#[inline(never)] // smaller than inlined in `setup`
 fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     let spec = job.spec;
     // A session keyring of its own, as runc gives one: the engine's keys are not the
