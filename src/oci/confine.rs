@@ -66,6 +66,7 @@ fn cmp(op: &[u8], value: u64, two: u64) -> Option<(Cmp, u64)> {
 }
 
 /// linux.seccomp into `f`.
+#[inline(never)] // smaller than inlined in create's `load`
 pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
     if v.kind() != Kind::Obj {
         return refuse(f::LINUX_SECCOMP, why::n::BAD_TYPE);
