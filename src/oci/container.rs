@@ -577,9 +577,7 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
     if let Some(2 | 3) = k {
         // No symlink on the way to /proc or /sys (runc's checkProcMount): an image must not
         // move them where a later mount hides them, and their masks with them.
-        let mut p = Buf::<PATH_MAX>::new();
-        p.push(m.dest.to_bytes());
-        match sys::openat2(root, p.c(), libc::O_PATH | libc::O_CLOEXEC, 0x10 | 0x04 /* IN_ROOT | NO_SYMLINKS */) {
+        match sys::openat2(root, m.dest, libc::O_PATH | libc::O_CLOEXEC, 0x10 | 0x04 /* IN_ROOT | NO_SYMLINKS */) {
             Ok(fd) => sys::close(fd),
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
