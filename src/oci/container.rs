@@ -66,6 +66,12 @@ pub fn fail(fd: Fd, f: &Fail) -> ! {
     sys::exit(1)
 }
 
+/// `fail` with the failure's parts (one place that makes it, not one a call site).
+#[inline(never)]
+fn failed(fd: Fd, step: Step, path: &[u8], e: Errno) -> ! {
+    fail(fd, &Fail::new(step, path, e))
+}
+
 /// The next message, or None at end-of-file (every process holding the other end is gone).
 pub fn recv(fd: Fd, buf: &mut [u8; MSG_MAX]) -> Option<Msg<'_>> {
     let (n, passed) = loop {
@@ -209,7 +215,7 @@ pub fn first(job: &Job) -> ! {
     let _ = sys::sigprocmask(libc::SIG_SETMASK, sys::SigSet(0));
     if job.procs.0 >= 0 {
         if let Err(e) = sys::write(job.procs, b"0") {
-            fail(chan, &Fail::new(Step::Cgroup, b"cgroup.procs", e));
+            failed(chan, Step::Cgroup, b"cgroup.procs", e);
         }
         sys::close(job.procs);
     }
@@ -220,7 +226,7 @@ pub fn first(job: &Job) -> ! {
             if (flag == libc::CLONE_NEWUSER) == pass {
                 if let Err(e) = sys::setns(fd, flag) {
                     let path = job.spec.namespace(flag).and_then(|n| n.path).map_or(&b""[..], |p| p.to_bytes());
-                    fail(chan, &Fail::new(Step::Namespace, path, e));
+                    failed(chan, Step::Namespace, path, e);
                 }
                 sys::close(fd);
             }
@@ -230,7 +236,7 @@ pub fn first(job: &Job) -> ! {
     if new(libc::CLONE_NEWUSER) {
         let root = sys::geteuid() == 0;
         if let Err(e) = sys::unshare(libc::CLONE_NEWUSER) {
-            fail(chan, &Fail::new(Step::Clone, b"user", e));
+            failed(chan, Step::Clone, b"user", e);
         }
         // The maps are written by create. The /proc files of a process that is not dumpable
         // are the root's of the user namespace it was started in: create's own when it is root
@@ -252,12 +258,12 @@ pub fn first(job: &Job) -> ! {
             sys::exit(1);
         }
         if let Err(e) = sys::setresgid(0).and_then(|()| sys::setresuid(0)) {
-            fail(chan, &Fail::new(Step::IdMap, b"0", e));
+            failed(chan, Step::IdMap, b"0", e);
         }
     }
     let flags = NEW_FLAGS.iter().filter(|&&f| new(f)).fold(0, |a, f| a | f);
     if let Err(e) = sys::unshare(flags) {
-        fail(chan, &Fail::new(Step::Clone, b"", e));
+        failed(chan, Step::Clone, b"", e);
     }
     match sys::clone(libc::SIGCHLD as u64) {
         Ok(0) => fail(chan, &(job.child)(job)),
@@ -265,7 +271,7 @@ pub fn first(job: &Job) -> ! {
             send(chan, PID, None, pid as u64);
             sys::exit(0)
         }
-        Err(e) => fail(chan, &Fail::new(Step::Clone, b"", e)),
+        Err(e) => failed(chan, Step::Clone, b"", e),
     }
 }
 
