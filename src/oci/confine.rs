@@ -66,6 +66,7 @@ fn cmp(op: &[u8], value: u64, two: u64) -> Option<(Cmp, u64)> {
 }
 
 /// linux.seccomp into `f`.
+#[inline(never)] // smaller than inlined in create's `load`
 pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
     if v.kind() != Kind::Obj {
         return refuse(f::LINUX_SECCOMP, why::n::BAD_TYPE);
@@ -77,7 +78,8 @@ pub fn profile(v: Val, f: &mut Filter) -> Result<(), Refused> {
         Some(e) => e.u64().filter(|&n| n <= 4095).ok_or(Refused { field: f::LINUX_SECCOMP_DEFAULT_ERRNO_RET, why: why::n::OUT_OF_RANGE })? as u16,
         None => libc::EPERM as u16,
     };
-    f.default = action(v.get(b"defaultAction"), v.get(b"defaultErrnoRet"), default_errno, f::LINUX_SECCOMP_DEFAULT_ACTION)?;
+    // defaultErrnoRet checked above: what the default action returns, if it is ERRNO or TRACE.
+    f.default = action(v.get(b"defaultAction"), None, default_errno, f::LINUX_SECCOMP_DEFAULT_ACTION)?;
     let arches = v.get(b"architectures");
     if arches.is_some_and(|a| a.len() > 0 && !a.items().any(|x| x.bytes() == Some(b"SCMP_ARCH_X86_64"))) {
         return refuse(f::LINUX_SECCOMP_ARCHITECTURES, why::n::ARCH_X86_64_NEEDED);

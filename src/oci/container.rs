@@ -66,6 +66,12 @@ pub fn fail(fd: Fd, f: &Fail) -> ! {
     sys::exit(1)
 }
 
+/// `fail` with the failure's parts (one place that makes it, not one a call site).
+#[inline(never)]
+fn failed(fd: Fd, step: Step, path: &[u8], e: Errno) -> ! {
+    fail(fd, &Fail::new(step, path, e))
+}
+
 /// The next message, or None at end-of-file (every process holding the other end is gone).
 pub fn recv(fd: Fd, buf: &mut [u8; MSG_MAX]) -> Option<Msg<'_>> {
     let (n, passed) = loop {
@@ -209,7 +215,7 @@ pub fn first(job: &Job) -> ! {
     let _ = sys::sigprocmask(libc::SIG_SETMASK, sys::SigSet(0));
     if job.procs.0 >= 0 {
         if let Err(e) = sys::write(job.procs, b"0") {
-            fail(chan, &Fail::new(Step::Cgroup, b"cgroup.procs", e));
+            failed(chan, Step::Cgroup, b"cgroup.procs", e);
         }
         sys::close(job.procs);
     }
@@ -220,7 +226,7 @@ pub fn first(job: &Job) -> ! {
             if (flag == libc::CLONE_NEWUSER) == pass {
                 if let Err(e) = sys::setns(fd, flag) {
                     let path = job.spec.namespace(flag).and_then(|n| n.path).map_or(&b""[..], |p| p.to_bytes());
-                    fail(chan, &Fail::new(Step::Namespace, path, e));
+                    failed(chan, Step::Namespace, path, e);
                 }
                 sys::close(fd);
             }
@@ -230,7 +236,7 @@ pub fn first(job: &Job) -> ! {
     if new(libc::CLONE_NEWUSER) {
         let root = sys::geteuid() == 0;
         if let Err(e) = sys::unshare(libc::CLONE_NEWUSER) {
-            fail(chan, &Fail::new(Step::Clone, b"user", e));
+            failed(chan, Step::Clone, b"user", e);
         }
         // The maps are written by create. The /proc files of a process that is not dumpable
         // are the root's of the user namespace it was started in: create's own when it is root
@@ -252,12 +258,12 @@ pub fn first(job: &Job) -> ! {
             sys::exit(1);
         }
         if let Err(e) = sys::setresgid(0).and_then(|()| sys::setresuid(0)) {
-            fail(chan, &Fail::new(Step::IdMap, b"0", e));
+            failed(chan, Step::IdMap, b"0", e);
         }
     }
     let flags = NEW_FLAGS.iter().filter(|&&f| new(f)).fold(0, |a, f| a | f);
     if let Err(e) = sys::unshare(flags) {
-        fail(chan, &Fail::new(Step::Clone, b"", e));
+        failed(chan, Step::Clone, b"", e);
     }
     match sys::clone(libc::SIGCHLD as u64) {
         Ok(0) => fail(chan, &(job.child)(job)),
@@ -265,7 +271,7 @@ pub fn first(job: &Job) -> ! {
             send(chan, PID, None, pid as u64);
             sys::exit(0)
         }
-        Err(e) => fail(chan, &Fail::new(Step::Clone, b"", e)),
+        Err(e) => failed(chan, Step::Clone, b"", e),
     }
 }
 
@@ -287,70 +293,77 @@ pub fn resolve(root: Fd, path: &[u8], dir: bool, make: bool) -> Result<Fd, Errno
         Err(Errno::ENOENT) if make => {}
         r => return r,
     }
-    // Component by component, each prefix resolved from the root again.
-    let mut start = 0;
-    while start < path.len() {
-        while start < path.len() && path[start] == b'/' {
-            start += 1;
+    // Component by component, each prefix resolved from the root again; a missing one is made
+    // in the directory the prefix before it resolved to.
+    let mut parent = root;
+    let mut end = 0;
+    for name in path.split(|&c| c == b'/') {
+        end += name.len();
+        let (upto, rest) = path.split_at(end);
+        end += 1;
+        if name.is_empty() {
+            continue;
         }
-        let end = path[start..].iter().position(|&c| c == b'/').map_or(path.len(), |i| start + i);
-        if start == end {
-            break;
-        }
-        let last = path[end..].iter().all(|&c| c == b'/');
+        let last = rest.iter().all(|&c| c == b'/');
         p.clear();
-        p.push(&path[..end]);
-        match sys::openat2(root, p.c(), flags, IN_ROOT) {
-            Ok(fd) if last => return Ok(fd),
-            Ok(fd) => sys::close(fd),
+        p.push(upto);
+        let fd = match sys::openat2(root, p.c(), flags, IN_ROOT) {
             Err(Errno::ENOENT) => {
-                p.clear();
-                p.push(b"/").push(&path[..start]);
-                let parent = sys::openat2(root, p.c(), flags | libc::O_DIRECTORY, IN_ROOT)?;
-                let mut name = Buf::<256>::new();
-                name.push(&path[start..end]);
+                let mut n = Buf::<256>::new();
+                n.push(name);
                 let made = if last && !dir {
-                    sys::openat(parent, name.c(), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644).map(sys::close)
+                    sys::openat(parent, n.c(), libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644).map(sys::close)
                 } else {
-                    sys::mkdirat(parent, name.c(), 0o755)
+                    sys::mkdirat(parent, n.c(), 0o755)
                 };
-                sys::close(parent);
                 match made {
-                    Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(e),
+                    Ok(()) | Err(Errno::EEXIST) => sys::openat2(root, p.c(), flags, IN_ROOT),
+                    Err(e) => Err(e),
                 }
-                p.clear();
-                p.push(&path[..end]);
-                let fd = sys::openat2(root, p.c(), flags, IN_ROOT)?;
-                if last {
-                    return Ok(fd);
-                }
-                sys::close(fd);
             }
-            Err(e) => return Err(e),
+            r => r,
+        };
+        if parent.0 != root.0 {
+            sys::close(parent);
         }
-        start = end;
+        match fd {
+            Ok(fd) if !last => parent = fd,
+            r => return r,
+        }
     }
     Err(Errno::EINVAL)
 }
 
 // ---- the root ------------------------------------------------------------------------------------
 
-/// MS_* flags to MOUNT_ATTR_* ones (for binds, changed with mount_setattr).
+/// MS_* flags to MOUNT_ATTR_* ones (for binds, changed with mount_setattr): MS_RDONLY,
+/// MS_NOSUID, MS_NODEV and MS_NOEXEC are the same bits as their MOUNT_ATTR_*, MS_NODIRATIME
+/// is not.
 fn attrs(flags: u64) -> u64 {
-    let mut a = 0;
-    for (ms, attr) in [
-        (libc::MS_RDONLY, libc::MOUNT_ATTR_RDONLY),
-        (libc::MS_NOSUID, libc::MOUNT_ATTR_NOSUID),
-        (libc::MS_NODEV, libc::MOUNT_ATTR_NODEV),
-        (libc::MS_NOEXEC, libc::MOUNT_ATTR_NOEXEC),
-        (libc::MS_NODIRATIME, libc::MOUNT_ATTR_NODIRATIME),
-    ] {
-        if flags & ms != 0 {
-            a |= attr;
-        }
+    const SAME: u64 = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    const _: () = assert!(libc::MS_RDONLY == libc::MOUNT_ATTR_RDONLY && libc::MS_NOSUID == libc::MOUNT_ATTR_NOSUID && libc::MS_NODEV == libc::MOUNT_ATTR_NODEV && libc::MS_NOEXEC == libc::MOUNT_ATTR_NOEXEC);
+    flags & SAME | if flags & libc::MS_NODIRATIME != 0 { libc::MOUNT_ATTR_NODIRATIME } else { 0 }
+}
+
+/// A detached clone of the mount at `path` of `dir` (of its whole tree with `rec`), `set`
+/// and `clear` applied to its attributes.
+#[inline(never)]
+fn clone_tree(dir: Fd, path: &CStr, rec: bool, set: u64, clear: u64) -> Result<Fd, Errno> {
+    let rec = if rec { libc::AT_RECURSIVE } else { 0 };
+    let tree = sys::open_tree(dir, path, 1 /* OPEN_TREE_CLONE */ | (libc::AT_EMPTY_PATH | rec) as u32)?;
+    if set | clear != 0 {
+        sys::mount_setattr(tree, c"", libc::AT_EMPTY_PATH | rec, set, clear).inspect_err(|_| sys::close(tree))?;
     }
-    a
+    Ok(tree)
+}
+
+/// A clone of the mount at `path` of `dir` (`clone_tree`) attached onto `to`.
+#[inline(never)]
+fn graft(dir: Fd, path: &CStr, rec: bool, set: u64, to: Fd) -> Result<(), Errno> {
+    let tree = clone_tree(dir, path, rec, set, 0)?;
+    let r = sys::move_mount(tree, to);
+    sys::close(tree);
+    r
 }
 
 /// The data string of a mount: its options that are not flags, comma-separated.
@@ -373,14 +386,10 @@ fn bind(root: Fd, bundle: Fd, m: &Mount) -> Result<(), Errno> {
     let is_dir = kind == libc::S_IFDIR;
     // nodev, but for a device the engine gives by bind (a node of the host's /dev).
     let nodev = if kind == libc::S_IFCHR || kind == libc::S_IFBLK { 0 } else { libc::MOUNT_ATTR_NODEV };
-    let rec = m.flags & libc::MS_REC != 0;
-    let flags = 1 /* OPEN_TREE_CLONE */ | libc::AT_EMPTY_PATH as u32 | if rec { libc::AT_RECURSIVE as u32 } else { 0 };
-    let tree = sys::open_tree(src, c"", flags);
+    let tree = clone_tree(src, c"", m.flags & libc::MS_REC != 0, attrs(m.flags) | nodev, attrs(m.clear) & !nodev);
     sys::close(src);
     let tree = tree?;
-    let at = libc::AT_EMPTY_PATH | if rec { libc::AT_RECURSIVE } else { 0 };
-    let r = sys::mount_setattr(tree, c"", at, attrs(m.flags) | nodev, attrs(m.clear) & !nodev)
-        .and_then(|()| resolve(root, m.dest.to_bytes(), is_dir, true))
+    let r = resolve(root, m.dest.to_bytes(), is_dir, true)
         .and_then(|dst| {
             let r = sys::move_mount(tree, dst);
             sys::close(dst);
@@ -561,20 +570,20 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
     }
     let mut kind = m.kind.unwrap_or(c"none");
     let mut flags = m.flags;
-    if kind.to_bytes() == b"cgroup" || kind.to_bytes() == b"cgroup2" {
+    // The types treated apart, by their number here.
+    let k = crate::out::word_at(b"cgroup cgroup2 sysfs proc devpts tmpfs", kind.to_bytes());
+    if let Some(0 | 1) = k {
         // cgroup v2 only; read-only unless asked otherwise.
         kind = c"cgroup2";
     }
     // devpts holds only the kernel's terminals; /dev gets nodev once its nodes are bound (`dev`).
-    if kind.to_bytes() != b"devpts" && m.dest.to_bytes() != b"/dev" {
+    if k != Some(4) && m.dest.to_bytes() != b"/dev" {
         flags |= libc::MS_NODEV;
     }
-    if kind.to_bytes() == b"proc" || kind.to_bytes() == b"sysfs" {
+    if let Some(2 | 3) = k {
         // No symlink on the way to /proc or /sys (runc's checkProcMount): an image must not
         // move them where a later mount hides them, and their masks with them.
-        let mut p = Buf::<PATH_MAX>::new();
-        p.push(m.dest.to_bytes());
-        match sys::openat2(root, p.c(), libc::O_PATH | libc::O_CLOEXEC, 0x10 | 0x04 /* IN_ROOT | NO_SYMLINKS */) {
+        match sys::openat2(root, m.dest, libc::O_PATH | libc::O_CLOEXEC, 0x10 | 0x04 /* IN_ROOT | NO_SYMLINKS */) {
             Ok(fd) => sys::close(fd),
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
@@ -585,7 +594,7 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
     let dest = m.dest.to_bytes();
     // tmpcopyup: from the image's directory, `dst`, into a tmpfs made apart (copy_mount). A
     // mount point made here has nothing to copy.
-    let mut copy = kind.to_bytes() == b"tmpfs" && flags & COPY_UP != 0;
+    let mut copy = k == Some(5) && flags & COPY_UP != 0;
     flags &= !COPY_UP;
     let dst = match resolve(root, dest, true, false) {
         Err(Errno::ENOENT) => {
@@ -600,20 +609,16 @@ fn mount_one(root: Fd, bundle: Fd, m: &Mount, userns: bool, at: &mut Buf<PATH_MA
     } else {
         sys::mount(Some(src), via(dst).c(), Some(kind), flags, if d.len() > 0 { Some(d.c()) } else { None })
     };
-    let host = match kind.to_bytes() {
-        b"sysfs" => Some(c"/sys"),
-        b"cgroup2" => Some(c"/sys/fs/cgroup"),
+    let host = match k {
+        Some(2) => Some(c"/sys"),
+        Some(0 | 1) => Some(c"/sys/fs/cgroup"),
         _ => None,
     };
     if let (Err(Errno::EPERM), true, Some(host)) = (r, userns, host) {
         // A user namespace may mount sysfs only with a network namespace of its own, and
         // cgroup2 only with a cgroup namespace: the host's, bound read-only, as runc does.
         flags |= libc::MS_RDONLY;
-        r = sys::open_tree(AT_FDCWD, host, 1 | libc::AT_RECURSIVE as u32).and_then(|t| {
-            let r = sys::mount_setattr(t, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, attrs(flags), 0).and_then(|()| sys::move_mount(t, dst));
-            sys::close(t);
-            r
-        });
+        r = graft(AT_FDCWD, host, true, attrs(flags), dst);
     }
     sys::close(dst);
     r?;
@@ -630,8 +635,12 @@ fn makedev(major: u64, minor: u64) -> u64 {
     ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & !0xff) << 12) | ((major & !0xfff) << 32)
 }
 
-/// The nodes every container has, as runc makes them.
-const DEFAULT_DEVICES: [(&CStr, u64, u64); 6] = [(c"null", 1, 3), (c"zero", 1, 5), (c"full", 1, 7), (c"random", 1, 8), (c"urandom", 1, 9), (c"tty", 5, 0)];
+/// The nodes every container has, as runc makes them: their paths, and (major, minor) each.
+const DEFAULT_DEVICES: &[u8] = b"/dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty";
+const DEFAULT_NUMBERS: [(u8, u8); 6] = [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0)];
+
+/// The symlinks of /dev, as runc makes them: (target, name).
+static DEV_LINKS: [(&CStr, &CStr); 6] = [(c"/proc/self/fd", c"fd"), (c"/proc/self/fd/0", c"stdin"), (c"/proc/self/fd/1", c"stdout"), (c"/proc/self/fd/2", c"stderr"), (c"pts/ptmx", c"ptmx"), (c"/proc/kcore", c"core")];
 
 /// A device node at `path` (under /dev): made with mknod, or, in a user namespace (where
 /// mknod makes nothing that opens), the host's node bound onto an empty file.
@@ -645,10 +654,8 @@ fn device(root: Fd, path: &[u8], kind: u32, major: u64, minor: u64, mode: u32, o
         let mut host = Buf::<PATH_MAX>::new();
         host.push(path);
         sys::openat(dir, name.c(), libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644).map(sys::close).and_then(|()| {
-            let t = sys::open_tree(AT_FDCWD, host.c(), 1)?;
             let dst = sys::openat(dir, name.c(), libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0)?;
-            let r = sys::move_mount(t, dst);
-            sys::close(t);
+            let r = graft(AT_FDCWD, host.c(), false, 0, dst);
             sys::close(dst);
             r
         })
@@ -670,13 +677,13 @@ fn device(root: Fd, path: &[u8], kind: u32, major: u64, minor: u64, mode: u32, o
 
 fn dev(root: Fd, spec: &Spec<'static>, userns: bool, tmpfs: bool) -> Result<(), Fail<'static>> {
     if tmpfs {
-        for (name, major, minor) in DEFAULT_DEVICES {
-            let mut p = Buf::<32>::new();
-            p.push(b"/dev/").push(name.to_bytes());
-            device(root, p.bytes(), libc::S_IFCHR, major, minor, 0o666, None, userns).map_err(|e| Fail::new(Step::Device, name.to_bytes(), e))?;
+        for (path, &(major, minor)) in crate::out::words(DEFAULT_DEVICES).zip(&DEFAULT_NUMBERS) {
+            // Named in a failure without "/dev/".
+            let name = path.get(5..).unwrap_or(path);
+            device(root, path, libc::S_IFCHR, major as u64, minor as u64, 0o666, None, userns).map_err(|e| Fail::new(Step::Device, name, e))?;
         }
         let dev = resolve(root, b"/dev", true, false).map_err(|e| Fail::new(Step::Device, b"/dev", e))?;
-        for (target, link) in [(c"/proc/self/fd", c"fd"), (c"/proc/self/fd/0", c"stdin"), (c"/proc/self/fd/1", c"stdout"), (c"/proc/self/fd/2", c"stderr"), (c"pts/ptmx", c"ptmx"), (c"/proc/kcore", c"core")] {
+        for &(target, link) in &DEV_LINKS {
             match sys::symlinkat(target, dev, link) {
                 Ok(()) | Err(Errno::EEXIST) => {}
                 Err(e) => return Err(Fail::new(Step::Device, link.to_bytes(), e)),
@@ -699,10 +706,10 @@ fn dev(root: Fd, spec: &Spec<'static>, userns: bool, tmpfs: bool) -> Result<(), 
 /// itself after. A node made later in /dev (CAP_MKNOD) opens nothing, as no device cgroup is
 /// used (linux.resources.devices is not enforced: what the container can open is this list).
 fn only_these_nodes(root: Fd, spec: &Spec<'static>) -> Result<(), Errno> {
-    let mut nodes = [(Fd(-1), Fd(-1)); DEFAULT_DEVICES.len() + super::config::MAX_DEVICES];
+    let mut nodes = [(Fd(-1), Fd(-1)); DEFAULT_NUMBERS.len() + super::config::MAX_DEVICES];
     let mut n = 0;
     let mut path = Buf::<PATH_MAX>::new();
-    let paths = DEFAULT_DEVICES.iter().map(|d| d.0.to_bytes()).chain(spec.devices().iter().map(|d| d.path.to_bytes()));
+    let paths = crate::out::words(DEFAULT_DEVICES).chain(spec.devices().iter().map(|d| d.path.to_bytes()));
     for p in paths {
         path.clear();
         if !p.starts_with(b"/") {
@@ -717,7 +724,7 @@ fn only_these_nodes(root: Fd, spec: &Spec<'static>) -> Result<(), Errno> {
                 continue;
             }
         }
-        let clone = sys::open_tree(node, c"", 1 | libc::AT_EMPTY_PATH as u32)?;
+        let clone = clone_tree(node, c"", false, 0, 0)?;
         nodes[n] = (node, clone);
         n += 1;
     }
@@ -776,6 +783,7 @@ pub fn take_terminal(s: Fd) -> Result<(), Errno> {
     Ok(())
 }
 
+#[inline(never)] // smaller than inlined in `build`
 fn pivot(root: Fd, no_pivot: bool) -> Result<(), Errno> {
     sys::fchdir(root)?;
     if no_pivot {
@@ -805,37 +813,25 @@ fn sysctls(spec: &Spec<'static>) -> Result<(), Fail<'static>> {
 }
 
 fn mask(root: Fd, spec: &Spec<'static>) -> Result<(), Fail<'static>> {
-    for &p in spec.masked() {
-        let path: &'static [u8] = p.to_bytes();
-        let e = |errno| Fail::new(Step::Mask, path, errno);
-        let fd = match resolve(root, path, false, false) {
-            Err(Errno::ENOENT) => continue,
-            r => r.map_err(e)?,
-        };
-        let is_dir = sys::fstat(fd).is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR);
-        let r = if is_dir {
-            sys::mount(Some(c"tmpfs"), via(fd).c(), Some(c"tmpfs"), libc::MS_RDONLY, Some(c"size=0k,mode=555"))
-        } else {
-            sys::mount(Some(c"/dev/null"), via(fd).c(), None, libc::MS_BIND, None)
-        };
-        sys::close(fd);
-        r.map_err(e)?;
-    }
-    for &p in spec.readonly_paths() {
-        let path: &'static [u8] = p.to_bytes();
-        let e = |errno| Fail::new(Step::ReadOnly, path, errno);
-        let fd = match resolve(root, path, false, false) {
-            Err(Errno::ENOENT) => continue,
-            r => r.map_err(e)?,
-        };
-        let set = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC;
-        let r = sys::open_tree(fd, c"", 1 | (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as u32).and_then(|t| {
-            let r = sys::mount_setattr(t, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, set, 0).and_then(|()| sys::move_mount(t, fd));
-            sys::close(t);
-            r
-        });
-        sys::close(fd);
-        r.map_err(e)?;
+    for (step, list) in [(Step::Mask, spec.masked()), (Step::ReadOnly, spec.readonly_paths())] {
+        for &p in list {
+            let path: &'static [u8] = p.to_bytes();
+            let e = |errno| Fail::new(step, path, errno);
+            let fd = match resolve(root, path, false, false) {
+                Err(Errno::ENOENT) => continue,
+                r => r.map_err(e)?,
+            };
+            let r = if step == Step::ReadOnly {
+                let set = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC;
+                graft(fd, c"", true, set, fd)
+            } else if sys::fstat(fd).is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFDIR) {
+                sys::mount(Some(c"tmpfs"), via(fd).c(), Some(c"tmpfs"), libc::MS_RDONLY, Some(c"size=0k,mode=555"))
+            } else {
+                sys::mount(Some(c"/dev/null"), via(fd).c(), None, libc::MS_BIND, None)
+            };
+            sys::close(fd);
+            r.map_err(e)?;
+        }
     }
     Ok(())
 }
@@ -845,11 +841,9 @@ fn mask(root: Fd, spec: &Spec<'static>) -> Result<(), Fail<'static>> {
 pub fn in_user_namespace() -> bool {
     let mut b = [0u8; 64];
     let n = sys::read_file(c"/proc/self/uid_map", &mut b).unwrap_or(0);
-    let words: [&[u8]; 3] = {
-        let mut w = b[..n].split(|c| c.is_ascii_whitespace()).filter(|w| !w.is_empty());
-        [w.next().unwrap_or(b""), w.next().unwrap_or(b""), w.next().unwrap_or(b"")]
-    };
-    n > 0 && words != [&b"0"[..], b"0", b"4294967295"]
+    // The host's: one line of the three words "0 0 4294967295" (what follows them is not looked at).
+    let mut w = b.get(..n).unwrap_or(&[]).split(|c| c.is_ascii_whitespace()).filter(|w| !w.is_empty());
+    n > 0 && [&b"0"[..], b"0", b"4294967295"].iter().any(|&x| w.next() != Some(x))
 }
 
 /// The container's process: everything before the gate. Returns only on failure.
@@ -881,6 +875,7 @@ fn gate(fd: Fd) {
 /// Where a mount failed: its destination, or the entry of it tmpcopyup failed on.
 static AT: sys::Static<Buf<PATH_MAX>> = sys::Static::new(Buf::new());
 
+#[inline(never)] // smaller than inlined in `setup`
 fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     let spec = job.spec;
     // A session keyring of its own, as runc gives one: the engine's keys are not the
@@ -908,10 +903,9 @@ fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     }
     sys::close(job.bundle);
     let dir = sys::openat(bundle, spec.root, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(re)?;
-    let root = sys::open_tree(dir, c"", 1 | (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as u32).map_err(re)?;
     // nodev on every mount of the container: a device node of the image, or one made inside
     // (CAP_MKNOD), opens nothing. The nodes it may use are bound one by one (`dev`).
-    sys::mount_setattr(root, c"", libc::AT_EMPTY_PATH | libc::AT_RECURSIVE, libc::MOUNT_ATTR_NODEV, 0).map_err(re)?;
+    let root = clone_tree(dir, c"", true, libc::MOUNT_ATTR_NODEV, 0).map_err(re)?;
     sys::move_mount(root, dir).map_err(re)?;
     sys::close(dir);
     let mut dev_tmpfs = false;
@@ -994,22 +988,27 @@ pub fn lookup(p: &Process<'static>) -> Result<Buf<PATH_MAX>, Fail<'static>> {
         Ok(_) => Err(Errno::EACCES),
         Err(e) => Err(e),
     };
-    if cmd.contains(&b'/') {
-        full.push(cmd);
-        return runnable(&full).map(|()| full).map_err(|e| Fail::new(Step::Exec, cmd, e));
-    }
-    let path = p.env().iter().map(|e| e.to_bytes()).find(|e| e.starts_with(b"PATH=")).map_or(&b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"[..], |e| &e[5..]);
-    let mut denied = false;
+    // A command with a slash is its own one place to look, and its error is the answer; in
+    // the PATH, a command found but not runnable is EACCES, one found nowhere ENOENT.
+    let slash = cmd.contains(&b'/');
+    let path = match slash {
+        true => &b""[..],
+        false => p.env().iter().map(|e| e.to_bytes()).find(|e| e.starts_with(b"PATH=")).map_or(&b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"[..], |e| &e[5..]),
+    };
+    let mut err = Errno::ENOENT;
     for dir in path.split(|&c| c == b':') {
         full.clear();
-        full.push(if dir.is_empty() { b"." } else { dir }).push(b"/").push(cmd);
+        if !slash {
+            full.push(if dir.is_empty() { b"." } else { dir }).push(b"/");
+        }
+        full.push(cmd);
         match runnable(&full) {
             Ok(()) => return Ok(full),
-            Err(Errno::EACCES) => denied = true,
+            Err(e) if slash || e == Errno::EACCES => err = e,
             Err(_) => {}
         }
     }
-    Err(Fail::new(Step::Exec, cmd, if denied { Errno::EACCES } else { Errno::ENOENT }))
+    Err(Fail::new(Step::Exec, cmd, err))
 }
 
 /// After the gate, and for `exec`: the process's own confinement, then execve. Returns only on
@@ -1099,4 +1098,94 @@ pub fn die(f: &Fail) -> ! {
     b.push(b"\n");
     let _ = sys::write_all(sys::STDERR, b.bytes());
     sys::exit(if f.step == Step::Exec { if f.errno == libc::ENOENT { 127 } else { 126 } } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+    use std::path::Path;
+
+    #[test]
+    fn mount_flags_become_mount_attributes() {
+        use libc::*;
+        assert_eq!(attrs(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NODIRATIME), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODIRATIME);
+        assert_eq!(attrs(MS_NODIRATIME), MOUNT_ATTR_NODIRATIME);
+        assert_eq!(attrs(MS_BIND | MS_REC | MS_NOATIME | MS_RELATIME | MS_STRICTATIME | MS_SYNCHRONOUS | super::COPY_UP), 0);
+    }
+
+    /// process.args[0] found as execve takes it: by its path with a slash (its own error), else
+    /// in PATH (EACCES when found only not runnable, else ENOENT).
+    #[test]
+    fn commands_are_looked_up_as_execve_takes_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let top = std::env::temp_dir().join(format!("sandbox-lookup-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&top);
+        for d in ["d1", "d2", "d3"] {
+            std::fs::create_dir_all(top.join(d)).unwrap();
+        }
+        for (f, mode) in [("x", 0o755), ("nox", 0o644), ("d2/c", 0o644), ("d3/c", 0o700)] {
+            std::fs::write(top.join(f), b"").unwrap();
+            std::fs::set_permissions(top.join(f), std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let leak = |s: String| -> &'static CStr { Box::leak(std::ffi::CString::new(s).unwrap().into_boxed_c_str()) };
+        let t = top.to_str().unwrap();
+        let find = |cmd: &str, path: Option<String>| {
+            let mut p = Process::new();
+            p.args[0] = leak(cmd.replace("T", t));
+            p.nargs = 1;
+            if let Some(path) = path {
+                p.env[0] = leak(format!("PATH={}", path.replace("T", t)));
+                p.nenv = 1;
+            }
+            lookup(&p).map(|b| String::from_utf8(b.bytes().to_vec()).unwrap()).map_err(|f| f.errno)
+        };
+        assert_eq!(find("T/x", None), Ok(format!("{t}/x")));
+        assert_eq!(find("T/nox", None), Err(libc::EACCES));
+        assert_eq!(find("T/missing", None), Err(libc::ENOENT));
+        assert_eq!(find("T/nox/x", None), Err(libc::ENOTDIR));
+        assert_eq!(find("T/d3", None), Err(libc::EACCES));
+        assert_eq!(find("c", Some("T/d1:T/d2".into())), Err(libc::EACCES));
+        assert_eq!(find("c", Some("T/d2:T/nox:T/d1".into())), Err(libc::EACCES));
+        assert_eq!(find("c", Some("T/d1:T/nox".into())), Err(libc::ENOENT));
+        assert_eq!(find("c", Some("T/d1:T/d2:T/d3".into())), Ok(format!("{t}/d3/c")));
+        assert_eq!(find("c", Some(":T/d3".into())), Ok(format!("{t}/d3/c")));
+        assert_eq!(find("no-such-command-here", None), Err(libc::ENOENT));
+        std::fs::remove_dir_all(&top).unwrap();
+    }
+
+    /// resolve with `make`: missing directories made, the last component a file unless `dir`,
+    /// symlinks (absolute ones too) and `..` kept inside the root, a file in the way refused.
+    #[test]
+    fn resolve_makes_what_is_missing_inside_the_root_only() {
+        let top = std::env::temp_dir().join(format!("sandbox-resolve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&top);
+        let r = top.join("root");
+        std::fs::create_dir_all(r.join("a")).unwrap();
+        std::fs::create_dir_all(top.join("outside")).unwrap();
+        symlink("/", r.join("up")).unwrap();
+        symlink("../../outside", r.join("a/out")).unwrap();
+        std::fs::write(r.join("file"), b"").unwrap();
+        let c = std::ffi::CString::new(r.to_str().unwrap()).unwrap();
+        let root = sys::openat(AT_FDCWD, &c, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).unwrap();
+        let made = |p: &[u8], dir: bool| resolve(root, p, dir, true).map(sys::close);
+        assert_eq!(resolve(root, b"/x/y", true, false).map(sys::close), Err(Errno::ENOENT));
+        made(b"/x/y//z/", true).unwrap();
+        assert!(r.join("x/y/z").is_dir());
+        made(b"a/../b/f", false).unwrap();
+        assert!(r.join("b/f").is_file());
+        made(b"/up/up/c/d", true).unwrap();
+        assert!(r.join("c/d").is_dir());
+        // A symlink to a directory the root lacks is not followed out of it.
+        assert_eq!(made(b"a/out/e", false), Err(Errno::ENOENT));
+        std::fs::create_dir(r.join("outside")).unwrap();
+        made(b"a/out/e", false).unwrap();
+        assert!(r.join("outside/e").is_file() && !Path::new(&top.join("outside/e")).exists());
+        assert_eq!(made(b"file/g", true), Err(Errno::ENOTDIR));
+        assert_eq!(made(b"file/g/h", false), Err(Errno::ENOTDIR));
+        assert_eq!(made(b"", true), Err(Errno::EINVAL));
+        made(b"x/y/z", true).unwrap();
+        sys::close(root);
+        std::fs::remove_dir_all(&top).unwrap();
+    }
 }

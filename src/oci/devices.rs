@@ -12,20 +12,21 @@ use crate::sys::{self, Errno, Fd};
 /// major, minor (-1 any)).
 type Rule = (bool, u32, u32, i64, i64);
 
-/// What runc allows besides the engine's rules: the default nodes, /dev/console, the terminals,
-/// /dev/ptmx, and mknod of any node (opening one is what the rules decide).
-const ALWAYS: [Rule; 11] = [
-    (true, 2, 7, 1, 3),
-    (true, 2, 7, 1, 5),
-    (true, 2, 7, 1, 7),
-    (true, 2, 7, 1, 8),
-    (true, 2, 7, 1, 9),
-    (true, 2, 7, 5, 0),
-    (true, 2, 7, 5, 1),
-    (true, 2, 7, 5, 2),
-    (true, 2, 7, 136, -1),
-    (true, 2, 1, -1, -1),
-    (true, 1, 1, -1, -1),
+/// What runc allows besides the engine's rules, all allowing: (type, access, major, minor,
+/// 255 any): the default nodes, /dev/console, the terminals, /dev/ptmx, and mknod of any node
+/// (opening one is what the rules decide).
+const ALWAYS: [[u8; 4]; 11] = [
+    [2, 7, 1, 3],
+    [2, 7, 1, 5],
+    [2, 7, 1, 7],
+    [2, 7, 1, 8],
+    [2, 7, 1, 9],
+    [2, 7, 5, 0],
+    [2, 7, 5, 1],
+    [2, 7, 5, 2],
+    [2, 7, 136, 255],
+    [2, 1, 255, 255],
+    [1, 1, 255, 255],
 ];
 
 const MAX_RULES: usize = 512;
@@ -38,27 +39,23 @@ fn rule(d: Val) -> Result<Rule, Refused> {
         Some(Some(a)) => a,
         _ => return bad(f::LINUX_RESOURCES_DEVICES_ALLOW),
     };
-    let kind = match d.bytes_at(b"type") {
-        None | Some(b"a") => 0,
-        Some(b"b") => 1,
-        Some(b"c") => 2,
-        Some(_) => return bad(f::LINUX_RESOURCES_DEVICES_TYPE),
+    // The type's number is its place in "a b c", an access's bit its place in "mrw".
+    let Some(kind) = d.bytes_at(b"type").map_or(Some(0), |t| crate::out::word_at(b"a b c", t)) else {
+        return bad(f::LINUX_RESOURCES_DEVICES_TYPE);
     };
     let mut access = 0;
     for c in d.bytes_at(b"access").unwrap_or(b"rwm") {
-        access |= match c {
-            b'm' => 1,
-            b'r' => 2,
-            b'w' => 4,
-            _ => return bad(f::LINUX_RESOURCES_DEVICES_ACCESS),
+        let Some(i) = b"mrw".iter().position(|x| x == c) else {
+            return bad(f::LINUX_RESOURCES_DEVICES_ACCESS);
         };
+        access |= 1 << i;
     }
     let number = |key, field| match d.get(key) {
         None => Ok(-1),
         Some(v) if v.is_null() => Ok(-1),
         Some(v) => v.i64().filter(|&n| (-1..=u32::MAX as i64).contains(&n)).ok_or(Refused { field, why: why::n::BAD_TYPE }),
     };
-    Ok((allow, kind, if access == 0 { 7 } else { access }, number(&b"major"[..], f::LINUX_RESOURCES_DEVICES_MAJOR)?, number(b"minor", f::LINUX_RESOURCES_DEVICES_MINOR)?))
+    Ok((allow, kind as u32, if access == 0 { 7 } else { access }, number(&b"major"[..], f::LINUX_RESOURCES_DEVICES_MAJOR)?, number(b"minor", f::LINUX_RESOURCES_DEVICES_MINOR)?))
 }
 
 /// Check the rules (config time): one error naming the field.
@@ -109,8 +106,11 @@ pub fn compile(rules: Option<Val>, out: &mut [u64; MAX_INSNS]) -> usize {
             count += 1;
         }
     }
-    all[count..count + ALWAYS.len()].copy_from_slice(&ALWAYS);
-    count += ALWAYS.len();
+    let any = |n: u8| if n == 255 { -1 } else { n as i64 };
+    for [kind, access, major, minor] in ALWAYS {
+        all[count] = (true, kind as u32, access as u32, any(major), any(minor));
+        count += 1;
+    }
     // The last rule that matches decides: the rules from the last, each a test that jumps past
     // the rule's end when the node is not one of it.
     for &(allow, kind, access, major, minor) in all[..count].iter().rev() {
