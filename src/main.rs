@@ -111,7 +111,8 @@ fn run(args: Args, env: Env) -> i32 {
     // A sandbox is made, or entered (--join), only by a sealed copy of the binary, which nothing
     // inside can change: a process of sandbox in the sandbox's PID namespace is reachable there
     // through /proc/PID/exe.
-    let enters = match cli::parse(&args) {
+    let parsed = cli::parse(&args);
+    let enters = match &parsed {
         Ok(Parsed::Run(cfg)) => cfg.nlowers > 0,
         Ok(Parsed::Named(n)) => n.mode == cli::Mode::Join,
         _ => false,
@@ -127,22 +128,22 @@ fn run(args: Args, env: Env) -> i32 {
     if machine {
         machine::prepare();
     }
-    let status = main_job(args, env, &mut t);
+    let status = main_job(&parsed, args, env, &mut t);
     if machine {
         machine::power_off(status);
     }
     status
 }
 
-fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
-    let cfg = match cli::parse(&args) {
+fn main_job(parsed: &Result<Parsed, error::Error<'static>>, args: Args, env: Env, t: &mut Timings) -> i32 {
+    let cfg = match parsed {
         Ok(Parsed::Run(c)) => c,
         Ok(Parsed::Named(n)) => {
             return match n.mode {
-                cli::Mode::List => manage::list(&n, &env),
-                cli::Mode::Remove => manage::remove(&n, &env),
-                cli::Mode::Stop => manage::stop(&n, &env),
-                cli::Mode::Join => join::run(&n, args, env),
+                cli::Mode::List => manage::list(n, &env),
+                cli::Mode::Remove => manage::remove(n, &env),
+                cli::Mode::Stop => manage::stop(n, &env),
+                cli::Mode::Join => join::run(n, args, env),
             };
         }
         Ok(Parsed::Help) => {
@@ -170,9 +171,9 @@ fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
         return EXIT_SANDBOX;
     }
     let status = if cfg.nlowers > 0 {
-        launch::run(&cfg, args, env, t)
+        launch::run(cfg, args, env, t)
     } else {
-        init_only(&cfg, args, env, t)
+        init_only(cfg, args, env, t)
     };
     t.print();
     status
