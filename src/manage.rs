@@ -152,7 +152,7 @@ impl Out {
     /// A JSON string. A name or path that is not UTF-8 has its bytes from 0x80 written as the
     /// characters U+0080..U+00FF: valid JSON, the ASCII parts exact.
     fn json(&mut self, s: &[u8]) -> &mut Self {
-        let utf8 = core::str::from_utf8(s).is_ok();
+        let utf8 = is_utf8(s);
         self.put(b"\"");
         for &c in s {
             match c {
@@ -169,6 +169,34 @@ impl Out {
         }
         self.put(b"\"")
     }
+}
+
+/// Whether `s` is UTF-8, as `core::str::from_utf8` tells (no overlong forms, no surrogates,
+/// nothing above U+10FFFF), in a fraction of its code.
+fn is_utf8(s: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&c) = s.get(i) {
+        // The length of the sequence, and the range of its second byte.
+        let (n, lo, hi) = match c {
+            0..=0x7f => (1, 0, 0),
+            0xc2..=0xdf => (2, 0x80, 0xbf),
+            0xe0 => (3, 0xa0, 0xbf),
+            0xed => (3, 0x80, 0x9f),
+            0xe1..=0xef => (3, 0x80, 0xbf),
+            0xf0 => (4, 0x90, 0xbf),
+            0xf1..=0xf3 => (4, 0x80, 0xbf),
+            0xf4 => (4, 0x80, 0x8f),
+            _ => return false,
+        };
+        for k in 1..n {
+            let (lo, hi) = if k == 1 { (lo, hi) } else { (0x80, 0xbf) };
+            if !s.get(i + k).is_some_and(|b| (lo..=hi).contains(b)) {
+                return false;
+            }
+        }
+        i += n;
+    }
+    true
 }
 
 /// `2026-12-03T20:26:26Z` for seconds since the epoch (UTC, proleptic Gregorian).
@@ -307,6 +335,34 @@ pub fn list(n: &Named, env: &Env) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf8_as_core_tells() {
+        // Every sequence of up to three bytes from a set around each boundary, and random ones.
+        let edges = [0x00u8, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff];
+        let mut v = std::vec::Vec::new();
+        for &a in &edges {
+            for &b in &edges {
+                for &c in &edges {
+                    for s in [&[a][..], &[a, b], &[a, b, c], &[0xf0, a, b, c], &[0xf4, a, b, c], &[a, b, c, 0x80]] {
+                        v.clear();
+                        v.extend_from_slice(s);
+                        assert_eq!(is_utf8(&v), core::str::from_utf8(&v).is_ok(), "{v:x?}");
+                    }
+                }
+            }
+        }
+        let mut seed = 7u64;
+        for _ in 0..200_000 {
+            v.clear();
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            for k in 0..(seed >> 60) {
+                v.push((seed >> (k * 4 % 56)) as u8 | 0x80);
+            }
+            assert_eq!(is_utf8(&v), core::str::from_utf8(&v).is_ok(), "{v:x?}");
+        }
+        assert!(is_utf8("año ✓ 𝄞".as_bytes()));
+    }
 
     #[test]
     fn times_are_iso_8601_utc() {
