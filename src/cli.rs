@@ -162,41 +162,12 @@ pub fn user(args: &Args) -> Option<&'static [u8]> {
     u
 }
 
-/// The options, each by its index here: those that take a value are in `VALUED`.
-const NAMES: [&[u8]; 32] = [
-    b"--join",
-    b"--remove",
-    b"--stop",
-    b"--list",
-    b"--signal",
-    b"--user",
-    b"--device",
-    b"--dev-bind",
-    b"--tmpfs",
-    b"--lower",
-    b"--name",
-    b"--state-dir",
-    b"--hostname",
-    b"--env",
-    b"--cwd",
-    b"--bind",
-    b"--ro-bind",
-    b"--net",
-    b"--cap-add",
-    b"--cap-drop",
-    b"--memory",
-    b"--pids",
-    b"--cpus",
-    b"--tmp-size",
-    b"--json",
-    b"--keep",
-    b"--timings",
-    b"--read-only",
-    b"--help",
-    b"--version",
-    b"-h",
-    b"-V",
-];
+/// The options, each by its place among these words (out::words): those that take a value are
+/// in `VALUED`.
+const NAMES: &[u8] = b"--join --remove --stop --list --signal --user --device --dev-bind --tmpfs --lower \
+    --name --state-dir --hostname --env --cwd --bind --ro-bind --net --cap-add --cap-drop \
+    --memory --pids --cpus --tmp-size --json --keep --timings --read-only --help --version \
+    -h -V";
 const JOIN: u8 = 0;
 // 1: --remove, told by its place in MODES.
 const STOP: u8 = 2;
@@ -280,7 +251,7 @@ impl Iterator for Opts<'_> {
             _ => (arg, None),
         };
         // -h and -V are --help and --version.
-        let id = match NAMES.iter().position(|n| *n == name) {
+        let id = match crate::out::word_at(NAMES, name) {
             Some(i) if i >= 30 => i as u8 - 2,
             Some(i) => i as u8,
             None => UNKNOWN,
@@ -540,7 +511,7 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         return Err(Error::usage(Step::ReadOnlyKeep, b"--keep"));
     }
     if c.nlowers == 0 {
-        if let Some(opt) = sandbox_opt.or(c.state_dir.map(|_| NAMES[STATE_DIR as usize])) {
+        if let Some(opt) = sandbox_opt.or(c.state_dir.map(|_| &b"--state-dir"[..])) {
             return Err(Error::usage(Step::NeedsLower, opt));
         }
     }
