@@ -7,7 +7,7 @@
 use crate::cli::{valid_name, Named};
 use crate::error::{Error, Step, EXIT_SANDBOX};
 use crate::out::{Buf, Bytes};
-use crate::record::{self, Record};
+use crate::record::{self, Record, Writer};
 use crate::state::{self, PATH_MAX};
 use crate::sys::{self, Env, Errno, Fd};
 
@@ -84,20 +84,15 @@ pub fn remove(n: &Named, env: &Env) -> i32 {
             return EXIT_SANDBOX;
         }
     };
-    match sys::flock(dir, libc::LOCK_EX | libc::LOCK_NB) {
-        Ok(()) => {}
-        Err(Errno::EWOULDBLOCK) => {
-            Error::usage(Step::Running, name).print();
-            return EXIT_SANDBOX;
-        }
-        Err(e) => {
-            Error::new(Step::Layer, name, e).print();
-            return EXIT_SANDBOX;
-        }
-    }
-    // Removed by a run that just ended, between our open and our lock.
-    if sys::fstat(dir).is_ok_and(|st| st.nlink == 0) {
-        Error::new(Step::NoSuch, name, Errno::ENOENT).print();
+    // Removed by a run that just ended, between our open and our lock: no such sandbox.
+    let e = match state::lock_layer(dir) {
+        Ok(_) => None,
+        Err(Errno::ENOENT) => Some(Error::new(Step::NoSuch, name, Errno::ENOENT)),
+        Err(Errno::EWOULDBLOCK) => Some(Error::usage(Step::Running, name)),
+        Err(e) => Some(Error::new(Step::Layer, name, e)),
+    };
+    if let Some(e) = e {
+        e.print();
         return EXIT_SANDBOX;
     }
     let r = state::discard_contents(dir).and_then(|()| sys::unlinkat(state, n.name, libc::AT_REMOVEDIR));
@@ -109,25 +104,15 @@ pub fn remove(n: &Named, env: &Env) -> i32 {
 }
 
 /// Standard output in pieces of a few KiB.
-struct Out {
-    b: Buf<8192>,
-}
+struct Out(Writer);
 
 impl Out {
     fn put(&mut self, s: &[u8]) -> &mut Self {
-        if self.b.len() + s.len() >= 8191 {
-            self.flush();
-        }
-        if s.len() >= 8191 {
-            let _ = sys::write_all(sys::Fd(1), s);
-        } else {
-            self.b.push(s);
-        }
+        self.0.put(s);
         self
     }
     fn flush(&mut self) {
-        let _ = sys::write_all(sys::Fd(1), self.b.bytes());
-        self.b.clear();
+        self.0.flush();
     }
     fn num(&mut self, v: u64) -> &mut Self {
         let mut n = Buf::<24>::new();
@@ -232,7 +217,7 @@ pub fn date_time(secs: u64, out: &mut Bytes<[u8]>) {
 pub fn list(n: &Named, env: &Env) -> i32 {
     let uid = sys::geteuid();
     let mut path = Buf::<PATH_MAX>::new();
-    let mut o = Out { b: Buf::new() };
+    let mut o = Out(Writer::new(sys::Fd(1)));
     let state = match state::open_state(n.state_dir, env, uid, &mut path) {
         Ok(Some(s)) => s,
         Ok(None) => {
