@@ -391,12 +391,14 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                 continue;
             }
             LOWER if vb.is_empty() => (Step::MissingValue, opt),
-            LOWER if c.nlowers == MAX_LOWERS => (Step::TooMany, opt),
-            LOWER => {
-                c.lowers[c.nlowers] = v;
-                c.nlowers += 1;
-                continue;
-            }
+            LOWER => match c.lowers.get_mut(c.nlowers) {
+                Some(slot) => {
+                    *slot = v;
+                    c.nlowers += 1;
+                    continue;
+                }
+                None => (Step::TooMany, opt),
+            },
             NAME if valid_name(vb) => {
                 c.name = Some(v);
                 continue;
@@ -421,12 +423,12 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
             BIND | RO_BIND | DEVICE | DEV_BIND => {
                 // --device PATH is PATH:PATH; both may name a DST as --bind does.
                 let dev = matches!(o.id, DEVICE | DEV_BIND);
-                let (list, n, max) = if dev { (&mut c.devices[..], &mut c.ndevices, MAX_DEVICES) } else { (&mut c.binds[..], &mut c.nbinds, MAX_BINDS) };
-                match split_bind(vb) {
-                    None => (Step::BadBind, vb),
-                    Some(_) if *n == max => (Step::TooMany, opt),
-                    Some((src, dst)) => {
-                        list[*n] = Bind { src, dst, ro: o.id == RO_BIND };
+                let (list, n) = if dev { (&mut c.devices[..], &mut c.ndevices) } else { (&mut c.binds[..], &mut c.nbinds) };
+                match (split_bind(vb), list.get_mut(*n)) {
+                    (None, _) => (Step::BadBind, vb),
+                    (Some(_), None) => (Step::TooMany, opt),
+                    (Some((src, dst)), Some(slot)) => {
+                        *slot = Bind { src, dst, ro: o.id == RO_BIND };
                         *n += 1;
                         continue;
                     }
@@ -470,11 +472,11 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                 c.user = Some(vb);
                 continue;
             }
-            TMPFS => match split_tmpfs(vb) {
-                None => (Step::BadTmpfs, vb),
-                Some(_) if c.ntmpfs == MAX_TMPFS => (Step::TooMany, opt),
-                Some(t) => {
-                    c.tmpfs[c.ntmpfs] = t;
+            TMPFS => match (split_tmpfs(vb), c.tmpfs.get_mut(c.ntmpfs)) {
+                (None, _) => (Step::BadTmpfs, vb),
+                (Some(_), None) => (Step::TooMany, opt),
+                (Some(t), Some(slot)) => {
+                    *slot = t;
                     c.ntmpfs += 1;
                     continue;
                 }
