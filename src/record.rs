@@ -187,10 +187,8 @@ pub fn read(dir: Fd, uid: u32, buf: &mut [u8]) -> Result<Record<'_>, Errno> {
     };
     sys::close(fd);
     let n = n?;
-    if n == buf.len() {
-        return Err(Errno::E2BIG);
-    }
-    let data = &buf[..n];
+    let len = buf.len();
+    let Some(data) = buf.get(..n).filter(|_| n < len) else { return Err(Errno::E2BIG) };
     let mut r = Record { pid: 0, start: 0, outer: 0, outer_start: 0, time: 0, caps: 0, rootless: false, netns: false, cgroup: false, data };
     let pid = |v: u64| i32::try_from(v).ok().filter(|&p| p > 0);
     let (Some(p), Some(o)) = (r.num(b"pid=").and_then(pid), r.num(b"outer=").and_then(pid)) else { return Err(Errno::EINVAL) };
@@ -234,7 +232,8 @@ pub fn start_time_of(pid: i32, live: bool) -> Option<u64> {
     let mut b = [0u8; 1024];
     let n = sys::read_file(p.c(), &mut b).ok()?;
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    let after = &b[b[..n].iter().rposition(|&c| c == b')')? + 1..n];
+    let b = b.get(..n)?;
+    let after = b.get(b.iter().rposition(|&c| c == b')')? + 1..)?;
     let mut fields = after.split(|&c| c == b' ').filter(|f| !f.is_empty());
     let state = fields.next()?;
     if live && (state == b"Z" || state == b"X") {

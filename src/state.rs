@@ -36,18 +36,18 @@ pub struct Sources {
 #[inline(never)]
 pub fn check_sources(cfg: &Config) -> Result<Sources, Error<'static>> {
     let mut s = Sources { bind_dirs: [false; MAX_BINDS] };
-    for p in &cfg.lowers[..cfg.nlowers] {
+    for p in cfg.lowers.iter().take(cfg.nlowers) {
         let st = sys::stat_at(AT_FDCWD, p, 0).map_err(|e| Error::new(Step::Lower, p.to_bytes(), e))?;
         if st.mode & libc::S_IFMT != libc::S_IFDIR {
             return Err(Error::new(Step::Lower, p.to_bytes(), Errno::ENOTDIR));
         }
     }
-    for i in 0..cfg.nbinds {
-        let src = cfg.binds[i].src;
+    for (b, dir) in cfg.binds.iter().zip(&mut s.bind_dirs).take(cfg.nbinds) {
+        let src = b.src;
         let mut p = Buf::<PATH_MAX>::new();
         p.push(src);
         let st = sys::stat_at(AT_FDCWD, p.c(), 0).map_err(|e| Error::new(Step::BindSource, src, e))?;
-        s.bind_dirs[i] = st.mode & libc::S_IFMT == libc::S_IFDIR;
+        *dir = st.mode & libc::S_IFMT == libc::S_IFDIR;
     }
     Ok(s)
 }
