@@ -183,28 +183,25 @@ fn main_job(parsed: &Result<Parsed, error::Error<'static>>, args: Args, env: Env
 /// like tini). When not PID 1, become a child subreaper so that orphans still come here.
 #[inline(never)]
 fn init_only(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> i32 {
+    match serve_here(cfg, args, env, t) {
+        Ok(status) => status,
+        Err(e) => {
+            error::Error::new(error::Step::Fork, b"", e).print();
+            EXIT_SANDBOX
+        }
+    }
+}
+
+fn serve_here(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> Result<i32, sys::Errno> {
     if sys::getpid() != 1 {
         let _ = sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
     }
     let mut tty = tty::Tty::claim();
     let mask = sys::sigprocmask(libc::SIG_BLOCK, init::ALL).unwrap_or(sys::SigSet(0));
-    let (ours, theirs) = match report::channel() {
-        Ok(p) => p,
-        Err(e) => {
-            error::Error::new(error::Step::Fork, b"", e).print();
-            return EXIT_SANDBOX;
-        }
-    };
+    let (ours, theirs) = report::channel()?;
     let path = env.get(b"PATH").map_or(&b"/usr/local/bin:/usr/bin:/bin"[..], |p| p.to_bytes());
     let command = init::Command { own_group: false, take_tty: tty.take, mask, umask: None, exec: &|| exec::exec(error::Step::ExecHere, args, cfg.command, env.raw(), path, theirs) };
-    let started = init::start(&command);
-    let pid = match started {
-        Ok(pid) => pid,
-        Err(e) => {
-            error::Error::new(error::Step::Fork, b"", e).print();
-            return EXIT_SANDBOX;
-        }
-    };
+    let pid = init::start(&command)?;
     sys::close(theirs);
     let mut buf = [0u8; report::MAX];
     let mut ran = true;
@@ -221,5 +218,5 @@ fn init_only(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     let status = init::serve(pid, init::Job { tty: tty.take, stops: tty.take && sys::getpid() != 1, outer: sys::Fd(-1), pty: sys::Fd(-1) });
     t.mark(b"exit");
     tty.restore();
-    status
+    Ok(status)
 }
