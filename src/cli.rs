@@ -90,10 +90,9 @@ pub struct Named {
     pub json: bool,
     /// --stop --signal (default SIGTERM).
     pub signal: i32,
-    /// --join: --cwd, --user (as for a run: the command's process switches, exec.rs), the index
-    /// of the command in argv (its --env and --user values are read from argv again).
+    /// --join: --cwd and the index of the command in argv (its --env and --user values, checked
+    /// here, are read from argv again: the command's process switches as a run's does, exec.rs).
     pub cwd: Option<&'static CStr>,
-    pub user: Option<&'static [u8]>,
     pub command: usize,
 }
 
@@ -163,41 +162,12 @@ pub fn user(args: &Args) -> Option<&'static [u8]> {
     u
 }
 
-/// The options, each by its index here: those that take a value are in `VALUED`.
-const NAMES: [&[u8]; 32] = [
-    b"--join",
-    b"--remove",
-    b"--stop",
-    b"--list",
-    b"--signal",
-    b"--user",
-    b"--device",
-    b"--dev-bind",
-    b"--tmpfs",
-    b"--lower",
-    b"--name",
-    b"--state-dir",
-    b"--hostname",
-    b"--env",
-    b"--cwd",
-    b"--bind",
-    b"--ro-bind",
-    b"--net",
-    b"--cap-add",
-    b"--cap-drop",
-    b"--memory",
-    b"--pids",
-    b"--cpus",
-    b"--tmp-size",
-    b"--json",
-    b"--keep",
-    b"--timings",
-    b"--read-only",
-    b"--help",
-    b"--version",
-    b"-h",
-    b"-V",
-];
+/// The options, each by its place among these words (out::words): those that take a value are
+/// in `VALUED`.
+const NAMES: &[u8] = b"--join --remove --stop --list --signal --user --device --dev-bind --tmpfs --lower \
+    --name --state-dir --hostname --env --cwd --bind --ro-bind --net --cap-add --cap-drop \
+    --memory --pids --cpus --tmp-size --json --keep --timings --read-only --help --version \
+    -h -V";
 const JOIN: u8 = 0;
 // 1: --remove, told by its place in MODES.
 const STOP: u8 = 2;
@@ -281,7 +251,7 @@ impl Iterator for Opts<'_> {
             _ => (arg, None),
         };
         // -h and -V are --help and --version.
-        let id = match NAMES.iter().position(|n| *n == name) {
+        let id = match crate::out::word_at(NAMES, name) {
             Some(i) if i >= 30 => i as u8 - 2,
             Some(i) => i as u8,
             None => UNKNOWN,
@@ -317,10 +287,14 @@ fn env_ok(v: &[u8]) -> bool {
     v.iter().position(|&b| b == b'=').is_some_and(|eq| eq > 0)
 }
 
+/// The command line: a run, or (with --list, --remove, --stop or --join anywhere among the
+/// options) a sandbox of the state directory by name, read with the options that go with it.
 pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
-    if let Some(named) = parse_named(args) {
-        return named;
-    }
+    // The mode: the first of --join, --remove, --stop and --list (RUN: none).
+    const RUN: u8 = u8::MAX;
+    let mode = Opts::new(args).map_while(Result::ok).find(|o| o.id <= LIST).map_or(RUN, |o| o.id);
+    let named = mode != RUN;
+    let join = mode == JOIN;
     let mut c = Config {
         lowers: [c""; MAX_LOWERS],
         nlowers: 0,
@@ -346,6 +320,7 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         read_only: false,
         command: args.len(),
     };
+    let (mut json, mut signal, mut seen) = (false, libc::SIGTERM, false);
     let mut sandbox_opt: Option<&'static [u8]> = None;
     let mut opts = Opts::new(args);
     for o in &mut opts {
@@ -360,6 +335,49 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         let (step, what) = match o.id {
             HELP_ID => return Ok(Parsed::Help),
             VERSION => return Ok(Parsed::Version),
+            // The mode's own option, once: the sandbox's name.
+            id if id == mode && !seen => {
+                seen = true;
+                if mode != LIST && !valid_name(vb) {
+                    return Err(Error::usage(Step::BadName, vb));
+                }
+                c.name = Some(v);
+                continue;
+            }
+            STATE_DIR if vb.is_empty() => (Step::MissingValue, opt),
+            STATE_DIR => {
+                c.state_dir = Some(v);
+                continue;
+            }
+            JSON if mode == LIST => {
+                json = true;
+                continue;
+            }
+            SIGNAL if mode == STOP => match parse_signal(vb) {
+                Some(s) => {
+                    signal = s;
+                    continue;
+                }
+                None => (Step::BadSignal, vb),
+            },
+            KEEP | TIMINGS | READ_ONLY if named => (Step::UnknownOption, opt),
+            UNKNOWN => (Step::UnknownOption, opt),
+            // A named mode takes only the above, and --join a command's --env, --cwd and --user.
+            ENV | CWD | USER if join => match o.id {
+                ENV if !env_ok(vb) => (Step::BadEnv, vb),
+                CWD if vb.first() != Some(&b'/') => (Step::Cwd, vb),
+                USER if user_spec(vb).is_none() => (Step::BadUser, vb),
+                CWD => {
+                    c.cwd = Some(v);
+                    continue;
+                }
+                USER => {
+                    c.user = Some(vb);
+                    continue;
+                }
+                _ => continue,
+            },
+            _ if named => (Step::Misplaced, opt),
             KEEP => {
                 c.keep = true;
                 continue;
@@ -373,22 +391,19 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                 continue;
             }
             LOWER if vb.is_empty() => (Step::MissingValue, opt),
-            LOWER if c.nlowers == MAX_LOWERS => (Step::TooMany, opt),
-            LOWER => {
-                c.lowers[c.nlowers] = v;
-                c.nlowers += 1;
-                continue;
-            }
+            LOWER => match c.lowers.get_mut(c.nlowers) {
+                Some(slot) => {
+                    *slot = v;
+                    c.nlowers += 1;
+                    continue;
+                }
+                None => (Step::TooMany, opt),
+            },
             NAME if valid_name(vb) => {
                 c.name = Some(v);
                 continue;
             }
             NAME => (Step::BadName, vb),
-            STATE_DIR if vb.is_empty() => (Step::MissingValue, opt),
-            STATE_DIR => {
-                c.state_dir = Some(v);
-                continue;
-            }
             HOSTNAME if vb.is_empty() || vb.len() > 64 => (Step::BadHostname, vb),
             HOSTNAME => {
                 c.hostname = Some(v);
@@ -408,12 +423,12 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
             BIND | RO_BIND | DEVICE | DEV_BIND => {
                 // --device PATH is PATH:PATH; both may name a DST as --bind does.
                 let dev = matches!(o.id, DEVICE | DEV_BIND);
-                let (list, n, max) = if dev { (&mut c.devices[..], &mut c.ndevices, MAX_DEVICES) } else { (&mut c.binds[..], &mut c.nbinds, MAX_BINDS) };
-                match split_bind(vb) {
-                    None => (Step::BadBind, vb),
-                    Some(_) if *n == max => (Step::TooMany, opt),
-                    Some((src, dst)) => {
-                        list[*n] = Bind { src, dst, ro: o.id == RO_BIND };
+                let (list, n) = if dev { (&mut c.devices[..], &mut c.ndevices) } else { (&mut c.binds[..], &mut c.nbinds) };
+                match (split_bind(vb), list.get_mut(*n)) {
+                    (None, _) => (Step::BadBind, vb),
+                    (Some(_), None) => (Step::TooMany, opt),
+                    (Some((src, dst)), Some(slot)) => {
+                        *slot = Bind { src, dst, ro: o.id == RO_BIND };
                         *n += 1;
                         continue;
                     }
@@ -457,11 +472,11 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
                 c.user = Some(vb);
                 continue;
             }
-            TMPFS => match split_tmpfs(vb) {
-                None => (Step::BadTmpfs, vb),
-                Some(_) if c.ntmpfs == MAX_TMPFS => (Step::TooMany, opt),
-                Some(t) => {
-                    c.tmpfs[c.ntmpfs] = t;
+            TMPFS => match (split_tmpfs(vb), c.tmpfs.get_mut(c.ntmpfs)) {
+                (None, _) => (Step::BadTmpfs, vb),
+                (Some(_), None) => (Step::TooMany, opt),
+                (Some(t), Some(slot)) => {
+                    *slot = t;
                     c.ntmpfs += 1;
                     continue;
                 }
@@ -472,13 +487,23 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
             }
             NET => (Step::BadNet, vb),
             SIGNAL => (Step::Misplaced, opt),
-            // --json (--list, --remove, --stop and --join are parse_named's).
+            // --json.
             _ => (Step::UnknownOption, opt),
         };
         return Err(Error::usage(step, what));
     }
     c.command = opts.next_arg;
-    if c.command >= args.len() {
+    let extra = c.command < args.len();
+    if named {
+        const MODES: [Mode; 4] = [Mode::Join, Mode::Remove, Mode::Stop, Mode::List];
+        let n = Named { mode: MODES[mode as usize], name: c.name.unwrap_or(c""), state_dir: c.state_dir, json, signal, cwd: c.cwd, command: c.command };
+        return match () {
+            _ if join && !extra => Err(Error::usage(Step::NoCommand, b"")),
+            _ if !join && extra => Err(Error::usage(Step::Misplaced, args.get(c.command).to_bytes())),
+            _ => Ok(Parsed::Named(n)),
+        };
+    }
+    if !extra {
         return Err(Error::usage(Step::NoCommand, b""));
     }
     if c.nlowers > 0 && c.name.is_none() {
@@ -488,84 +513,11 @@ pub fn parse(args: &Args) -> Result<Parsed, Error<'static>> {
         return Err(Error::usage(Step::ReadOnlyKeep, b"--keep"));
     }
     if c.nlowers == 0 {
-        if let Some(opt) = sandbox_opt.or(c.state_dir.map(|_| NAMES[STATE_DIR as usize])) {
+        if let Some(opt) = sandbox_opt.or(c.state_dir.map(|_| &b"--state-dir"[..])) {
             return Err(Error::usage(Step::NeedsLower, opt));
         }
     }
     Ok(Parsed::Run(c))
-}
-
-/// A command line with --list, --remove, --stop or --join (anywhere among the options): read
-/// with the options that go with it; None for any other.
-fn parse_named(args: &Args) -> Option<Result<Parsed, Error<'static>>> {
-    let mode = Opts::new(args).map_while(Result::ok).find(|o| o.id <= LIST)?.id;
-    Some(named(args, mode))
-}
-
-fn named(args: &Args, mode: u8) -> Result<Parsed, Error<'static>> {
-    const MODES: [Mode; 4] = [Mode::Join, Mode::Remove, Mode::Stop, Mode::List];
-    let mut n = Named { mode: MODES[mode as usize], name: c"", state_dir: None, json: false, signal: libc::SIGTERM, cwd: None, user: None, command: args.len() };
-    let mut opts = Opts::new(args);
-    let mut seen = false;
-    for o in &mut opts {
-        let o = o?;
-        let (opt, v) = (o.name, o.value.map_or(&b""[..], CStr::to_bytes));
-        let join = mode == JOIN;
-        let (step, what) = match o.id {
-            HELP_ID => return Ok(Parsed::Help),
-            VERSION => return Ok(Parsed::Version),
-            id if id == mode && !seen => {
-                seen = true;
-                if mode == LIST {
-                    continue;
-                }
-                if !valid_name(v) {
-                    return Err(Error::usage(Step::BadName, v));
-                }
-                n.name = o.value.unwrap_or(c"");
-                continue;
-            }
-            STATE_DIR if v.is_empty() => (Step::MissingValue, opt),
-            STATE_DIR => {
-                n.state_dir = o.value;
-                continue;
-            }
-            JSON if mode == LIST => {
-                n.json = true;
-                continue;
-            }
-            SIGNAL if mode == STOP => match parse_signal(v) {
-                Some(s) => {
-                    n.signal = s;
-                    continue;
-                }
-                None => (Step::BadSignal, v),
-            },
-            ENV if join && !env_ok(v) => (Step::BadEnv, v),
-            ENV if join => continue,
-            CWD if join && v.first() != Some(&b'/') => (Step::Cwd, v),
-            CWD if join => {
-                n.cwd = o.value;
-                continue;
-            }
-            USER if join && user_spec(v).is_none() => (Step::BadUser, v),
-            USER if join => {
-                n.user = Some(v);
-                continue;
-            }
-            KEEP | TIMINGS | READ_ONLY | UNKNOWN => (Step::UnknownOption, opt),
-            _ => (Step::Misplaced, opt),
-        };
-        return Err(Error::usage(step, what));
-    }
-    n.command = opts.next_arg;
-    let extra = n.command < args.len();
-    match n.mode {
-        Mode::Join if !extra => Err(Error::usage(Step::NoCommand, b"")),
-        Mode::Join => Ok(Parsed::Named(n)),
-        _ if extra => Err(Error::usage(Step::Misplaced, args.get(n.command).to_bytes())),
-        _ => Ok(Parsed::Named(n)),
-    }
 }
 
 /// The signals' names without SIG, from 1 (out::words).
@@ -577,9 +529,13 @@ pub fn parse_signal(v: &[u8]) -> Option<i32> {
     if let Some(n) = cgroup::parse_u64(v) {
         return (1..=64).contains(&n).then_some(n as i32);
     }
-    let upper = |c: &u8| c.to_ascii_uppercase();
-    let v = if v.len() > 3 && v[..3].iter().map(upper).eq(*b"SIG") { &v[3..] } else { v };
-    crate::out::words(SIGNALS).position(|n| n.eq_ignore_ascii_case(v)).map(|i| i as i32 + 1)
+    // No name is longer than SIGSTKFLT.
+    let mut up = [0u8; 12];
+    let up = up.get_mut(..v.len())?;
+    for (u, c) in up.iter_mut().zip(v) {
+        *u = c.to_ascii_uppercase();
+    }
+    crate::out::word_at(SIGNALS, up.strip_prefix(b"SIG").unwrap_or(up)).map(|i| i as i32 + 1)
 }
 
 #[cfg(test)]
@@ -738,9 +694,9 @@ mod tests {
         assert_eq!((n.mode, n.name.to_bytes(), n.signal), (Mode::Stop, &b"web"[..], libc::SIGUSR1));
         assert_eq!(named(&["--stop", "web"]).signal, libc::SIGTERM);
         assert_eq!(named(&["--remove=old"]).name.to_bytes(), b"old");
-        let n = named(&["--join", "w", "--env", "A=1", "--cwd", "/t", "--user", "5:6", "--", "sh", "-c", "x"]);
-        assert_eq!((n.mode, n.user, n.cwd.unwrap().to_bytes(), n.command), (Mode::Join, Some(&b"5:6"[..]), &b"/t"[..], 10));
-        assert_eq!(named(&["--join", "w", "--user", "nobody", "id"]).user, Some(&b"nobody"[..]));
+        let a = ["--join", "w", "--env", "A=1", "--cwd", "/t", "--user", "5:6", "--", "sh", "-c", "x"];
+        let n = named(&a);
+        assert_eq!((n.mode, user(&args(&a)), n.cwd.unwrap().to_bytes(), n.command), (Mode::Join, Some(&b"5:6"[..]), &b"/t"[..], 10));
         // After the command, options are the command's.
         assert_eq!(named(&["--join", "w", "sh", "--list"]).command, 3);
         assert!(matches!(parse(&args(&["--lower", "i", "--name", "n", "--", "sandbox", "--list"])), Ok(Parsed::Run(_))));

@@ -154,7 +154,7 @@ fn go_on(job: Job, child: i32) -> Fd {
         Err(Errno::EINTR) | Err(Errno::EAGAIN) => return job.outer,
         _ => return Fd(-1),
     };
-    for &c in &b[..n] {
+    for &c in b.iter().take(n) {
         if job.pty.0 >= 0 {
             let mut to = if c == b'F' { child } else { sys::getpgrp() };
             let _ = sys::ioctl(job.pty, libc::TIOCSPGRP as u64, &mut to);

@@ -54,7 +54,7 @@ fn cgroup_of(pid: i32) -> Result<Fd, Errno> {
     let mut b = [0u8; 4096];
     let n = sys::read_file(p.c(), &mut b)?;
     let line = b[..n].split(|&c| c == b'\n').find(|l| l.starts_with(b"0::/")).ok_or(Errno::ENOENT)?;
-    let mut path = Buf::<4200>::new();
+    let mut path = Buf::<{ crate::state::PATH_MAX }>::new();
     path.push(cgroup::ROOT).push(&line[3..]);
     if path.overflowed() {
         return Err(Errno::ENAMETOOLONG);

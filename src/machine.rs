@@ -77,12 +77,13 @@ fn console() {
 fn overlay_module() {
     let mut fs = [0u8; 4096];
     let n = sys::read_file(c"/proc/filesystems", &mut fs).unwrap_or(0);
-    if fs[..n].windows(8).any(|w| w == b"\toverlay") {
+    if fs.get(..n).unwrap_or_default().windows(8).any(|w| w == b"\toverlay") {
         return;
     }
     let mut rel = [0u8; 128];
     let n = sys::read_file(c"/proc/sys/kernel/osrelease", &mut rel).unwrap_or(0);
-    let rel = rel[..n].strip_suffix(b"\n").unwrap_or(&rel[..n]);
+    let rel = rel.get(..n).unwrap_or_default();
+    let rel = rel.strip_suffix(b"\n").unwrap_or(rel);
     for (ext, flags) in [(&b""[..], 0), (b".xz", 4), (b".zst", 4)] {
         // 4: MODULE_INIT_COMPRESSED_FILE, the kernel decompresses.
         let mut p = Buf::<256>::new();

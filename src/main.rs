@@ -111,7 +111,8 @@ fn run(args: Args, env: Env) -> i32 {
     // A sandbox is made, or entered (--join), only by a sealed copy of the binary, which nothing
     // inside can change: a process of sandbox in the sandbox's PID namespace is reachable there
     // through /proc/PID/exe.
-    let enters = match cli::parse(&args) {
+    let parsed = cli::parse(&args);
+    let enters = match &parsed {
         Ok(Parsed::Run(cfg)) => cfg.nlowers > 0,
         Ok(Parsed::Named(n)) => n.mode == cli::Mode::Join,
         _ => false,
@@ -127,22 +128,22 @@ fn run(args: Args, env: Env) -> i32 {
     if machine {
         machine::prepare();
     }
-    let status = main_job(args, env, &mut t);
+    let status = main_job(&parsed, args, env, &mut t);
     if machine {
         machine::power_off(status);
     }
     status
 }
 
-fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
-    let cfg = match cli::parse(&args) {
+fn main_job(parsed: &Result<Parsed, error::Error<'static>>, args: Args, env: Env, t: &mut Timings) -> i32 {
+    let cfg = match parsed {
         Ok(Parsed::Run(c)) => c,
         Ok(Parsed::Named(n)) => {
             return match n.mode {
-                cli::Mode::List => manage::list(&n, &env),
-                cli::Mode::Remove => manage::remove(&n, &env),
-                cli::Mode::Stop => manage::stop(&n, &env),
-                cli::Mode::Join => join::run(&n, args, env),
+                cli::Mode::List => manage::list(n, &env),
+                cli::Mode::Remove => manage::remove(n, &env),
+                cli::Mode::Stop => manage::stop(n, &env),
+                cli::Mode::Join => join::run(n, args, env),
             };
         }
         Ok(Parsed::Help) => {
@@ -170,9 +171,9 @@ fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
         return EXIT_SANDBOX;
     }
     let status = if cfg.nlowers > 0 {
-        launch::run(&cfg, args, env, t)
+        launch::run(cfg, args, env, t)
     } else {
-        init_only(&cfg, args, env, t)
+        init_only(cfg, args, env, t)
     };
     t.print();
     status
@@ -182,28 +183,25 @@ fn main_job(args: Args, env: Env, t: &mut Timings) -> i32 {
 /// like tini). When not PID 1, become a child subreaper so that orphans still come here.
 #[inline(never)]
 fn init_only(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> i32 {
+    match serve_here(cfg, args, env, t) {
+        Ok(status) => status,
+        Err(e) => {
+            error::Error::new(error::Step::Fork, b"", e).print();
+            EXIT_SANDBOX
+        }
+    }
+}
+
+fn serve_here(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> Result<i32, sys::Errno> {
     if sys::getpid() != 1 {
         let _ = sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
     }
     let mut tty = tty::Tty::claim();
     let mask = sys::sigprocmask(libc::SIG_BLOCK, init::ALL).unwrap_or(sys::SigSet(0));
-    let (ours, theirs) = match report::channel() {
-        Ok(p) => p,
-        Err(e) => {
-            error::Error::new(error::Step::Fork, b"", e).print();
-            return EXIT_SANDBOX;
-        }
-    };
+    let (ours, theirs) = report::channel()?;
     let path = env.get(b"PATH").map_or(&b"/usr/local/bin:/usr/bin:/bin"[..], |p| p.to_bytes());
     let command = init::Command { own_group: false, take_tty: tty.take, mask, umask: None, exec: &|| exec::exec(error::Step::ExecHere, args, cfg.command, env.raw(), path, theirs) };
-    let started = init::start(&command);
-    let pid = match started {
-        Ok(pid) => pid,
-        Err(e) => {
-            error::Error::new(error::Step::Fork, b"", e).print();
-            return EXIT_SANDBOX;
-        }
-    };
+    let pid = init::start(&command)?;
     sys::close(theirs);
     let mut buf = [0u8; report::MAX];
     let mut ran = true;
@@ -220,5 +218,5 @@ fn init_only(cfg: &cli::Config, args: Args, env: Env, t: &mut Timings) -> i32 {
     let status = init::serve(pid, init::Job { tty: tty.take, stops: tty.take && sys::getpid() != 1, outer: sys::Fd(-1), pty: sys::Fd(-1) });
     t.mark(b"exit");
     tty.restore();
-    status
+    Ok(status)
 }

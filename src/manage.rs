@@ -7,7 +7,7 @@
 use crate::cli::{valid_name, Named};
 use crate::error::{Error, Step, EXIT_SANDBOX};
 use crate::out::{Buf, Bytes};
-use crate::record::{self, Record};
+use crate::record::{self, Record, Writer};
 use crate::state::{self, PATH_MAX};
 use crate::sys::{self, Env, Errno, Fd};
 
@@ -84,20 +84,15 @@ pub fn remove(n: &Named, env: &Env) -> i32 {
             return EXIT_SANDBOX;
         }
     };
-    match sys::flock(dir, libc::LOCK_EX | libc::LOCK_NB) {
-        Ok(()) => {}
-        Err(Errno::EWOULDBLOCK) => {
-            Error::usage(Step::Running, name).print();
-            return EXIT_SANDBOX;
-        }
-        Err(e) => {
-            Error::new(Step::Layer, name, e).print();
-            return EXIT_SANDBOX;
-        }
-    }
-    // Removed by a run that just ended, between our open and our lock.
-    if sys::fstat(dir).is_ok_and(|st| st.nlink == 0) {
-        Error::new(Step::NoSuch, name, Errno::ENOENT).print();
+    // Removed by a run that just ended, between our open and our lock: no such sandbox.
+    let e = match state::lock_layer(dir) {
+        Ok(_) => None,
+        Err(Errno::ENOENT) => Some(Error::new(Step::NoSuch, name, Errno::ENOENT)),
+        Err(Errno::EWOULDBLOCK) => Some(Error::usage(Step::Running, name)),
+        Err(e) => Some(Error::new(Step::Layer, name, e)),
+    };
+    if let Some(e) = e {
+        e.print();
         return EXIT_SANDBOX;
     }
     let r = state::discard_contents(dir).and_then(|()| sys::unlinkat(state, n.name, libc::AT_REMOVEDIR));
@@ -109,25 +104,15 @@ pub fn remove(n: &Named, env: &Env) -> i32 {
 }
 
 /// Standard output in pieces of a few KiB.
-struct Out {
-    b: Buf<8192>,
-}
+struct Out(Writer);
 
 impl Out {
     fn put(&mut self, s: &[u8]) -> &mut Self {
-        if self.b.len() + s.len() >= 8191 {
-            self.flush();
-        }
-        if s.len() >= 8191 {
-            let _ = sys::write_all(sys::Fd(1), s);
-        } else {
-            self.b.push(s);
-        }
+        self.0.put(s);
         self
     }
     fn flush(&mut self) {
-        let _ = sys::write_all(sys::Fd(1), self.b.bytes());
-        self.b.clear();
+        self.0.flush();
     }
     fn num(&mut self, v: u64) -> &mut Self {
         let mut n = Buf::<24>::new();
@@ -152,7 +137,7 @@ impl Out {
     /// A JSON string. A name or path that is not UTF-8 has its bytes from 0x80 written as the
     /// characters U+0080..U+00FF: valid JSON, the ASCII parts exact.
     fn json(&mut self, s: &[u8]) -> &mut Self {
-        let utf8 = core::str::from_utf8(s).is_ok();
+        let utf8 = is_utf8(s);
         self.put(b"\"");
         for &c in s {
             match c {
@@ -169,6 +154,34 @@ impl Out {
         }
         self.put(b"\"")
     }
+}
+
+/// Whether `s` is UTF-8, as `core::str::from_utf8` tells (no overlong forms, no surrogates,
+/// nothing above U+10FFFF), in a fraction of its code.
+fn is_utf8(s: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&c) = s.get(i) {
+        // The length of the sequence, and the range of its second byte.
+        let (n, lo, hi) = match c {
+            0..=0x7f => (1, 0, 0),
+            0xc2..=0xdf => (2, 0x80, 0xbf),
+            0xe0 => (3, 0xa0, 0xbf),
+            0xed => (3, 0x80, 0x9f),
+            0xe1..=0xef => (3, 0x80, 0xbf),
+            0xf0 => (4, 0x90, 0xbf),
+            0xf1..=0xf3 => (4, 0x80, 0xbf),
+            0xf4 => (4, 0x80, 0x8f),
+            _ => return false,
+        };
+        for k in 1..n {
+            let (lo, hi) = if k == 1 { (lo, hi) } else { (0x80, 0xbf) };
+            if !s.get(i + k).is_some_and(|b| (lo..=hi).contains(b)) {
+                return false;
+            }
+        }
+        i += n;
+    }
+    true
 }
 
 /// `2026-12-03T20:26:26Z` for seconds since the epoch (UTC, proleptic Gregorian).
@@ -204,7 +217,7 @@ pub fn date_time(secs: u64, out: &mut Bytes<[u8]>) {
 pub fn list(n: &Named, env: &Env) -> i32 {
     let uid = sys::geteuid();
     let mut path = Buf::<PATH_MAX>::new();
-    let mut o = Out { b: Buf::new() };
+    let mut o = Out(Writer::new(sys::Fd(1)));
     let state = match state::open_state(n.state_dir, env, uid, &mut path) {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -307,6 +320,34 @@ pub fn list(n: &Named, env: &Env) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf8_as_core_tells() {
+        // Every sequence of up to three bytes from a set around each boundary, and random ones.
+        let edges = [0x00u8, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff];
+        let mut v = std::vec::Vec::new();
+        for &a in &edges {
+            for &b in &edges {
+                for &c in &edges {
+                    for s in [&[a][..], &[a, b], &[a, b, c], &[0xf0, a, b, c], &[0xf4, a, b, c], &[a, b, c, 0x80]] {
+                        v.clear();
+                        v.extend_from_slice(s);
+                        assert_eq!(is_utf8(&v), core::str::from_utf8(&v).is_ok(), "{v:x?}");
+                    }
+                }
+            }
+        }
+        let mut seed = 7u64;
+        for _ in 0..200_000 {
+            v.clear();
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            for k in 0..(seed >> 60) {
+                v.push((seed >> (k * 4 % 56)) as u8 | 0x80);
+            }
+            assert_eq!(is_utf8(&v), core::str::from_utf8(&v).is_ok(), "{v:x?}");
+        }
+        assert!(is_utf8("año ✓ 𝄞".as_bytes()));
+    }
 
     #[test]
     fn times_are_iso_8601_utc() {

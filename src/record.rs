@@ -54,28 +54,34 @@ pub const NAMESPACES: [(&[u8], i32); 7] = [
 /// The record's key of each of NAMESPACES: the outer process's fd that holds it.
 pub const NS_KEYS: [&[u8]; 7] = [b"nsuser=", b"nsmnt=", b"nspid=", b"nsuts=", b"nsipc=", b"nscgroup=", b"nsnet="];
 
-/// Entries gathered in a buffer and written in pieces: one write for a usual record.
-struct Writer {
-    fd: Fd,
-    b: Buf<4096>,
-    ok: bool,
+/// Bytes gathered in a buffer and written to `fd` in pieces: one write for a usual record, and
+/// --list's output (manage.rs) in pieces of a few KiB. `ok`: every write succeeded.
+pub struct Writer {
+    pub fd: Fd,
+    pub b: Buf<8192>,
+    pub ok: bool,
 }
 
 impl Writer {
-    fn put(&mut self, s: &[u8]) {
-        if self.b.len() + s.len() >= 4095 {
+    pub fn new(fd: Fd) -> Writer {
+        Writer { fd, b: Buf::new(), ok: true }
+    }
+    pub fn put(&mut self, s: &[u8]) -> &mut Self {
+        if self.b.len() + s.len() >= 8191 {
             self.flush();
         }
-        if s.len() >= 4095 {
+        if s.len() >= 8191 {
             self.ok &= sys::write_all(self.fd, s).is_ok();
         } else {
             self.b.push(s);
         }
+        self
     }
-    fn flush(&mut self) {
+    pub fn flush(&mut self) {
         self.ok &= sys::write_all(self.fd, self.b.bytes()).is_ok();
         self.b.clear();
     }
+    /// A record's entry `key=v`.
     fn num(&mut self, key: &[u8], v: u64) {
         let mut n = Buf::<48>::new();
         n.push(key).push(b"=").push_u64(v).push(b"\0");
@@ -88,7 +94,7 @@ pub fn write(dir: Fd, r: &New) -> Result<(), Errno> {
     let _ = sys::unlinkat(dir, NEW, 0);
     let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     let fd = sys::openat(dir, NEW, flags, 0o600)?;
-    let mut w = Writer { fd, b: Buf::new(), ok: true };
+    let mut w = Writer::new(fd);
     w.num(b"pid", r.pid as u64);
     w.num(b"start", start_time(r.pid).unwrap_or(0));
     w.num(b"outer", sys::getpid() as u64);
@@ -181,10 +187,8 @@ pub fn read(dir: Fd, uid: u32, buf: &mut [u8]) -> Result<Record<'_>, Errno> {
     };
     sys::close(fd);
     let n = n?;
-    if n == buf.len() {
-        return Err(Errno::E2BIG);
-    }
-    let data = &buf[..n];
+    let len = buf.len();
+    let Some(data) = buf.get(..n).filter(|_| n < len) else { return Err(Errno::E2BIG) };
     let mut r = Record { pid: 0, start: 0, outer: 0, outer_start: 0, time: 0, caps: 0, rootless: false, netns: false, cgroup: false, data };
     let pid = |v: u64| i32::try_from(v).ok().filter(|&p| p > 0);
     let (Some(p), Some(o)) = (r.num(b"pid=").and_then(pid), r.num(b"outer=").and_then(pid)) else { return Err(Errno::EINVAL) };
@@ -228,7 +232,8 @@ pub fn start_time_of(pid: i32, live: bool) -> Option<u64> {
     let mut b = [0u8; 1024];
     let n = sys::read_file(p.c(), &mut b).ok()?;
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    let after = &b[b[..n].iter().rposition(|&c| c == b')')? + 1..n];
+    let b = b.get(..n)?;
+    let after = b.get(b.iter().rposition(|&c| c == b')')? + 1..)?;
     let mut fields = after.split(|&c| c == b' ').filter(|f| !f.is_empty());
     let state = fields.next()?;
     if live && (state == b"Z" || state == b"X") {

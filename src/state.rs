@@ -36,18 +36,18 @@ pub struct Sources {
 #[inline(never)]
 pub fn check_sources(cfg: &Config) -> Result<Sources, Error<'static>> {
     let mut s = Sources { bind_dirs: [false; MAX_BINDS] };
-    for p in &cfg.lowers[..cfg.nlowers] {
+    for p in cfg.lowers.iter().take(cfg.nlowers) {
         let st = sys::stat_at(AT_FDCWD, p, 0).map_err(|e| Error::new(Step::Lower, p.to_bytes(), e))?;
         if st.mode & libc::S_IFMT != libc::S_IFDIR {
             return Err(Error::new(Step::Lower, p.to_bytes(), Errno::ENOTDIR));
         }
     }
-    for i in 0..cfg.nbinds {
-        let src = cfg.binds[i].src;
+    for (b, dir) in cfg.binds.iter().zip(&mut s.bind_dirs).take(cfg.nbinds) {
+        let src = b.src;
         let mut p = Buf::<PATH_MAX>::new();
         p.push(src);
         let st = sys::stat_at(AT_FDCWD, p.c(), 0).map_err(|e| Error::new(Step::BindSource, src, e))?;
-        s.bind_dirs[i] = st.mode & libc::S_IFMT == libc::S_IFDIR;
+        *dir = st.mode & libc::S_IFMT == libc::S_IFDIR;
     }
     Ok(s)
 }
@@ -156,17 +156,13 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
                 Err(Errno::ENOENT) => continue,
                 Err(e) => return Err(layer_err(e)),
             };
-            match sys::flock(dir, libc::LOCK_EX | libc::LOCK_NB) {
-                Ok(()) => {}
-                Err(Errno::EWOULDBLOCK) => return Err(Error::usage(Step::InUse, name.to_bytes())),
-                Err(e) => return Err(layer_err(e)),
-            }
-            match sys::fstat(dir) {
+            match lock_layer(dir) {
                 // A layer someone else made (in a shared state directory such as /tmp) is neither
                 // used nor removed: its upper directory could lead anywhere they like.
-                Ok(st) if st.nlink > 0 && st.uid != uid => return Err(Error::new(Step::NotOwner, full, Errno::EPERM)),
-                Ok(st) if st.nlink > 0 => break (state, made_state, dir, fresh),
-                Ok(_) => sys::close(dir),
+                Ok(owner) if owner != uid => return Err(Error::new(Step::NotOwner, full, Errno::EPERM)),
+                Ok(_) => break (state, made_state, dir, fresh),
+                Err(Errno::ENOENT) => sys::close(dir),
+                Err(Errno::EWOULDBLOCK) => return Err(Error::usage(Step::InUse, name.to_bytes())),
                 Err(e) => return Err(layer_err(e)),
             }
         };
@@ -191,6 +187,16 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
         return Err(Error::new(Step::Layer, full, e));
     }
     Ok(layer)
+}
+
+/// Lock the layer directory `dir`, without waiting (EWOULDBLOCK: a run holds it); its owner.
+/// ENOENT: the run that held it removed it meanwhile (st_nlink 0).
+pub fn lock_layer(dir: Fd) -> Result<u32, Errno> {
+    sys::flock(dir, libc::LOCK_EX | libc::LOCK_NB)?;
+    match sys::fstat(dir)? {
+        st if st.nlink > 0 => Ok(st.uid),
+        _ => Err(Errno::ENOENT),
+    }
 }
 
 /// Why the state directory could not be opened: one of another user's (squatted, in /tmp) is
