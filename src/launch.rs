@@ -302,20 +302,27 @@ impl<'c> Watch<'c> {
             libc::pollfd { fd: self.master.0, events: libc::POLLIN | if self.pending.is_empty() { 0 } else { libc::POLLOUT }, revents: 0 },
             libc::pollfd { fd: if self.reading && self.pending.is_empty() { self.caller.input.0 } else { -1 }, events: libc::POLLIN, revents: 0 },
         ];
-        sys::poll(&mut fds).ok()?;
+        if sys::poll_for(&mut fds, if self.master.0 >= 0 { self.pending.wait } else { -1 }).ok()? == 0 {
+            self.pending.say_end(self.master);
+        }
         if fds[3].revents != 0 {
             self.reading = self.pending.fill(self.caller.input);
-            if !self.reading && !self.caller.present() {
-                // Input that is not a terminal ended (sandbox-oci run): the end of file said
-                // to the sandbox's terminal as a terminal says it (VEOF, Ctrl-D).
-                let _ = sys::write(self.master, b"\x04");
+            if !self.reading && self.caller.fds & (1 << self.caller.input.0) == 0 {
+                // Input that is not a terminal ended (sandbox-oci run <file): its end is owed
+                // to the sandbox's terminal.
+                self.pending.wait = 10;
             }
         }
         if fds[3].revents != 0 || fds[2].revents & libc::POLLOUT != 0 {
             self.pending.flush(self.master);
         }
-        if fds[2].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 && !pty::copy_out(self.master, self.caller.output) {
-            self.master_done();
+        if fds[2].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+            if self.pending.wait > 0 {
+                self.pending.wait = 10;
+            }
+            if !pty::copy_out(self.master, self.caller.output) {
+                self.master_done();
+            }
         }
         if fds[1].revents != 0 {
             self.stopped();

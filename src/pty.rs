@@ -190,11 +190,18 @@ pub struct Pending {
     buf: [u8; 4096],
     at: usize,
     len: usize,
+    /// Input that is not a terminal ended: how long (ms) the sandbox's terminal is to be quiet
+    /// before its end is said there (`say_end`). -1: no end is owed.
+    pub wait: i32,
+    /// The mode the end was last said in: ICANON, or 0 for raw; NONE: not said yet.
+    said: u32,
 }
+
+const NONE: u32 = 1;
 
 impl Pending {
     pub const fn new() -> Pending {
-        Pending { buf: [0; 4096], at: 0, len: 0 }
+        Pending { buf: [0; 4096], at: 0, len: 0, wait: -1, said: NONE }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -213,6 +220,42 @@ impl Pending {
             Err(Errno::EINTR) | Err(Errno::EAGAIN) => true,
             _ => false,
         }
+    }
+
+    /// The end of input that is not a terminal (`sandbox-oci run <file`), said to the sandbox's
+    /// terminal `master` as a terminal says it, once nothing of the input waits there unread (as
+    /// util-linux's script does): to a reader in canonical mode its VEOF, at the start of a line
+    /// (twice after a line the input left unfinished), and Ctrl-D to one in raw mode (a line
+    /// editor). Said again whenever the mode is another since: an end said in canonical mode is
+    /// a NUL byte to a reader that goes raw before it reads it (a shell started after its input
+    /// ended, whose line editor would wait for ever), a Ctrl-D a byte of a line to a canonical
+    /// one. No event tells of a read or of a mode changed: the terminal is looked at after it
+    /// has been quiet `wait` ms, longer each time.
+    pub fn say_end(&mut self, master: Fd) {
+        self.wait = (self.wait * 2).min(1000);
+        if !self.is_empty() {
+            return;
+        }
+        let Ok(s) = sys::ioctl_int(master, libc::TIOCGPTPEER as u64, (libc::O_RDONLY | libc::O_NOCTTY | libc::O_CLOEXEC) as u64) else { return };
+        let mut m: Modes = [0; 64];
+        let quiet = sys::poll_now(Fd(s), libc::POLLIN) == Ok(0) && is_tty(Fd(s), &mut m);
+        sys::close(Fd(s));
+        let mode = u32::from_ne_bytes([m[12], m[13], m[14], m[15]]) & libc::ICANON;
+        if !quiet || mode == self.said {
+            return;
+        }
+        let eof = match m[17 + libc::VEOF] {
+            0 => 4,
+            c => c,
+        };
+        // A line the input left unfinished ends first: with a first VEOF in canonical mode, with
+        // a newline in raw mode (where a line editor takes Ctrl-D on a line for a deletion; the
+        // VEOF said before may have been lost to it).
+        let last = if self.len > 0 { self.buf[self.len - 1] } else { b'\n' };
+        let open = last != b'\n' && last != b'\r' && last != eof && (mode == 0 || self.said == NONE);
+        let end = [if mode != 0 { eof } else { b'\n' }, eof];
+        let _ = sys::write(master, &end[1 - open as usize..]);
+        self.said = mode;
     }
 
     /// Write what the sandbox's terminal takes (`to` is non-blocking).

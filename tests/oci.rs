@@ -1044,6 +1044,76 @@ fn run_waits_passes_signals_and_deletes() {
     o.finish();
 }
 
+/// The pid `state` gives of a running container.
+fn state_pid(o: &Oci, id: &str) -> i32 {
+    let s = o.run(&["state", id]);
+    let at = s.stdout.find("\"pid\":").unwrap_or_else(|| panic!("{s:#?}")) + 6;
+    s.stdout[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+}
+
+/// `run` of a terminal container (as `spec` writes it: "terminal":true, a shell) with stdin
+/// that is not a terminal: what comes in is typed into the container's terminal and its end is
+/// the terminal's end of file, as script(1) has it. The shell, interactive, with a line editor
+/// in raw mode, ends: with stdin at /dev/null, after piped commands (their output seen), after
+/// a last line left unfinished, after a command that read to the end itself; nothing is left.
+/// `run` killed: the container's terminal hangs up, which ends the shell; a container without
+/// a terminal lives on (as runc's does), and `delete --force` removes either.
+#[test]
+fn run_of_a_terminal_container_with_input_that_ends() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-tty-end");
+    o.write_config(&config(IMAGE, &["sh", "-s", "oci-tty-end"], r#""terminal":true,"#, "", ""));
+    let r = o.run(&["run", "--bundle", o.bundle(), "t1"]);
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert!(r.stdout.contains("/ # "), "the shell was interactive: {r:#?}");
+    let piped = |id: &str, input: &[u8]| {
+        let mut c = o.cmd(&["run", "--bundle", o.bundle(), id]);
+        c.stderr(Stdio::null());
+        run_cmd(c, input)
+    };
+    let r = piped("t2", b"echo hi-$((6*7)); exit 3\n");
+    assert_eq!(r.code, 3, "{r:#?}");
+    assert!(r.stdout.contains("hi-42"), "{r:#?}");
+    let r = piped("t3", b"echo last-$((6*7))");
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert!(r.stdout.contains("last-42"), "{r:#?}");
+    let r = piped("t4", b"cat; echo after-cat-$((6*7))\n");
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert!(r.stdout.contains("after-cat-42"), "{r:#?}");
+    assert_eq!(listing(&o.root), Vec::<String>::new(), "run left its state");
+    assert_eq!(procs_with_arg("oci-tty-end"), Vec::<u32>::new(), "run left a process");
+
+    // run killed, its stdin held open.
+    let killed = |id: &str, ready: &str| -> i32 {
+        let out = o.f.path(&format!("{id}.out"));
+        let mut c = o.cmd(&["run", "--bundle", o.bundle(), id]);
+        c.stdin(Stdio::piped()).stdout(fs::File::create(&out).unwrap()).stderr(Stdio::null());
+        let running = start_cmd(c, None);
+        wait_for_event("the container's first words", || fs::read_to_string(&out).unwrap_or_default().contains(ready));
+        let pid = state_pid(&o, id);
+        running.signal(SIGKILL);
+        assert_eq!(running.wait_for(TIMEOUT).code, 128 + SIGKILL);
+        pid
+    };
+    let pid = killed("t5", "/ # ");
+    // The shell ends, whether by SIGHUP or by its terminal's end (ash exits 0 at the EIO).
+    wait_pid(pid);
+    assert_eq!(o.status("t5"), "stopped");
+    assert_eq!(o.run(&["delete", "--force", "t5"]).code, 0);
+    o.write_config(&config(IMAGE, &["sh", "-c", "echo ready; exec sleep 4250"], "", "", ""));
+    let pid = killed("t6", "ready");
+    assert!(alive(pid), "a container without a terminal outlives run");
+    assert_eq!(o.status("t6"), "running");
+    assert_eq!(o.run(&["delete", "--force", "t6"]).code, 0);
+    assert_eq!(wait_pid(pid), 128 + SIGKILL);
+    assert_eq!(listing(&o.root), Vec::<String>::new(), "delete left state");
+    assert_eq!(procs_with_arg("oci-tty-end"), Vec::<u32>::new());
+    assert_eq!(procs_with_arg("4250"), Vec::<u32>::new());
+    o.finish();
+}
+
 /// A user without privileges: `spec --rootless` and `run` give a container whose root is the
 /// user (a user namespace of one id), with nothing left behind.
 #[test]

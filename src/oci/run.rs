@@ -1,5 +1,10 @@
 //! run: create, start, and (unless detached) wait for the container's process with the
 //! caller's terminal and signals passed on to it, then delete, its exit status returned.
+//!
+//! A run killed (SIGKILL) leaves its container, as runc's does (its maintainers declined to
+//! tie the container's life to run's, runc#440): the record says running, and `delete --force`
+//! kills and removes it. A container with a terminal mostly ends with run all the same: the
+//! master closes, and the terminal's hangup sends its session SIGHUP (a shell ends at it).
 
 use super::create::{self, RunOpts};
 use super::{Done, Global, Opts};
@@ -46,13 +51,15 @@ pub fn run(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
 /// none) relayed to the caller's, the signals read from `sigfd` passed on to it, and what it
 /// left behind (re-parented here) reaped.
 fn relay(pid: i32, master: Fd, sigfd: Fd) -> i32 {
+    // The container's terminal is relayed from stdin and to stdout, terminals or not, as runc
+    // and script do (`echo exit 3 | sandbox-oci run ID` types into it); stdin's terminal, if it
+    // is one, is raw meanwhile. Input that ends is told to the container's terminal as its end
+    // of file (pty.rs).
     let mut caller = pty::Caller::find();
-    if !caller.present() {
-        // No terminal here: the container's is relayed to stdin and stdout all the same.
-        (caller.input, caller.output) = (Fd(0), Fd(1));
-    }
+    (caller.input, caller.output) = (Fd(0), Fd(1));
     let mut w = Watch::new(Fd(-1), master, &mut caller, false);
     if master.0 >= 0 {
+        sys::set_nonblocking(master, true);
         w.go_on();
     }
     let status = loop {
