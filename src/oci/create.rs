@@ -444,12 +444,12 @@ pub fn start(g: &Global, o: &mut Opts) -> Done<'static> {
 }
 
 /// Let a created container (its record `r`) run its process.
-pub fn open_gate(g: &Global, id: &CStr, r: &Record) -> Result<(), Failed> {
+pub fn open_gate(g: &Global, id: &'static CStr, r: &Record) -> Result<(), Failed> {
     if r.status != Status::Created {
         return Err(Fail::usage(Step::Status, r.status.name(), why::ONLY_CREATED_CAN_START));
     }
     let e = |errno| Fail::new(Step::Gate, record::GATE.to_bytes(), errno);
-    let dir = sys::openat(g.state_root(false)?, id, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map_err(e)?;
+    let dir = record::open_dir(g.state_root(false)?, id)?;
     let f = sys::openat(dir, record::GATE, libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map_err(e);
     if f.is_ok() {
         let _ = sys::unlinkat(dir, record::GATE, 0);

@@ -63,6 +63,7 @@ pub fn list(g: &Global, o: &mut Opts) -> Done<'static> {
     let mut first = true;
     let root = match g.state_root(false) {
         Ok(r) => r,
+        // No root yet, so no container either: each_name finds nothing under fd -1.
         Err(f) if f.step == Step::NotFound => Fd(-1),
         Err(f) => return Err(f),
     };

@@ -26,8 +26,8 @@ pub fn open_root(root: &CStr, make: bool) -> Result<Fd, Fail<'_>> {
     let e = |errno| Fail::new(Step::StateDir, root.to_bytes(), errno);
     let b = root.to_bytes();
     let mut p = Buf::<PATH_MAX>::new();
-    for (i, &c) in b.iter().enumerate() {
-        if make && (c == b'/' && i > 0 || i == b.len() - 1) {
+    for (i, &c) in b.iter().enumerate().filter(|_| make) {
+        if c == b'/' && i > 0 || i == b.len() - 1 {
             p.clear();
             p.push(&b[..if c == b'/' { i } else { i + 1 }]);
             match sys::mkdirat(AT_FDCWD, p.c(), 0o700) {
@@ -53,7 +53,7 @@ fn ours(fd: Fd) -> bool {
 }
 
 /// `ID` in the root: the caller's own directory, not a link.
-fn open_dir<'a>(root: Fd, id: &'a CStr) -> Result<Fd, Fail<'a>> {
+pub fn open_dir<'a>(root: Fd, id: &'a CStr) -> Result<Fd, Fail<'a>> {
     let d = sys::openat(root, id, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map_err(|e| match e {
         Errno::ENOENT => Fail::usage(Step::NotFound, b"", b""),
         e => Fail::new(Step::StateDir, id.to_bytes(), e),
@@ -224,12 +224,13 @@ fn read_in<'a>(dir: Fd, id: &'a CStr, space: &'a mut Space<'a>) -> Result<Record
         Err(Errno::ENOENT) => return Err(Fail::usage(Step::Status, id.to_bytes(), why::BEING_CREATED)),
         Err(e) => return Err(Fail::new(Step::StateDir, id.to_bytes(), e)),
     };
-    let n = if ours(f) { sys::read_all(f, &mut space.text) } else { Err(Errno::EPERM) };
+    if !ours(f) {
+        sys::close(f);
+        return Err(Fail::usage(Step::StateDir, id.to_bytes(), why::NOT_YOURS));
+    }
+    let n = sys::read_all(f, &mut space.text);
     sys::close(f);
-    let n = n.map_err(|e| match e {
-        Errno::EPERM => Fail::usage(Step::StateDir, id.to_bytes(), why::NOT_YOURS),
-        e => Fail::new(Step::StateDir, id.to_bytes(), e),
-    })?;
+    let n = n.map_err(|e| Fail::new(Step::StateDir, id.to_bytes(), e))?;
     let bad = Fail::usage(Step::StateDir, id.to_bytes(), why::STATE_JSON_IS_DAMAGED);
     let root_v = json::parse(&mut space.text[..n], &mut space.toks).map_err(|_| bad)?.root();
     let pid = root_v.u64_at(b"pid").ok_or(bad)? as i32;
