@@ -14,18 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The runtime: a link named sandbox-oci to the built binary, beside it.
-fn runtime() -> PathBuf {
-    let link = Path::new(BIN).with_file_name("sandbox-oci");
-    if fs::read_link(&link).ok().as_deref() != Some(Path::new("sandbox")) {
-        let tmp = link.with_extension(format!("tmp{}", std::process::id()));
-        let _ = fs::remove_file(&tmp);
-        std::os::unix::fs::symlink("sandbox", &tmp).unwrap();
-        fs::rename(&tmp, &link).unwrap();
-    }
-    link
-}
-
 fn subreaper() {
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
@@ -99,7 +87,7 @@ impl Oci {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(runtime());
+        let mut c = Command::new(sandbox_oci());
         c.arg("--root").arg(&self.root).args(args);
         c
     }
@@ -701,7 +689,7 @@ fn a_relative_root_that_is_a_mount_point() {
         .arg(r#"mount --bind "$1" bundle/rootfs && exec "$2" --root "$3" create --bundle bundle --pid-file "$4" r1"#)
         .arg("sh")
         .arg(IMAGE)
-        .arg(runtime())
+        .arg(sandbox_oci())
         .arg(&o.root)
         .arg(&pid_file);
     // The bundle relative to the working directory, as the shim gives it.
@@ -1026,7 +1014,7 @@ fn run_waits_passes_signals_and_deletes() {
 
     // A terminal: the caller's (script's) is relayed to the container's own.
     o.write_config(&config(IMAGE, &["sh", "-c", "read l; echo got-$l; tty; exit 5"], r#""terminal":true,"#, "", ""));
-    let line = format!("{} --root {} run --bundle {} r3", runtime().display(), o.root.display(), o.bundle());
+    let line = format!("{} --root {} run --bundle {} r3", sandbox_oci().display(), o.root.display(), o.bundle());
     let mut c = Command::new("script");
     c.args(["-qec", &line, "/dev/null"]);
     let r = run_cmd(c, b"word\n");
@@ -1131,7 +1119,7 @@ fn run_by_a_user_without_privileges() {
     }
     let as_nobody = |args: &[&str]| {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]).arg(runtime());
+        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"]).arg(sandbox_oci());
         c.arg("--root").arg(&state).args(args).current_dir(&o.bundle).env_remove("XDG_RUNTIME_DIR");
         run_cmd(c, b"")
     };
@@ -1318,7 +1306,7 @@ fn a_rootless_engines_other_container_never_reaches_the_host_through_the_first_p
     wait_for_event("the engine's user namespace", || fs::read_to_string(format!("/proc/{ns}/uid_map")).is_ok_and(|m| m.contains("65534")));
     let engine = |args: &[&str]| {
         let mut c = Command::new("nsenter");
-        c.args(["-U", "-t", &ns.to_string(), "--"]).arg(runtime()).arg("--root").arg(&state).args(args);
+        c.args(["-U", "-t", &ns.to_string(), "--"]).arg(sandbox_oci()).arg("--root").arg(&state).args(args);
         c.current_dir(&o.bundle).env_remove("XDG_RUNTIME_DIR");
         run_cmd(c, b"")
     };

@@ -613,18 +613,6 @@ fn every_process_of_the_sandbox_is_in_its_network_namespace() {
     r.f.finish();
 }
 
-/// The runtime: the link named sandbox-oci beside the built binary (made as `just build` makes it).
-fn oci_runtime() -> PathBuf {
-    let link = Path::new(BIN).with_file_name("sandbox-oci");
-    if fs::read_link(&link).ok().as_deref() != Some(Path::new("sandbox")) {
-        let tmp = link.with_extension(format!("tmp{}", std::process::id()));
-        let _ = fs::remove_file(&tmp);
-        std::os::unix::fs::symlink("sandbox", &tmp).unwrap();
-        fs::rename(&tmp, &link).unwrap();
-    }
-    link
-}
-
 /// Another user plants a container record naming a root process of the host (a decoy) in a
 /// state root they can write, or a record left theirs: root's `kill`, `kill --all`, `exec`,
 /// `pause`, `delete --force` and `state` on it are refused, the decoy lives on, and the planted
@@ -667,7 +655,7 @@ fn oci_records_of_another_user_are_refused() {
     Command::new("chown").args(["65534:65534"]).arg(file_root.join("c6/state.json")).status().unwrap();
     for root in [&open_root, &own_root, &file_root] {
         for cmd in [&["kill", "c6", "KILL"][..], &["kill", "--all", "c6", "9"], &["exec", "c6", "true"], &["pause", "c6"], &["delete", "--force", "c6"], &["state", "c6"]] {
-            let mut c = Command::new(oci_runtime());
+            let mut c = Command::new(sandbox_oci());
             c.arg("--root").arg(root).args(cmd);
             let out = run_cmd(c, b"");
             assert_ne!(out.code, 0, "{root:?} {cmd:?}: {out:#?}");
@@ -681,10 +669,10 @@ fn oci_records_of_another_user_are_refused() {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     assert_eq!(stat.rsplit(')').next().unwrap().split_whitespace().next(), Some("S"), "{stat}");
     // list shows no container of another user's, and fails on an open root.
-    let mut c = Command::new(oci_runtime());
+    let mut c = Command::new(sandbox_oci());
     c.arg("--root").arg(&open_root).arg("list");
     assert_ne!(run_cmd(c, b"").code, 0);
-    let mut c = Command::new(oci_runtime());
+    let mut c = Command::new(sandbox_oci());
     c.arg("--root").arg(&own_root).arg("list");
     let out = run_cmd(c, b"");
     assert_eq!((out.code, out.stdout.as_str()), (0, "ID\tPID\tSTATUS\tBUNDLE\n"), "{out:#?}");

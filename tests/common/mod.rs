@@ -35,6 +35,29 @@ extern "C" {
     fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
 }
 
+/// The OCI runtime: the link named sandbox-oci beside the built binary (`just build` makes it;
+/// made here if missing, by a rename, so that tests making it at once do not race).
+pub fn sandbox_oci() -> PathBuf {
+    let link = Path::new(BIN).with_file_name("sandbox-oci");
+    if fs::read_link(&link).ok().as_deref() != Some(Path::new("sandbox")) {
+        let tmp = link.with_extension(format!("tmp{}", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        std::os::unix::fs::symlink("sandbox", &tmp).unwrap();
+        fs::rename(&tmp, &link).unwrap();
+    }
+    link
+}
+
+/// A test that cannot run here: say why and return false (the test returns early); under
+/// CI=true a skip is a failure, so panic instead.
+pub fn skip(why: &str) -> bool {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why}, and CI=true does not allow a skip");
+    }
+    eprintln!("skipped: {why}");
+    false
+}
+
 /// Whether the tests that need namespaces can run. Not root: say why and return false (the test
 /// returns early). Under CI=true a skip is a failure: panic instead.
 pub fn require_root() -> bool {
@@ -42,11 +65,7 @@ pub fn require_root() -> bool {
     if unsafe { geteuid() } == 0 {
         return true;
     }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("this test needs root (namespaces, mounts) and CI=true does not allow a skip");
-    }
-    eprintln!("skipped: this test needs root (namespaces, mounts)");
-    false
+    skip("this test needs root (namespaces, mounts)")
 }
 
 /// Send `sig` to `pid`.
