@@ -73,6 +73,15 @@ impl Bytes<[u8]> {
         self.len
     }
 
+    /// Write what is held to `fd` and start again, when fewer than `room` bytes are left: output
+    /// longer than the buffer goes out whole, never cut.
+    pub fn spill(&mut self, fd: crate::sys::Fd, room: usize) {
+        if self.b.len() - 1 - self.len < room {
+            let _ = crate::sys::write_all(fd, self.bytes());
+            self.clear();
+        }
+    }
+
     /// True when something did not fit and was cut.
     pub fn overflowed(&self) -> bool {
         self.overflow

@@ -278,7 +278,7 @@ pub const OCI_HINTS: [&str; 9] = [
 
 /// The reasons of `sandbox-oci` error lines that name no OS error (oci::Fail::why), each with
 /// the name of its constant (oci::why, made by build.rs: the text compressed as the others).
-pub const OCI_WHY: [(&str, &str); 69] = [
+pub const OCI_WHY: [(&str, &str); 70] = [
     ("ARCH_X86_64_NEEDED", "sandbox filters x86_64 calls: the list must hold SCMP_ARCH_X86_64"),
     ("A_BIND_MOUNT_NEEDS_A_SOURCE", "a bind mount needs a source"),
     ("A_CONTAINER_ID_IS_NEEDED", "a container id is needed"),
@@ -292,6 +292,7 @@ pub const OCI_WHY: [(&str, &str); 69] = [
     ("BAD_TYPE", "wrong type"),
     ("BAD_U_ESCAPE", "bad \\u escape"),
     ("BEING_CREATED", "being created"),
+    ("CGROUP_IN_USE", "the cgroup has processes already: give each container a cgroup of its own"),
     ("CONTAINER_NOT_RUNNING", "container not running"),
     ("CONTROL_CHARACTER_IN_STRING", "control character in string"),
     ("DEVICE_TYPES", "c, u, b or p"),

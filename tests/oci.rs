@@ -39,6 +39,9 @@ struct Oci {
     f: Fixture,
     root: PathBuf,
     bundle: PathBuf,
+    /// The runtime run in a mount namespace of its own whose /sys/fs/cgroup is cgroup2 (on a
+    /// host of hybrid cgroups, the unified tree): its containers get cgroups.
+    cgroup2: bool,
 }
 
 /// A config.json for `args` on the busybox image, with `process_extra` added to process,
@@ -72,7 +75,7 @@ impl Oci {
         let root = f.state.clone();
         let bundle = f.path("bundle");
         fs::create_dir(&bundle).unwrap();
-        Oci { f, root, bundle }
+        Oci { f, root, bundle, cgroup2: false }
     }
 
     fn write_config(&self, text: &str) {
@@ -87,7 +90,13 @@ impl Oci {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(sandbox_oci());
+        let mut c = if self.cgroup2 {
+            let mut c = Command::new("unshare");
+            c.args(["-m", "--propagation", "private", "sh", "-c", r#"mount -t cgroup2 none /sys/fs/cgroup && exec "$0" "$@""#]).arg(sandbox_oci());
+            c
+        } else {
+            Command::new(sandbox_oci())
+        };
         c.arg("--root").arg(&self.root).args(args);
         c
     }
@@ -1462,4 +1471,168 @@ fn tmpcopyup_keeps_a_sparse_files_holes() {
     assert!(used <= 64, "the copy took {used} KiB: {text}");
     assert_eq!(o.run(&["delete", "sp1"]).code, 0);
     o.finish();
+}
+
+/// Where this process sees the cgroup2 tree (on a host of hybrid cgroups, /sys/fs/cgroup/unified).
+fn cgroup2_mount() -> Option<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines().find(|l| l.contains(" - cgroup2 ")).map(|l| PathBuf::from(l.split(' ').nth(4).unwrap()))
+}
+
+/// A `sleep` of the host, its pid the first free one from `from` on (ns_last_pid) when `from`
+/// is not 0, so that its number has as many digits as the test needs.
+fn sleeper(from: i32) -> std::process::Child {
+    if from > 0 {
+        fs::write("/proc/sys/kernel/ns_last_pid", (from - 1).to_string()).unwrap();
+    }
+    Command::new(format!("{IMAGE}/bin/busybox")).args(["sleep", "100000"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+}
+
+fn ended(c: &mut std::process::Child) -> bool {
+    c.try_wait().unwrap().is_some()
+}
+
+/// A container with thousands of processes (here, processes of the host moved into its cgroup,
+/// as its own forks would be): its cgroup.procs is longer than any one read, and a number cut by
+/// the end of a read must not be taken for a pid. The attack puts the 16,384th byte (where an
+/// earlier runtime's buffer ended) in the middle of a member's number and a decoy of the host
+/// at the number's first four digits: ps lists the members and not the decoy, kill --all
+/// signals every member (one in a cgroup made inside too) and not the decoy, delete --force
+/// removes the cgroups made inside as well.
+#[test]
+fn a_pid_cut_by_a_read_is_never_signalled() {
+    if !require_root() {
+        return;
+    }
+    let Some(mnt) = cgroup2_mount() else {
+        skip("no cgroup2 tree mounted on this host");
+        return;
+    };
+    let mut o = Oci::new("oci-many");
+    o.cgroup2 = true;
+    let cgroup = format!("/sandbox-test-many-{}", std::process::id());
+    o.write_config(&config(IMAGE, &["sleep", "100000"], "", &format!(r#""cgroupsPath":"{cgroup}","#), ""));
+    let init = o.create("m1", &o.f.path("m1.out"));
+    assert_eq!(o.run(&["start", "m1"]).code, 0);
+    let dir = mnt.join(&cgroup[1..]);
+    let procs = dir.join("cgroup.procs");
+    assert_eq!(fs::read_to_string(&procs).unwrap(), format!("{init}\n"), "the container's process alone in its cgroup");
+    let join = |c: &std::process::Child, to: &Path| fs::write(to.join("cgroup.procs"), c.id().to_string()).unwrap();
+
+    // The decoy at 3000 or just above; the member to be cut at ten times that, so that its
+    // first four digits are the decoy's.
+    let mut decoy = sleeper(3000);
+    let d = decoy.id() as i32;
+    assert!(d < 3276, "no free pid from 3000 to 3275 for the decoy: {d}");
+    // Members: six bytes a line (five digits, from 10000 on) and five (four digits, from 4000
+    // on), as many as bring the listing to 16,380 bytes; then the cut one, then more.
+    let mut members = Vec::new();
+    let mut len = format!("{init}\n").len();
+    let target = 16380;
+    while target - len > 40 {
+        members.push(sleeper(10000));
+        len += 6;
+    }
+    let r = target - len;
+    let (six, five) = (0..=r / 6).map(|a| (a, r - 6 * a)).find(|&(_, rest)| rest % 5 == 0).map(|(a, rest)| (a, rest / 5)).unwrap();
+    for _ in 0..six {
+        members.push(sleeper(10000));
+    }
+    for _ in 0..five {
+        members.push(sleeper(4000));
+    }
+    for m in &members {
+        let digits = m.id().to_string().len();
+        assert!(digits == 5 || digits == 4 && m.id() < 10000, "member {} has {digits} digits", m.id());
+        join(m, &dir);
+    }
+    let cut = sleeper(10 * d);
+    assert_eq!(cut.id() as i32 / 10, d, "the member to cut ({}) does not start with the decoy's digits ({d})", cut.id());
+    join(&cut, &dir);
+    members.push(cut);
+    for _ in 0..10 {
+        let m = sleeper(10000);
+        join(&m, &dir);
+        members.push(m);
+    }
+    // And two in a cgroup made inside the container's.
+    let sub = dir.join("inner");
+    fs::create_dir(&sub).unwrap();
+    for _ in 0..2 {
+        let m = sleeper(10000);
+        join(&m, &sub);
+        members.push(m);
+    }
+    let listing = fs::read(&procs).unwrap();
+    assert!(listing.len() > 16384, "{} bytes", listing.len());
+    assert_eq!(&listing[16380..16384], d.to_string().as_bytes(), "the byte 16,384 falls in the number that starts with the decoy's");
+
+    let ps = o.run(&["ps", "--format", "json", "m1"]);
+    assert_eq!(ps.code, 0, "{}", ps.stderr);
+    let mut want: Vec<i32> = members.iter().map(|m| m.id() as i32).collect();
+    want.push(init);
+    want.sort();
+    let mut listed = json_ints(&ps.stdout);
+    listed.sort();
+    assert!(!listed.contains(&d), "ps lists the decoy {d} of the host");
+    assert_eq!(listed, want, "ps lists every member (those beneath too), each once");
+
+    // (The container's process, its PID namespace's init with no handler, ignores TERM.)
+    assert_eq!(o.run(&["kill", "--all", "m1", "TERM"]).code, 0);
+    for m in &mut members {
+        let pid = m.id();
+        wait_for_event(&format!("member {pid} to end"), || ended(m));
+    }
+    assert!(!ended(&mut decoy), "the decoy {d} was signalled");
+    assert_eq!(o.run(&["delete", "--force", "m1"]).code, 0);
+    assert_eq!(wait_pid(init), 128 + 9);
+    assert!(!dir.exists(), "the container's cgroup (and the one made inside) removed");
+    assert!(!ended(&mut decoy), "the decoy {d} was signalled");
+    decoy.kill().unwrap();
+    decoy.wait().unwrap();
+    let _ = fs::remove_dir(mnt.join(&cgroup[1..]));
+    o.finish();
+}
+
+/// A container's cgroup is its own: a second container of the same id in another --root (whose
+/// default cgroup is the same, /sandbox-oci/ID) is refused while the first has processes, and
+/// the first's `delete --force` then kills what it has, in the cgroups made inside too.
+#[test]
+fn a_cgroup_with_processes_is_not_given_to_another_container() {
+    if !require_root() {
+        return;
+    }
+    let Some(mnt) = cgroup2_mount() else {
+        skip("no cgroup2 tree mounted on this host");
+        return;
+    };
+    let mut a = Oci::with("oci-cg-a", &["sleep", "100000"]);
+    a.cgroup2 = true;
+    let mut b = Oci::with("oci-cg-b", &["sleep", "100000"]);
+    b.cgroup2 = true;
+    let id = format!("same{}", std::process::id());
+    let pid = a.create(&id, &a.f.path("a.out"));
+    assert_eq!(a.run(&["start", &id]).code, 0);
+    let dir = mnt.join("sandbox-oci").join(&id);
+    let inner = dir.join("inner");
+    fs::create_dir(&inner).unwrap();
+    let mut hidden = sleeper(0);
+    fs::write(inner.join("cgroup.procs"), hidden.id().to_string()).unwrap();
+
+    let before = mount_snapshot();
+    let r = b.run(&["create", "--bundle", b.bundle(), &id]);
+    assert_ne!(r.code, 0, "a second container in the first's cgroup");
+    assert_eq!(r.stderr.lines().count(), 1, "{r:#?}");
+    assert!(r.stderr.starts_with("sandbox-oci: ") && r.stderr.contains("cgroup"), "{r:#?}");
+    assert_dir_empty(&b.root);
+    assert_mounts_unchanged(&before);
+    assert_eq!(fs::read_to_string(dir.join("cgroup.procs")).unwrap(), format!("{pid}\n"), "the first's cgroup as it was");
+    assert!(alive(pid) && !ended(&mut hidden));
+
+    assert_eq!(a.run(&["delete", "--force", &id]).code, 0);
+    assert_eq!(wait_pid(pid), 128 + 9);
+    wait_for_event("the process in the cgroup made inside to end", || ended(&mut hidden));
+    assert!(!dir.exists(), "the cgroup and the one made inside removed");
+    a.finish();
+    b.finish();
 }

@@ -97,7 +97,7 @@ fn cgroup_path(g: &Global, spec: &Spec, id: &[u8], out: &mut Buf<PATH_MAX>) {
 /// Make the container's cgroup with its limits (cgroup v2); an fd of its cgroup.procs, or -1
 /// when the container has none: cgroups disabled, or no v2 and no resources asked for.
 #[inline(never)]
-fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> Result<Fd, Fail<'static>> {
+fn make_cgroup(g: &Global, spec: &Spec<'static>, id: &[u8], path: &mut Buf<PATH_MAX>) -> Result<Fd, Fail<'static>> {
     let r = spec.resources;
     if g.no_cgroups {
         return Ok(Fd(-1));
@@ -109,6 +109,14 @@ fn make_cgroup(g: &Global, spec: &Spec, id: &[u8], path: &mut Buf<PATH_MAX>) -> 
         return Ok(Fd(-1));
     }
     cgroup_path(g, spec, id, path);
+    // Not one with processes in it (another container's, of this or another --root): its
+    // limits would change, and killing this one would kill those.
+    let mut used = false;
+    cgroup_pids(path.bytes(), &mut |_| used = true);
+    if used {
+        path.clear();
+        return Err(Fail::usage(Step::Cgroup, spec.cgroups_path.map_or(b"", |p| p.to_bytes()), why::CGROUP_IN_USE));
+    }
     let dir = limits(path.bytes(), r)?;
     if spec.device_rules.is_some() {
         // A runtime without privileges can load no program (the engine's rules are not
@@ -192,13 +200,24 @@ pub fn limits(path: &[u8], mut r: Resources) -> Result<Buf<PATH_MAX>, Failed> {
 
 /// Remove the container's cgroup (empty by now, or soon: its last processes are exiting).
 fn remove_cgroup(path: &[u8]) {
-    if path.is_empty() {
-        return;
+    if !path.is_empty() {
+        let mut dir = Buf::<PATH_MAX>::new();
+        dir.push(crate::cgroup::ROOT).push(path);
+        remove_tree(AT_FDCWD, dir.c(), 0);
     }
-    let mut dir = Buf::<PATH_MAX>::new();
-    dir.push(crate::cgroup::ROOT).push(path);
+}
+
+/// Remove the cgroup `name` and those beneath it (made inside), once what was killed in them
+/// has gone (EBUSY until then).
+fn remove_tree(at: Fd, name: &CStr, depth: u32) {
+    if let Ok(d) = sys::openat(at, name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0) {
+        if depth < CGROUP_DEPTH {
+            each_child(d, &mut |child| remove_tree(d, child, depth + 1));
+        }
+        sys::close(d);
+    }
     for _ in 0..1000 {
-        match sys::unlinkat(AT_FDCWD, dir.c(), libc::AT_REMOVEDIR) {
+        match sys::unlinkat(at, name, libc::AT_REMOVEDIR) {
             Err(Errno::EBUSY) => sys::sleep_ms(1),
             _ => return,
         }
@@ -504,21 +523,68 @@ pub fn signal_number(s: &[u8]) -> Option<i32> {
     crate::out::word_at(crate::cli::SIGNALS, name).map(|i| i as i32 + 1)
 }
 
-/// The pids in a cgroup (cgroup.procs), each given to `f`; false when there is no cgroup.
+/// How deep beneath a container's cgroup its cgroups are looked into (each level holds a
+/// descriptor and a small buffer on the stack).
+const CGROUP_DEPTH: u32 = 64;
+
+/// The pids in a cgroup and in those beneath it, each given to `f`; false when there is none.
 fn cgroup_pids(path: &[u8], f: &mut dyn FnMut(i32)) -> bool {
     if path.is_empty() {
         return false;
     }
     let mut p = Buf::<PATH_MAX>::new();
-    p.push(crate::cgroup::ROOT).push(path).push(b"/cgroup.procs");
-    let mut b = [0u8; 16384];
-    let Ok(n) = sys::read_file(p.c(), &mut b) else { return false };
-    for l in b[..n].split(|&c| c == b'\n') {
-        if let Some(pid) = crate::cgroup::parse_u64(l) {
-            f(pid as i32);
+    p.push(crate::cgroup::ROOT).push(path);
+    let Ok(dir) = sys::openat(AT_FDCWD, p.c(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) else { return false };
+    each_pid(dir, 0, f);
+    sys::close(dir);
+    true
+}
+
+/// The pids in the cgroup `dir` and beneath it. cgroup.procs is read to its end, a number cut
+/// by the end of one read finished by the next: never taken as it stands, where it would name
+/// another process.
+fn each_pid(dir: Fd, depth: u32, f: &mut dyn FnMut(i32)) {
+    if let Ok(procs) = sys::openat(dir, c"cgroup.procs", libc::O_RDONLY | libc::O_CLOEXEC, 0) {
+        let mut b = [0u8; 2048];
+        let mut kept = 0;
+        while let Ok(n @ 1..) = sys::read(procs, &mut b[kept..]) {
+            let end = kept + n;
+            let mut line = 0;
+            for i in 0..end {
+                if b[i] == b'\n' {
+                    if let Some(pid) = crate::cgroup::parse_u64(&b[line..i]) {
+                        f(pid as i32);
+                    }
+                    line = i + 1;
+                }
+            }
+            b.copy_within(line..end, 0);
+            kept = end - line;
+        }
+        sys::close(procs);
+    }
+    if depth < CGROUP_DEPTH {
+        each_child(dir, &mut |name| {
+            if let Ok(c) = sys::openat(dir, name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0) {
+                each_pid(c, depth + 1, f);
+                sys::close(c);
+            }
+        });
+    }
+}
+
+/// Each cgroup directly beneath the cgroup `dir`, by name.
+fn each_child(dir: Fd, f: &mut dyn FnMut(&CStr)) {
+    let Ok(d) = sys::openat(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) else { return };
+    let mut b = [0u8; 1024];
+    while let Ok(n @ 1..) = sys::getdents(d, &mut b) {
+        for (name, kind) in sys::dirents(&b[..n]) {
+            if kind == libc::DT_DIR && name.to_bytes() != b"." && name.to_bytes() != b".." {
+                f(name);
+            }
         }
     }
-    true
+    sys::close(d);
 }
 
 /// Each name in the directory `path` (none if it cannot be read).
@@ -584,12 +650,17 @@ pub fn members(r: &Record, f: &mut dyn FnMut(i32)) {
 }
 
 /// SIGKILL every process of the container, again while any is left (one may have forked
-/// between the listing and the signal), until none is or only a hang would keep one.
+/// between the listing and the signal), until none is or only a hang would keep one. A cgroup
+/// is killed whole by the kernel (cgroup.kill, Linux 5.14: those beneath it and those forking
+/// too); on older kernels each process listed is.
 fn kill_members(r: &Record) {
     for _ in 0..10_000 {
+        let whole = cgroup_write(r.cgroup, b"/cgroup.kill", b"1").is_ok();
         let mut any = false;
         members(r, &mut |pid| {
-            signal_pid(pid, libc::SIGKILL);
+            if !whole {
+                signal_pid(pid, libc::SIGKILL);
+            }
             any = true;
         });
         if !any {
@@ -623,7 +694,15 @@ pub fn kill(g: &Global, o: &mut Opts) -> Done<'static> {
         return Err(Fail::usage(Step::Signal, b"", why::CONTAINER_NOT_RUNNING));
     };
     if all {
-        members(&r, &mut |pid| signal_pid(pid, sig));
+        // Frozen while listed and signalled, so that none forks past the signal (thawed after
+        // unless it was paused); SIGKILL goes to the whole cgroup at once.
+        if sig != libc::SIGKILL || cgroup_write(r.cgroup, b"/cgroup.kill", b"1").is_err() {
+            let froze = r.status != Status::Paused && freeze_file(r.cgroup, true).is_ok();
+            members(&r, &mut |pid| signal_pid(pid, sig));
+            if froze {
+                let _ = freeze_file(r.cgroup, false);
+            }
+        }
     }
     let res = sys::pidfd_send_signal(fd, sig);
     sys::close(fd);
@@ -660,8 +739,9 @@ pub fn remove(g: &Global, id: &CStr, r: &Record) {
         let _ = freeze_file(r.cgroup, false);
     }
     // What is left of a stopped one too: without its own PID namespace, what its process
-    // started outlives it (with one, the kernel kills the rest with the process).
-    if r.shared_pid || !r.cgroup.is_empty() {
+    // started outlives it. With one, the kernel kills the rest with the process, and what is in
+    // the cgroup of a stopped one is another container's, which may have been given it since.
+    if r.shared_pid || (r.status != Status::Stopped && !r.cgroup.is_empty()) {
         kill_members(r);
     }
     if let Some(fd) = record::pidfd(r) {
@@ -676,10 +756,15 @@ pub fn remove(g: &Global, id: &CStr, r: &Record) {
 
 /// Write cgroup.freeze of a cgroup.
 pub fn freeze_file(cgroup: &[u8], on: bool) -> Result<(), Errno> {
+    cgroup_write(cgroup, b"/cgroup.freeze", if on { b"1" } else { b"0" })
+}
+
+/// Write `/FILE` of a cgroup (ENOENT when the container has none).
+fn cgroup_write(cgroup: &[u8], file: &[u8], v: &[u8]) -> Result<(), Errno> {
     if cgroup.is_empty() {
         return Err(Errno::ENOENT);
     }
     let mut p = Buf::<PATH_MAX>::new();
-    p.push(crate::cgroup::ROOT).push(cgroup).push(b"/cgroup.freeze");
-    sys::write_file(AT_FDCWD, p.c(), if on { b"1" } else { b"0" })
+    p.push(crate::cgroup::ROOT).push(cgroup).push(file);
+    sys::write_file(AT_FDCWD, p.c(), v)
 }

@@ -22,10 +22,11 @@ pub fn ps(g: &Global, o: &mut Opts) -> Done<'static> {
     let json = format(o)?;
     let id = take_id(g, o)?;
     let r = create::open(g, id)?;
-    let mut out = Buf::<65536>::new();
+    let mut out = Buf::<4096>::new();
     out.push(if json { b"[" } else { b"PID\n" });
     let mut first = true;
     let mut put = |pid: i32| {
+        out.spill(Fd(1), 24);
         if json {
             if !first {
                 out.push(b",");
@@ -84,6 +85,7 @@ pub fn list(g: &Global, o: &mut Opts) -> Done<'static> {
                 out.push(name).push(b"\t").push_u64(if r.status == Status::Stopped { 0 } else { r.pid as u64 }).push(b"\t").push(r.status.name()).push(b"\t").push(r.bundle.to_bytes()).push(b"\n");
             }
             first = false;
+            out.spill(Fd(1), usize::MAX);
         }
     });
     out.push(if json { b"]\n" } else { b"" });
