@@ -955,6 +955,14 @@ fn build(job: &Job) -> Result<Buf<PATH_MAX>, Fail<'static>> {
         sys::setdomainname(h.to_bytes()).map_err(|e| Fail::new(Step::Hostname, h.to_bytes(), e))?;
     }
     limits(&spec.process)?;
+    // The working directory before the gate too, as runc: one that is not there fails create,
+    // and a relative command is looked up from it. (Entered again after the gate, as the
+    // process's user: one root may not enter here is left to that.)
+    let cwd = spec.process.cwd;
+    match crate::exec::enter_cwd(Some(cwd)) {
+        Err(e) if !matches!(e.errno, libc::EACCES | libc::EPERM) => return Err(Fail { step: Step::Cwd, path: cwd.to_bytes(), errno: e.errno, why: b"" }),
+        _ => {}
+    }
     lookup(&spec.process)
 }
 
