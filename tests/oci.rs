@@ -561,6 +561,7 @@ fn bad_bundles_fail_with_one_line_and_leave_nothing() {
         (Some(good.replace(r#""args":["true"]"#, r#""args":["no-such-command"]"#)), "no-such-command"),
         // A working directory that is not there fails create (not start), as with runc.
         (Some(good.replace(r#""cwd":"/""#, r#""cwd":"/no/such/dir""#)), "/no/such/dir"),
+        (Some(config(IMAGE, &["true"], "", r#""devices":[{"path":"dev/x","type":"c","major":1,"minor":3}],"#, "")), "linux.devices.path: must be an absolute path"),
         (Some(good.replace(r#""destination":"/tmp","type":"tmpfs""#, r#""destination":"/tmp","type":"nosuchfs""#)), "/tmp"),
         // The host's sysctls: the value written would be the current one, but it is refused.
         (Some(config(IMAGE, &["true"], "", &format!(r#""sysctl":{{"kernel.core_pattern":{:?}}},"#, core_pattern.trim_end()), "")), "linux.sysctl"),

@@ -713,6 +713,9 @@ fn id_maps(v: Val, key: &[u8], out: &mut [IdMap; MAX_MAPS], field: u8) -> Result
 fn devices<'a>(l: Val<'a>, s: &mut Spec<'a>) -> Result<(), Refused> {
     for d in l.items_at(b"devices") {
         let path = d.str_at(b"path").ok_or(Refused { field: f::LINUX_DEVICES_PATH, why: BAD_TYPE })?;
+        if path.to_bytes().first() != Some(&b'/') {
+            return refuse(f::LINUX_DEVICES_PATH, why::n::MUST_BE_AN_ABSOLUTE_PATH);
+        }
         let kind = match d.bytes_at(b"type") {
             Some(b"c") | Some(b"u") => libc::S_IFCHR,
             Some(b"b") => libc::S_IFBLK,
