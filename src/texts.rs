@@ -278,7 +278,7 @@ pub const OCI_HINTS: [&str; 9] = [
 
 /// The reasons of `sandbox-oci` error lines that name no OS error (oci::Fail::why), each with
 /// the name of its constant (oci::why, made by build.rs: the text compressed as the others).
-pub const OCI_WHY: [(&str, &str); 69] = [
+pub const OCI_WHY: [(&str, &str); 70] = [
     ("ARCH_X86_64_NEEDED", "sandbox filters x86_64 calls: the list must hold SCMP_ARCH_X86_64"),
     ("A_BIND_MOUNT_NEEDS_A_SOURCE", "a bind mount needs a source"),
     ("A_CONTAINER_ID_IS_NEEDED", "a container id is needed"),
@@ -316,6 +316,7 @@ pub const OCI_WHY: [(&str, &str); 69] = [
     ("NOT_BIND_NEEDS_TYPE", "a mount that is not a bind needs a type"),
     ("NOT_IN_OOM_RANGE", "not in -1000..1000"),
     ("NOT_SUPPORTED", "not supported by sandbox"),
+    ("NOT_THE_ENGINES", "owned by another user or writable by others: the bundle must be the engine's"),
     ("NOT_YOURS", "owned by another user or writable by others: --root must be yours alone"),
     ("NO_CGROUP_V2", "the container has no cgroup v2 (cgroups disabled, or none on this host)"),
     ("NO_CGROUP_V2_THERE", "no cgroup v2 there; run with --cgroup-manager=disabled and no resources"),
