@@ -702,3 +702,241 @@ fn a_state_directory_of_another_user_is_named_so() {
     assert_eq!(fs::metadata(&dir).unwrap().uid(), 0);
     fs::remove_dir(&dir).unwrap();
 }
+
+/// Run `script` as uid 65534 (the other user of the OCI tests).
+fn as_nobody(script: &str) {
+    let st = Command::new("setpriv").args(["--reuid", "65534", "--regid", "65534", "--clear-groups", "sh", "-c", script]).status().unwrap();
+    assert!(st.success(), "{script}");
+}
+
+/// A process's start time, as sandbox-oci records it (/proc/PID/stat, field 22).
+fn start_time(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/stat")).unwrap().rsplit(')').next().unwrap().split_whitespace().nth(19).unwrap().to_string()
+}
+
+/// A directory of root's under /tmp for an OCI test, with a `tmp` in it that anyone may write,
+/// sticky (as /tmp is), and a `state` root (0700). Removed when dropped.
+struct Planted(PathBuf);
+
+impl Planted {
+    fn new(tag: &str) -> Planted {
+        let base = std::env::temp_dir().join(format!("sandbox-oci-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir(&base).unwrap();
+        fs::set_permissions(&base, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::create_dir(base.join("tmp")).unwrap();
+        fs::set_permissions(base.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+        fs::create_dir(base.join("state")).unwrap();
+        fs::set_permissions(base.join("state"), fs::Permissions::from_mode(0o700)).unwrap();
+        Planted(base)
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+
+    /// A bundle at `rel` (root's, 0755) on the busybox image running `args`, with two
+    /// capabilities, no_new_privs and a seccomp profile refusing mkdir: what exec's processes
+    /// get too.
+    fn bundle(&self, rel: &str, args: &[&str]) -> PathBuf {
+        let dir = self.path(rel);
+        fs::create_dir(&dir).unwrap();
+        let args: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
+        let config = format!(
+            r#"{{"ociVersion":"1.0.2","root":{{"path":"{IMAGE}","readonly":true}},
+  "process":{{"args":[{}],"env":["PATH=/bin:/sbin:/usr/bin"],"cwd":"/","user":{{"uid":0,"gid":0}},"noNewPrivileges":true,
+    "capabilities":{{"bounding":["CAP_KILL","CAP_CHOWN"],"effective":["CAP_KILL","CAP_CHOWN"],"permitted":["CAP_KILL","CAP_CHOWN"]}}}},
+  "mounts":[{{"destination":"/proc","type":"proc","source":"proc"}}],
+  "linux":{{"namespaces":[{{"type":"pid"}},{{"type":"mount"}},{{"type":"ipc"}},{{"type":"uts"}},{{"type":"network"}}],
+    "seccomp":{{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64"],"syscalls":[{{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}}]}}}}}}"#,
+            args.join(",")
+        );
+        fs::write(dir.join("config.json"), config).unwrap();
+        fs::set_permissions(dir.join("config.json"), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        dir
+    }
+
+    /// sandbox-oci with --root `state` and `args`, its output in files (a container it starts
+    /// keeps them open); waited for with a limit only a hang reaches.
+    fn oci(&self, args: &[&str]) -> Out {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (out, err) = (self.path(&format!("out{n}")), self.path(&format!("err{n}")));
+        let mut c = Command::new(sandbox_oci());
+        c.arg("--root").arg(self.path("state")).args(args);
+        c.stdin(std::process::Stdio::null()).stdout(fs::File::create(&out).unwrap()).stderr(fs::File::create(&err).unwrap());
+        let r = start_cmd(c, None).wait_for(TIMEOUT);
+        Out { code: r.code, stdout: fs::read_to_string(out).unwrap(), stderr: fs::read_to_string(err).unwrap() }
+    }
+}
+
+/// A path as an argument (the tests' paths are UTF-8).
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        // A failed test's containers: deleted, not left running.
+        for e in fs::read_dir(self.path("state")).into_iter().flatten().flatten() {
+            let _ = Command::new(sandbox_oci()).arg("--root").arg(self.path("state")).args(["delete", "--force"]).arg(e.file_name()).status();
+        }
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A --root under a directory of another user's, or reached through their symlink: they could
+/// point it at another of root's state roots (or swap it for one later). Here that root holds a
+/// container whose process is a decoy: `kill`, `delete --force`, `state` and `list` through
+/// either path are refused with one line naming the directory or link, and the decoy lives on.
+/// A link of root's (as /var/run -> /run) is still followed.
+#[test]
+fn a_root_reached_through_another_users_directory_or_link_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let p = Planted::new("walk");
+    let mut decoy = Command::new("sleep").arg("1000").spawn().unwrap();
+    let pid = decoy.id();
+    // Root's other state root, with a container record naming the decoy.
+    let other = p.path("other");
+    fs::create_dir(&other).unwrap();
+    fs::create_dir(other.join("c7")).unwrap();
+    for d in [&other, &other.join("c7")] {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let record = format!(r#"{{"ociVersion":"1.0.2","id":"c7","pid":{pid},"bundle":"/","start":{},"cgroup":"","mntns":0}}"#, start_time(pid));
+    fs::write(other.join("c7/state.json"), &record).unwrap();
+    fs::set_permissions(other.join("c7/state.json"), fs::Permissions::from_mode(0o600)).unwrap();
+    // In the open `tmp`: a directory of 65534's with a link `run` to it, and their link `run`.
+    let tmp = p.path("tmp");
+    as_nobody(&format!("mkdir {0}/evil && ln -s {1} {0}/evil/run && ln -s {1} {0}/run", tmp.display(), other.display()));
+    for (root, named) in [(tmp.join("evil/run"), tmp.join("evil")), (tmp.join("run"), tmp.join("run"))] {
+        for cmd in [&["kill", "c7", "KILL"][..], &["delete", "--force", "c7"], &["state", "c7"], &["list"]] {
+            let mut c = Command::new(sandbox_oci());
+            c.arg("--root").arg(&root).args(cmd);
+            let out = run_cmd(c, b"");
+            assert_ne!(out.code, 0, "{root:?} {cmd:?}: {out:#?}");
+            let want = format!("state directory: {}: owned by another user or writable by others", named.display());
+            assert!(out.stderr.contains(&want) && out.stderr.lines().count() == 1, "{root:?} {cmd:?}: {out:#?}");
+        }
+        assert!(decoy.try_wait().unwrap().is_none(), "the decoy was killed through {root:?}");
+    }
+    assert_eq!(fs::read_to_string(other.join("c7/state.json")).unwrap(), record);
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert_eq!(stat.rsplit(')').next().unwrap().split_whitespace().next(), Some("S"), "{stat}");
+    // Root's own link, relative, through the open `tmp` and back: followed.
+    std::os::unix::fs::symlink("other", p.path("link")).unwrap();
+    let mut c = Command::new(sandbox_oci());
+    c.arg("--root").arg(p.path("tmp/../link/")).args(["state", "c7"]);
+    let out = run_cmd(c, b"");
+    assert!(out.code == 0 && out.stdout.contains(r#""id":"c7""#), "{out:#?}");
+    decoy.kill().unwrap();
+    decoy.wait().unwrap();
+}
+
+/// Another user plants what sits at the pid file's path in an open directory (as /tmp is): a
+/// file of theirs (which create would fill, through any hard link of theirs), a FIFO (which
+/// would hang create), or the temporary name `.NAME`. The first two are replaced by a file of
+/// root's, theirs left as it was; the third fails create with one line, and nothing of the
+/// container is left. `--log` at their FIFO or symlink: no hang, the link's target untouched.
+#[test]
+fn pid_files_and_logs_planted_by_another_user_are_not_written_into() {
+    if !require_root() {
+        return;
+    }
+    let p = Planted::new("pidfile");
+    let bundle = p.bundle("bundle", &["sleep", "1007"]);
+    let tmp = p.path("tmp");
+    fs::write(p.path("decoy"), "decoy\n").unwrap();
+    as_nobody(&format!(
+        "cd {} && printf theirs > pid-file && ln pid-file kept && mkfifo pid-fifo && printf theirs > .pid-taken && mkfifo log-fifo && ln -s {} log-link",
+        tmp.display(),
+        p.path("decoy").display()
+    ));
+    for (i, name) in ["pid-file", "pid-fifo"].iter().enumerate() {
+        let (id, pid_file) = (format!("c{i}"), tmp.join(name));
+        let out = p.oci(&["create", "--bundle", s(&bundle), "--pid-file", s(&pid_file), &id]);
+        assert_eq!(out.code, 0, "{name}: {out:#?}");
+        let st = fs::symlink_metadata(&pid_file).unwrap();
+        assert!(st.file_type().is_file() && st.uid() == 0, "{name}: {st:?}");
+        let pid = fs::read_to_string(&pid_file).unwrap();
+        let state = p.oci(&["state", &id]);
+        assert!(state.stdout.contains(&format!("\"pid\":{pid},")), "{name}: {pid} {state:#?}");
+        assert_eq!(p.oci(&["delete", "--force", &id]).code, 0);
+    }
+    let kept = tmp.join("kept");
+    assert_eq!((fs::read_to_string(&kept).unwrap().as_str(), fs::metadata(&kept).unwrap().uid()), ("theirs", 65534));
+    let pid_file = tmp.join("pid-taken");
+    let out = p.oci(&["create", "--bundle", s(&bundle), "--pid-file", s(&pid_file), "c2"]);
+    let want = format!("sandbox-oci: c2: pid file: {}: File exists\n", tmp.join(".pid-taken").display());
+    assert!(out.code != 0 && out.stderr == want, "{out:#?}");
+    assert!(!pid_file.exists());
+    let taken = tmp.join(".pid-taken");
+    assert_eq!((fs::read_to_string(&taken).unwrap().as_str(), fs::metadata(&taken).unwrap().uid()), ("theirs", 65534));
+    assert_eq!(listing(&p.path("state")), Vec::<String>::new());
+    assert!(wait_until(TIMEOUT, || procs_with_arg("1007").is_empty()), "the container's process is left");
+    // --log: their FIFO and their link are not used; a file of root's is.
+    for log in ["tmp/log-fifo", "tmp/log-link", "ok.log"] {
+        let out = p.oci(&["--log", s(&p.path(log)), "state", "nosuch"]);
+        assert_eq!((out.code, out.stderr.as_str()), (1, "sandbox-oci: nosuch: container does not exist\n"), "{log}");
+    }
+    assert_eq!(fs::read_to_string(p.path("decoy")).unwrap(), "decoy\n");
+    assert!(fs::symlink_metadata(tmp.join("log-link")).unwrap().file_type().is_symlink());
+    assert_eq!(fs::read_to_string(p.path("ok.log")).unwrap(), "sandbox-oci: nosuch: container does not exist\n");
+}
+
+/// exec reads the bundle's config.json again for the confinement of what it starts. A bundle
+/// handed to another user, or a config.json anyone may write: they rewrite it (all
+/// capabilities, no seccomp, no no_new_privs) and exec refuses with one line, the container
+/// running on. Given back to root, exec works again, confined as before.
+#[test]
+fn exec_refuses_a_bundle_another_user_can_change() {
+    if !require_root() {
+        return;
+    }
+    let p = Planted::new("bundle");
+    let bundle = p.bundle("bundle", &["sleep", "1008"]);
+    let config = bundle.join("config.json");
+    let confined = fs::read_to_string(&config).unwrap();
+    let free = confined
+        .replace(r#""noNewPrivileges":true"#, r#""noNewPrivileges":false"#)
+        .replace(r#""CAP_KILL","CAP_CHOWN""#, r#""CAP_KILL","CAP_CHOWN","CAP_SYS_ADMIN","CAP_SYS_MODULE","CAP_SYS_PTRACE""#)
+        .replace(r#""seccomp":"#, r#""x-seccomp":"#);
+    assert_ne!(free, confined);
+    fs::write(p.path("free.json"), &free).unwrap();
+    let pid_file = p.path("c.pid");
+    let out = p.oci(&["create", "--bundle", s(&bundle), "--pid-file", s(&pid_file), "x1"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let pid: u32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(p.oci(&["start", "x1"]).code, 0);
+    let probe = ["exec", "x1", "sh", "-c", "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status"];
+    let want = "CapEff:\t0000000000000021\nNoNewPrivs:\t1\nSeccomp:\t2\n";
+    let out = p.oci(&probe);
+    assert_eq!((out.code, out.stdout.as_str()), (0, want), "{out:#?}");
+    let free_json = p.path("free.json");
+    // 1: the bundle handed to 65534, who puts a config.json of theirs in it.
+    chown(&bundle, 65534);
+    as_nobody(&format!("rm {0} && cat {1} > {0}", config.display(), free_json.display()));
+    let out = p.oci(&probe);
+    let line = format!("sandbox-oci: x1: bundle: {}: owned by another user or writable by others: the bundle must be the engine's\n", bundle.display());
+    assert!(out.code != 0 && out.stdout.is_empty() && out.stderr == line, "{out:#?}");
+    // 2: root's bundle, its config.json open to anyone, rewritten in place by 65534.
+    chown(&bundle, 0);
+    fs::write(&config, &confined).unwrap();
+    chown(&config, 0);
+    fs::set_permissions(&config, fs::Permissions::from_mode(0o666)).unwrap();
+    as_nobody(&format!("cat {} > {}", free_json.display(), config.display()));
+    let out = p.oci(&probe);
+    let line = format!("sandbox-oci: x1: config.json: {}: owned by another user or writable by others: the bundle must be the engine's\n", bundle.display());
+    assert!(out.code != 0 && out.stdout.is_empty() && out.stderr == line, "{out:#?}");
+    assert_eq!(fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap(), "sleep\x001008\x00", "the container runs on");
+    // Root's again: exec works, confined as config.json says.
+    fs::write(&config, &confined).unwrap();
+    fs::set_permissions(&config, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = p.oci(&probe);
+    assert_eq!((out.code, out.stdout.as_str()), (0, want), "{out:#?}");
+    assert_eq!(p.oci(&["delete", "--force", "x1"]).code, 0);
+    assert_eq!(listing(&p.path("state")), Vec::<String>::new());
+}

@@ -248,14 +248,26 @@ fn write_maps(pid: i32, spec: &Spec) -> Result<(), Fail<'static>> {
     Ok(())
 }
 
-/// Write the pid file (through a temporary name, so that a reader never sees it half-made).
+/// Write the pid file as runc does: a new file `.NAME` beside it (never one that is there: not
+/// another user's file, a link or a FIFO that would hang us), renamed over NAME, so that a
+/// reader never sees it half-made and what was at NAME is replaced, not written into.
 pub fn pid_file(path: &'static CStr, pid: i32) -> Result<(), Fail<'static>> {
-    let e = |errno| Fail::new(Step::PidFile, path.to_bytes(), errno);
-    let f = sys::openat(AT_FDCWD, path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644).map_err(e)?;
+    static TMP: Static<Buf<PATH_MAX>> = Static::new(Buf::new());
+    let p = path.to_bytes();
+    let t = TMP.take().ok_or(Fail::new(Step::PidFile, p, Errno::EBUSY))?;
+    let cut = p.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1);
+    t.push(&p[..cut]).push(b".").push(&p[cut..]);
+    let tmp = t.c();
+    let e = |errno| Fail::new(Step::PidFile, tmp.to_bytes(), errno);
+    let f = sys::openat(AT_FDCWD, tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644).map_err(e)?;
     let mut b = Buf::<24>::new();
     b.push_u64(pid as u64);
     let r = sys::write_all(f, b.bytes()).map_err(e);
     sys::close(f);
+    let r = r.and_then(|()| sys::renameat(AT_FDCWD, tmp, AT_FDCWD, path).map_err(|er| Fail::new(Step::PidFile, p, er)));
+    if r.is_err() {
+        let _ = sys::unlinkat(AT_FDCWD, tmp, 0);
+    }
     r
 }
 

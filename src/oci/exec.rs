@@ -131,6 +131,29 @@ fn read_process(path: &'static CStr, p: &mut Process<'static>) -> Result<(), Fai
     Ok(())
 }
 
+/// The bundle's directory, checked before exec reads its config.json again: root's or the
+/// caller's and no one else's to write, and so config.json (not a link). Another user who could
+/// change it would choose the confinement (capabilities, seccomp, ...) of what exec starts.
+fn engines_bundle(bundle: &'static CStr) -> Result<Fd, Fail<'static>> {
+    let p = bundle.to_bytes();
+    let dir = sys::openat(AT_FDCWD, bundle, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Bundle, p, e))?;
+    // (None there: load says so. Only root or the caller could put one there meanwhile.)
+    let conf = sys::openat(dir, c"config.json", libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map_or(true, |f| {
+        let ok = record::safe(f);
+        sys::close(f);
+        ok
+    });
+    let step = if !record::safe(dir) {
+        Step::Bundle
+    } else if !conf {
+        Step::Config
+    } else {
+        return Ok(dir);
+    };
+    sys::close(dir);
+    Err(Fail::usage(step, p, why::NOT_THE_ENGINES))
+}
+
 #[inline(never)]
 pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
     let x = options(o)?;
@@ -141,8 +164,14 @@ pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
         return Err(Fail::usage(Step::Status, r.status.name(), why::EXEC_NEEDS_A_RUNNING_CONTAINER));
     }
     let mut spec = Spec::new();
+    let dir = engines_bundle(r.bundle)?;
     let (bfd, filter) = create::load(r.bundle, &mut spec)?;
+    let same = matches!((sys::fstat(dir), sys::fstat(bfd)), (Ok(a), Ok(b)) if (a.dev, a.ino) == (b.dev, b.ino));
     sys::close(bfd);
+    sys::close(dir);
+    if !same {
+        return Err(Fail::usage(Step::Bundle, r.bundle.to_bytes(), why::NOT_THE_ENGINES));
+    }
     let mut p = spec.process;
     match x.process {
         Some(path) => read_process(path, &mut p)?,

@@ -328,6 +328,17 @@ pub fn print_text(fd: Fd, i: usize) {
 
 static XDG_ROOT: sys::Static<[u8; crate::state::PATH_MAX]> = sys::Static::new([0; crate::state::PATH_MAX]);
 
+/// `--log`: a regular file, appended to (made if missing); none if it is anything else (a
+/// link, a FIFO that would hang us, a device) or cannot be opened.
+fn log_file(path: &CStr) -> Fd {
+    let f = sys::openat(AT_FDCWD, path, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC, 0o644).unwrap_or(Fd(-1));
+    if sys::fstat(f).is_ok_and(|st| st.mode & libc::S_IFMT == libc::S_IFREG) {
+        return f;
+    }
+    sys::close(f);
+    Fd(-1)
+}
+
 /// The entry of the OCI runtime: `argv[0]` named `sandbox-oci`.
 pub fn main(args: Args, env: sys::Env) -> i32 {
     // Not dumpable, from the start: no process of a container (same uid, same capabilities once
@@ -356,7 +367,7 @@ pub fn main(args: Args, env: sys::Env) -> i32 {
         let b = v.to_bytes();
         match i {
             0 => g.root = v,
-            1 => g.log = sys::openat(AT_FDCWD, v, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC, 0o644).unwrap_or(Fd(-1)),
+            1 => g.log = log_file(v),
             2 => g.json_log = b == b"json",
             3 => g.systemd_cgroup = true,
             4 => {

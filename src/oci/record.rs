@@ -21,30 +21,104 @@ pub const GATE: &CStr = c"exec.fifo";
 /// `--root`, opened (made first when `make`: 0700, with its parents) and checked: a directory
 /// of the caller's that no one else may write. Everything under it is reached from this fd:
 /// a root another user can write would let them plant a record (a pid, a cgroup) that `kill`
-/// or `delete` then acts on with the caller's privileges.
+/// or `delete` then acts on with the caller's privileges. So may a directory or link of theirs
+/// on the way there, by swapping what comes after it: the path is walked from `/` one component
+/// at a time, each directory root's or the caller's and no one else's to write (or sticky, as
+/// /tmp: then what is in it is checked in turn), a link followed only if it is theirs too.
 pub fn open_root(root: &CStr, make: bool) -> Result<Fd, Fail<'_>> {
-    let e = |errno| Fail::new(Step::StateDir, root.to_bytes(), errno);
     let b = root.to_bytes();
-    let mut p = Buf::<PATH_MAX>::new();
-    for (i, &c) in b.iter().enumerate().filter(|_| make) {
-        if c == b'/' && i > 0 || i == b.len() - 1 {
-            p.clear();
-            p.push(&b[..if c == b'/' { i } else { i + 1 }]);
-            match sys::mkdirat(AT_FDCWD, p.c(), 0o700) {
-                Ok(()) | Err(Errno::EEXIST) => {}
-                Err(er) => return Err(e(er)),
+    let mut fd = Fd(-1);
+    let r = walk(b, make, &mut fd).and_then(|()| sys::openat(fd, c".", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| (Some(e), 0)));
+    sys::close(fd);
+    match r {
+        Ok(fd) if ours(fd) => Ok(fd),
+        Ok(fd) => {
+            sys::close(fd);
+            Err(Fail::usage(Step::StateDir, b, why::NOT_YOURS))
+        }
+        Err((Some(Errno::ENOENT), _)) => Err(Fail::usage(Step::NotFound, b"", b"")),
+        Err((Some(e), _)) => Err(Fail::new(Step::StateDir, b, e)),
+        Err((None, at)) => Err(Fail::usage(Step::StateDir, &b[..at], why::NOT_YOURS)),
+    }
+}
+
+/// Walk `path` from `/` into `fd` (O_PATH), one component at a time. Fails with the OS error,
+/// or with None and the end in `path` of the path of a directory or link not to be trusted
+/// (all of `path` once it went through a link).
+fn walk(path: &[u8], make: bool, fd: &mut Fd) -> Result<(), (Option<Errno>, usize)> {
+    let os = |e| (Some(e), 0);
+    let mut rest = Buf::<PATH_MAX>::new();
+    if path.first() != Some(&b'/') {
+        let mut cwd = [0u8; PATH_MAX];
+        let n = sys::getcwd(&mut cwd).map_err(os)?;
+        rest.push(&cwd[..n]).push(b"/");
+    }
+    rest.push(path);
+    let (mut at, mut links) = (0, 0);
+    loop {
+        let r = rest.bytes();
+        if at == 0 && r.first() == Some(&b'/') {
+            sys::close(*fd);
+            *fd = sys::openat(AT_FDCWD, c"/", libc::O_PATH | libc::O_CLOEXEC, 0).map_err(os)?;
+        }
+        let Some(start) = r[at..].iter().position(|&c| c != b'/').map(|i| at + i) else { return Ok(()) };
+        at = r[start..].iter().position(|&c| c == b'/').map_or(r.len(), |i| start + i);
+        let here = if links == 0 && r.len() == path.len() { at } else { path.len() };
+        let mut name = Buf::<256>::new();
+        name.push(&r[start..at]);
+        if name.overflowed() || rest.overflowed() {
+            return Err(os(Errno::ENAMETOOLONG));
+        }
+        let open = || sys::openat(*fd, name.c(), libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0);
+        let mut next = open();
+        if make && matches!(next, Err(Errno::ENOENT)) {
+            next = match sys::mkdirat(*fd, name.c(), 0o700) {
+                Ok(()) | Err(Errno::EEXIST) => open(),
+                Err(e) => Err(e),
+            };
+        }
+        let next = next.map_err(os)?;
+        let st = sys::fstat(next).map_err(os);
+        if let Some(st) = st.as_ref().ok().filter(|st| st.mode & libc::S_IFMT == libc::S_IFLNK) {
+            // Its target, then what was left after it: from `/` when absolute.
+            let mut t = [0u8; PATH_MAX];
+            let n = sys::readlinkat(next, c"", &mut t);
+            sys::close(next);
+            links += 1;
+            if !trusted(st.uid) {
+                return Err((None, here));
             }
+            let n = n.map_err(os)?;
+            if links > 40 {
+                return Err(os(Errno::ELOOP));
+            }
+            let mut nb = Buf::<PATH_MAX>::new();
+            nb.push(&t[..n]).push(b"/").push(&r[at..]);
+            (rest, at) = (nb, 0);
+            continue;
+        }
+        sys::close(*fd);
+        *fd = next;
+        let st = st?;
+        if st.mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(os(Errno::ENOTDIR));
+        }
+        if !trusted(st.uid) || (st.mode & 0o022 != 0 && st.mode & libc::S_ISVTX == 0) {
+            return Err((None, here));
         }
     }
-    let fd = sys::openat(AT_FDCWD, root, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|er| match er {
-        Errno::ENOENT => Fail::usage(Step::NotFound, b"", b""),
-        er => e(er),
-    })?;
-    if !ours(fd) {
-        sys::close(fd);
-        return Err(Fail::usage(Step::StateDir, b, why::NOT_YOURS));
-    }
-    Ok(fd)
+}
+
+/// Whose files may decide what the caller acts on: the caller's, root's, and those of the owner
+/// of `/` (root, seen from a user namespace that does not map it: the overflow uid, which
+/// there stands for every unmapped user alike).
+fn trusted(uid: u32) -> bool {
+    uid == 0 || uid == sys::geteuid() || sys::stat_at(AT_FDCWD, c"/", 0).is_ok_and(|st| st.uid == uid)
+}
+
+/// A file or directory of root's or the caller's that no one else may write.
+pub fn safe(fd: Fd) -> bool {
+    sys::fstat(fd).is_ok_and(|st| trusted(st.uid) && st.mode & 0o022 == 0)
 }
 
 /// A file or directory of the caller's that only the caller may write.
