@@ -278,7 +278,7 @@ pub const OCI_HINTS: [&str; 9] = [
 
 /// The reasons of `sandbox-oci` error lines that name no OS error (oci::Fail::why), each with
 /// the name of its constant (oci::why, made by build.rs: the text compressed as the others).
-pub const OCI_WHY: [(&str, &str); 70] = [
+pub const OCI_WHY: [(&str, &str); 71] = [
     ("ARCH_X86_64_NEEDED", "sandbox filters x86_64 calls: the list must hold SCMP_ARCH_X86_64"),
     ("A_BIND_MOUNT_NEEDS_A_SOURCE", "a bind mount needs a source"),
     ("A_CONTAINER_ID_IS_NEEDED", "a container id is needed"),
