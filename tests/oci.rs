@@ -1476,10 +1476,18 @@ fn tmpcopyup_keeps_a_sparse_files_holes() {
     o.finish();
 }
 
-/// Where this process sees the cgroup2 tree (on a host of hybrid cgroups, /sys/fs/cgroup/unified).
+/// Where this process sees the cgroup2 tree (on a host of hybrid cgroups, /sys/fs/cgroup/unified),
+/// for a test that needs root; None (a skip) when it cannot run.
 fn cgroup2_mount() -> Option<PathBuf> {
+    if !require_root() {
+        return None;
+    }
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    info.lines().find(|l| l.contains(" - cgroup2 ")).map(|l| PathBuf::from(l.split(' ').nth(4).unwrap()))
+    let mnt = info.lines().find(|l| l.contains(" - cgroup2 ")).map(|l| PathBuf::from(l.split(' ').nth(4).unwrap()));
+    if mnt.is_none() {
+        skip("no cgroup2 tree mounted on this host");
+    }
+    mnt
 }
 
 /// A `sleep` of the host, its pid the first free one from `from` on (ns_last_pid) when `from`
@@ -1504,13 +1512,7 @@ fn ended(c: &mut std::process::Child) -> bool {
 /// removes the cgroups made inside as well.
 #[test]
 fn a_pid_cut_by_a_read_is_never_signalled() {
-    if !require_root() {
-        return;
-    }
-    let Some(mnt) = cgroup2_mount() else {
-        skip("no cgroup2 tree mounted on this host");
-        return;
-    };
+    let Some(mnt) = cgroup2_mount() else { return };
     let mut o = Oci::new("oci-many");
     o.cgroup2 = true;
     let cgroup = format!("/sandbox-test-many-{}", std::process::id());
@@ -1602,13 +1604,7 @@ fn a_pid_cut_by_a_read_is_never_signalled() {
 /// the first's `delete --force` then kills what it has, in the cgroups made inside too.
 #[test]
 fn a_cgroup_with_processes_is_not_given_to_another_container() {
-    if !require_root() {
-        return;
-    }
-    let Some(mnt) = cgroup2_mount() else {
-        skip("no cgroup2 tree mounted on this host");
-        return;
-    };
+    let Some(mnt) = cgroup2_mount() else { return };
     let mut a = Oci::with("oci-cg-a", &["sleep", "100000"]);
     a.cgroup2 = true;
     let mut b = Oci::with("oci-cg-b", &["sleep", "100000"]);

@@ -201,9 +201,7 @@ pub fn limits(path: &[u8], mut r: Resources) -> Result<Buf<PATH_MAX>, Failed> {
 /// Remove the container's cgroup (empty by now, or soon: its last processes are exiting).
 fn remove_cgroup(path: &[u8]) {
     if !path.is_empty() {
-        let mut dir = Buf::<PATH_MAX>::new();
-        dir.push(crate::cgroup::ROOT).push(path);
-        remove_tree(AT_FDCWD, dir.c(), 0);
+        remove_tree(AT_FDCWD, record::cgroup_file(path, b"").c(), 0);
     }
 }
 
@@ -250,25 +248,38 @@ fn write_maps(pid: i32, spec: &Spec) -> Result<(), Fail<'static>> {
 
 /// Write the pid file as runc does: a new file `.NAME` beside it (never one that is there: not
 /// another user's file, a link or a FIFO that would hang us), renamed over NAME, so that a
-/// reader never sees it half-made and what was at NAME is replaced, not written into.
+/// reader never sees it half-made and what was at NAME is replaced, not written into. All
+/// three steps in the directory opened once: one that is swapped meanwhile is not followed.
 pub fn pid_file(path: &'static CStr, pid: i32) -> Result<(), Fail<'static>> {
     static TMP: Static<Buf<PATH_MAX>> = Static::new(Buf::new());
     let p = path.to_bytes();
     let t = TMP.take().ok_or(Fail::new(Step::PidFile, p, Errno::EBUSY))?;
     let cut = p.iter().rposition(|&c| c == b'/').map_or(0, |i| i + 1);
+    t.push(if cut == 0 { b"." } else { &p[..cut] });
+    let dir = sys::openat(AT_FDCWD, t.c(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::PidFile, p, e))?;
+    t.clear();
     t.push(&p[..cut]).push(b".").push(&p[cut..]);
-    let tmp = t.c();
-    let e = |errno| Fail::new(Step::PidFile, tmp.to_bytes(), errno);
-    let f = sys::openat(AT_FDCWD, tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644).map_err(e)?;
-    let mut b = Buf::<24>::new();
-    b.push_u64(pid as u64);
-    let r = sys::write_all(f, b.bytes()).map_err(e);
-    sys::close(f);
-    let r = r.and_then(|()| sys::renameat(AT_FDCWD, tmp, AT_FDCWD, path).map_err(|er| Fail::new(Step::PidFile, p, er)));
-    if r.is_err() {
-        let _ = sys::unlinkat(AT_FDCWD, tmp, 0);
-    }
+    let full = t.c();
+    let (tmp, name) = (last(full, cut), last(path, cut));
+    let e = |errno| Fail::new(Step::PidFile, full.to_bytes(), errno);
+    let r = sys::openat(dir, tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o644).map_err(e).and_then(|f| {
+        let mut b = Buf::<24>::new();
+        b.push_u64(pid as u64);
+        let w = sys::write_all(f, b.bytes()).map_err(e);
+        sys::close(f);
+        let r = w.and_then(|()| sys::renameat(dir, tmp, dir, name).map_err(|er| Fail::new(Step::PidFile, p, er)));
+        if r.is_err() {
+            let _ = sys::unlinkat(dir, tmp, 0);
+        }
+        r
+    });
+    sys::close(dir);
     r
+}
+
+/// The name of a path whose directory part ends at `cut`.
+fn last(path: &CStr, cut: usize) -> &CStr {
+    CStr::from_bytes_with_nul(&path.to_bytes_with_nul()[cut..]).unwrap_or(c"")
 }
 
 /// What create made, for undoing it.
@@ -544,9 +555,7 @@ fn cgroup_pids(path: &[u8], f: &mut dyn FnMut(i32)) -> bool {
     if path.is_empty() {
         return false;
     }
-    let mut p = Buf::<PATH_MAX>::new();
-    p.push(crate::cgroup::ROOT).push(path);
-    let Ok(dir) = sys::openat(AT_FDCWD, p.c(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) else { return false };
+    let Ok(dir) = sys::openat(AT_FDCWD, record::cgroup_file(path, b"").c(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) else { return false };
     each_pid(dir, 0, f);
     sys::close(dir);
     true
@@ -587,25 +596,20 @@ fn each_pid(dir: Fd, depth: u32, f: &mut dyn FnMut(i32)) {
 
 /// Each cgroup directly beneath the cgroup `dir`, by name.
 fn each_child(dir: Fd, f: &mut dyn FnMut(&CStr)) {
-    let Ok(d) = sys::openat(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) else { return };
-    let mut b = [0u8; 1024];
-    while let Ok(n @ 1..) = sys::getdents(d, &mut b) {
-        for (name, kind) in sys::dirents(&b[..n]) {
-            if kind == libc::DT_DIR && name.to_bytes() != b"." && name.to_bytes() != b".." {
-                f(name);
-            }
+    each_name(dir, c".", &mut |name, kind| {
+        if kind == libc::DT_DIR && !matches!(name.to_bytes(), b"." | b"..") {
+            f(name);
         }
-    }
-    sys::close(d);
+    });
 }
 
-/// Each name in the directory `path` (none if it cannot be read).
-pub fn each_name(at: Fd, path: &CStr, f: &mut dyn FnMut(&[u8])) {
+/// Each name in the directory `path`, with its type (none if it cannot be read).
+pub fn each_name(at: Fd, path: &CStr, f: &mut dyn FnMut(&CStr, u8)) {
     let Ok(dir) = sys::openat(at, path, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) else { return };
     let mut d = [0u8; 8192];
     while let Ok(n @ 1..) = sys::getdents(dir, &mut d) {
-        for (name, _) in sys::dirents(&d[..n]) {
-            f(name.to_bytes());
+        for (name, kind) in sys::dirents(&d[..n]) {
+            f(name, kind);
         }
     }
     sys::close(dir);
@@ -644,8 +648,8 @@ pub fn members(r: &Record, f: &mut dyn FnMut(i32)) {
         }
         held = Some((ns, id));
     }
-    each_name(AT_FDCWD, c"/proc", &mut |name| {
-        let Some(pid) = crate::cgroup::parse_u64(name) else { return };
+    each_name(AT_FDCWD, c"/proc", &mut |name, _| {
+        let Some(pid) = crate::cgroup::parse_u64(name.to_bytes()) else { return };
         let Ok(ns) = mnt_ns(pid as i32) else { return };
         let same = match held {
             None => mnt_ns_id(ns) == r.mnt,
@@ -776,7 +780,5 @@ fn cgroup_write(cgroup: &[u8], file: &[u8], v: &[u8]) -> Result<(), Errno> {
     if cgroup.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let mut p = Buf::<PATH_MAX>::new();
-    p.push(crate::cgroup::ROOT).push(cgroup).push(file);
-    sys::write_file(AT_FDCWD, p.c(), v)
+    sys::write_file(AT_FDCWD, record::cgroup_file(cgroup, file).c(), v)
 }

@@ -217,9 +217,7 @@ fn run(g: &Global, spec: &Spec<'static>, r: &record::Record, p: &Process<'static
     let procs = if r.cgroup.is_empty() {
         Fd(-1)
     } else {
-        let mut f = Buf::<PATH_MAX>::new();
-        f.push(crate::cgroup::ROOT).push(r.cgroup).push(b"/cgroup.procs");
-        sys::openat(AT_FDCWD, f.c(), libc::O_WRONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Cgroup, b"cgroup.procs", e))?
+        sys::openat(AT_FDCWD, record::cgroup_file(r.cgroup, b"/cgroup.procs").c(), libc::O_WRONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Cgroup, b"cgroup.procs", e))?
     };
     if !x.detach {
         // The new process is re-parented here when the first one exits: waited for here, with

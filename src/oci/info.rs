@@ -68,14 +68,13 @@ pub fn list(g: &Global, o: &mut Opts) -> Done<'static> {
         Err(f) if f.step == Step::NotFound => Fd(-1),
         Err(f) => return Err(f),
     };
-    each_name(root, c".", &mut |name| {
+    each_name(root, c".", &mut |id, _| {
+        let name = id.to_bytes();
         if name.first() == Some(&b'.') {
             return;
         }
         let mut space = record::Space::new();
-        let mut idb = Buf::<1100>::new();
-        idb.push(name);
-        if let Ok(r) = record::read(root, idb.c(), &mut space) {
+        if let Ok(r) = record::read(root, id, &mut space) {
             if json {
                 if !first {
                     out.push(b",");

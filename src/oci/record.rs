@@ -326,14 +326,19 @@ fn status(dir: Fd, r: &Record) -> Status {
         return Status::Created;
     }
     if !r.cgroup.is_empty() {
-        let mut f = Buf::<PATH_MAX>::new();
-        f.push(crate::cgroup::ROOT).push(r.cgroup).push(b"/cgroup.freeze");
         let mut b = [0u8; 4];
-        if sys::read_file(f.c(), &mut b).is_ok_and(|n| n > 0) && b[0] == b'1' {
+        if sys::read_file(cgroup_file(r.cgroup, b"/cgroup.freeze").c(), &mut b).is_ok_and(|n| n > 0) && b[0] == b'1' {
             return Status::Paused;
         }
     }
     Status::Running
+}
+
+/// A file of a container's cgroup (`file` empty: its directory) under /sys/fs/cgroup.
+pub fn cgroup_file(cgroup: &[u8], file: &[u8]) -> Buf<PATH_MAX> {
+    let mut p = Buf::new();
+    p.push(crate::cgroup::ROOT).push(cgroup).push(file);
+    p
 }
 
 /// A pidfd of the container's process, if it is still the process recorded (checked after the
