@@ -85,6 +85,8 @@ pub enum Step {
     Tmpfs,
     ReadOnly,
     NameService,
+    // Before anything: what the command is given as its stdio.
+    Stdio,
 }
 
 impl Step {
@@ -180,7 +182,8 @@ fn expand(b: &mut Bytes<[u8]>, c: u8) {
 
 /// Any errno (the errnos named are all below it).
 const ANY: u8 = 255;
-const HINT_OF: [(Step, u8, u8); 80] = [
+const HINT_OF: [(Step, u8, u8); 81] = [
+    (Step::Stdio, ANY, 52),
     (Step::UnknownOption, ANY, 0),
     (Step::MissingValue, ANY, 0),
     (Step::NoCommand, ANY, 0),
@@ -263,7 +266,7 @@ const HINT_OF: [(Step, u8, u8); 80] = [
     (Step::ExecHere, libc::ENOEXEC as u8, 51),
 ];
 
-const ALL: [Step; Step::NameService as usize] = [
+const ALL: [Step; Step::Stdio as usize] = [
     Step::UnknownOption,
     Step::MissingValue,
     Step::NoCommand,
@@ -324,6 +327,7 @@ const ALL: [Step; Step::NameService as usize] = [
     Step::Tmpfs,
     Step::ReadOnly,
     Step::NameService,
+    Step::Stdio,
 ];
 
 /// A failure: the step, the path or argument it concerns, and the OS error (0: none).

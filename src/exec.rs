@@ -53,6 +53,20 @@ pub fn enter_cwd(cwd: Option<&CStr>) -> Result<(), Error<'_>> {
     r.map_err(e)
 }
 
+/// The caller's stdio, as the command will get it: never a directory or an O_PATH descriptor,
+/// through which `/proc/self/fd/N/..` would reach the host's files from inside. The first
+/// that is one: its number (`fd 0`, ...) and EISDIR or EBADF.
+pub fn stdio_fit() -> Result<(), (&'static [u8], Errno)> {
+    for (fd, name) in [(0, b"fd 0"), (1, b"fd 1"), (2, b"fd 2")] {
+        let o_path = sys::fcntl(Fd(fd), libc::F_GETFL, 0).is_ok_and(|fl| fl as i32 & libc::O_PATH != 0);
+        let dir = sys::fstat(Fd(fd)).is_ok_and(|st| st.mode & libc::S_IFMT == libc::S_IFDIR);
+        if dir || o_path {
+            return Err((name, if dir { Errno::EISDIR } else { Errno::EBADF }));
+        }
+    }
+    Ok(())
+}
+
 /// The PATH value in an environment array, if any.
 pub fn path_of(envp: &Envp) -> &'static [u8] {
     (0..envp.len())

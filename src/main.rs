@@ -97,11 +97,29 @@ pub extern "C" fn main(argc: i32, argv: *const *const u8, envp: *const *const u8
     // SAFETY: the entry passes the process's own argv (argc entries, NULL-terminated) and
     // environment, which live until the process exits.
     let (args, env) = unsafe { (Args::new(argc, argv), Env::new(envp)) };
+    open_stdio();
     // Called as `sandbox-oci`: the OCI runtime (oci/), off the CLI's path.
     if args.len() > 0 && args.get(0).to_bytes().rsplit(|&c| c == b'/').next() == Some(oci::NAME) {
         sys::exit(oci::main(args, env))
     }
     sys::exit(run(args, env))
+}
+
+/// Fds 0, 1 and 2 open, /dev/null where one is closed: else the first files sandbox opens (the
+/// state directory, PID 1's report socket) would take their numbers, and the command would be
+/// given them as its stdio. Without /dev/null only the machine's init goes on (it opens the
+/// console on them).
+#[cfg(not(test))]
+fn open_stdio() {
+    for fd in 0..3 {
+        if !sys::fd_open(sys::Fd(fd)) {
+            let null = sys::openat(sys::AT_FDCWD, c"/dev/null", libc::O_RDWR, 0);
+            // The lowest free number: `fd` itself, the lower ones being open.
+            if null.map_or(true, |n| n.0 != fd) && sys::getpid() != 1 {
+                sys::exit(EXIT_SANDBOX);
+            }
+        }
+    }
 }
 
 fn run(args: Args, env: Env) -> i32 {
@@ -118,6 +136,10 @@ fn run(args: Args, env: Env) -> i32 {
         _ => false,
     };
     if enters {
+        if let Err((fd, errno)) = exec::stdio_fit() {
+            error::Error::new(error::Step::Stdio, fd, errno).print();
+            return EXIT_SANDBOX;
+        }
         if let Err(e) = exe::run_sealed(&args, &env) {
             e.print();
             if !machine {

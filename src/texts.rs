@@ -59,7 +59,7 @@ Exit status: the command's; 128+N if it was killed by signal N; 125 if sandbox i
 ";
 
 /// What failed, for each step in the order of `error::Step` (discriminant 1 first).
-pub const WHAT: [&str; 60] = [
+pub const WHAT: [&str; 61] = [
     "unknown option",
     "option needs a value",
     "no command given",
@@ -120,10 +120,11 @@ pub const WHAT: [&str; 60] = [
     "mount --tmpfs",
     "--read-only",
     "name service file",
+    "standard input, output or error",
 ];
 
 /// The hints of error lines; error.rs says which step and errno each goes with.
-pub const HINTS: [&str; 52] = [
+pub const HINTS: [&str; 53] = [
     "see sandbox --help",
     "a number, or a name such as TERM or SIGTERM",
     "sandbox --list shows the sandboxes of this state directory",
@@ -176,6 +177,7 @@ pub const HINTS: [&str; 52] = [
     "command not found",
     "not an executable file",
     "not a binary the kernel can run",
+    "a directory or O_PATH descriptor would give the command the host's files: give a file, pipe, socket or terminal",
 ];
 
 /// `sandbox-oci --help`, then `spec`'s config.json and `features`' document (caps::NAMES go
@@ -221,7 +223,7 @@ Global options:
 ];
 
 /// What failed, for each `oci::Step`.
-pub const OCI_WHAT: [&str; 39] = [
+pub const OCI_WHAT: [&str; 40] = [
     "usage",
     "config.json",
     "config.json",
@@ -261,6 +263,7 @@ pub const OCI_WHAT: [&str; 39] = [
     "pid file",
     "freeze",
     "process",
+    "standard input, output or error",
 ];
 
 /// The hints of `sandbox-oci` error lines, in the order of `oci::Fail::hint`.
@@ -278,7 +281,7 @@ pub const OCI_HINTS: [&str; 9] = [
 
 /// The reasons of `sandbox-oci` error lines that name no OS error (oci::Fail::why), each with
 /// the name of its constant (oci::why, made by build.rs: the text compressed as the others).
-pub const OCI_WHY: [(&str, &str); 71] = [
+pub const OCI_WHY: [(&str, &str); 72] = [
     ("ARCH_X86_64_NEEDED", "sandbox filters x86_64 calls: the list must hold SCMP_ARCH_X86_64"),
     ("A_BIND_MOUNT_NEEDS_A_SOURCE", "a bind mount needs a source"),
     ("A_CONTAINER_ID_IS_NEEDED", "a container id is needed"),
@@ -302,6 +305,7 @@ pub const OCI_WHY: [(&str, &str); 71] = [
     ("EXPECTED_A_KEY", "expected a key"),
     ("EXPECTED_COLON", "expected :"),
     ("EXPECTED_COMMA_OR_CLOSE", "expected , or a closing bracket"),
+    ("HOST_DIRECTORY_AS_STDIO", "a directory or O_PATH descriptor would give the container the host's files"),
     ("INVALID_CONTAINER_ID", "invalid container id: up to 255 letters, digits and _.+-, the first a letter or digit"),
     ("MAY_NOT_NAME_OR", "may not name . or .."),
     ("MISMATCHED_BRACKET", "mismatched bracket"),

@@ -278,6 +278,26 @@ fn join_same(f: &Fixture, who: Option<&str>) {
     c.env_remove("XDG_RUNTIME_DIR");
     let o = run_cmd(c, b"");
     assert_eq!(o.stdout, "0\n1\n2\n3\n", "{o:?}");
+    // Nor does a directory of the host given as stdin: refused before anything is joined.
+    let host = f.path("host");
+    fs::create_dir(&host).unwrap();
+    fs::write(host.join("victim"), "precious\n").unwrap();
+    Command::new("chown").args(["-R", "65534:65534"]).arg(&host).status().unwrap();
+    let mut c = match who {
+        None => Command::new("sh"),
+        Some(_) => {
+            let mut c = Command::new("setpriv");
+            c.args(NOBODY).arg("sh");
+            c
+        }
+    };
+    c.args(["-c", &format!("exec \"$0\" \"$@\" < {}", host.display()), BIN, "--join", &n, "--state-dir", &state, "--", "sh", "-c", "echo pwned > /proc/self/fd/0/victim"]);
+    c.env_remove("XDG_RUNTIME_DIR");
+    let o = run_cmd(c, b"");
+    assert_eq!(o.code, 125, "{o:?}");
+    assert!(o.stderr.starts_with("sandbox: standard input, output or error: fd 0: Is a directory"), "{o:?}");
+    assert_eq!(fs::read_to_string(host.join("victim")).unwrap(), "precious\n");
+    fs::remove_dir_all(&host).unwrap();
     // Exit status, and death by a signal.
     assert_eq!(join(&[], &["sh", "-c", "exit 5"]).code, 5);
     assert_eq!(join(&[], &["sh", "-c", "kill -9 $$"]).code, 137);

@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use std::fs;
+use std::os::fd::FromRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,11 @@ use std::process::Command;
 use std::time::Duration;
 
 const NOBODY: u32 = 65534;
+const O_PATH: i32 = 0o10000000;
+
+extern "C" {
+    fn open(path: *const std::ffi::c_char, flags: i32, ...) -> i32;
+}
 
 /// Who runs the sandbox: root, or uid 65534 with its own copy of the binary and image.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -214,7 +220,7 @@ fn no_descriptor_of_the_host_reaches_execve(who: Who) {
     }
     let before = fs::read(decoy.join("sh")).unwrap();
     let up = "/..".repeat(30);
-    let fds = 3..=20;
+    let fds = 0..=20;
     for n in fds.clone() {
         let script = format!(
             "#!/proc/self/fd/{n}{up}{}/sh\nexec 5</proc/self/exe\nexec /bin/busybox sh -c 'printf \"#!/bin/sh\\necho PWNED\\n\" > /proc/self/fd/5'\n",
@@ -229,6 +235,15 @@ fn no_descriptor_of_the_host_reaches_execve(who: Who) {
         let out = s.run(&s.f.name("a"), &[], &[&format!("/bin/pwn{n}")]);
         intact(&format!("fd {n}"));
         assert_ne!(out.code, 0, "{who:?} fd {n}: {out:?}");
+    }
+    // Started with stdin, stdout or stderr closed: the files sandbox opens first (the state
+    // directory, PID 1's report socket) must not take those numbers and go in as stdio.
+    for close in ["0<&-", "1>&-", "2>&-", "0<&- 1>&- 2>&-"] {
+        for n in 0..=2 {
+            let out = with_closed(&s, close, &s.f.name("c"), &[&format!("/bin/pwn{n}")]);
+            intact(&format!("{close}, fd {n}"));
+            assert_ne!(out.code, 0, "{who:?} {close} fd {n}: {out:?}");
+        }
     }
     // From a terminal (script(1) gives sandbox one), where the sandbox has a terminal of its own.
     for n in 3..=8 {
@@ -255,6 +270,72 @@ fn no_descriptor_of_the_host_reaches_execve(who: Who) {
 #[test]
 fn no_descriptor_of_the_host_reaches_the_commands_execve() {
     both(no_descriptor_of_the_host_reaches_execve);
+}
+
+/// `s`'s sandbox running `command`, started by a shell that applies `redirect` (`0<&-`,
+/// `0</dir`, ...) to it.
+fn with_closed(s: &Setup, redirect: &str, name: &str, command: &[&str]) -> Out {
+    let c = s.cmd(name, &[], command);
+    let mut w = Command::new("sh");
+    w.arg("-c").arg(format!("exec \"$0\" \"$@\" {redirect}")).arg(c.get_program()).args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => w.env(k, v),
+            None => w.env_remove(k),
+        };
+    }
+    w.current_dir("/");
+    run_cmd(w, b"")
+}
+
+/// A directory of the host as stdin, stdout or stderr (`< /`), or an O_PATH descriptor: the
+/// command would reach the host's files through /proc/self/fd/N/. Refused with 125 before
+/// anything is made.
+fn a_host_directory_is_not_stdio(who: Who) {
+    let s = Setup::new(&format!("esc-stdio-{who:?}"), who);
+    let host = s.f.path("host");
+    fs::create_dir(&host).unwrap();
+    fs::write(host.join("victim"), "precious\n").unwrap();
+    if who == Who::Rootless {
+        chown_r(&host, NOBODY);
+    }
+    let attack = "for n in 0 1 2; do echo pwned > /proc/self/fd/$n/victim; echo pwned > /proc/self/fd/$n/new$n; done; true";
+    let untouched = |how: &str| {
+        assert_eq!(fs::read_to_string(host.join("victim")).unwrap(), "precious\n", "{who:?} {how}: the host's file was written");
+        let names: Vec<_> = fs::read_dir(&host).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "{who:?} {how}: files made on the host: {names:?}");
+    };
+    for n in 0..=2 {
+        let out = with_closed(&s, &format!("{n}<{}", host.display()), &s.f.name("d"), &["sh", "-c", attack]);
+        untouched(&format!("fd {n}"));
+        assert_eq!(out.code, 125, "{who:?} fd {n}: {out:?}");
+        if n != 2 {
+            assert_eq!(out.stderr, format!("sandbox: standard input, output or error: fd {n}: Is a directory (a directory or O_PATH descriptor would give the command the host's files: give a file, pipe, socket or terminal)\n"));
+        }
+    }
+    // O_PATH, of the directory and of the file.
+    for target in [host.clone(), host.join("victim")] {
+        let path = std::ffi::CString::new(target.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: path is a live C string; the fd returned is owned by `f` alone.
+        let f = unsafe {
+            let fd = open(path.as_ptr(), O_PATH);
+            assert!(fd >= 0, "open O_PATH {}", target.display());
+            std::os::fd::OwnedFd::from_raw_fd(fd)
+        };
+        let mut c = s.cmd(&s.f.name("p"), &[], &["sh", "-c", attack]);
+        c.stdin(std::process::Stdio::from(f));
+        c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let out = start_cmd(c, None).wait();
+        untouched(&format!("O_PATH {}", target.display()));
+        assert_eq!(out.code, 125, "{who:?} O_PATH {}: {out:?}", target.display());
+        assert!(out.stderr.starts_with("sandbox: standard input, output or error: fd 0: "), "{out:?}");
+    }
+    s.f.finish();
+}
+
+#[test]
+fn a_host_directory_is_never_the_commands_stdio() {
+    both(a_host_directory_is_not_stdio);
 }
 
 // ---- the working directory ------------------------------------------------------------------

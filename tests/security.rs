@@ -760,12 +760,17 @@ impl Planted {
     /// sandbox-oci with --root `state` and `args`, its output in files (a container it starts
     /// keeps them open); waited for with a limit only a hang reaches.
     fn oci(&self, args: &[&str]) -> Out {
+        self.oci_in(std::process::Stdio::null(), args)
+    }
+
+    /// The same with `stdin` as its stdin.
+    fn oci_in(&self, stdin: std::process::Stdio, args: &[&str]) -> Out {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (out, err) = (self.path(&format!("out{n}")), self.path(&format!("err{n}")));
         let mut c = Command::new(sandbox_oci());
         c.arg("--root").arg(self.path("state")).args(args);
-        c.stdin(std::process::Stdio::null()).stdout(fs::File::create(&out).unwrap()).stderr(fs::File::create(&err).unwrap());
+        c.stdin(stdin).stdout(fs::File::create(&out).unwrap()).stderr(fs::File::create(&err).unwrap());
         let r = start_cmd(c, None).wait_for(TIMEOUT);
         Out { code: r.code, stdout: fs::read_to_string(out).unwrap(), stderr: fs::read_to_string(err).unwrap() }
     }
@@ -938,5 +943,44 @@ fn exec_refuses_a_bundle_another_user_can_change() {
     let out = p.oci(&probe);
     assert_eq!((out.code, out.stdout.as_str()), (0, want), "{out:#?}");
     assert_eq!(p.oci(&["delete", "--force", "x1"]).code, 0);
+    assert_eq!(listing(&p.path("state")), Vec::<String>::new());
+}
+
+/// A directory of the host as the runtime's stdin, which the container's process (or exec's)
+/// would get: it would write the host's files through /proc/self/fd/0/. Refused, nothing made.
+#[test]
+fn a_host_directory_is_never_a_containers_stdio() {
+    if !require_root() {
+        return;
+    }
+    let p = Planted::new("stdio");
+    let host = p.path("host");
+    fs::create_dir(&host).unwrap();
+    fs::write(host.join("victim"), "precious\n").unwrap();
+    let attack = "echo pwned > /proc/self/fd/0/victim; echo pwned > /proc/self/fd/0/new";
+    let untouched = || {
+        assert_eq!(fs::read_to_string(host.join("victim")).unwrap(), "precious\n", "the host's file was written");
+        assert!(!host.join("new").exists(), "a file was made on the host");
+    };
+    let dir = || std::process::Stdio::from(fs::File::open(&host).unwrap());
+    let line = |id: &str| format!("sandbox-oci: {id}: standard input, output or error: fd 0: Is a directory (a directory or O_PATH descriptor would give the container the host's files)\n");
+    for cmd in ["create", "run"] {
+        let bundle = p.bundle(&format!("b-{cmd}"), &["sh", "-c", attack]);
+        let out = p.oci_in(dir(), &[cmd, "--bundle", s(&bundle), "c1"]);
+        if cmd == "create" && out.code == 0 {
+            p.oci(&["start", "c1"]);
+            wait_for_event("the container to end", || p.oci(&["state", "c1"]).stdout.contains("\"stopped\""));
+        }
+        untouched();
+        assert!(out.code != 0 && out.stderr == line("c1"), "{cmd}: {out:#?}");
+        assert_eq!(listing(&p.path("state")), Vec::<String>::new());
+    }
+    let bundle = p.bundle("b-exec", &["sleep", "1009"]);
+    assert_eq!(p.oci(&["create", "--bundle", s(&bundle), "c2"]).code, 0);
+    assert_eq!(p.oci(&["start", "c2"]).code, 0);
+    let out = p.oci_in(dir(), &["exec", "c2", "sh", "-c", attack]);
+    untouched();
+    assert!(out.code != 0 && out.stderr == line("c2"), "{out:#?}");
+    assert_eq!(p.oci(&["delete", "--force", "c2"]).code, 0);
     assert_eq!(listing(&p.path("state")), Vec::<String>::new());
 }

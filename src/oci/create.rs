@@ -303,6 +303,13 @@ pub fn create(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static>
     create_with(g, o, args, env, None).map(|_| 0)
 }
 
+/// Before a container's process is made (create, run, exec): stdio it may be given, and from
+/// here on the runtime's file one nothing in the container can change.
+pub fn sealed(args: &Args, env: &Env) -> Result<(), Failed> {
+    crate::exec::stdio_fit().map_err(|(fd, e)| Fail { step: Step::Stdio, path: fd, errno: e.into_raw(), why: why::HOST_DIRECTORY_AS_STDIO })?;
+    crate::exe::run_sealed(args, env).map_err(|e| Fail { step: Step::SelfCopy, path: b"/proc/self/exe", errno: e.errno, why: b"" })
+}
+
 /// What `run` asks of create besides: the container's terminal (when it has one and no
 /// --console-socket is given) comes here.
 #[derive(Default)]
@@ -333,8 +340,7 @@ pub fn create_with(g: &Global, o: &mut Opts, args: &Args, env: &Env, mut run: Op
         Ok(())
     })?;
     let id = take_id(g, o)?;
-    // From here on the runtime's file is one nothing in the container can change.
-    crate::exe::run_sealed(args, env).map_err(|e| Fail { step: Step::SelfCopy, path: b"/proc/self/exe", errno: e.errno, why: b"" })?;
+    sealed(args, env)?;
     let mut spec = Spec::new();
     let (bfd, filter) = load(bundle, &mut spec)?;
     // run's own terminal: the container's comes back over a pair of sockets.

@@ -158,7 +158,7 @@ fn engines_bundle(bundle: &'static CStr) -> Result<Fd, Fail<'static>> {
 pub fn exec(g: &Global, o: &mut Opts, args: &Args, env: &Env) -> Done<'static> {
     let x = options(o)?;
     let id = take_id(g, o)?;
-    crate::exe::run_sealed(args, env).map_err(|e| Fail { step: Step::SelfCopy, path: b"/proc/self/exe", errno: e.errno, why: b"" })?;
+    create::sealed(args, env)?;
     let r = create::open(g, id)?;
     if !matches!(r.status, Status::Running | Status::Created) {
         return Err(Fail::usage(Step::Status, r.status.name(), why::EXEC_NEEDS_A_RUNNING_CONTAINER));

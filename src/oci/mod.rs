@@ -83,6 +83,7 @@ pub enum Step {
     PidFile,
     Freeze,
     Process,
+    Stdio,
 }
 
 
@@ -93,7 +94,7 @@ impl Step {
     }
 }
 
-const STEPS: [Step; Step::Process as usize] = [
+const STEPS: [Step; Step::Stdio as usize] = [
     Step::Usage,
     Step::Config,
     Step::Refused,
@@ -133,6 +134,7 @@ const STEPS: [Step; Step::Process as usize] = [
     Step::PidFile,
     Step::Freeze,
     Step::Process,
+    Step::Stdio,
 ];
 
 /// A failure: the step, the path or field it concerns, the OS error (0: none) and, for a
