@@ -318,7 +318,12 @@ impl Layer<'_> {
         if self.made_state {
             let mut p = Buf::<PATH_MAX>::new();
             p.push(&self.path[..self.path.len() - self.name.to_bytes().len() - 1]);
-            let _ = sys::unlinkat(AT_FDCWD, p.c(), libc::AT_REMOVEDIR);
+            // Only while the path still leads to it: a directory on the way may have been
+            // swapped for a link by another user since.
+            let ours = |st: Result<sys::Stat, Errno>| st.map(|s| (s.dev, s.ino));
+            if ours(sys::stat_at(AT_FDCWD, p.c(), libc::AT_SYMLINK_NOFOLLOW)) == ours(sys::fstat(self.state)) {
+                let _ = sys::unlinkat(AT_FDCWD, p.c(), libc::AT_REMOVEDIR);
+            }
         }
         Ok(())
     }
