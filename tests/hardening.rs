@@ -11,6 +11,7 @@ use std::os::unix::fs::{chown, symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::time::Instant;
 
 const NOBODY: u32 = 65534;
 
@@ -303,6 +304,67 @@ fn a_layer_whose_upper_or_work_is_a_symlink_is_not_followed() {
         }
         assert_eq!(snapshot(&decoy), before, "the decoy was touched through {sub}");
     }
+    f.finish();
+}
+
+/// Root removes a layer after its run while whoever can write it (a process inside, or one on
+/// the host holding a directory fd the sandbox sent out, over an abstract socket with --net host)
+/// moves the directory being emptied higher up in the layer: 4 levels, the test acting on the
+/// host with the path of `upper`. A climb back by `..`, counted in levels, would now end 4 levels
+/// above `upper`: the state directory is placed in a tree of decoys (files beside it and above
+/// it, another sandbox's kept layer beside this one) where that over-shoot lands on them, never
+/// on the host's own directories. The decoys are untouched and the layer is gone. Tried until
+/// the move lands while root is emptying the directory (the race is wide: 20,000 files).
+#[test]
+fn a_directory_moved_up_while_its_layer_is_removed_leads_nowhere_outside() {
+    if !require_root() {
+        return;
+    }
+    const FILES: usize = 20000;
+    let f = Fixture::new("hd-climb");
+    let decoy = f.path("decoy");
+    let state = decoy.join("a/b/state");
+    fs::create_dir_all(state.join("other/upper")).unwrap();
+    for d in ["", "a", "a/b", "a/b/state/other/upper"] {
+        fs::write(decoy.join(d).join("keep"), "root's\n").unwrap();
+    }
+    let before = snapshot(&decoy);
+    // upper/top is 1 deep, d10 11; moved under d5 it is 7 deep.
+    let chain = "top/d1/d2/d3/d4/d5/d6/d7/d8/d9/d10";
+    let script = format!("mkdir -p /{chain} && cd /{chain} && seq {FILES} | sed s/^/f/ | xargs touch && echo up > /up; read _; true");
+    let (mut tries, mut landed) = (0, 0);
+    while landed == 0 && tries < 5 {
+        tries += 1;
+        let n = f.name(&format!("v{tries}"));
+        let layer = state.join(&n);
+        let mut c = sandbox_cmd();
+        c.args(["--lower", IMAGE, "--name", &n, "--state-dir", state.to_str().unwrap(), "--", "sh", "-c", &script]);
+        let mut run = spawn_held(c);
+        let upper = layer.join("upper");
+        wait_for_event("the files", || upper.join("up").exists());
+        // The order root reads them in: the first gone means root is in d10, the last still
+        // there after the move that it was moved under root.
+        let d10 = upper.join(chain);
+        let names: Vec<_> = fs::read_dir(&d10).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), FILES);
+        let first = d10.join(&names[0]);
+        run.release();
+        let deadline = Instant::now() + TIMEOUT;
+        while fs::symlink_metadata(&first).is_ok() {
+            assert!(Instant::now() < deadline, "the layer was not removed");
+            std::thread::yield_now();
+        }
+        let moved = upper.join("top/d1/d2/d3/d4/d5/d10");
+        if fs::rename(&d10, &moved).is_ok() && fs::symlink_metadata(moved.join(&names[FILES - 1])).is_ok() {
+            landed += 1;
+        }
+        let out = run.wait();
+        assert_eq!(snapshot(&decoy), before, "the decoys were touched or the layer is left: {out:?}");
+        out.expect(0);
+        assert!(!layer.exists());
+    }
+    eprintln!("the move landed while root emptied the directory in {landed} of {tries} tries");
+    assert_eq!(landed, 1, "the move never landed while root emptied the directory");
     f.finish();
 }
 
