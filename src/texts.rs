@@ -321,7 +321,7 @@ pub const OCI_WHY: [(&str, &str); 72] = [
     ("NOT_BIND_NEEDS_TYPE", "a mount that is not a bind needs a type"),
     ("NOT_IN_OOM_RANGE", "not in -1000..1000"),
     ("NOT_SUPPORTED", "not supported by sandbox"),
-    ("NOT_THE_ENGINES", "owned by another user or writable by others: the bundle must be the engine's"),
+    ("NOT_THE_ENGINES", "owned by another user or writable by others: it must be the engine's"),
     ("NOT_YOURS", "owned by another user or writable by others: --root must be yours alone"),
     ("NO_CGROUP_V2", "the container has no cgroup v2 (cgroups disabled, or none on this host)"),
     ("NO_CGROUP_V2_THERE", "no cgroup v2 there; run with --cgroup-manager=disabled and no resources"),

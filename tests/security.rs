@@ -925,7 +925,7 @@ fn exec_refuses_a_bundle_another_user_can_change() {
     chown(&bundle, 65534);
     as_nobody(&format!("rm {0} && cat {1} > {0}", config.display(), free_json.display()));
     let out = p.oci(&probe);
-    let line = format!("sandbox-oci: x1: bundle: {}: owned by another user or writable by others: the bundle must be the engine's\n", bundle.display());
+    let line = format!("sandbox-oci: x1: bundle: {}: owned by another user or writable by others: it must be the engine's\n", bundle.display());
     assert!(out.code != 0 && out.stdout.is_empty() && out.stderr == line, "{out:#?}");
     // 2: root's bundle, its config.json open to anyone, rewritten in place by 65534.
     chown(&bundle, 0);
@@ -934,7 +934,7 @@ fn exec_refuses_a_bundle_another_user_can_change() {
     fs::set_permissions(&config, fs::Permissions::from_mode(0o666)).unwrap();
     as_nobody(&format!("cat {} > {}", free_json.display(), config.display()));
     let out = p.oci(&probe);
-    let line = format!("sandbox-oci: x1: config.json: {}: owned by another user or writable by others: the bundle must be the engine's\n", bundle.display());
+    let line = format!("sandbox-oci: x1: config.json: {}: owned by another user or writable by others: it must be the engine's\n", bundle.display());
     assert!(out.code != 0 && out.stdout.is_empty() && out.stderr == line, "{out:#?}");
     assert_eq!(fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap(), "sleep\x001008\x00", "the container runs on");
     // Root's again: exec works, confined as config.json says.
@@ -982,5 +982,48 @@ fn a_host_directory_is_never_a_containers_stdio() {
     untouched();
     assert!(out.code != 0 && out.stderr == line("c2"), "{out:#?}");
     assert_eq!(p.oci(&["delete", "--force", "c2"]).code, 0);
+    assert_eq!(listing(&p.path("state")), Vec::<String>::new());
+}
+
+/// exec's `--process FILE` names the new process's capabilities, no_new_privs and user: a file
+/// another user can write or swap (theirs, writable by others, a link of theirs, in a directory
+/// of theirs) would let them choose a privileged process in the container. Refused; root's file
+/// in a sticky directory (containerd's shim writes it in /tmp) is used.
+#[test]
+fn exec_refuses_a_process_file_another_user_can_change() {
+    if !require_root() {
+        return;
+    }
+    let p = Planted::new("process");
+    let bundle = p.bundle("bundle", &["sleep", "1010"]);
+    assert_eq!(p.oci(&["create", "--bundle", s(&bundle), "x1"]).code, 0);
+    assert_eq!(p.oci(&["start", "x1"]).code, 0);
+    let process = |caps: &str, nnp: bool| {
+        format!(
+            r#"{{"args":["sh","-c","grep -E '^(CapEff|NoNewPrivs):' /proc/self/status"],"env":["PATH=/bin"],"cwd":"/","user":{{"uid":0,"gid":0}},"noNewPrivileges":{nnp},
+  "capabilities":{{"bounding":[{caps}],"effective":[{caps}],"permitted":[{caps}]}}}}"#
+        )
+    };
+    let evil = process(r#""CAP_KILL","CAP_CHOWN","CAP_SYS_ADMIN","CAP_SYS_PTRACE""#, false);
+    let fine = process(r#""CAP_KILL""#, true);
+    // 65534's own file in the sticky tmp; theirs in a directory of theirs; root's, writable by
+    // all; a link of theirs to root's good file.
+    let tmp = p.path("tmp");
+    fs::write(p.path("good.json"), &fine).unwrap();
+    as_nobody(&format!("cat > {0}/own.json <<'E'\n{evil}\nE\nmkdir {0}/dir && cp {0}/own.json {0}/dir/p.json && ln -s {1} {0}/link.json", tmp.display(), p.path("good.json").display()));
+    let open = p.path("open.json");
+    fs::write(&open, &evil).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o666)).unwrap();
+    for f in [tmp.join("own.json"), tmp.join("dir/p.json"), open.clone(), tmp.join("link.json")] {
+        let out = p.oci(&["exec", "--process", s(&f), "x1"]);
+        let line = format!("sandbox-oci: x1: process: {}: owned by another user or writable by others: it must be the engine's\n", f.display());
+        assert!(out.code != 0 && out.stdout.is_empty() && out.stderr == line, "{}: the process ran, or not this error: {out:#?}", f.display());
+    }
+    // Root's file, 0644, in the sticky tmp: exec'd, with just what it names.
+    let good = tmp.join("root.json");
+    fs::write(&good, &fine).unwrap();
+    let out = p.oci(&["exec", "--process", s(&good), "x1"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "CapEff:\t0000000000000020\nNoNewPrivs:\t1\n"), "{out:#?}");
+    assert_eq!(p.oci(&["delete", "--force", "x1"]).code, 0);
     assert_eq!(listing(&p.path("state")), Vec::<String>::new());
 }

@@ -24,8 +24,11 @@ type Failed = Fail<'static>;
 
 /// The JSON file `file` under `dir`, read whole into `text` (EFBIG when it does not fit) and
 /// parsed into `toks`; errors are `step`'s, naming `name`.
-pub fn read_json(dir: Fd, file: &CStr, name: &'static [u8], step: Step, text: &'static mut [u8], toks: &'static mut [Tok<'static>]) -> Result<json::Doc<'static>, Failed> {
-    let n = sys::read_file_at(dir, file, text).map_err(|e| Fail::new(step, name, e))?;
+pub fn read_json(file: Result<Fd, Failed>, name: &'static [u8], step: Step, text: &'static mut [u8], toks: &'static mut [Tok<'static>]) -> Result<json::Doc<'static>, Failed> {
+    let f = file?;
+    let n = sys::read_all(f, text);
+    sys::close(f);
+    let n = n.map_err(|e| Fail::new(step, name, e))?;
     if n == text.len() {
         return Err(Fail::new(step, name, Errno::EFBIG));
     }
@@ -38,7 +41,8 @@ pub fn load(bundle: &'static CStr, spec: &mut Spec<'static>) -> Result<(Fd, Opti
     let bfd = sys::openat(AT_FDCWD, bundle, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Bundle, path, e))?;
     let text = CONFIG.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
     let toks = TOKENS.take().ok_or(Fail::new(Step::Config, path, Errno::EBUSY))?;
-    let doc = read_json(bfd, c"config.json", path, Step::Config, text, toks)?;
+    let file = sys::openat(bfd, c"config.json", libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Config, path, e));
+    let doc = read_json(file, path, Step::Config, text, toks)?;
     config::spec(doc.root(), spec).map_err(config::Refused::fail)?;
     if (spec.hostname.is_some() || spec.domainname.is_some()) && spec.namespace(libc::CLONE_NEWUTS).is_none_or(|n| n.path.is_some()) {
         return Err(Fail::usage(Step::Refused, b"hostname", why::NEEDS_A_NEW_UTS_NAMESPACE));

@@ -122,7 +122,7 @@ fn user(v: &'static CStr, p: &mut Process) -> Result<(), Fail<'static>> {
 fn read_process(path: &'static CStr, p: &mut Process<'static>) -> Result<(), Fail<'static>> {
     let text = PROCESS_TEXT.take().ok_or(Fail::new(Step::Process, b"", Errno::EBUSY))?;
     let toks = PROCESS_TOKENS.take().ok_or(Fail::new(Step::Process, b"", Errno::EBUSY))?;
-    let doc = create::read_json(AT_FDCWD, path, path.to_bytes(), Step::Process, text, toks)?;
+    let doc = create::read_json(record::engines_file(path, Step::Process), path.to_bytes(), Step::Process, text, toks)?;
     *p = Process::new();
     config::process(doc.root(), p).map_err(config::Refused::fail)?;
     if p.nargs == 0 {

@@ -109,6 +109,38 @@ fn walk(path: &[u8], make: bool, fd: &mut Fd) -> Result<(), (Option<Errno>, usiz
     }
 }
 
+/// A file the engine wrote for the runtime to read (exec's `--process`, update's
+/// `--resources`), opened for reading:
+/// reached as `--root` is, from `/`, and itself a regular file of root's or the caller's that no
+/// one else may write (in a sticky directory such as /tmp, then, no one else can swap it).
+/// Another user who could change it would choose the capabilities and the seccomp filter of
+/// what exec starts.
+pub fn engines_file(path: &CStr, step: Step) -> Result<Fd, Fail<'_>> {
+    let b = path.to_bytes();
+    let (dir, name): (&[u8], &[u8]) = match b.iter().rposition(|&c| c == b'/') {
+        Some(0) => (b"/", &b[1..]),
+        Some(i) => (&b[..i], &b[i + 1..]),
+        None => (b".", b),
+    };
+    let refused = || Fail::usage(step, b, why::NOT_THE_ENGINES);
+    let mut fd = Fd(-1);
+    let mut n = Buf::<256>::new();
+    n.push(name);
+    let r = walk(dir, false, &mut fd).map_err(|(e, _)| e).and_then(|()| {
+        sys::openat(fd, n.c(), libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC, 0).map_err(Some)
+    });
+    sys::close(fd);
+    match r {
+        Ok(f) if sys::fstat(f).is_ok_and(|st| st.mode & libc::S_IFMT == libc::S_IFREG) && safe(f) => Ok(f),
+        Ok(f) => {
+            sys::close(f);
+            Err(refused())
+        }
+        Err(Some(Errno::ELOOP)) | Err(None) => Err(refused()),
+        Err(Some(e)) => Err(Fail::new(step, b, e)),
+    }
+}
+
 /// Whose files may decide what the caller acts on: the caller's, root's, and those of the owner
 /// of `/` (root, seen from a user namespace that does not map it: the overflow uid, which
 /// there stands for every unmapped user alike).

@@ -6,7 +6,7 @@ use super::config::{self, Resources};
 use super::create::{self, CONFIG, TOKENS};
 use super::record::Status;
 use super::{each_option, take_id, why, Done, Fail, Global, OptTable, Opts, Step, VALUE};
-use crate::sys::{Errno, AT_FDCWD};
+use crate::sys::Errno;
 
 pub fn update(g: &Global, o: &mut Opts) -> Done<'static> {
     const OPTIONS: &OptTable = &(b"resources r memory memory-reservation memory-swap pids-limit cpu-quota cpu-period cpu-share", &[VALUE, VALUE, 1 | VALUE, 2 | VALUE, 3 | VALUE, 4 | VALUE, 5 | VALUE, 6 | VALUE, 7 | VALUE]);
@@ -40,7 +40,7 @@ pub fn update(g: &Global, o: &mut Opts) -> Done<'static> {
     if let Some(path) = file {
         let text = CONFIG.take().ok_or(Fail::new(Step::Config, b"", Errno::EBUSY))?;
         let toks = TOKENS.take().ok_or(Fail::new(Step::Config, b"", Errno::EBUSY))?;
-        let doc = create::read_json(AT_FDCWD, path, path.to_bytes(), Step::Config, text, toks)?;
+        let doc = create::read_json(super::record::engines_file(path, Step::Config), path.to_bytes(), Step::Config, text, toks)?;
         let mut from = Resources::default();
         config::resources(doc.root(), &mut from).map_err(config::Refused::fail)?;
         // What the options say besides goes over what the file says.
