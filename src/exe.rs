@@ -18,9 +18,9 @@ use crate::error::{Error, Step};
 use crate::sys::{self, Args, Env, Errno, Fd, AT_FDCWD};
 
 /// F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE.
-const SEALS: u64 = 0x1 | 0x2 | 0x4 | 0x8;
-const MFD_CLOEXEC: u32 = 0x1;
-const MFD_ALLOW_SEALING: u32 = 0x2;
+pub const SEALS: u64 = 0x1 | 0x2 | 0x4 | 0x8;
+pub const MFD_CLOEXEC: u32 = 0x1;
+pub const MFD_ALLOW_SEALING: u32 = 0x2;
 /// Executable even where vm.memfd_noexec asks for the opposite by default (Linux 6.3).
 const MFD_EXEC: u32 = 0x10;
 

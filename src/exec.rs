@@ -112,8 +112,14 @@ pub fn exec(step: Step, argv: Args, first: usize, envp: *const *const u8, path: 
     exec_or_fail(step, argv, first, envp, path, report_fd)
 }
 
+/// Which of the caller's fds 0, 1 and 2 were closed (a bit each): /dev/null held their numbers
+/// meanwhile (main.rs), and the command gets them closed again, as they were given.
+pub static CLOSED: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
 #[inline(never)]
 fn exec_or_fail(step: Step, argv: Args, first: usize, envp: *const *const u8, path: &[u8], report_fd: Fd) -> ! {
+    let closed = CLOSED.load(core::sync::atomic::Ordering::Relaxed);
+    (0..3).filter(|fd| closed & 1 << fd != 0).for_each(|fd| sys::close(Fd(fd)));
     let e = exec_search(argv, first, envp, path);
     let name = argv.get(first).to_bytes();
     let err = Error::new(step, if name.is_empty() { b"''" } else { name }, e);

@@ -233,6 +233,7 @@ fn supervise(sb: &mut Sandbox, t: &mut Timings) -> (i32, bool) {
         if w.ready {
             w.ready = false;
             let new = record::New { pid, caps: cfg.caps, rootless: sb.userns.is_some(), netns: cfg.netns, cgroup: sb.cgroup.is_some(), lowers: &cfg.lowers[..cfg.nlowers], env: &envp, ns: &w.ns };
+            // Kept open until the end: --join and --stop read it from this process.
             let _ = record::write(sb.layer.dir, &new);
         }
         let Some((sig, code)) = signal else { continue };

@@ -107,13 +107,16 @@ pub extern "C" fn main(argc: i32, argv: *const *const u8, envp: *const *const u8
 
 /// Fds 0, 1 and 2 open, /dev/null where one is closed: else the first files sandbox opens (the
 /// state directory, PID 1's report socket) would take their numbers, and the command would be
-/// given them as its stdio. Without /dev/null only the machine's init goes on (it opens the
-/// console on them).
+/// given them as its stdio (a script's `#!/proc/self/fd/0/..` is looked up before close-on-exec
+/// closes them). The command gets them closed again (exec::CLOSED). Without /dev/null only the
+/// machine's init goes on (it opens the console on them).
 #[cfg(not(test))]
 fn open_stdio() {
     for fd in 0..3 {
         if !sys::fd_open(sys::Fd(fd)) {
-            let null = sys::openat(sys::AT_FDCWD, c"/dev/null", libc::O_RDWR, 0);
+            exec::CLOSED.fetch_or(1 << fd, core::sync::atomic::Ordering::Relaxed);
+            // Close-on-exec: the sealed copy's execve (exe.rs) finds it closed, as given.
+            let null = sys::openat(sys::AT_FDCWD, c"/dev/null", libc::O_RDWR | libc::O_CLOEXEC, 0);
             // The lowest free number: `fd` itself, the lower ones being open.
             if null.map_or(true, |n| n.0 != fd) && sys::getpid() != 1 {
                 sys::exit(EXIT_SANDBOX);

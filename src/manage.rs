@@ -32,11 +32,15 @@ pub fn find_running<'b>(n: &Named, env: &Env, buf: &'b mut [u8]) -> Result<(Reco
     let mut path = Buf::<PATH_MAX>::new();
     let name = n.name.to_bytes();
     let (state, dir) = find(n, env, uid, &mut path).map_err(|e| e.print())?;
-    let r = record::read(dir, uid, buf);
+    let holder = sys::lock_holder(dir);
+    // Of the file only `recordfd`: what the rest says is read from the outer process.
+    let r = record::read(dir, uid, buf).map(|f| f.num(b"recordfd="));
     sys::close(dir);
     sys::close(state);
+    let r = r.and_then(|n| record::held(holder, n, buf));
     let found = match r {
-        Ok(r) => record::pidfd_if(r.pid, r.start).map(|fd| (r, fd)).ok_or(Error::usage(Step::NotRunning, name)),
+        Ok(r) => record::pid1(&r).map(|fd| (r, fd)).ok_or(Error::usage(Step::NotRunning, name)),
+        Err(Errno::ESRCH) => Err(Error::usage(Step::NotRunning, name)),
         Err(Errno::ENOENT) => Err(Error::usage(Step::NotRunning, name)),
         Err(e) => Err(Error::new(Step::Record, name, e)),
     };

@@ -89,12 +89,30 @@ impl Writer {
     }
 }
 
-/// Write the record of this run into the locked layer directory `dir`.
-pub fn write(dir: Fd, r: &New) -> Result<(), Errno> {
+/// Write the record of this run: into a sealed memfd, which the outer process keeps open for
+/// the run (returned), and as a file into the locked layer directory `dir`.
+pub fn write(dir: Fd, r: &New) -> Result<Fd, Errno> {
+    use crate::exe::{MFD_ALLOW_SEALING, MFD_CLOEXEC, SEALS};
+    let mem = sys::memfd_create(c"sandbox-record", MFD_CLOEXEC | MFD_ALLOW_SEALING)?;
     let _ = sys::unlinkat(dir, NEW, 0);
     let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    let fd = sys::openat(dir, NEW, flags, 0o600)?;
-    let mut w = Writer::new(fd);
+    let fd = sys::openat(dir, NEW, flags, 0o600).inspect_err(|_| sys::close(mem))?;
+    let mut ok = true;
+    for to in [mem, fd] {
+        let mut w = Writer::new(to);
+        entries(&mut w, r, mem);
+        ok &= w.ok;
+    }
+    sys::close(fd);
+    if !ok || sys::fcntl(mem, libc::F_ADD_SEALS, SEALS).is_err() {
+        sys::close(mem);
+        let _ = sys::unlinkat(dir, NEW, 0);
+        return Err(Errno::EIO);
+    }
+    sys::renameat(dir, NEW, dir, FILE).map(|()| mem)
+}
+
+fn entries(w: &mut Writer, r: &New, mem: Fd) {
     w.num(b"pid", r.pid as u64);
     w.num(b"start", start_time(r.pid).unwrap_or(0));
     w.num(b"outer", sys::getpid() as u64);
@@ -104,6 +122,7 @@ pub fn write(dir: Fd, r: &New) -> Result<(), Errno> {
     w.num(b"rootless", r.rootless as u64);
     w.num(b"netns", r.netns as u64);
     w.num(b"cgroup", r.cgroup as u64);
+    w.num(b"recordfd", mem.0 as u64);
     for (fd, key) in r.ns.iter().zip(NS_KEYS) {
         if fd.0 >= 0 {
             w.num(&key[..key.len() - 1], fd.0 as u64);
@@ -124,12 +143,6 @@ pub fn write(dir: Fd, r: &New) -> Result<(), Errno> {
         w.put(r.env.get(i).to_bytes_with_nul());
     }
     w.flush();
-    sys::close(fd);
-    if !w.ok {
-        let _ = sys::unlinkat(dir, NEW, 0);
-        return Err(Errno::EIO);
-    }
-    sys::renameat(dir, NEW, dir, FILE)
 }
 
 /// Remove the record (and a half-written one) of the layer directory `dir`.
@@ -186,7 +199,30 @@ pub fn read(dir: Fd, uid: u32, buf: &mut [u8]) -> Result<Record<'_>, Errno> {
         Err(e) => Err(e),
     };
     sys::close(fd);
-    let n = n?;
+    parse(buf, n?)
+}
+
+/// The record as the outer process holds it (its sealed memfd, `recordfd` in the file), where
+/// nothing but that process could have written it: --join and --stop act on what it says with
+/// the caller's privileges. The file may have been rewritten by the sandbox itself (a bind that
+/// holds the state directory reaches it); the outer process is not taken from it but from the
+/// lock on the layer directory (`holder`, state::lock_layer).
+pub fn held(holder: i32, recordfd: Option<u64>, buf: &mut [u8]) -> Result<Record<'_>, Errno> {
+    let n = recordfd.filter(|_| holder > 0).ok_or(Errno::ESRCH)?;
+    let mut p = Buf::<48>::new();
+    p.push(b"/proc/").push_u64(holder as u64).push(b"/fd/").push_u64(n);
+    let fd = sys::openat(sys::AT_FDCWD, p.c(), libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
+    let sealed = sys::fcntl(fd, libc::F_GET_SEALS, 0).is_ok_and(|s| s & libc::F_SEAL_WRITE as u64 != 0);
+    let n = if sealed { read_all(fd, buf) } else { Err(Errno::EPERM) };
+    sys::close(fd);
+    let r = parse(buf, n?)?;
+    if r.outer != holder || start_time(holder) != Some(r.outer_start) {
+        return Err(Errno::ESRCH);
+    }
+    Ok(r)
+}
+
+fn parse(buf: &[u8], n: usize) -> Result<Record<'_>, Errno> {
     let len = buf.len();
     let Some(data) = buf.get(..n).filter(|_| n < len) else { return Err(Errno::E2BIG) };
     let mut r = Record { pid: 0, start: 0, outer: 0, outer_start: 0, time: 0, caps: 0, rootless: false, netns: false, cgroup: false, data };
@@ -248,6 +284,22 @@ pub fn start_time_of(pid: i32, live: bool) -> Option<u64> {
 pub fn pidfd_if(pid: i32, start: u64) -> Option<Fd> {
     let fd = sys::pidfd_open(pid).ok()?;
     if start != 0 && start_time(pid) == Some(start) {
+        return Some(fd);
+    }
+    sys::close(fd);
+    None
+}
+
+/// A pidfd of the running sandbox's PID 1 (of a record `held`): the recorded process, a child of
+/// the outer process and PID 1 of a PID namespace of its own.
+pub fn pid1(r: &Record) -> Option<Fd> {
+    let fd = pidfd_if(r.pid, r.start)?;
+    let mut p = Buf::<32>::new();
+    p.push(b"/proc/").push_u64(r.pid as u64).push(b"/status");
+    let mut b = [0u8; 4096];
+    let n = sys::read_file(p.c(), &mut b).unwrap_or(0);
+    let field = |key: &[u8]| b[..n].split(|&c| c == b'\n').find_map(|l| l.strip_prefix(key)).and_then(|v| v.rsplit(|&c| c == b'\t').next());
+    if field(b"PPid:").and_then(crate::cgroup::parse_u64) == Some(r.outer as u64) && field(b"NSpid:") == Some(b"1") {
         return Some(fd);
     }
     sys::close(fd);

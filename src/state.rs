@@ -190,9 +190,12 @@ pub fn prepare<'a>(cfg: &Config, env: &Env, uid: u32, buf: &'a mut Buf<PATH_MAX>
 }
 
 /// Lock the layer directory `dir`, without waiting (EWOULDBLOCK: a run holds it); its owner.
-/// ENOENT: the run that held it removed it meanwhile (st_nlink 0).
+/// ENOENT: the run that held it removed it meanwhile (st_nlink 0). A POSIX lock besides, which
+/// names its holder (F_GETLK): how --join and --stop know the outer process of the run, whatever
+/// a record says (record::pid1).
 pub fn lock_layer(dir: Fd) -> Result<u32, Errno> {
     sys::flock(dir, libc::LOCK_EX | libc::LOCK_NB)?;
+    let _ = sys::lock_shared(dir);
     match sys::fstat(dir)? {
         st if st.nlink > 0 => Ok(st.uid),
         _ => Err(Errno::ENOENT),

@@ -328,6 +328,22 @@ pub fn flock(fd: Fd, op: i32) -> Result<()> {
     unsafe { syscall!(Sysno::flock, fd.0, op) }.map(drop)
 }
 
+/// A POSIX read lock on all of `fd`'s file, held until this process closes any fd of it.
+pub fn lock_shared(fd: Fd) -> Result<()> {
+    let fl = libc::flock { l_type: libc::F_RDLCK as i16, l_whence: libc::SEEK_SET as i16, l_start: 0, l_len: 0, l_pid: 0 };
+    // SAFETY: fl is a live struct flock, read by F_SETLK.
+    unsafe { syscall!(Sysno::fcntl, fd.0, libc::F_SETLK, &fl as *const libc::flock) }.map(drop)
+}
+
+/// The pid (in our PID namespace) of a process holding a POSIX lock on `fd`'s file that a write
+/// lock would wait for; 0: none, or one we cannot see.
+pub fn lock_holder(fd: Fd) -> i32 {
+    let mut fl = libc::flock { l_type: libc::F_WRLCK as i16, l_whence: libc::SEEK_SET as i16, l_start: 0, l_len: 0, l_pid: 0 };
+    // SAFETY: fl is a live, writable struct flock, filled in by F_GETLK.
+    let r = unsafe { syscall!(Sysno::fcntl, fd.0, libc::F_GETLK, &mut fl as *mut libc::flock) };
+    if r.is_ok() && fl.l_type != libc::F_UNLCK as i16 { fl.l_pid } else { 0 }
+}
+
 /// The few fields of fstat that sandbox reads.
 pub struct Stat {
     pub dev: u64,

@@ -338,6 +338,58 @@ fn a_host_directory_is_never_the_commands_stdio() {
     both(a_host_directory_is_not_stdio);
 }
 
+// ---- the record that --join and --stop act on ---------------------------------------------
+
+/// A sandbox that reaches its own state directory (a bind that holds it) rewrites its record:
+/// PID 1 named as the outer process (in the host's namespaces), every capability, a PATH on the
+/// host's decoy. A --join by its owner must still go into the sandbox, as confined as the
+/// command, and --stop reach only the sandbox.
+fn a_forged_record_steers_no_join(who: Who) {
+    let s = Setup::new(&format!("esc-rec-{who:?}"), who);
+    let name = s.f.name("r");
+    let evil = s.f.path("evil");
+    fs::create_dir(&evil).unwrap();
+    let marker = s.f.path("pwned");
+    fs::write(evil.join("sh"), format!("#!/bin/sh\nid > {}\n", marker.display())).unwrap();
+    fs::set_permissions(evil.join("sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    let rec = format!("/mnt/state/{name}/record");
+    let script = format!(
+        "grep CapEff /proc/self/status > /capeff; r={rec}; while [ ! -e $r ]; do sleep 0.05; done; \
+         o=$(tr '\\0' '\\n' < $r | sed -n 's/^outer=//p'); os=$(tr '\\0' '\\n' < $r | sed -n 's/^outerstart=//p'); \
+         tr '\\0' '\\n' < $r | sed -e \"s/^pid=.*/pid=$o/\" -e \"s/^start=.*/start=$os/\" -e 's/^caps=.*/caps=1099511627775/' \
+           -e 's#^env=PATH=.*#env=PATH={}:/bin#' | tr '\\n' '\\0' > $r.2 && chmod 600 $r.2 && mv $r.2 $r && grep -c {} $r > /forged; read _",
+        evil.display(),
+        evil.display()
+    );
+    let bind = format!("{}:/mnt", s.f.dir.display());
+    let mut held = spawn_held(s.cmd(&name, &["--bind", &bind], &["sh", "-c", &script]));
+    let upper = s.f.state.join(&name).join("upper");
+    wait_for_event("the record to be forged", || fs::read_to_string(upper.join("forged")).is_ok_and(|c| c == "1\n"));
+    let capeff = fs::read_to_string(upper.join("capeff")).unwrap();
+    let mut c = s.command();
+    c.args(["--join", &name, "--state-dir"]).arg(&s.f.state).args(["--", "sh", "-c", "readlink /proc/self/ns/mnt; grep CapEff /proc/self/status; echo $PATH"]);
+    let out = run_cmd(c, b"");
+    assert!(!marker.exists(), "{who:?}: the host's decoy ran: {out:?}");
+    let host_mnt = fs::read_link("/proc/self/ns/mnt").unwrap().to_string_lossy().into_owned();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(out.code, 0, "{who:?}: {out:?}");
+    assert_ne!(lines[0], host_mnt, "{who:?}: joined the host's mount namespace");
+    assert_eq!(format!("{}\n", lines[1]), capeff, "{who:?}: not the command's capabilities");
+    assert!(!lines[2].contains("evil"), "{who:?}: the forged PATH: {out:?}");
+    // --stop reaches the sandbox: its command ends by the signal.
+    let mut c = s.command();
+    c.args(["--stop", &name, "--state-dir"]).arg(&s.f.state);
+    run_cmd(c, b"").expect(0);
+    wait_for_event("the sandbox to end", || !held.running());
+    assert_eq!(held.wait().code, 128 + 15);
+    s.f.finish();
+}
+
+#[test]
+fn a_record_forged_from_inside_steers_no_join() {
+    both(a_forged_record_steers_no_join);
+}
+
 // ---- the working directory ------------------------------------------------------------------
 
 fn cwd_stays_inside(who: Who) {
