@@ -141,6 +141,53 @@ pub fn confine(caps: u64) -> Result<(), Errno> {
     }
 }
 
+/// Last before execve (the command's and a joined one's), in the sandbox's root: Landlock
+/// allows files by path only beneath that root, and the caller's stdio files (a regular file or
+/// a device) with the access they were opened with. A file of the host that reached the process
+/// cannot be opened again through `/proc/self/fd/N` for more than that (for writing, when the
+/// caller gave it for reading); `/dev/stdout` still works. Pipes and sockets are not paths, and
+/// stay usable. Without Landlock in the kernel, nothing is done; nor when the command is given
+/// CAP_SYS_ADMIN (Landlock would take mount from it, and a root with it has other ways).
+pub fn fence(caps: u64) -> Result<(), Errno> {
+    if caps & bit(b"SYS_ADMIN") != 0 {
+        return Ok(());
+    }
+    // The file-system rights each ABI version knows: 13 in 1, REFER in 2, TRUNCATE in 3,
+    // IOCTL_DEV in 5.
+    let rights = match sys::landlock_ruleset(0) {
+        Ok(1) => (1 << 13) - 1,
+        Ok(2) => (1 << 14) - 1,
+        Ok(3 | 4) => (1 << 15) - 1,
+        Ok(_) => (1 << 16) - 1,
+        Err(_) => return Ok(()),
+    };
+    const READ: u64 = 1 << 2;
+    const WRITE: u64 = 1 << 1 | 1 << 14;
+    const IOCTL: u64 = 1 << 15;
+    let set = sys::Fd(sys::landlock_ruleset(rights)?);
+    for fd in [sys::Fd(0), sys::Fd(1), sys::Fd(2)] {
+        // A device keeps its ioctls (a terminal's, through /dev/stdin): the file's right, not more.
+        let kind = sys::fstat(fd).map_or(0, |st| st.mode & libc::S_IFMT);
+        let ioctl = if matches!(kind, libc::S_IFCHR | libc::S_IFBLK) { IOCTL } else { 0 };
+        let access = match sys::fcntl(fd, libc::F_GETFL, 0).map(|fl| fl as i32 & libc::O_ACCMODE) {
+            Ok(libc::O_RDONLY) => READ | ioctl,
+            Ok(libc::O_WRONLY) => WRITE | ioctl,
+            Ok(_) => READ | WRITE | ioctl,
+            Err(_) => 0,
+        };
+        if matches!(kind, libc::S_IFREG | libc::S_IFCHR | libc::S_IFBLK) && access != 0 {
+            let _ = sys::landlock_rule(set, fd, access & rights);
+        }
+    }
+    let r = sys::openat(sys::AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).and_then(|root| {
+        let r = sys::landlock_rule(set, root, rights).and_then(|()| sys::landlock_restrict(set));
+        sys::close(root);
+        r
+    });
+    sys::close(set);
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

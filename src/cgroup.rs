@@ -66,10 +66,13 @@ pub fn parse_cpus(v: &[u8]) -> Option<u64> {
 }
 
 pub struct Cgroup<'a> {
-    /// `<base>/<name>`, for messages and removal.
+    /// `<base>/<name>`, for messages.
     pub path: &'a [u8],
     /// The cgroup's directory, for CLONE_INTO_CGROUP.
     pub fd: Fd,
+    /// The directory it is made in, and its name there: removed by them, not by path.
+    base: Fd,
+    name: &'a CStr,
 }
 
 fn controllers(l: &Limits) -> [(&'static [u8], bool); 3] {
@@ -86,29 +89,47 @@ pub fn create<'a>(cfg: &Config, env: &Env, buf: &'a mut Buf<PATH_MAX>) -> Result
     let delegated = env.get(b"SANDBOX_CGROUP").filter(|p| p.to_bytes().first() == Some(&b'/'));
     let mut base = Buf::<PATH_MAX>::new();
     base.push(delegated.map_or(ROOT, |p| p.to_bytes()));
+    let at = delegated.map_or(ROOT, |p| p.to_bytes());
+    // Only a cgroup (no file there is a link), and a delegated one only the caller's: a
+    // SANDBOX_CGROUP that root inherits from a user (sudo -E) may lead anywhere of theirs.
+    let open = |path: &CStr| -> Result<Fd, Error<'a>> {
+        let fd = sys::openat(AT_FDCWD, path, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0).map_err(|er| Error::new(Step::Cgroup, at, er))?;
+        let cgroup2 = sys::fs_type_of(fd) == Ok(0x6367_7270);
+        if cgroup2 && (delegated.is_none() || sys::fstat(fd).map(|st| st.uid) == Ok(sys::geteuid())) {
+            return Ok(fd);
+        }
+        sys::close(fd);
+        Err(Error::new(Step::Cgroup, at, if cgroup2 { Errno::EPERM } else { Errno::ENOTDIR }))
+    };
     // What the base offers: a hybrid host has no cgroup2 at /sys/fs/cgroup, or one without
     // controllers; say which controller is missing.
-    let mut file = Buf::<PATH_MAX>::new();
-    file.push(base.bytes()).push(b"/cgroup.controllers");
+    let mut fd = match open(base.c()) {
+        Err(er) if delegated.is_none() && er.errno == Errno::ENOTDIR.into_raw() => Fd(-1),
+        r => r?,
+    };
     let mut have = [0u8; 512];
-    let n = sys::read_file(file.c(), &mut have).unwrap_or(0);
+    let n = if fd.0 < 0 { 0 } else { sys::read_file_at(fd, c"cgroup.controllers", &mut have).unwrap_or(0) };
     let mut enable = Buf::<64>::new();
     for (c, needed) in controllers(&l) {
         if needed {
             if !has_word(&have[..n], c) {
+                if fd.0 >= 0 {
+                    sys::close(fd);
+                }
                 return Err(Error::usage(Step::NoController, c));
             }
             let sep: &[u8] = if enable.len() > 0 { b" +" } else { b"+" };
             enable.push(sep).push(c);
         }
     }
+    if fd.0 < 0 {
+        return Err(Error::new(Step::Cgroup, ROOT, Errno::ENOTDIR));
+    }
     let e = |path: &'a [u8]| move |errno| Error::new(Step::Cgroup, path, errno);
     // /sys/fs/cgroup -> /sys/fs/cgroup/sandbox -> /sys/fs/cgroup/sandbox/<name>; a delegated
     // cgroup is the base itself. Controllers are enabled on the way; only the base's must be.
     let mut top = delegated.is_none();
     let (base_fd, r) = loop {
-        let fd = sys::openat(AT_FDCWD, base.c(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)
-            .map_err(|er| Error::new(Step::Cgroup, ROOT, er))?;
         let r = sys::write_file(fd, c"cgroup.subtree_control", enable.bytes());
         if !top {
             break (fd, r);
@@ -120,6 +141,7 @@ pub fn create<'a>(cfg: &Config, env: &Env, buf: &'a mut Buf<PATH_MAX>) -> Result
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(er) => return Err(Error::new(Step::Cgroup, ROOT, er)),
         }
+        fd = open(base.c())?;
     };
     let name = cfg.name.unwrap_or(c"sandbox");
     buf.push(base.bytes()).push(b"/").push(name.to_bytes());
@@ -131,8 +153,8 @@ pub fn create<'a>(cfg: &Config, env: &Env, buf: &'a mut Buf<PATH_MAX>) -> Result
         return Err(Error::new(Step::Cgroup, path.bytes(), er));
     }
     let fd = sys::openat(base_fd, name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0);
-    sys::close(base_fd);
-    let cg = Cgroup { path: path.bytes(), fd: fd.map_err(e(path.bytes()))? };
+    let fd = fd.map_err(e(path.bytes())).inspect_err(|_| sys::close(base_fd))?;
+    let cg = Cgroup { path: path.bytes(), fd, base: base_fd, name };
     let mut v = Buf::<48>::new();
     let limits: [(&CStr, Option<u64>); 3] =
         [(c"memory.max", l.memory), (c"pids.max", l.pids), (c"cpu.max", l.cpu_quota)];
@@ -180,11 +202,10 @@ fn rmdir_patiently(dir: Fd, name: &CStr) -> Result<(), Errno> {
 impl Cgroup<'_> {
     pub fn remove(&self) {
         sys::close(self.fd);
-        let mut p = Buf::<PATH_MAX>::new();
-        p.push(self.path);
-        if let Err(e) = rmdir_patiently(AT_FDCWD, p.c()) {
+        if let Err(e) = rmdir_patiently(self.base, self.name) {
             Error::new(Step::Cgroup, self.path, e).print();
         }
+        sys::close(self.base);
     }
 }
 

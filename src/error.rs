@@ -182,7 +182,7 @@ fn expand(b: &mut Bytes<[u8]>, c: u8) {
 
 /// Any errno (the errnos named are all below it).
 const ANY: u8 = 255;
-const HINT_OF: [(Step, u8, u8); 81] = [
+const HINT_OF: [(Step, u8, u8); 82] = [
     (Step::Stdio, ANY, 52),
     (Step::UnknownOption, ANY, 0),
     (Step::MissingValue, ANY, 0),
@@ -212,6 +212,7 @@ const HINT_OF: [(Step, u8, u8); 81] = [
     (Step::Cgroup, libc::EACCES as u8, 18),
     (Step::Cgroup, libc::EPERM as u8, 18),
     (Step::Cgroup, libc::EROFS as u8, 18),
+    (Step::Cgroup, libc::ENOTDIR as u8, 18),
     (Step::Lower, libc::ENOTDIR as u8, 19),
     (Step::Lower, libc::ELOOP as u8, 19),
     (Step::InUse, ANY, 20),

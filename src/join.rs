@@ -271,6 +271,9 @@ fn leader(n: &Named, args: &Args, envp: &mut Envp, caps: u64, ch: Channels, mask
         if let Err(e) = exec::enter_cwd(n.cwd) {
             fail(e);
         }
+        if let Err(e) = caps::fence(caps) {
+            fail(Error::new(Step::Privileges, b"landlock", e));
+        }
         sys::close_all_but(&mut [Fd(0), Fd(1), Fd(2), sock]);
         exec::exec(Step::Exec, *args, n.command, env_ptr, path, sock)
     } };

@@ -562,6 +562,9 @@ fn inner(sb: &Sandbox, ch: Channels, net: Option<&Network>, maker: Fd) -> ! {
         if let Err(e) = exec::enter_cwd(cfg.cwd) {
             fail(e);
         }
+        if let Err(e) = caps::fence(cfg.caps) {
+            fail(Error::new(Step::Privileges, b"landlock", e));
+        }
         // Nothing but stdio and the report goes into execve. Close-on-exec is not enough: the
         // kernel looks up a script's interpreter (`#!/proc/self/fd/N/../..`) before it closes
         // them, and this process holds copies of PID 1's, the locked layer directory of the

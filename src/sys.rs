@@ -652,6 +652,36 @@ pub fn seccomp_filter<T>(prog: &[T], flags: u32) -> Result<()> {
 
 // ---- the machine (sandbox as the kernel's init) ----------------------------------------------
 
+/// landlock_create_ruleset: a ruleset handling the file-system rights `fs`; with `fs` 0, the
+/// kernel's Landlock ABI version (the `version` flag).
+pub fn landlock_ruleset(fs: u64) -> Result<i32> {
+    // SAFETY: the attribute is a live u64 (handled_access_fs, the ABI 1 size), or NULL with the
+    // version flag.
+    match fs {
+        0 => unsafe { syscall!(Sysno::landlock_create_ruleset, 0, 0, 1) },
+        _ => unsafe { syscall!(Sysno::landlock_create_ruleset, &fs as *const u64, 8, 0) },
+    }
+    .map(|v| v as i32)
+}
+
+/// landlock_add_rule: `access` beneath the directory `at`, or to the file `at`.
+pub fn landlock_rule(ruleset: Fd, at: Fd, access: u64) -> Result<()> {
+    #[repr(C, packed)]
+    struct PathBeneath {
+        allowed_access: u64,
+        parent_fd: i32,
+    }
+    let rule = PathBeneath { allowed_access: access, parent_fd: at.0 };
+    // SAFETY: rule is a live struct landlock_path_beneath_attr (LANDLOCK_RULE_PATH_BENEATH).
+    unsafe { syscall!(Sysno::landlock_add_rule, ruleset.0, 1, &rule as *const PathBeneath, 0) }.map(drop)
+}
+
+/// landlock_restrict_self: this thread, and what it starts, in the ruleset's domain.
+pub fn landlock_restrict(ruleset: Fd) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { syscall!(Sysno::landlock_restrict_self, ruleset.0, 0) }.map(drop)
+}
+
 /// Whether `fd` is open.
 #[inline(never)]
 pub fn fd_open(fd: Fd) -> bool {
@@ -1182,6 +1212,15 @@ pub fn readlinkat(dir: Fd, path: &CStr, buf: &mut [u8]) -> Result<usize> {
 pub fn join_new_session_keyring() -> Result<()> {
     // SAFETY: the name pointer is NULL (an anonymous keyring).
     unsafe { syscall!(Sysno::keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, 0) }.map(drop)
+}
+
+/// The file system type (statfs's f_type) of the file `fd`.
+pub fn fs_type_of(fd: Fd) -> Result<u64> {
+    // SAFETY: an all-zero statfs is a valid value of this plain C struct.
+    let mut st: libc::statfs = unsafe { core::mem::zeroed() };
+    // SAFETY: st is a live, writable struct statfs.
+    unsafe { syscall!(Sysno::fstatfs, fd.0, &mut st as *mut libc::statfs) }?;
+    Ok(st.f_type)
 }
 
 /// The file system type (statfs's f_type) of the file at `path`.

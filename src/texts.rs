@@ -143,7 +143,7 @@ pub const HINTS: [&str; 53] = [
     "--memory 512M, --pids 100, --cpus 1.5",
     "bytes, or with K, M, G, T: --tmp-size 512M",
     "limits need cgroup v2 at /sys/fs/cgroup with this controller enabled; this host has none",
-    "not root: set SANDBOX_CGROUP to a cgroup delegated to you",
+    "SANDBOX_CGROUP must name a cgroup2 directory of yours (delegated to you when not root)",
     "--lower takes a directory",
     "another sandbox of this name is running",
     "made by another user, or open to others: left alone; remove it or choose another --state-dir",

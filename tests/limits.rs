@@ -58,3 +58,43 @@ fn bad_limits_are_refused() {
     }
     f.finish();
 }
+
+/// SANDBOX_CGROUP that root inherits from a user (`sudo -E`, a unit's environment) names the
+/// cgroup to make the sandbox's in. A user's directory dressed as a cgroup (its
+/// cgroup.controllers offering everything, its cgroup.subtree_control a link to a file of the
+/// host) must not turn root's writes onto that file, nor get a directory made in it: only a
+/// cgroup2 directory of the caller's own is a delegated cgroup.
+#[test]
+fn a_delegated_cgroup_that_is_a_users_directory_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let f = Fixture::new("fakecg");
+    let decoy = f.path("decoy");
+    fs::write(&decoy, "host file\n").unwrap();
+    let fake = f.path("fake");
+    fs::create_dir(&fake).unwrap();
+    fs::write(fake.join("cgroup.controllers"), "cpuset cpu io memory pids\n").unwrap();
+    std::os::unix::fs::symlink(&decoy, fake.join("cgroup.subtree_control")).unwrap();
+    std::os::unix::fs::symlink(&decoy, fake.join("cgroup.procs")).unwrap();
+    let chown = |p: &Path| std::os::unix::fs::lchown(p, Some(65534), Some(65534)).unwrap();
+    for entry in fs::read_dir(&fake).unwrap() {
+        chown(&entry.unwrap().path());
+    }
+    chown(&fake);
+    let before = listing(&fake);
+    for opts in [["--pids", "20"], ["--memory", "64M"]] {
+        let name = f.name("x");
+        let mut cmd = f.cmd(&name, &opts, &["true"]);
+        cmd.env("SANDBOX_CGROUP", &fake);
+        let out = run_cmd(cmd, b"");
+        assert_eq!(fs::read_to_string(&decoy).unwrap(), "host file\n", "the host's file was written: {}", out.stderr);
+        assert_eq!(listing(&fake), before, "something was made in the user's directory");
+        out.expect(125);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.starts_with("sandbox: cgroup: "), "{}", out.stderr);
+        assert!(out.stderr.contains(fake.to_str().unwrap()), "the message names the cgroup: {}", out.stderr);
+        assert!(!f.layer(&name).exists(), "nothing of the layer is left");
+    }
+    f.finish();
+}

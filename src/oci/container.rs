@@ -187,9 +187,9 @@ pub struct Job<'a> {
     pub joins: [(Fd, i32); 8],
     pub njoins: usize,
     pub no_pivot: bool,
-    /// Host descriptors create or exec hold that the new processes must not (the state
-    /// directory, the --log file): closed first thing after clone.
-    pub leave: [Fd; 2],
+    /// Host descriptors create or exec hold that the new processes must not (the container's
+    /// state directory, the --log file, the --root directory): closed first thing after clone.
+    pub leave: [Fd; 3],
     /// --no-new-keyring not given: the container gets a session keyring of its own.
     pub new_keyring: bool,
     pub preserve: u32,

@@ -414,7 +414,7 @@ fn build(
     sys::mknodat(dir, record::GATE, libc::S_IFIFO | 0o600, 0).map_err(state)?;
     let gate = sys::openat(dir, record::GATE, libc::O_RDWR | libc::O_CLOEXEC, 0).map_err(state)?;
     let procs = make_cgroup(g, spec, id.to_bytes(), &mut made.cgroup)?;
-    let mut job = Job { spec, process: &spec.process, child: container::setup, fresh: true, filter, bundle: bfd, bundle_path: bundle, chan: Fd(-1), gate, procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot, leave: [dir, g.log], new_keyring, preserve };
+    let mut job = Job { spec, process: &spec.process, child: container::setup, fresh: true, filter, bundle: bfd, bundle_path: bundle, chan: Fd(-1), gate, procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot, leave: [dir, g.log, Fd(g.root_fd.get())], new_keyring, preserve };
     for n in spec.namespaces() {
         if let Some(p) = n.path {
             let fd = sys::openat(AT_FDCWD, p, libc::O_RDONLY | libc::O_CLOEXEC, 0).map_err(|e| Fail::new(Step::Namespace, p.to_bytes(), e))?;

@@ -229,7 +229,7 @@ fn run(g: &Global, spec: &Spec<'static>, r: &record::Record, p: &Process<'static
     let (ours, theirs) = sys::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC).map_err(|e| Fail::new(Step::Clone, b"", e))?;
     let first = match sys::clone(libc::SIGCHLD as u64) {
         Ok(0) => {
-            let mut job = Job { spec, process: p, child, fresh: false, filter, bundle: Fd(-1), bundle_path: c"", chan: theirs, gate: Fd(-1), procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot: false, leave: [g.log, Fd(-1)], new_keyring: false, preserve: x.preserve };
+            let mut job = Job { spec, process: p, child, fresh: false, filter, bundle: Fd(-1), bundle_path: c"", chan: theirs, gate: Fd(-1), procs, joins: [(Fd(-1), 0); 8], njoins: 0, no_pivot: false, leave: [g.log, Fd(g.root_fd.get()), Fd(-1)], new_keyring: false, preserve: x.preserve };
             if flags != 0 {
                 job.joins[0] = (pidfd, flags);
                 job.njoins = 1;

@@ -6,7 +6,7 @@ use super::config::{self, Resources};
 use super::create::{self, CONFIG, TOKENS};
 use super::record::Status;
 use super::{each_option, take_id, why, Done, Fail, Global, OptTable, Opts, Step, VALUE};
-use crate::sys::Errno;
+use crate::sys::{self, Errno};
 
 pub fn update(g: &Global, o: &mut Opts) -> Done<'static> {
     const OPTIONS: &OptTable = &(b"resources r memory memory-reservation memory-swap pids-limit cpu-quota cpu-period cpu-share", &[VALUE, VALUE, 1 | VALUE, 2 | VALUE, 3 | VALUE, 4 | VALUE, 5 | VALUE, 6 | VALUE, 7 | VALUE]);
@@ -16,7 +16,7 @@ pub fn update(g: &Global, o: &mut Opts) -> Done<'static> {
     each_option(o, OPTIONS, &mut |i, v| {
         let b = v.to_bytes();
         if i == 0 {
-            file = Some(if b == b"-" { c"/proc/self/fd/0" } else { v });
+            file = Some(v);
             return Ok(());
         }
         // -1 (and 0 for the pids): no limit.
@@ -40,7 +40,12 @@ pub fn update(g: &Global, o: &mut Opts) -> Done<'static> {
     if let Some(path) = file {
         let text = CONFIG.take().ok_or(Fail::new(Step::Config, b"", Errno::EBUSY))?;
         let toks = TOKENS.take().ok_or(Fail::new(Step::Config, b"", Errno::EBUSY))?;
-        let doc = create::read_json(super::record::engines_file(path, Step::Config), path.to_bytes(), Step::Config, text, toks)?;
+        // `-`: the engine's stdin.
+        let f = match path.to_bytes() {
+            b"-" => sys::fcntl(sys::Fd(0), libc::F_DUPFD_CLOEXEC, 3).map(|fd| sys::Fd(fd as i32)).map_err(|e| Fail::new(Step::Config, b"-", e)),
+            _ => super::record::engines_file(path, Step::Config),
+        };
+        let doc = create::read_json(f, path.to_bytes(), Step::Config, text, toks)?;
         let mut from = Resources::default();
         config::resources(doc.root(), &mut from).map_err(config::Refused::fail)?;
         // What the options say besides goes over what the file says.
