@@ -177,6 +177,42 @@ fn create_start_state_delete_and_the_exit_status() {
     o.finish();
 }
 
+/// Between create and start the container's process waits as what it will run: its user and
+/// groups, its capability sets, and none of the runtime's descriptors (as runc, which drops
+/// them before it waits on exec.fifo). Whatever meets it there (an engine's exec, a signal)
+/// meets no more than the container.
+#[test]
+fn a_created_container_waits_as_its_user_with_its_capabilities_only() {
+    if !require_root() {
+        return;
+    }
+    let o = Oci::new("oci-waits");
+    let text = config(IMAGE, &["sh", "-c", "id -u; id -G"], "", "", "");
+    o.write_config(&text.replace(r#""user":{"uid":0,"gid":0}"#, r#""user":{"uid":1000,"gid":1001,"additionalGids":[5]}"#));
+    let out = o.f.path("c.out");
+    let pid = o.create("w1", &out);
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = |k: &str| status.lines().find(|l| l.starts_with(k)).unwrap_or("").split_whitespace().skip(1).collect::<Vec<_>>().join(" ");
+    assert_eq!(line("Uid:"), "1000 1000 1000 1000", "{status}");
+    assert_eq!(line("Gid:"), "1001 1001 1001 1001", "{status}");
+    assert_eq!(line("Groups:"), "5", "{status}");
+    // CAP_CHOWN (0) and CAP_KILL (5); the bounding set adds CAP_NET_BIND_SERVICE (10).
+    assert_eq!(line("CapEff:"), "0000000000000021", "{status}");
+    assert_eq!(line("CapPrm:"), "0000000000000021", "{status}");
+    assert_eq!(line("CapBnd:"), "0000000000000421", "{status}");
+    let mut fds: Vec<String> = fs::read_dir(format!("/proc/{pid}/fd")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    fds.sort();
+    let links: Vec<String> = fds.iter().skip(3).map(|n| fs::read_link(format!("/proc/{pid}/fd/{n}")).unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(&fds[..3], ["0", "1", "2"], "{fds:?}");
+    assert_eq!(links.len(), 1, "stdio and the gate only: {fds:?} {links:?}");
+    assert!(links[0].starts_with(o.root.join("w1").to_str().unwrap()), "the one more is the gate: {links:?}");
+    assert_eq!(o.run(&["start", "w1"]).code, 0);
+    assert_eq!(wait_pid(pid), 0);
+    assert_eq!(fs::read_to_string(&out).unwrap(), "1000\n1001 5\n");
+    assert_eq!(o.run(&["delete", "w1"]).code, 0);
+    o.finish();
+}
+
 #[test]
 fn kill_by_name_and_number_and_delete_refusing_a_running_one() {
     if !require_root() {

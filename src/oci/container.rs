@@ -850,9 +850,13 @@ pub fn in_user_namespace() -> bool {
 pub fn setup(job: &Job) -> Fail<'static> {
     match build(job) {
         Ok(path) => {
+            if let Err(f) = lower(job.process, job.filter, job.preserve, [job.chan, job.gate]) {
+                return f;
+            }
             send(job.chan, READY, None, 0);
+            sys::close(job.chan);
             gate(job.gate);
-            die(&after_gate(job.process, job.filter, job.preserve, path.c()))
+            die(&exec_now(job.process, job.filter, path.c()))
         }
         Err(f) => f,
     }
@@ -1019,21 +1023,27 @@ pub fn lookup(p: &Process<'static>) -> Result<Buf<PATH_MAX>, Fail<'static>> {
     Err(Fail::new(Step::Exec, cmd, err))
 }
 
-/// After the gate, and for `exec`: the process's own confinement, then execve. Returns only on
-/// failure.
-pub fn after_gate(p: &Process<'static>, filter: Option<&Filter>, preserve: u32, path: &CStr) -> Fail<'static> {
-    match confine_and_exec(p, filter, preserve, path) {
-        Err(f) => f,
-        Ok(()) => Fail::new(Step::Exec, b"", Errno::EINVAL),
+/// Before the gate (and before exec's process tells it is ready), as runc: the process keeps
+/// no descriptor but stdio, the engine's --preserve-fds and `keep` (the channel, the gate);
+/// takes the seccomp filter that needs CAP_SYS_ADMIN (no no_new_privs), its AppArmor profile,
+/// groups, user and capabilities. So a created container waits as what it will run as, and a
+/// failure here fails create (or exec), as any step of setting up does.
+pub fn lower(p: &Process<'static>, filter: Option<&Filter>, preserve: u32, keep: [Fd; 2]) -> Result<(), Fail<'static>> {
+    // Nothing of the host reaches the process: every descriptor but those is closed first (also
+    // those of ours, whatever their close-on-exec: the kernel looks a script's `#!`
+    // interpreter up before it closes those), before a seccomp profile could refuse
+    // close_range.
+    let [a, b] = if keep[0].0 <= keep[1].0 { keep } else { [keep[1], keep[0]] };
+    let mut first = 3 + preserve;
+    for k in [a, b] {
+        if k.0 >= 0 && k.0 as u32 >= first {
+            if k.0 as u32 > first {
+                sys::close_range(first, k.0 as u32 - 1, 0).map_err(|e| Fail::new(Step::Exec, b"close_range", e))?;
+            }
+            first = k.0 as u32 + 1;
+        }
     }
-}
-
-fn confine_and_exec(p: &Process<'static>, filter: Option<&Filter>, preserve: u32, path: &CStr) -> Result<(), Fail<'static>> {
-    // Nothing of the host reaches the process: every descriptor but stdio and the engine's
-    // --preserve-fds is closed first (also those of ours, whatever their close-on-exec: the
-    // kernel looks a script's `#!` interpreter up before it closes those), before a seccomp
-    // profile could refuse close_range, and a failure stops the start.
-    sys::close_range(3 + preserve, u32::MAX, 0).map_err(|e| Fail::new(Step::Exec, b"close_range", e))?;
+    sys::close_range(first, u32::MAX, 0).map_err(|e| Fail::new(Step::Exec, b"close_range", e))?;
     // Without no_new_privs the filter needs CAP_SYS_ADMIN: installed while it is still there.
     if let (Some(f), false) = (filter, p.nnp) {
         confine::install(f).map_err(|e| Fail::new(Step::Seccomp, b"linux.seccomp", e))?;
@@ -1064,13 +1074,25 @@ fn confine_and_exec(p: &Process<'static>, filter: Option<&Filter>, preserve: u32
     if let Some(u) = p.umask {
         sys::umask(u);
     }
+    Ok(())
+}
+
+/// After the gate (`lower` done): no_new_privs and the filter that comes with it, as close to
+/// execve as can be, the working directory, execve. Returns only on failure.
+pub fn exec_now(p: &Process<'static>, filter: Option<&Filter>, path: &CStr) -> Fail<'static> {
     if p.nnp {
-        sys::prctl4(libc::PR_SET_NO_NEW_PRIVS, 1, 0).map_err(|e| Fail::new(Step::NoNewPrivs, b"", e))?;
+        if let Err(e) = sys::prctl4(libc::PR_SET_NO_NEW_PRIVS, 1, 0) {
+            return Fail::new(Step::NoNewPrivs, b"", e);
+        }
         if let Some(f) = filter {
-            confine::install(f).map_err(|e| Fail::new(Step::Seccomp, b"linux.seccomp", e))?;
+            if let Err(e) = confine::install(f) {
+                return Fail::new(Step::Seccomp, b"linux.seccomp", e);
+            }
         }
     }
-    crate::exec::enter_cwd(Some(p.cwd)).map_err(|e| Fail { step: Step::Cwd, path: p.cwd.to_bytes(), errno: e.errno, why: b"" })?;
+    if let Err(e) = crate::exec::enter_cwd(Some(p.cwd)) {
+        return Fail { step: Step::Cwd, path: p.cwd.to_bytes(), errno: e.errno, why: b"" };
+    }
     let mut argv = PtrArray::<{ super::config::MAX_ARGS + 1 }>::new();
     for a in p.args() {
         argv.push(a);
@@ -1080,7 +1102,7 @@ fn confine_and_exec(p: &Process<'static>, filter: Option<&Filter>, preserve: u32
         envp.push(e);
     }
     let e = sys::execve(path, argv.as_ptr(), envp.as_ptr());
-    Err(Fail::new(Step::Exec, p.args[0].to_bytes(), e))
+    Fail::new(Step::Exec, p.args[0].to_bytes(), e)
 }
 
 /// The AppArmor profile for execve: written when AppArmor is on, refused when it is not.

@@ -9,7 +9,7 @@
 
 use super::config::{self, Process, Spec, BOUNDING, EFFECTIVE, PERMITTED};
 use super::confine::Filter;
-use super::container::{self, after_gate, die, lookup, send, Job, READY};
+use super::container::{self, die, exec_now, lookup, lower, send, Job, READY};
 use super::create::{self, pid_file};
 use super::json::Tok;
 use super::record::{self, Status};
@@ -286,9 +286,12 @@ const FORWARDED: sys::SigSet = crate::init::ALL;
 fn child(job: &Job) -> Fail<'static> {
     match prepare(job.process, job.chan) {
         Ok(path) => {
+            if let Err(f) = lower(job.process, job.filter, job.preserve, [job.chan, Fd(-1)]) {
+                return f;
+            }
             send(job.chan, READY, None, 0);
             sys::close(job.chan);
-            die(&after_gate(job.process, job.filter, job.preserve, path.c()))
+            die(&exec_now(job.process, job.filter, path.c()))
         }
         Err(f) => f,
     }
