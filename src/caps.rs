@@ -142,24 +142,25 @@ pub fn confine(caps: u64) -> Result<(), Errno> {
 }
 
 /// Last before execve (the command's and a joined one's), in the sandbox's root: Landlock
-/// allows files by path only beneath that root, and the caller's stdio files (a regular file or
-/// a device) with the access they were opened with. A file of the host that reached the process
-/// cannot be opened again through `/proc/self/fd/N` for more than that (for writing, when the
-/// caller gave it for reading); `/dev/stdout` still works. Pipes and sockets are not paths, and
-/// stay usable. Without Landlock in the kernel, nothing is done; nor when the command is given
-/// CAP_SYS_ADMIN (Landlock would take mount from it, and a root with it has other ways).
+/// allows files by path only beneath that root, and the caller's stdio files (a regular file, a
+/// device or a named FIFO) with the access they were opened with. A file of the host that
+/// reached the process cannot be opened again through `/proc/self/fd/N` for more than that (for
+/// writing, when the caller gave it for reading); `/dev/stdout` still works. Pipes and sockets
+/// are not paths, and stay usable. Without Landlock in the kernel (or with ABI 1), nothing is
+/// done; nor when the command is given CAP_SYS_ADMIN (Landlock would take mount from it, and a
+/// root with it has other ways).
 pub fn fence(caps: u64) -> Result<(), Errno> {
     if caps & bit(b"SYS_ADMIN") != 0 {
         return Ok(());
     }
     // The file-system rights each ABI version knows: 13 in 1, REFER in 2, TRUNCATE in 3,
-    // IOCTL_DEV in 5.
+    // IOCTL_DEV in 5. ABI 1 has no REFER right and refuses every rename or link across
+    // directories (EXDEV): `mv` would break; no fence there.
     let rights = match sys::landlock_ruleset(0) {
-        Ok(1) => (1 << 13) - 1,
         Ok(2) => (1 << 14) - 1,
         Ok(3 | 4) => (1 << 15) - 1,
-        Ok(_) => (1 << 16) - 1,
-        Err(_) => return Ok(()),
+        Ok(v) if v >= 5 => (1 << 16) - 1,
+        _ => return Ok(()),
     };
     const READ: u64 = 1 << 2;
     const WRITE: u64 = 1 << 1 | 1 << 14;
@@ -175,7 +176,7 @@ pub fn fence(caps: u64) -> Result<(), Errno> {
             Ok(_) => READ | WRITE | ioctl,
             Err(_) => 0,
         };
-        if matches!(kind, libc::S_IFREG | libc::S_IFCHR | libc::S_IFBLK) && access != 0 {
+        if matches!(kind, libc::S_IFREG | libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO) && access != 0 {
             let _ = sys::landlock_rule(set, fd, access & rights);
         }
     }

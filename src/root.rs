@@ -345,9 +345,11 @@ fn pivot_into_overlay<'a>(sb: &Sandbox<'a>, lowers: &[Fd]) -> Result<(), Error<'
 }
 
 /// --read-only: the root is the lowers alone, read-only and nodev: an overlay of them without an
-/// upper layer, or (overlayfs wants two lowers then) a read-only bind of the one lower. Attached
-/// on the locked layer directory `dir` and pivoted into, as the overlay is. A kept layer of the
-/// name is refused: the run would discard it at its end.
+/// upper layer. overlayfs wants two lowers then: one lower goes with the layer's empty `upper`
+/// below it, never as a bind of the image, whose inodes would be the host's own (a host file
+/// beneath the image, given as stdio, would be beneath the sandbox's root for Landlock).
+/// Attached on the locked layer directory `dir` and pivoted into, as the overlay is. A kept
+/// layer of the name is refused: the run would discard it at its end.
 fn read_only_root<'a>(sb: &Sandbox<'a>, lowers: &[Fd], dir: Fd) -> Result<(), Error<'a>> {
     let path = sb.layer.path;
     if sb.layer.resumed {
@@ -355,23 +357,26 @@ fn read_only_root<'a>(sb: &Sandbox<'a>, lowers: &[Fd], dir: Fd) -> Result<(), Er
     }
     let e = |step: Step| move |errno| Error::new(step, path, errno);
     let ro = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NODEV;
-    let mnt = if let [one] = lowers {
-        sys::open_tree_clone(*one, c"").and_then(|m| sys::mount_setattr(m, c"", libc::AT_EMPTY_PATH, ro, 0).map(|()| m))
-    } else {
-        let mut lowerdir = Buf::<PATH_MAX>::new();
-        lower_list(&mut lowerdir, lowers);
-        sys::fsopen(c"overlay").and_then(|fs| {
-            let mut made = sys::fsconfig(fs, sys::FSCONFIG_SET_STRING, Some(c"lowerdir"), Some(lowerdir.c()));
-            if sb.userns.is_some() {
-                made = made.and_then(|()| sys::fsconfig(fs, sys::FSCONFIG_SET_FLAG, Some(c"userxattr"), None));
-            }
-            let m = made.and_then(|()| sys::fsconfig(fs, sys::FSCONFIG_CMD_CREATE, None, None)).and_then(|()| sys::fsmount(fs, ro));
-            sys::close(fs);
-            m
-        })
+    let empty = match lowers {
+        [_] => sys::openat(dir, c"upper", libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map_err(e(Step::Layer))?,
+        _ => Fd(-1),
+    };
+    let mut lowerdir = Buf::<PATH_MAX>::new();
+    lower_list(&mut lowerdir, lowers);
+    if empty.0 >= 0 {
+        lowerdir.push(b":").push(via(empty).bytes());
     }
+    let mnt = sys::fsopen(c"overlay").and_then(|fs| {
+        let mut made = sys::fsconfig(fs, sys::FSCONFIG_SET_STRING, Some(c"lowerdir"), Some(lowerdir.c()));
+        if sb.userns.is_some() {
+            made = made.and_then(|()| sys::fsconfig(fs, sys::FSCONFIG_SET_FLAG, Some(c"userxattr"), None));
+        }
+        let m = made.and_then(|()| sys::fsconfig(fs, sys::FSCONFIG_CMD_CREATE, None, None)).and_then(|()| sys::fsmount(fs, ro));
+        sys::close(fs);
+        m
+    })
     .map_err(e(Step::Overlay))?;
-    for fd in lowers {
+    for fd in lowers.iter().chain([&empty]).filter(|fd| fd.0 >= 0) {
         sys::close(*fd);
     }
     sys::move_mount(mnt, dir)

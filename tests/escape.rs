@@ -363,6 +363,41 @@ fn a_stdio_file_is_not_reopened_for_more(who: Who) {
     let out = with_closed(&s, &format!("< {}", victim.display()), &s.f.name("r"), &["sh", "-c", "echo pwned > /proc/self/fd/0; echo pwned >> /dev/stdin; cat /proc/self/fd/0"]);
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n", "{who:?}: the host's file was written: {out:?}");
     assert_eq!(out.stdout, "precious\n", "{who:?}: {out:?}");
+    // A file of the image itself, with --read-only on that one image: the root must not be the
+    // host's directory (its inodes), or the file would be beneath the root for the fence.
+    let inside = s.image.join("victim");
+    fs::write(&inside, "precious\n").unwrap();
+    if who == Who::Rootless {
+        chown_r(&inside, NOBODY);
+    }
+    let mut c = s.cmd(&s.f.name("ro"), &["--read-only"], &["sh", "-c", "echo pwned > /proc/self/fd/0; echo pwned >> /dev/stdin; cat /victim"]);
+    c.stdin(fs::File::open(&inside).unwrap());
+    c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let out = start_cmd(c, None).wait();
+    assert_eq!(fs::read_to_string(&inside).unwrap(), "precious\n", "{who:?}: the image's file was written through a --read-only root: {out:?}");
+    assert_eq!(out.stdout, "precious\n", "{who:?}: {out:?}");
+    // A named FIFO as stdin is read again through /dev/stdin, as it was given.
+    let fifo = s.f.path("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    if who == Who::Rootless {
+        chown_r(&fifo, NOBODY);
+    }
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut w = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            std::io::Write::write_all(&mut w, b"through the fifo\n").unwrap();
+            let _ = wait.recv();
+        })
+    };
+    let mut c = s.cmd(&s.f.name("fifo"), &[], &["sh", "-c", "head -n 1 /dev/stdin"]);
+    c.stdin(fs::File::open(&fifo).unwrap());
+    c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let out = start_cmd(c, None).wait();
+    done.send(()).unwrap();
+    writer.join().unwrap();
+    assert_eq!(out.stdout, "through the fifo\n", "{who:?}: {out:?}");
     let log = s.f.path("log");
     fs::write(&log, "").unwrap();
     if who == Who::Rootless {
