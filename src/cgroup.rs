@@ -87,9 +87,9 @@ fn has_word(list: &[u8], w: &[u8]) -> bool {
 pub fn create<'a>(cfg: &Config, env: &Env, buf: &'a mut Buf<PATH_MAX>) -> Result<Cgroup<'a>, Error<'a>> {
     let l = cfg.limits;
     let delegated = env.get(b"SANDBOX_CGROUP").filter(|p| p.to_bytes().first() == Some(&b'/'));
-    let mut base = Buf::<PATH_MAX>::new();
-    base.push(delegated.map_or(ROOT, |p| p.to_bytes()));
     let at = delegated.map_or(ROOT, |p| p.to_bytes());
+    let mut base = Buf::<PATH_MAX>::new();
+    base.push(at);
     // Only a cgroup (no file there is a link), and a delegated one only the caller's: a
     // SANDBOX_CGROUP that root inherits from a user (sudo -E) may lead anywhere of theirs.
     let open = |path: &CStr| -> Result<Fd, Error<'a>> {
@@ -103,17 +103,17 @@ pub fn create<'a>(cfg: &Config, env: &Env, buf: &'a mut Buf<PATH_MAX>) -> Result
     };
     // What the base offers: a hybrid host has no cgroup2 at /sys/fs/cgroup, or one without
     // controllers; say which controller is missing.
-    let mut fd = match open(base.c()) {
-        Err(er) if delegated.is_none() && er.errno == Errno::ENOTDIR.into_raw() => Fd(-1),
-        r => r?,
+    let opened = match open(base.c()) {
+        Err(er) if delegated.is_none() && er.errno == Errno::ENOTDIR.into_raw() => None,
+        r => Some(r?),
     };
     let mut have = [0u8; 512];
-    let n = if fd.0 < 0 { 0 } else { sys::read_file_at(fd, c"cgroup.controllers", &mut have).unwrap_or(0) };
+    let n = opened.map_or(0, |fd| sys::read_file_at(fd, c"cgroup.controllers", &mut have).unwrap_or(0));
     let mut enable = Buf::<64>::new();
     for (c, needed) in controllers(&l) {
         if needed {
             if !has_word(&have[..n], c) {
-                if fd.0 >= 0 {
+                if let Some(fd) = opened {
                     sys::close(fd);
                 }
                 return Err(Error::usage(Step::NoController, c));
@@ -122,9 +122,9 @@ pub fn create<'a>(cfg: &Config, env: &Env, buf: &'a mut Buf<PATH_MAX>) -> Result
             enable.push(sep).push(c);
         }
     }
-    if fd.0 < 0 {
+    let Some(mut fd) = opened else {
         return Err(Error::new(Step::Cgroup, ROOT, Errno::ENOTDIR));
-    }
+    };
     let e = |path: &'a [u8]| move |errno| Error::new(Step::Cgroup, path, errno);
     // /sys/fs/cgroup -> /sys/fs/cgroup/sandbox -> /sys/fs/cgroup/sandbox/<name>; a delegated
     // cgroup is the base itself. Controllers are enabled on the way; only the base's must be.

@@ -358,13 +358,13 @@ fn read_only_root<'a>(sb: &Sandbox<'a>, lowers: &[Fd], dir: Fd) -> Result<(), Er
     let e = |step: Step| move |errno| Error::new(step, path, errno);
     let ro = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NODEV;
     let empty = match lowers {
-        [_] => sys::openat(dir, c"upper", libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map_err(e(Step::Layer))?,
-        _ => Fd(-1),
+        [_] => Some(sys::openat(dir, c"upper", libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0).map_err(e(Step::Layer))?),
+        _ => None,
     };
     let mut lowerdir = Buf::<PATH_MAX>::new();
     lower_list(&mut lowerdir, lowers);
-    if empty.0 >= 0 {
-        lowerdir.push(b":").push(via(empty).bytes());
+    if let Some(fd) = empty {
+        lowerdir.push(b":").push(via(fd).bytes());
     }
     let mnt = sys::fsopen(c"overlay").and_then(|fs| {
         let mut made = sys::fsconfig(fs, sys::FSCONFIG_SET_STRING, Some(c"lowerdir"), Some(lowerdir.c()));
@@ -376,7 +376,7 @@ fn read_only_root<'a>(sb: &Sandbox<'a>, lowers: &[Fd], dir: Fd) -> Result<(), Er
         m
     })
     .map_err(e(Step::Overlay))?;
-    for fd in lowers.iter().chain([&empty]).filter(|fd| fd.0 >= 0) {
+    for fd in lowers.iter().chain(&empty) {
         sys::close(*fd);
     }
     sys::move_mount(mnt, dir)

@@ -457,6 +457,12 @@ pub fn close_range(first: u32, last: u32, flags: u32) -> Result<()> {
 
 /// Close every fd but those in `keep` (sorted here; negative ones are ignored).
 pub fn close_all_but(keep: &mut [Fd]) {
+    let _ = close_from_but(0, keep);
+}
+
+/// Close every fd from `from` on but those in `keep` (sorted here; negative ones and those
+/// below `from` are ignored). Every range is closed; the first failure is returned.
+pub fn close_from_but(from: u32, keep: &mut [Fd]) -> Result<()> {
     for i in 1..keep.len() {
         let mut j = i;
         while j > 0 && keep[j - 1].0 > keep[j].0 {
@@ -464,15 +470,16 @@ pub fn close_all_but(keep: &mut [Fd]) {
             j -= 1;
         }
     }
-    let mut first = 0u32;
-    for fd in keep.iter().filter(|f| f.0 >= 0) {
+    let mut first = from;
+    let mut r = Ok(());
+    for fd in keep.iter().filter(|f| f.0 >= 0 && f.0 as u32 >= from) {
         let k = fd.0 as u32;
         if k > first {
-            let _ = close_range(first, k - 1, 0);
+            r = r.and(close_range(first, k - 1, 0));
         }
         first = k + 1;
     }
-    let _ = close_range(first, u32::MAX, 0);
+    r.and(close_range(first, u32::MAX, 0))
 }
 
 pub fn sethostname(name: &[u8]) -> Result<()> {

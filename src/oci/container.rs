@@ -1028,22 +1028,12 @@ pub fn lookup(p: &Process<'static>) -> Result<Buf<PATH_MAX>, Fail<'static>> {
 /// takes the seccomp filter that needs CAP_SYS_ADMIN (no no_new_privs), its AppArmor profile,
 /// groups, user and capabilities. So a created container waits as what it will run as, and a
 /// failure here fails create (or exec), as any step of setting up does.
-pub fn lower(p: &Process<'static>, filter: Option<&Filter>, preserve: u32, keep: [Fd; 2]) -> Result<(), Fail<'static>> {
+pub fn lower(p: &Process<'static>, filter: Option<&Filter>, preserve: u32, mut keep: [Fd; 2]) -> Result<(), Fail<'static>> {
     // Nothing of the host reaches the process: every descriptor but those is closed first (also
     // those of ours, whatever their close-on-exec: the kernel looks a script's `#!`
     // interpreter up before it closes those), before a seccomp profile could refuse
     // close_range.
-    let [a, b] = if keep[0].0 <= keep[1].0 { keep } else { [keep[1], keep[0]] };
-    let mut first = 3 + preserve;
-    for k in [a, b] {
-        if k.0 >= 0 && k.0 as u32 >= first {
-            if k.0 as u32 > first {
-                sys::close_range(first, k.0 as u32 - 1, 0).map_err(|e| Fail::new(Step::Exec, b"close_range", e))?;
-            }
-            first = k.0 as u32 + 1;
-        }
-    }
-    sys::close_range(first, u32::MAX, 0).map_err(|e| Fail::new(Step::Exec, b"close_range", e))?;
+    sys::close_from_but(3 + preserve, &mut keep).map_err(|e| Fail::new(Step::Exec, b"close_range", e))?;
     // Without no_new_privs the filter needs CAP_SYS_ADMIN: installed while it is still there.
     if let (Some(f), false) = (filter, p.nnp) {
         confine::install(f).map_err(|e| Fail::new(Step::Seccomp, b"linux.seccomp", e))?;
